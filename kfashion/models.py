@@ -1,0 +1,92 @@
+"""The course's convolutional autoencoder and the classifier built on its encoder.
+
+Plain builder functions returning named functional models made of built-in layers only, so a
+saved `.keras` file loads with `keras.saving.load_model` in a process that never imported
+kfashion. At latent_dim=64 the encoder has 56,064 parameters and the decoder 60,353.
+"""
+
+import keras
+from keras import layers
+
+from kfashion.data import IMAGE_SHAPE, NUM_CLASSES
+
+
+def build_encoder(latent_dim: int = 64, dropout: float = 0.2, name: str = "encoder") -> keras.Model:
+    """Conv(16)-Conv(32)-Dense(latent_dim), each followed by ReLU and dropout.
+
+    Args:
+        latent_dim: size of the code.
+        dropout: dropout rate after every ReLU.
+        name: the model's name.
+
+    Returns:
+        A model mapping (28, 28, 1) images to (latent_dim,) codes.
+    """
+    inputs = keras.Input(IMAGE_SHAPE, name="image")
+    x = inputs
+    for i, filters in enumerate((16, 32), start=1):
+        x = layers.Conv2D(filters, 3, padding="valid", name=f"enc_conv{i}")(x)
+        x = layers.ReLU(name=f"enc_relu{i}")(x)
+        x = layers.Dropout(dropout, name=f"enc_dropout{i}")(x)
+        x = layers.MaxPooling2D(2, name=f"enc_pool{i}")(x)
+    x = layers.Flatten(name="enc_flatten")(x)  # 5 x 5 x 32 = 800
+    x = layers.Dense(latent_dim, name="enc_dense")(x)
+    x = layers.ReLU(name="enc_relu3")(x)
+    outputs = layers.Dropout(dropout, name="latent")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def build_decoder(latent_dim: int = 64, dropout: float = 0.2, name: str = "decoder") -> keras.Model:
+    """Dense(800) reshaped to 5x5x32, then two transposed convolutions back to 28x28x1.
+
+    Args:
+        latent_dim: size of the code.
+        dropout: dropout rate after every hidden ReLU.
+        name: the model's name.
+
+    Returns:
+        A model mapping (latent_dim,) codes to (28, 28, 1) images in [0, 1].
+    """
+    inputs = keras.Input((latent_dim,), name="code")
+    x = layers.Dense(5 * 5 * 32, name="dec_dense")(inputs)
+    x = layers.ReLU(name="dec_relu1")(x)
+    x = layers.Dropout(dropout, name="dec_dropout1")(x)
+    x = layers.Reshape((5, 5, 32), name="dec_reshape")(x)
+    x = layers.Conv2DTranspose(16, 4, strides=2, output_padding=1, name="dec_deconv1")(x)  # 13x13
+    x = layers.ReLU(name="dec_relu2")(x)
+    x = layers.Dropout(dropout, name="dec_dropout2")(x)
+    x = layers.Conv2DTranspose(1, 3, strides=2, output_padding=1, name="dec_deconv2")(x)  # 28x28
+    outputs = layers.Activation("sigmoid", name="reconstruction")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def build_autoencoder(latent_dim: int = 64, dropout: float = 0.2) -> keras.Model:
+    """The encoder and decoder composed, each kept a model of its own so it can be saved alone."""
+    encoder = build_encoder(latent_dim, dropout)
+    decoder = build_decoder(latent_dim, dropout)
+    inputs = keras.Input(IMAGE_SHAPE, name="image")
+    return keras.Model(inputs, decoder(encoder(inputs)), name="autoencoder")
+
+
+def build_classifier(
+    encoder: keras.Model, num_classes: int = NUM_CLASSES, train_encoder: bool = True
+) -> keras.Model:
+    """The encoder followed by one Dense layer giving logits.
+
+    A frozen encoder (`train_encoder=False`) gets `trainable = False` and is called with
+    `training=False`, so its dropout stays off and its weights never change; compile the
+    classifier after building it so the flag takes effect.
+
+    Args:
+        encoder: a model mapping images to codes; it becomes part of the classifier.
+        num_classes: number of logits.
+        train_encoder: whether the encoder's weights are trained with the head.
+
+    Returns:
+        A model mapping (28, 28, 1) images to (num_classes,) logits.
+    """
+    encoder.trainable = train_encoder
+    inputs = keras.Input(encoder.input_shape[1:], name="image")
+    codes = encoder(inputs, training=None if train_encoder else False)
+    logits = layers.Dense(num_classes, name="head")(codes)
+    return keras.Model(inputs, logits, name="classifier")

@@ -1,0 +1,22 @@
+import os
+
+import keras
+import pytest
+
+from kfashion import data
+
+
+@pytest.fixture(autouse=True)
+def seed_everything():
+    keras.utils.set_random_seed(0)
+
+
+@pytest.fixture(scope="session")
+def debian_data_dir():
+    """The real files from Debian's dataset-fashion-mnist; CI must have them, others may skip."""
+    if not all((data.DEBIAN_DIR / name).is_file() for name, _, _ in data.FILES.values()):
+        message = f"real data missing: apt-get install dataset-fashion-mnist ({data.DEBIAN_DIR})"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return data.DEBIAN_DIR

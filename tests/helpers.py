@@ -1,0 +1,44 @@
+"""Helpers shared by the tests: IDX writing and loading a model where kfashion is not imported."""
+
+import gzip
+import struct
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+
+LOAD_ELSEWHERE = textwrap.dedent(
+    """
+    import sys
+    import keras
+    import numpy as np
+    model = keras.saving.load_model(sys.argv[1], safe_mode=True)
+    np.save(sys.argv[3], model.predict(np.load(sys.argv[2]), verbose=0))
+    assert not any(name.startswith("kfashion") for name in sys.modules), "kfashion was imported"
+    """
+)
+
+
+def idx_bytes(array: np.ndarray) -> bytes:
+    """An unsigned-byte IDX file holding `array`."""
+    header = struct.pack(">I", 0x0800 + array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
+    return header + array.astype(np.uint8).tobytes()
+
+
+def write_idx_gz(path, array: np.ndarray) -> None:
+    path.write_bytes(gzip.compress(idx_bytes(array), compresslevel=1))
+
+
+def predict_elsewhere(model_path, inputs: np.ndarray, tmp_path) -> np.ndarray:
+    """Load a .keras file in a fresh Python that never imports kfashion, and predict."""
+    inputs_path, outputs_path = tmp_path / "inputs.npy", tmp_path / "outputs.npy"
+    np.save(inputs_path, inputs)
+    # run from tmp_path so the checkout's kfashion/ is not even importable by accident
+    paths = [str(model_path), str(inputs_path), str(outputs_path)]
+    subprocess.run(
+        [sys.executable, "-c", LOAD_ELSEWHERE, *paths],
+        check=True,
+        cwd=tmp_path,
+    )
+    return np.load(outputs_path)
