@@ -226,7 +226,8 @@ def _sources(data_dir) -> tuple[list[tuple[str, Path]], bool]:
 
 def _download() -> None:
     """Let Keras download Fashion-MNIST into its cache (needs internet)."""
-    import keras  # imported here: loading local files must not pay for importing Keras
+    # imported here: loading local files must not pay for importing Keras
+    from kfashion.quiet_keras import keras
 
     keras.datasets.fashion_mnist.load_data()
 

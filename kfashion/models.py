@@ -5,10 +5,10 @@ saved `.keras` file loads with `keras.saving.load_model` in a process that never
 kfashion. At latent_dim=64 the encoder has 56,064 parameters and the decoder 60,353.
 """
 
-import keras
-from keras import layers
-
 from kfashion.data import IMAGE_SHAPE, NUM_CLASSES
+from kfashion.quiet_keras import keras
+
+layers = keras.layers
 
 
 def build_encoder(latent_dim: int = 64, dropout: float = 0.2, name: str = "encoder") -> keras.Model:

@@ -1,0 +1,104 @@
+"""Results files: atomic writes, and the provenance every results file carries."""
+
+import datetime
+import json
+import os
+import platform
+import shlex
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+
+def _jsonable(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"cannot write {type(value).__name__} to JSON")
+
+
+def _replace_atomically(path: Path, write) -> None:
+    """Write through `write(tmp_path)` beside `path`, then rename: a kill leaves old or new."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def write_json(path, obj) -> None:
+    """Write `obj` as indented JSON, atomically (never half-written, even after kill -9)."""
+    text = json.dumps(obj, indent=1, default=_jsonable, allow_nan=True) + "\n"
+    _replace_atomically(Path(path), lambda tmp: tmp.write_text(text))
+
+
+def read_json(path):
+    return json.loads(Path(path).read_text())
+
+
+def save_model(model, path) -> None:
+    """Save a `.keras` file atomically."""
+    _replace_atomically(Path(path), lambda tmp: model.save(tmp))
+
+
+def provenance(module: str, argv: list[str]) -> dict:
+    """The command, software and machine behind a results file.
+
+    Args:
+        module: the command's module, e.g. "kfashion.tune".
+        argv: the arguments it was given.
+    """
+    from kfashion.quiet_keras import keras
+
+    versions = {"python": platform.python_version(), "keras": keras.__version__}
+    for name in ("keras_tuner", "tensorflow", "jax", "numpy", "sklearn"):
+        if name in sys.modules:
+            versions[name] = getattr(sys.modules[name], "__version__", "?")
+    from kfashion import __version__
+
+    versions["kfashion"] = __version__
+    return {
+        "command": shlex.join(["python", "-m", module, *argv]),
+        "backend": keras.backend.backend(),
+        "versions": versions,
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()}",
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def hold_lock(path, what: str):
+    """Take an exclusive lock on `path`, or refuse with a UserError if another process holds it.
+
+    The lock lives as long as the returned file object and is dropped by the OS however the
+    process ends (even kill -9), so a stale lock never blocks a rerun.
+    """
+    import fcntl
+
+    from kfashion.errors import UserError
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = open(path, "a+")  # noqa: SIM115  (kept open: the lock lasts as long as the file)
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "another process"
+        handle.close()
+        raise UserError(
+            f"{what} is in use by {holder}; wait for it to finish or choose another folder"
+        ) from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"process {os.getpid()}")
+    handle.flush()
+    return handle

@@ -1,0 +1,169 @@
+"""The one-factor-at-a-time design of the autoencoder study, as KerasTuner parts.
+
+The design is data: the base case, and the values each factor takes while the others stay at
+the base. `DesignOracle` hands the design's configurations out in order (KerasTuner's
+GridSearch cannot resume a stopped search); `AutoencoderHyperModel` builds and fits one;
+`SweepTuner` keeps every epoch's losses beside each trial.
+"""
+
+import dataclasses
+import time
+
+from kfashion.quiet_keras import keras  # first: it keeps TensorFlow's start-up lines quiet
+
+# isort: split
+import keras_tuner
+import numpy as np
+
+from kfashion import models
+from kfashion.records import write_json
+
+# The study's base case, and the values each factor is swept over around it.
+BASE = {
+    "latent_dim": 64,
+    "dropout": 0.2,
+    "optimizer": "adam",
+    "learning_rate": 1e-3,
+    "batch_size": 100,
+}
+FACTORS = {
+    "latent_dim": (16, 32, 64, 128, 256),
+    "dropout": (0.0, 0.1, 0.2, 0.3, 0.5),
+    "optimizer": ("adam", "sgd"),
+    "learning_rate": (1e-4, 1e-3, 1e-2),
+    "batch_size": (50, 100, 150),
+}
+# The configuration the reference study chose in the end.
+REFERENCE_CHOICE = {**BASE, "dropout": 0.1}
+
+OBJECTIVE = keras_tuner.Objective("val_loss", direction="min")
+HISTORY_FILE = "history.json"  # per-epoch curves, beside KerasTuner's trial.json
+
+
+@dataclasses.dataclass(frozen=True)
+class DesignPoint:
+    """One trial of the design: the factor it varies (or "base"), that factor's value, and all."""
+
+    factor: str
+    value: object
+    config: dict
+
+
+def make_design(factors=tuple(FACTORS)) -> list[DesignPoint]:
+    """The base case, then each factor's other values in order (14 points for all factors)."""
+    unknown = [factor for factor in factors if factor not in FACTORS]
+    if unknown:
+        raise ValueError(f"unknown factor {unknown[0]!r}; choose from {', '.join(FACTORS)}")
+    design = [DesignPoint("base", None, dict(BASE))]
+    for factor in factors:
+        for value in FACTORS[factor]:
+            if value != BASE[factor]:
+                design.append(DesignPoint(factor, value, {**BASE, factor: value}))
+    return design
+
+
+def search_space() -> keras_tuner.HyperParameters:
+    """Every hyperparameter the hypermodel reads, plus which factor a trial varies."""
+    hp = keras_tuner.HyperParameters()
+    hp.Choice("factor", ["base", *FACTORS])
+    for name in FACTORS:
+        choose(hp, name)
+    return hp
+
+
+def choose(hp: keras_tuner.HyperParameters, name: str):
+    """Read factor `name` from `hp`; its default is the base case."""
+    return hp.Choice(name, FACTORS[name], default=BASE[name])
+
+
+class DesignOracle(keras_tuner.Oracle):
+    """Hands out the design's configurations in order, one per trial.
+
+    The trial's index is how many trials have been created, which the oracle's saved state
+    keeps, so a stopped search resumes where it was; KerasTuner re-queues an interrupted trial.
+    """
+
+    def __init__(self, design: list[DesignPoint], **kwargs):
+        super().__init__(
+            objective=OBJECTIVE,
+            max_trials=len(design),
+            hyperparameters=search_space(),
+            allow_new_entries=False,
+            tune_new_entries=False,
+            # a diverged trial is recorded as failed, and the sweep goes on
+            max_consecutive_failed_trials=len(design) + 1,
+            **kwargs,
+        )
+        self.design = design
+
+    def populate_space(self, trial_id):
+        index = len(self.trials)
+        if index >= len(self.design):
+            return {"status": keras_tuner.engine.trial.TrialStatus.STOPPED, "values": None}
+        point = self.design[index]
+        # every value is given: KerasTuner samples any that is missing at random
+        return {
+            "status": keras_tuner.engine.trial.TrialStatus.RUNNING,
+            "values": {"factor": point.factor, **point.config},
+        }
+
+
+def make_optimizer(name: str, learning_rate: float) -> keras.optimizers.Optimizer:
+    """Adam, or plain SGD (no momentum) as in the reference study."""
+    if name == "adam":
+        return keras.optimizers.Adam(learning_rate)
+    if name == "sgd":
+        return keras.optimizers.SGD(learning_rate)
+    raise ValueError(f"unknown optimizer {name!r}")
+
+
+class AutoencoderHyperModel(keras_tuner.HyperModel):
+    """Reads a trial's hyperparameters and builds, compiles and fits the course autoencoder."""
+
+    def __init__(self, seed: int = 0, verbose: int = 1):
+        super().__init__(name="autoencoder")
+        self.seed = seed
+        self.verbose = verbose
+
+    def build(self, hp):
+        keras.utils.set_random_seed(self.seed)  # every trial starts from the same draw
+        model = models.build_autoencoder(choose(hp, "latent_dim"), choose(hp, "dropout"))
+        optimizer = make_optimizer(choose(hp, "optimizer"), choose(hp, "learning_rate"))
+        model.compile(optimizer=optimizer, loss="mse")
+        return model
+
+    def fit(self, hp, model, *args, **kwargs):
+        kwargs.pop("batch_size", None)  # the trial's batch size wins over the caller's
+        kwargs.setdefault("verbose", self.verbose)
+        return model.fit(*args, batch_size=choose(hp, "batch_size"), **kwargs)
+
+
+def first_non_finite(history: dict) -> str | None:
+    """Describe the first NaN or inf loss in a Keras history, or None if all are finite."""
+    for name in ("loss", "val_loss"):
+        for epoch, value in enumerate(history.get(name, []), start=1):
+            if not np.isfinite(value):
+                return f"{name} became {value} in epoch {epoch}"
+    return None
+
+
+class SweepTuner(keras_tuner.Tuner):
+    """A Tuner that writes each trial's per-epoch history and stops trials that diverge."""
+
+    def run_trial(self, trial, *args, **kwargs):
+        kwargs["callbacks"] = [*kwargs.get("callbacks", []), keras.callbacks.TerminateOnNaN()]
+        start = time.perf_counter()
+        histories = super().run_trial(trial, *args, **kwargs)
+        history = {
+            name: [float(v) for v in values] for name, values in histories[0].history.items()
+        }
+        problem = first_non_finite(history)
+        record = {
+            "history": history,
+            "seconds": time.perf_counter() - start,
+            "diverged": problem,
+        }
+        write_json(f"{self.get_trial_dir(trial.trial_id)}/{HISTORY_FILE}", record)
+        if problem:
+            raise keras_tuner.errors.FailedTrialError(f"diverged: {problem}")
+        return histories

@@ -1,0 +1,186 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import keras
+import keras_tuner
+import numpy as np
+import pytest
+from helpers import predict_elsewhere
+
+from kfashion import data, plots, sweep, tune
+from kfashion.records import hold_lock
+
+QUICK = ["--subset", "1200", "--epochs", "1"]
+
+
+def run_tune(*args, **popen):
+    command = [sys.executable, "-m", "kfashion.tune", *args]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=env, **popen)  # fmt: skip
+
+
+def refused(process):
+    out, err = process.communicate(timeout=300)
+    assert process.returncode == 2, out + err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in err, err
+    return lines[0]
+
+
+def started_trials(output: str) -> list[str]:
+    return [line.split()[1].split("/")[0] for line in output.splitlines() if " started: " in line]
+
+
+def test_design_has_the_fourteen_reference_trials():
+    design = sweep.make_design()
+    configs = [tuple(sorted(point.config.items())) for point in design]
+    assert len(design) == len(set(configs)) == 14
+    assert design[0].factor == "base" and design[0].config == sweep.BASE
+    for factor, values in sweep.FACTORS.items():
+        swept = {p.config[factor] for p in design if p.factor in (factor, "base")}
+        assert swept == set(values)
+        for point in design:
+            if point.factor == factor:
+                changed = {k for k in sweep.BASE if point.config[k] != sweep.BASE[k]}
+                assert changed == {factor} and point.value == point.config[factor]
+    assert sweep.REFERENCE_CHOICE in [p.config for p in design]
+    assert [p.factor for p in sweep.make_design(["optimizer"])] == ["base", "optimizer"]
+
+
+def test_hypermodel_builds_from_default_hyperparameters():
+    model = sweep.AutoencoderHyperModel().build(keras_tuner.HyperParameters())
+    assert model.count_params() == 56_064 + 60_353
+    assert isinstance(model.optimizer, keras.optimizers.Adam)
+
+
+def test_oracle_hands_out_the_design_in_order_then_stops(tmp_path):
+    design = sweep.make_design(["learning_rate"])
+    oracle = sweep.DesignOracle(design)
+    oracle._set_project_dir(str(tmp_path), "p")
+    # one trial per tuner id, as parallel workers would ask
+    trials = [oracle.create_trial(f"tuner{i}") for i in range(len(design) + 1)]
+    expected = [{"factor": p.factor, **p.config} for p in design]
+    assert [t.hyperparameters.values for t in trials[:-1]] == expected
+    assert trials[-1].status == "STOPPED"
+
+
+def test_first_non_finite():
+    assert sweep.first_non_finite({"loss": [1.0, 0.5], "val_loss": [1.0, 0.4]}) is None
+    assert "epoch 2" in sweep.first_non_finite({"loss": [1.0, float("nan")]})
+    assert "val_loss" in sweep.first_non_finite({"loss": [1.0], "val_loss": [float("inf")]})
+
+
+class ExplodingHyperModel(sweep.AutoencoderHyperModel):
+    """SGD with a huge learning rate when the trial varies the optimizer: the loss diverges."""
+
+    def build(self, hp):
+        model = super().build(hp)
+        if hp.get("factor") == "optimizer":
+            model.compile(optimizer=keras.optimizers.SGD(1e12), loss="mse")
+        return model
+
+
+def test_diverging_trial_fails_and_the_sweep_goes_on(tmp_path):
+    dataset = data.load(subset=600)
+    design = sweep.make_design(["optimizer"])
+    tuner = sweep.SweepTuner(
+        oracle=sweep.DesignOracle(design),
+        hypermodel=ExplodingHyperModel(verbose=0),
+        directory=str(tmp_path),
+        project_name="sweep",
+    )
+    tuner.search(dataset.x_train, dataset.x_train, validation_data=(dataset.x_val,) * 2, epochs=3)
+    base, exploded = (tuner.oracle.get_trial(str(i)) for i in range(2))
+    assert base.status == "COMPLETED"
+    assert exploded.status == "FAILED" and "diverged" in exploded.message
+    history = json.loads((tmp_path / "sweep" / "trial_1" / sweep.HISTORY_FILE).read_text())
+    assert history["diverged"] and len(history["history"]["loss"]) < 3  # stopped early
+    record = {"value": "sgd", "is_base": False, "status": "FAILED", "history": history["history"]}
+    plots.plot_factor("optimizer", [record], tmp_path / "figure.png")
+    assert (tmp_path / "figure.png").stat().st_size > 0
+
+
+@pytest.mark.usefixtures("debian_data_dir")
+def test_quick_full_sweep_writes_every_output(tmp_path):
+    results = tmp_path / "results"
+    tune.main([*QUICK, "--directory", str(tmp_path / "tuning"), "--results", str(results)])
+    summary = json.loads((results / "sweep.json").read_text())
+    trials = summary["trials"]
+    assert len(trials) == 14 and all(t["status"] == "COMPLETED" for t in trials)
+    for trial in trials:
+        assert len(trial["history"]["loss"]) == len(trial["history"]["val_loss"]) == 1
+        assert trial["best_epoch"] == 1 and 0 < trial["test_mse"] < 0.3 and trial["seconds"] > 0
+    assert summary["selected"]["config"] == sweep.REFERENCE_CHOICE
+    assert summary["provenance"]["command"].startswith("python -m kfashion.tune --subset 1200")
+    assert set(summary["pca_test_mse"]) == {"16", "32", "64", "128", "256"}
+    for factor in sweep.FACTORS:
+        assert (results / "figures" / f"sweep_{factor}.png").stat().st_size > 10_000
+    for name in ("reconstructions", "mse_vs_pca"):
+        assert (results / "figures" / f"{name}.png").stat().st_size > 10_000
+    encoder = keras.saving.load_model(results / "models" / "encoder.keras")
+    images = data.load(subset=1200).x_test[:8]
+    expected = encoder.predict(images, verbose=0)
+    assert expected.shape == (8, 64)
+    np.testing.assert_allclose(
+        predict_elsewhere(results / "models" / "encoder.keras", images, tmp_path),
+        expected,
+        atol=1e-6,
+    )
+    autoencoder = keras.saving.load_model(results / "models" / "autoencoder.keras")
+    selected = summary["selected"]["test_mse"]
+    dataset = data.load(subset=1200)
+    measured = autoencoder.evaluate(dataset.x_test, dataset.x_test, verbose=0)
+    assert measured == pytest.approx(selected, rel=1e-4)
+
+
+@pytest.mark.usefixtures("debian_data_dir")
+def test_killed_sweep_resumes_without_rerunning_finished_trials(tmp_path):
+    folders = ["--directory", str(tmp_path / "tuning"), "--results", str(tmp_path / "results")]
+    args = [*QUICK, "--factors", "learning_rate,batch_size", "--select", "best", *folders]
+    first = run_tune(*args)
+    seen = []
+    for line in first.stdout:
+        seen.append(line)
+        if "trial 2/5 started" in line:
+            first.send_signal(signal.SIGKILL)  # mid-trial, as a power cut would
+            break
+    first.wait(timeout=60)
+    assert first.returncode == -signal.SIGKILL
+    assert not (tmp_path / "results" / "sweep.json").exists()
+    assert started_trials("".join(seen)) == ["0", "1", "2"]
+
+    second = run_tune(*args)
+    out, err = second.communicate(timeout=600)
+    assert second.returncode == 0, err
+    assert started_trials(out) == ["2", "3", "4"]  # the interrupted one again, then the rest
+    summary = json.loads((tmp_path / "results" / "sweep.json").read_text())
+    assert [t["status"] for t in summary["trials"]] == ["COMPLETED"] * 5
+
+    message = refused(run_tune(*args, "--epochs", "2"))  # the last --epochs wins
+    assert "other epochs" in message and "--overwrite" in message
+
+
+def test_second_tuner_on_the_same_directory_is_refused(tmp_path):
+    lock = hold_lock(tmp_path / ".kfashion.lock", "test")
+    try:
+        message = refused(run_tune(*QUICK, "--directory", str(tmp_path)))
+    finally:
+        lock.close()
+    assert "in use by process" in message
+
+
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["--epochs", "0"], "--epochs"),
+        (["--factors", "colour"], "unknown factor 'colour'"),
+        (["--factors", "latent_dim"], "--select reference needs the dropout factor"),
+    ],
+)
+def test_bad_arguments_are_refused(tmp_path, args, fragment):
+    assert fragment in refused(run_tune(*args, "--directory", str(tmp_path / "t")))
+    assert not (tmp_path / "t").exists()
