@@ -79,3 +79,63 @@ def plot_mse_vs_pca(latent_dims, autoencoder_mse, pca_mse, path) -> None:
     ax.grid(alpha=0.3)
     ax.legend()
     _save(fig, path)
+
+
+def plot_transfer_curves(histories: dict, labels: dict, path) -> None:
+    """Loss and accuracy against epoch for each case: mean over seeds, train dashed, val solid.
+
+    Args:
+        histories: case -> list of Keras history dicts (one per seed).
+        labels: case -> legend label.
+        path: where to write the PNG.
+    """
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), layout="constrained")
+    colors = dict(zip(histories, plt.cm.tab10.colors, strict=False))
+    for case, runs in histories.items():
+        for ax, metric in zip(axes, ("loss", "accuracy"), strict=True):
+            for prefix, style in (("", "--"), ("val_", "-")):
+                curves = np.array([run[prefix + metric] for run in runs])
+                epochs = range(1, curves.shape[1] + 1)
+                split = "validation" if prefix else "train"
+                ax.plot(epochs, curves.mean(axis=0), style, color=colors[case],
+                        label=f"{labels[case]} ({split})")  # fmt: skip
+                if len(runs) > 1:
+                    ax.fill_between(epochs, curves.min(axis=0), curves.max(axis=0),
+                                    color=colors[case], alpha=0.15)  # fmt: skip
+    axes[0].set(title="cross-entropy loss", xlabel="epoch", ylabel="loss")
+    axes[1].set(title="accuracy", xlabel="epoch", ylabel="accuracy")
+    for ax in axes:
+        ax.grid(alpha=0.3)
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+    axes[1].legend(fontsize=7, loc="lower right")
+    seeds = max(len(runs) for runs in histories.values())
+    fig.suptitle(f"Classifier training, mean over {seeds} seed(s) (band: min to max)")
+    _save(fig, path)
+
+
+def plot_confusion_grid(matrices: dict, labels: dict, class_names, path) -> None:
+    """Row-normalised confusion matrices (true class per row), one panel per case."""
+    count = len(matrices)
+    columns = min(count, 2)
+    rows = -(-count // columns)
+    fig, axes = plt.subplots(
+        rows, columns, figsize=(6.5 * columns, 6 * rows), squeeze=False, layout="constrained"
+    )
+    for ax, (case, matrix) in zip(axes.flat, matrices.items(), strict=False):
+        matrix = np.asarray(matrix, dtype=float)
+        normalised = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
+        ax.imshow(normalised, cmap="Blues", vmin=0, vmax=1)
+        for i, j in np.ndindex(normalised.shape):
+            value = normalised[i, j]
+            ax.text(j, i, f"{value:.2f}"[1:] if value < 1 else "1", ha="center", va="center",
+                    fontsize=7, color="white" if value > 0.5 else "black")  # fmt: skip
+        ticks = range(len(class_names))
+        ax.set_xticks(ticks, class_names, rotation=45, ha="right", fontsize=8)
+        ax.set_yticks(ticks, class_names, fontsize=8)
+        accuracy = np.trace(matrix) / matrix.sum()
+        ax.set(xlabel="predicted class", ylabel="true class",
+               title=f"{labels[case]}\naccuracy {accuracy:.3f}")  # fmt: skip
+    for ax in list(axes.flat)[count:]:
+        ax.axis("off")
+    fig.suptitle("Test-set confusion matrices, row-normalised, summed over seeds")
+    _save(fig, path)
