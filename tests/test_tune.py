@@ -184,3 +184,18 @@ def test_second_tuner_on_the_same_directory_is_refused(tmp_path):
 def test_bad_arguments_are_refused(tmp_path, args, fragment):
     assert fragment in refused(run_tune(*args, "--directory", str(tmp_path / "t")))
     assert not (tmp_path / "t").exists()
+
+
+@pytest.mark.usefixtures("debian_data_dir")
+def test_ctrl_c_stops_with_a_line_not_a_traceback(tmp_path):
+    process = run_tune(*QUICK, "--factors", "optimizer", "--select", "best",
+                       "--directory", str(tmp_path), "--results", str(tmp_path / "r"))  # fmt: skip
+    for line in process.stdout:
+        if " started: " in line:
+            process.send_signal(signal.SIGINT)
+            break
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err
+    assert err.strip().splitlines() == [
+        "kfashion: interrupted; run the same command again to continue"
+    ]
