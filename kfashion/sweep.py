@@ -15,7 +15,7 @@ from kfashion.quiet_keras import keras  # first: it keeps TensorFlow's start-up 
 import keras_tuner
 import numpy as np
 
-from kfashion import models
+from kfashion import models, training
 from kfashion.records import write_json
 
 # The study's base case, and the values each factor is swept over around it.
@@ -129,12 +129,13 @@ class AutoencoderHyperModel(keras_tuner.HyperModel):
         keras.utils.set_random_seed(self.seed)  # every trial starts from the same draw
         model = models.build_autoencoder(choose(hp, "latent_dim"), choose(hp, "dropout"))
         optimizer = make_optimizer(choose(hp, "optimizer"), choose(hp, "learning_rate"))
-        model.compile(optimizer=optimizer, loss="mse")
+        model.compile(optimizer=optimizer, loss="mse", **training.compile_options())
         return model
 
     def fit(self, hp, model, *args, **kwargs):
         kwargs.pop("batch_size", None)  # the trial's batch size wins over the caller's
         kwargs.setdefault("verbose", self.verbose)
+        kwargs = {**training.fit_options(), **kwargs}
         return model.fit(*args, batch_size=choose(hp, "batch_size"), **kwargs)
 
 

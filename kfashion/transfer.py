@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kfashion import data
+from kfashion import data, training
 from kfashion.errors import UserError, exit_on_user_error
 from kfashion.records import hold_lock, provenance, read_json, save_model, write_json
 
@@ -130,6 +130,7 @@ def make_classifier(template, case: Case, seed: int, learning_rate: float, total
         optimizer=keras.optimizers.Adam(schedule),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
+        **training.compile_options(),
     )
     return classifier
 
@@ -155,12 +156,16 @@ def train_one(template, case_number: int, seed: int, dataset, args):
         batch_size=args.batch_size,
         callbacks=[best],
         verbose=1 if sys.stdout.isatty() else 2,
+        **training.fit_options(),
     )
     seconds = time.perf_counter() - start
-    test_loss, test_accuracy = classifier.evaluate(
-        dataset.x_test, dataset.y_test, batch_size=1000, verbose=0
+    # one pass over the test set gives the loss, accuracy and confusion matrix
+    logits = classifier.predict(dataset.x_test, batch_size=training.EVAL_BATCH_SIZE, verbose=0)
+    test_loss = float(
+        keras.losses.SparseCategoricalCrossentropy(from_logits=True)(dataset.y_test, logits)
     )
-    predicted = classifier.predict(dataset.x_test, batch_size=1000, verbose=0).argmax(axis=1)
+    predicted = logits.argmax(axis=1)
+    test_accuracy = float((predicted == dataset.y_test).mean())
     labels = list(range(data.NUM_CLASSES))
     precision, recall, _, _ = precision_recall_fscore_support(
         dataset.y_test, predicted, labels=labels, zero_division=0

@@ -98,6 +98,7 @@ def check_settings(project_dir: Path, settings: dict, overwrite: bool) -> None:
 def trial_records(tuner, design, dataset) -> list[dict]:
     """One record per trial: its design point, curves, best epoch, test MSE and status."""
     from kfashion.sweep import HISTORY_FILE
+    from kfashion.training import EVAL_BATCH_SIZE
 
     records = []
     for index, point in enumerate(design):
@@ -125,7 +126,7 @@ def trial_records(tuner, design, dataset) -> list[dict]:
             record["best_epoch"] = trial.best_step + 1
             record["best_val_loss"] = trial.score
             record["test_mse"] = model.evaluate(
-                dataset.x_test, dataset.x_test, batch_size=1000, verbose=0
+                dataset.x_test, dataset.x_test, batch_size=EVAL_BATCH_SIZE, verbose=0
             )
         records.append(record)
     return records
