@@ -9,6 +9,7 @@ Use `from kfashion.quiet_keras import keras` instead of `import keras`.
 """
 
 import contextlib
+import logging
 import os
 
 
@@ -29,5 +30,8 @@ with _stderr_to_devnull():
     import keras
 
     keras.ops.convert_to_numpy(keras.ops.zeros(1))  # the backend probes devices on first use
+
+# Each trial and case builds new models, so TensorFlow's "retracing" warning fires by design.
+logging.getLogger("tensorflow").setLevel(logging.ERROR)
 
 __all__ = ["keras"]

@@ -1,5 +1,6 @@
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -32,7 +33,8 @@ def refused(process):
 
 
 def started_trials(output: str) -> list[str]:
-    return [line.split()[1].split("/")[0] for line in output.splitlines() if " started: " in line]
+    """Trial ids in the order their "started" lines appear (from any worker)."""
+    return re.findall(r"trial (\d+)/\d+ started: ", output)
 
 
 def test_design_has_the_fourteen_reference_trials():
@@ -105,9 +107,14 @@ def test_diverging_trial_fails_and_the_sweep_goes_on(tmp_path):
 
 
 @pytest.mark.usefixtures("debian_data_dir")
-def test_quick_full_sweep_writes_every_output(tmp_path):
+def test_quick_full_sweep_on_a_chief_and_two_workers_writes_every_output(tmp_path, capsys):
     results = tmp_path / "results"
-    tune.main([*QUICK, "--directory", str(tmp_path / "tuning"), "--results", str(results)])
+    tune.main([*QUICK, "--workers", "2", "--directory", str(tmp_path / "tuning"),
+               "--results", str(results)])  # fmt: skip
+    output = capsys.readouterr().out
+    assert sorted(started_trials(output)) == [f"{i:02d}" for i in range(14)]  # each once
+    assert "[tuner0] trial" in output and "[tuner1] trial" in output  # both workers ran trials
+    assert "KERASTUNER_ORACLE_IP" not in os.environ  # the chief's settings did not leak
     summary = json.loads((results / "sweep.json").read_text())
     trials = summary["trials"]
     assert len(trials) == 14 and all(t["status"] == "COMPLETED" for t in trials)
@@ -140,7 +147,8 @@ def test_quick_full_sweep_writes_every_output(tmp_path):
 @pytest.mark.usefixtures("debian_data_dir")
 def test_killed_sweep_resumes_without_rerunning_finished_trials(tmp_path):
     folders = ["--directory", str(tmp_path / "tuning"), "--results", str(tmp_path / "results")]
-    args = [*QUICK, "--factors", "learning_rate,batch_size", "--select", "best", *folders]
+    args = [*QUICK, "--factors", "learning_rate,batch_size", "--select", "best", *folders,
+            "--workers", "1"]  # fmt: skip
     first = run_tune(*args)
     seen = []
     for line in first.stdout:
@@ -188,7 +196,7 @@ def test_bad_arguments_are_refused(tmp_path, args, fragment):
 
 @pytest.mark.usefixtures("debian_data_dir")
 def test_ctrl_c_stops_with_a_line_not_a_traceback(tmp_path):
-    process = run_tune(*QUICK, "--factors", "optimizer", "--select", "best",
+    process = run_tune(*QUICK, "--factors", "optimizer", "--select", "best", "--workers", "1",
                        "--directory", str(tmp_path), "--results", str(tmp_path / "r"))  # fmt: skip
     for line in process.stdout:
         if " started: " in line:
@@ -199,3 +207,28 @@ def test_ctrl_c_stops_with_a_line_not_a_traceback(tmp_path):
     assert err.strip().splitlines() == [
         "kfashion: interrupted; run the same command again to continue"
     ]
+
+
+@pytest.mark.usefixtures("debian_data_dir")
+def test_killed_worker_is_restarted_and_its_trial_rerun(tmp_path):
+    folders = ["--directory", str(tmp_path / "tuning"), "--results", str(tmp_path / "results")]
+    chief = run_tune(*QUICK, "--factors", "learning_rate,batch_size", "--select", "best",
+                     "--workers", "2", *folders)  # fmt: skip
+    pids, killed, lines = {}, None, []
+    for line in chief.stdout:
+        lines.append(line)
+        started = re.match(r"started worker (tuner\d) \(process (\d+)\)", line)
+        if started:
+            pids.setdefault(started[1], int(started[2]))
+        if killed is None and line.startswith("[tuner0] trial") and " started: " in line:
+            killed = started_trials(line)[0]
+            os.kill(pids["tuner0"], signal.SIGKILL)  # mid-trial
+    chief.wait(timeout=600)
+    output = "".join(lines)
+    assert chief.returncode == 0, output + chief.stderr.read()
+    assert "exited with code -9; starting it again" in output
+    starts = started_trials(output)
+    assert sorted(set(starts)) == ["0", "1", "2", "3", "4"]
+    assert starts.count(killed) == 2 and len(starts) == 6  # only the killed trial ran again
+    summary = json.loads((tmp_path / "results" / "sweep.json").read_text())
+    assert [t["status"] for t in summary["trials"]] == ["COMPLETED"] * 5

@@ -1,0 +1,155 @@
+"""Parallel trials on KerasTuner's distributed mode: a chief oracle and local worker processes.
+
+KerasTuner reads three environment variables: `KERASTUNER_TUNER_ID` ("chief", or a worker's
+name such as "tuner0"), `KERASTUNER_ORACLE_IP` and `KERASTUNER_ORACLE_PORT`. The chief serves
+the oracle over gRPC and hands one trial to each worker that asks; `python -m kfashion.tune
+--workers N` makes this process the chief on loopback and starts N workers, each with its share
+of the cores. Workers on other machines join the same way (see README.md).
+
+A worker that dies (killed, out of memory) is started again under the same name, and the chief
+hands it back the trial it was running, which then runs again from scratch.
+"""
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+TUNER_ID = "KERASTUNER_TUNER_ID"
+ORACLE_IP = "KERASTUNER_ORACLE_IP"
+ORACLE_PORT = "KERASTUNER_ORACLE_PORT"
+RESTARTS = 3  # times a dead worker is started again before the sweep gives up
+
+
+def role() -> str:
+    """ "single" (no distributed mode), "chief" or "worker", from KerasTuner's variables."""
+    if ORACLE_IP not in os.environ:
+        return "single"
+    return "chief" if "chief" in os.environ.get(TUNER_ID, "") else "worker"
+
+
+def threads_environment(threads: int) -> dict:
+    """Environment variables that limit TensorFlow, XLA (JAX) and BLAS to `threads` threads."""
+    return {
+        "TF_NUM_INTRAOP_THREADS": str(threads),
+        "TF_NUM_INTEROP_THREADS": "1",
+        "OMP_NUM_THREADS": str(threads),
+        "OPENBLAS_NUM_THREADS": str(threads),
+        "XLA_FLAGS": f"--xla_cpu_multi_thread_eigen={'true' if threads > 1 else 'false'} "
+        f"intra_op_parallelism_threads={threads}",
+        # several JAX processes on one GPU: none may take most of its memory up front
+        "XLA_PYTHON_CLIENT_PREALLOCATE": "false",
+    }
+
+
+def _free_port() -> int:
+    with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def chief_on_loopback():
+    """Within the block, this process's tuner serves the oracle on loopback as the chief."""
+    chief = {TUNER_ID: "chief", ORACLE_IP: "127.0.0.1", ORACLE_PORT: str(_free_port())}
+    saved = {name: os.environ.get(name) for name in chief}
+    os.environ.update(chief)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _die_with_parent() -> None:
+    """In a worker, before exec: be killed when the chief dies, even by kill -9 (Linux)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass  # not Linux: a worker whose chief is gone stops when it next asks for a trial
+
+
+class LocalWorkers:
+    """N worker processes running `python -m kfashion.tune ARGS`, watched from a thread.
+
+    Each worker's output is passed through line by line behind its name. A worker that exits
+    with an error is started again (up to RESTARTS times); if one cannot be kept alive, the
+    main thread is interrupted so the sweep stops instead of waiting for it forever.
+    """
+
+    def __init__(self, count: int, args: list[str]):
+        self.count = count
+        self.args = args
+        self.threads = max(1, (os.cpu_count() or 1) // count)
+        self.processes = {}
+        self.restarts = dict.fromkeys(self.names(), 0)
+        self.failure = None
+        self._stop = threading.Event()
+
+    def names(self) -> list[str]:
+        return [f"tuner{i}" for i in range(self.count)]
+
+    def _start(self, name: str) -> None:
+        env = {**os.environ, **threads_environment(self.threads), TUNER_ID: name,
+               "PYTHONUNBUFFERED": "1"}  # fmt: skip
+        process = subprocess.Popen(
+            [sys.executable, "-m", "kfashion.tune", *self.args],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            preexec_fn=_die_with_parent,
+        )
+        print(f"started worker {name} (process {process.pid})", flush=True)
+        self.processes[name] = process
+        threading.Thread(target=self._relay, args=(name, process), daemon=True).start()
+
+    @staticmethod
+    def _relay(name, process) -> None:
+        for line in process.stdout:
+            print(f"[{name}] {line}", end="", flush=True)
+
+    def _watch(self) -> None:
+        import _thread
+
+        while not self._stop.wait(1.0):
+            for name, process in list(self.processes.items()):
+                code = process.poll()
+                if code is None or code == 0:
+                    continue
+                if self.restarts[name] >= RESTARTS:
+                    self.failure = f"worker {name} keeps failing (exit code {code})"
+                    _thread.interrupt_main()
+                    return
+                self.restarts[name] += 1
+                print(f"[{name}] exited with code {code}; starting it again", flush=True)
+                self._start(name)
+
+    def __enter__(self):
+        print(f"starting {self.count} workers with {self.threads} thread(s) each", flush=True)
+        for name in self.names():
+            self._start(name)
+        threading.Thread(target=self._watch, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc_info):
+        self._stop.set()
+        for process in self.processes.values():
+            if process.poll() is None:
+                process.terminate()
+        deadline = time.monotonic() + 10
+        for process in self.processes.values():
+            try:
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                process.kill()
+        return False
