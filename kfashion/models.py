@@ -56,7 +56,8 @@ def build_decoder(latent_dim: int = 64, dropout: float = 0.2, name: str = "decod
     x = layers.ReLU(name="dec_relu2")(x)
     x = layers.Dropout(dropout, name="dec_dropout2")(x)
     x = layers.Conv2DTranspose(1, 3, strides=2, output_padding=1, name="dec_deconv2")(x)  # 28x28
-    outputs = layers.Activation("sigmoid", name="reconstruction")(x)
+    # float32 even under mixed precision, so the loss sees full-precision outputs
+    outputs = layers.Activation("sigmoid", dtype="float32", name="reconstruction")(x)
     return keras.Model(inputs, outputs, name=name)
 
 
@@ -88,5 +89,5 @@ def build_classifier(
     encoder.trainable = train_encoder
     inputs = keras.Input(encoder.input_shape[1:], name="image")
     codes = encoder(inputs, training=None if train_encoder else False)
-    logits = layers.Dense(num_classes, name="head")(codes)
+    logits = layers.Dense(num_classes, dtype="float32", name="head")(codes)
     return keras.Model(inputs, logits, name="classifier")

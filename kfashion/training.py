@@ -21,3 +21,10 @@ def compile_options() -> dict:
 def fit_options() -> dict:
     """Keyword arguments for `model.fit` beyond data, epochs, batch size and callbacks."""
     return {"validation_batch_size": EVAL_BATCH_SIZE}
+
+
+def use_mixed_precision(enabled: bool) -> None:
+    """Compute in bfloat16 with float32 weights (for GPUs; most CPUs run it slower)."""
+    from kfashion.quiet_keras import keras
+
+    keras.mixed_precision.set_global_policy("mixed_bfloat16" if enabled else "float32")

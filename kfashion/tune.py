@@ -52,6 +52,12 @@ def parse_args(argv):
         "--subset", type=int, help="use a stratified subset of this many training images"
     )
     parser.add_argument("--data-dir", help="folder with the four IDX .gz files")
+    parser.add_argument(
+        "--mixed-precision",
+        action="store_true",
+        help="compute in bfloat16 with float32 weights (for GPUs; slower on most CPUs); the "
+        "saved encoder keeps the policy, so transfer runs in it too",
+    )
     parser.add_argument("--directory", default="tuning", help="KerasTuner's working folder")
     parser.add_argument("--results", default="results", help="where results are written")
     parser.add_argument("--seed", type=int, default=SEED, help="seed for every trial's start")
@@ -309,7 +315,7 @@ def worker_args(args) -> list[str]:
                         ("--tensorboard", args.tensorboard)):  # fmt: skip
         if value is not None:
             worker += [flag, str(value)]
-    return worker
+    return worker + (["--mixed-precision"] if args.mixed_precision else [])
 
 
 @exit_on_user_error
@@ -318,6 +324,9 @@ def main(argv=None) -> None:
     args = parse_args(argv)
     design = design_from_args(args)
     project_dir = Path(args.directory) / PROJECT
+    from kfashion import training
+
+    training.use_mixed_precision(args.mixed_precision)
     if parallel.role() == "worker":  # trials only: the chief checks, locks and exports
         run_search(args, design, data.load(args.data_dir, subset=args.subset), project_dir)
         return
@@ -328,6 +337,7 @@ def main(argv=None) -> None:
         "epochs": args.epochs,
         "subset": args.subset,
         "seed": args.seed,
+        "mixed_precision": args.mixed_precision,
     }
     dataset = data.load(args.data_dir, subset=args.subset)
     check_settings(project_dir, settings, args.overwrite)
