@@ -45,6 +45,15 @@ def read_json(path):
     return json.loads(Path(path).read_text())
 
 
+def changed_settings(path, settings: dict) -> list[str]:
+    """The keys of `settings` whose values differ from those saved at `path` (if any are)."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    previous = read_json(path)
+    return [key for key in settings if previous.get(key) != settings[key]]
+
+
 def save_model(model, path) -> None:
     """Save a `.keras` file atomically."""
     _replace_atomically(Path(path), lambda tmp: model.save(tmp))

@@ -26,7 +26,14 @@ import numpy as np
 
 from kfashion import data, training
 from kfashion.errors import UserError, exit_on_user_error
-from kfashion.records import hold_lock, provenance, read_json, save_model, write_json
+from kfashion.records import (
+    changed_settings,
+    hold_lock,
+    provenance,
+    read_json,
+    save_model,
+    write_json,
+)
 
 # Defaults of the reference run: the same schedule for every case.
 EPOCHS = 15
@@ -243,16 +250,13 @@ def write_figures(runs, cases, results_dir: Path) -> dict:
 def check_settings(runs_dir: Path, settings: dict, overwrite: bool) -> None:
     """Refuse to mix runs made with other training settings, unless --overwrite."""
     path = runs_dir / "settings.json"
-    if path.exists() and not overwrite:
-        previous = read_json(path)
-        changed = [key for key in settings if previous.get(key) != settings[key]]
-        if changed:
-            raise UserError(
-                f"{runs_dir} holds runs made with other {', '.join(changed)}; rerun with the same "
-                "settings to resume, pass --overwrite to discard them, or choose another --results"
-            )
-    elif overwrite:
+    if overwrite:
         shutil.rmtree(runs_dir, ignore_errors=True)
+    elif changed := changed_settings(path, settings):
+        raise UserError(
+            f"{runs_dir} holds runs made with other {', '.join(changed)}; rerun with the same "
+            "settings to resume, pass --overwrite to discard them, or choose another --results"
+        )
     write_json(path, settings)
 
 

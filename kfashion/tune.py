@@ -23,7 +23,14 @@ from pathlib import Path
 
 from kfashion import data, parallel
 from kfashion.errors import UserError, exit_on_user_error
-from kfashion.records import hold_lock, provenance, read_json, save_model, write_json
+from kfashion.records import (
+    changed_settings,
+    hold_lock,
+    provenance,
+    read_json,
+    save_model,
+    write_json,
+)
 
 # Defaults of the reference run (the study used 10 epochs per trial).
 EPOCHS = 10
@@ -94,8 +101,7 @@ def check_settings(project_dir: Path, settings: dict, overwrite: bool) -> None:
     if overwrite:
         shutil.rmtree(project_dir, ignore_errors=True)
     elif path.exists():
-        previous = read_json(path)
-        changed = [key for key in settings if previous.get(key) != settings[key]]
+        changed = changed_settings(path, settings)
         if changed:
             raise UserError(
                 f"{project_dir} holds a sweep made with other {', '.join(changed)}; rerun with "

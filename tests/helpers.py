@@ -1,6 +1,7 @@
 """Helpers shared by the tests: IDX writing and loading a model where kfashion is not imported."""
 
 import gzip
+import os
 import struct
 import subprocess
 import sys
@@ -42,3 +43,19 @@ def predict_elsewhere(model_path, inputs: np.ndarray, tmp_path) -> np.ndarray:
         cwd=tmp_path,
     )
     return np.load(outputs_path)
+
+
+def run_module(module: str, *args, env=None) -> subprocess.Popen:
+    """Start `python -m module args` with unbuffered text output on pipes."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+    return subprocess.Popen([sys.executable, "-m", module, *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env)  # fmt: skip
+
+
+def refused(process: subprocess.Popen) -> str:
+    """Assert the command ended with exit code 2 and one stderr line, no traceback; return it."""
+    out, err = process.communicate(timeout=300)
+    assert process.returncode == 2, out + err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in err, err
+    return lines[0]

@@ -1,13 +1,10 @@
 import json
-import os
 import signal
-import subprocess
-import sys
 
 import keras
 import numpy as np
 import pytest
-from helpers import predict_elsewhere
+from helpers import predict_elsewhere, refused, run_module
 
 from kfashion import data, models, transfer
 
@@ -28,19 +25,8 @@ def encoder_file(tmp_path):
     return path
 
 
-def run_transfer(*args):
-    command = [sys.executable, "-m", "kfashion.transfer", *args]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=env)  # fmt: skip
-
-
-def refused(process):
-    out, err = process.communicate(timeout=300)
-    assert process.returncode == 2, out + err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and "Traceback" not in err, err
-    return lines[0]
+def start_transfer(*args):
+    return run_module("kfashion.transfer", *args)
 
 
 def finished_runs(output: str) -> list[tuple[int, int]]:
@@ -131,7 +117,7 @@ def test_quick_run_writes_every_output(tmp_path, encoder_file):
 @pytest.mark.usefixtures("debian_data_dir")
 def test_killed_run_keeps_finished_runs_and_more_seeds_add_only_missing(tmp_path, encoder_file):
     args = [*QUICK, "--encoder", str(encoder_file), "--results", str(tmp_path), "--cases", "2,4"]
-    first = run_transfer(*args, "--seeds", "2")
+    first = start_transfer(*args, "--seeds", "2")
     seen = []
     for line in first.stdout:
         seen.append(line)
@@ -141,14 +127,14 @@ def test_killed_run_keeps_finished_runs_and_more_seeds_add_only_missing(tmp_path
     first.wait(timeout=60)
     assert finished_runs("".join(seen)) == [(2, 0), (4, 0)]
 
-    second = run_transfer(*args, "--seeds", "3")
+    second = start_transfer(*args, "--seeds", "3")
     out, err = second.communicate(timeout=600)
     assert second.returncode == 0, err
     assert finished_runs(out) == [(2, 1), (4, 1), (2, 2), (4, 2)]
     summary = json.loads((tmp_path / "transfer.json").read_text())
     assert summary["cases"]["4"]["seeds"] == [0, 1, 2]
 
-    message = refused(run_transfer(*args, "--seeds", "3", "--epochs", "2"))
+    message = refused(start_transfer(*args, "--seeds", "3", "--epochs", "2"))
     assert "other epochs" in message and "--overwrite" in message
 
 
@@ -167,7 +153,11 @@ def test_bad_encoders_are_refused(tmp_path):
         (colour, "must map (None, 28, 28, 1) images"),
         (maps, "to (None, n) codes"),
     ):
-        message = refused(run_transfer("--encoder", str(path), "--results", str(tmp_path / "r")))
+        message = refused(
+            run_module(
+                "kfashion.transfer", "--encoder", str(path), "--results", str(tmp_path / "r")
+            )
+        )
         assert str(path) in message and fragment in message
     assert not (tmp_path / "r").exists()
 
@@ -182,4 +172,4 @@ def test_bad_encoders_are_refused(tmp_path):
     ],
 )
 def test_bad_arguments_are_refused(tmp_path, args, fragment):
-    assert fragment in refused(run_transfer(*args, "--results", str(tmp_path)))
+    assert fragment in refused(start_transfer(*args, "--results", str(tmp_path)))

@@ -2,14 +2,12 @@ import json
 import os
 import re
 import signal
-import subprocess
-import sys
 
 import keras
 import keras_tuner
 import numpy as np
 import pytest
-from helpers import predict_elsewhere
+from helpers import predict_elsewhere, refused, run_module
 
 from kfashion import data, plots, sweep, tune
 from kfashion.records import hold_lock
@@ -17,19 +15,8 @@ from kfashion.records import hold_lock
 QUICK = ["--subset", "1200", "--epochs", "1"]
 
 
-def run_tune(*args, **popen):
-    command = [sys.executable, "-m", "kfashion.tune", *args]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=env, **popen)  # fmt: skip
-
-
-def refused(process):
-    out, err = process.communicate(timeout=300)
-    assert process.returncode == 2, out + err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and "Traceback" not in err, err
-    return lines[0]
+def start_tune(*args):
+    return run_module("kfashion.tune", *args)
 
 
 def started_trials(output: str) -> list[str]:
@@ -149,7 +136,7 @@ def test_killed_sweep_resumes_without_rerunning_finished_trials(tmp_path):
     folders = ["--directory", str(tmp_path / "tuning"), "--results", str(tmp_path / "results")]
     args = [*QUICK, "--factors", "learning_rate,batch_size", "--select", "best", *folders,
             "--workers", "1"]  # fmt: skip
-    first = run_tune(*args)
+    first = start_tune(*args)
     seen = []
     for line in first.stdout:
         seen.append(line)
@@ -161,21 +148,21 @@ def test_killed_sweep_resumes_without_rerunning_finished_trials(tmp_path):
     assert not (tmp_path / "results" / "sweep.json").exists()
     assert started_trials("".join(seen)) == ["0", "1", "2"]
 
-    second = run_tune(*args)
+    second = start_tune(*args)
     out, err = second.communicate(timeout=600)
     assert second.returncode == 0, err
     assert started_trials(out) == ["2", "3", "4"]  # the interrupted one again, then the rest
     summary = json.loads((tmp_path / "results" / "sweep.json").read_text())
     assert [t["status"] for t in summary["trials"]] == ["COMPLETED"] * 5
 
-    message = refused(run_tune(*args, "--epochs", "2"))  # the last --epochs wins
+    message = refused(start_tune(*args, "--epochs", "2"))  # the last --epochs wins
     assert "other epochs" in message and "--overwrite" in message
 
 
 def test_second_tuner_on_the_same_directory_is_refused(tmp_path):
     lock = hold_lock(tmp_path / ".kfashion.lock", "test")
     try:
-        message = refused(run_tune(*QUICK, "--directory", str(tmp_path)))
+        message = refused(start_tune(*QUICK, "--directory", str(tmp_path)))
     finally:
         lock.close()
     assert "in use by process" in message
@@ -190,13 +177,13 @@ def test_second_tuner_on_the_same_directory_is_refused(tmp_path):
     ],
 )
 def test_bad_arguments_are_refused(tmp_path, args, fragment):
-    assert fragment in refused(run_tune(*args, "--directory", str(tmp_path / "t")))
+    assert fragment in refused(start_tune(*args, "--directory", str(tmp_path / "t")))
     assert not (tmp_path / "t").exists()
 
 
 @pytest.mark.usefixtures("debian_data_dir")
 def test_ctrl_c_stops_with_a_line_not_a_traceback(tmp_path):
-    process = run_tune(*QUICK, "--factors", "optimizer", "--select", "best", "--workers", "1",
+    process = start_tune(*QUICK, "--factors", "optimizer", "--select", "best", "--workers", "1",
                        "--directory", str(tmp_path), "--results", str(tmp_path / "r"))  # fmt: skip
     for line in process.stdout:
         if " started: " in line:
@@ -212,7 +199,7 @@ def test_ctrl_c_stops_with_a_line_not_a_traceback(tmp_path):
 @pytest.mark.usefixtures("debian_data_dir")
 def test_killed_worker_is_restarted_and_its_trial_rerun(tmp_path):
     folders = ["--directory", str(tmp_path / "tuning"), "--results", str(tmp_path / "results")]
-    chief = run_tune(*QUICK, "--factors", "learning_rate,batch_size", "--select", "best",
+    chief = start_tune(*QUICK, "--factors", "learning_rate,batch_size", "--select", "best",
                      "--workers", "2", *folders)  # fmt: skip
     pids, killed, lines = {}, None, []
     for line in chief.stdout:
