@@ -48,6 +48,15 @@ class DesignPoint:
     value: object
     config: dict
 
+    @property
+    def label(self) -> str:
+        """ "base case", or "factor=value"."""
+        return describe(self.factor, self.value)
+
+
+def describe(factor: str, value) -> str:
+    return "base case" if factor == "base" else f"{factor}={value}"
+
 
 def make_design(factors=tuple(FACTORS)) -> list[DesignPoint]:
     """The base case, then each factor's other values in order (14 points for all factors)."""

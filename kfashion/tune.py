@@ -235,7 +235,9 @@ def write_figures(records, selected_model, dataset, pca, results_dir: Path) -> d
 
 
 def print_trial_line(record, total: int) -> None:
-    what = "base case" if record["factor"] == "base" else f"{record['factor']}={record['value']}"
+    from kfashion.sweep import describe
+
+    what = describe(record["factor"], record["value"])
     if record["status"] == "COMPLETED":
         outcome = (
             f"best val_loss {record['best_val_loss']:.5f} at epoch {record['best_epoch']}, "
@@ -258,9 +260,9 @@ def run_search(args, design, dataset, project_dir: Path):
             super().on_trial_begin(trial)
             self._started = time.perf_counter()
             point = design[int(trial.trial_id)]
-            what = "base case" if point.factor == "base" else f"{point.factor}={point.value}"
             print(
-                f"trial {trial.trial_id}/{len(design)} started: {what} {point.config}", flush=True
+                f"trial {trial.trial_id}/{len(design)} started: {point.label} {point.config}",
+                flush=True,
             )
 
         def on_trial_end(self, trial):
