@@ -22,7 +22,27 @@ def exit_on_user_error(main):
             print(f"kfashion: error: {error}", file=sys.stderr)
             sys.exit(2)
         except KeyboardInterrupt:
-            print("kfashion: interrupted; run the same command again to continue", file=sys.stderr)
-            sys.exit(INTERRUPTED)
+            _interrupted()
+        except Exception as error:
+            if _raised_while_interrupted(error):
+                _interrupted()
+            raise
 
     return wrapper
+
+
+def _interrupted():
+    print("kfashion: interrupted; run the same command again to continue", file=sys.stderr)
+    sys.exit(INTERRUPTED)
+
+
+def _raised_while_interrupted(error: BaseException) -> bool:
+    """Whether `error` was raised while handling a Ctrl-C: KerasTuner's bare `except:` around
+    copying callbacks turns a KeyboardInterrupt into a FatalValueError."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, KeyboardInterrupt):
+            return True
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return False

@@ -1,0 +1,37 @@
+import pytest
+
+from kfashion.errors import INTERRUPTED, UserError, exit_on_user_error
+
+
+def fails_with(error):
+    @exit_on_user_error
+    def main():
+        raise error
+
+    return main
+
+
+def test_user_error_is_one_line_and_exit_code_2(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        fails_with(UserError("--epochs 0: must be at least 1"))()
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err == "kfashion: error: --epochs 0: must be at least 1\n"
+
+
+def test_an_interrupt_a_library_turned_into_another_error_is_still_an_interrupt(capsys):
+    @exit_on_user_error
+    def main():
+        try:
+            raise KeyboardInterrupt
+        except:  # noqa: E722  (as KerasTuner does around copying callbacks)
+            raise ValueError("not deep-copyable") from None
+
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+    assert exit_info.value.code == INTERRUPTED
+    assert "interrupted; run the same command again" in capsys.readouterr().err
+
+
+def test_other_errors_are_not_hidden():
+    with pytest.raises(ZeroDivisionError):
+        fails_with(ZeroDivisionError("a bug"))()
