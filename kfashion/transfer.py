@@ -225,18 +225,16 @@ def summarise(runs: list[dict], cases: list[int]) -> dict:
     return summary
 
 
-def write_figures(runs, cases, results_dir: Path) -> dict:
+def write_figures(runs, summary: dict, results_dir: Path) -> dict:
     from kfashion import plots
 
+    cases = [int(case) for case in summary]
     figures = results_dir / "figures"
     paths = {"curves": figures / "transfer_curves.png"}
     labels = {case: f"case {case}: {CASES[case].label}" for case in cases}
     histories = {case: [r["history"] for r in runs if r["case"] == case] for case in cases}
     plots.plot_transfer_curves(histories, labels, paths["curves"])
-    matrices = {
-        case: np.sum([r["confusion_matrix"] for r in runs if r["case"] == case], axis=0)
-        for case in cases
-    }
+    matrices = {case: summary[str(case)]["confusion_matrix_all_seeds"] for case in cases}
     paths["confusion"] = figures / "transfer_confusion.png"
     plots.plot_confusion_grid(matrices, labels, data.CLASS_NAMES, paths["confusion"])
     for case in cases:
@@ -317,7 +315,7 @@ def main(argv=None) -> None:
         comparison = paired_difference(
             [by_seed[1, s] for s in seeds], [by_seed[3, s] for s in seeds]
         )
-    figures = write_figures(runs, cases, results_dir)
+    figures = write_figures(runs, summary, results_dir)
     write_json(
         results_dir / "transfer.json",
         {
