@@ -74,9 +74,11 @@ def build_classifier(
 ) -> keras.Model:
     """The encoder followed by one Dense layer giving logits.
 
-    A frozen encoder (`train_encoder=False`) gets `trainable = False` and is called with
-    `training=False`, so its dropout stays off and its weights never change; compile the
-    classifier after building it so the flag takes effect.
+    A frozen encoder (`train_encoder=False`) gets `trainable = False`, so its weights never
+    change; compile the classifier after building it so the flag takes effect. It is also
+    called with `training=False`, but Keras 3 (3.15 checked) passes the outer call's `training`
+    into nested models all the same, so its dropout is active when this classifier is trained
+    with `fit`. `kfashion.transfer` therefore trains a frozen case's head on precomputed codes.
 
     Args:
         encoder: a model mapping images to codes; it becomes part of the classifier.

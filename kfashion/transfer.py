@@ -132,14 +132,38 @@ def make_classifier(template, case: Case, seed: int, learning_rate: float, total
     if case.pretrained:
         encoder.set_weights(template.get_weights())
     classifier = models.build_classifier(encoder, train_encoder=case.train_encoder)
+    compile_classifier(classifier, learning_rate, total_steps)  # after the trainable flag is set
+    return classifier
+
+
+def compile_classifier(model, learning_rate: float, total_steps: int) -> None:
+    """The one training set-up of every case: Adam with cosine decay, cross-entropy on logits."""
+    from kfashion.quiet_keras import keras
+
     schedule = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=total_steps)
-    classifier.compile(  # after the trainable flag is set, so it takes effect
+    model.compile(
         optimizer=keras.optimizers.Adam(schedule),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
         **training.compile_options(),
     )
-    return classifier
+
+
+def head_on_codes(classifier, learning_rate: float, total_steps: int):
+    """For a frozen encoder: a model of the classifier's own head layer, fed precomputed codes.
+
+    A frozen encoder (fixed weights, dropout off) gives an image the same code at every step, so
+    training the head on codes computed once makes the same updates as training the whole
+    classifier, without running the convolutions again every epoch. The head layer is shared,
+    so the classifier holds the trained weights afterwards.
+    """
+    from kfashion.quiet_keras import keras
+
+    encoder, head = classifier.layers[1], classifier.get_layer("head")  # as build_classifier made
+    codes = keras.Input(encoder.output_shape[1:], name="code")
+    model = keras.Model(codes, head(codes), name="head_on_codes")
+    compile_classifier(model, learning_rate, total_steps)
+    return encoder, model
 
 
 def train_one(template, case_number: int, seed: int, dataset, args):
@@ -149,16 +173,25 @@ def train_one(template, case_number: int, seed: int, dataset, args):
     from kfashion.quiet_keras import keras
 
     steps = -(-len(dataset.y_train) // args.batch_size) * args.epochs
-    classifier = make_classifier(template, CASES[case_number], seed, args.learning_rate, steps)
+    case = CASES[case_number]
+    classifier = make_classifier(template, case, seed, args.learning_rate, steps)
     start = time.perf_counter()
+    model, x_train, x_val = classifier, dataset.x_train, dataset.x_val
+    if not case.train_encoder:
+        encoder, model = head_on_codes(classifier, args.learning_rate, steps)
+        x_train, x_val = (
+            encoder.predict(x, batch_size=training.EVAL_BATCH_SIZE, verbose=0)
+            for x in (x_train, x_val)
+        )
     # keep the weights of the epoch with the best validation accuracy (the run never stops early)
     best = keras.callbacks.EarlyStopping(
         monitor="val_accuracy", mode="max", patience=args.epochs, restore_best_weights=True
     )
-    history = classifier.fit(
-        dataset.x_train,
+    keras.utils.set_random_seed(seed)  # every case of a seed sees the same batches
+    history = model.fit(
+        x_train,
         dataset.y_train,
-        validation_data=(dataset.x_val, dataset.y_val),
+        validation_data=(x_val, dataset.y_val),
         epochs=args.epochs,
         batch_size=args.batch_size,
         callbacks=[best],

@@ -1,3 +1,4 @@
+import argparse
 import json
 import signal
 
@@ -65,6 +66,31 @@ def test_cases_train_only_what_they_should(case_number, encoder_file, small_data
     else:
         for before, after in zip(before_encoder, after_encoder, strict=True):
             np.testing.assert_allclose(after, before)
+
+
+@pytest.mark.parametrize("case_number", [2, 4])
+def test_frozen_cases_train_on_codes_as_the_whole_classifier_would(
+    tmp_path, case_number, small_data
+):
+    # without dropout, training the whole classifier is what "frozen" means: no Keras quirk
+    path = tmp_path / "encoder.keras"
+    models.build_encoder(latent_dim=32, dropout=0.0).save(path)
+    template = transfer.load_encoder(path)
+    args = argparse.Namespace(epochs=2, batch_size=100, learning_rate=1e-2)
+    record, fast = transfer.train_one(template, case_number, 0, small_data, args)
+    steps = len(small_data.y_train) // 100 * 2
+    whole = transfer.make_classifier(template, transfer.CASES[case_number], 0, 1e-2, steps)
+    keras.utils.set_random_seed(0)  # as train_one does before fitting
+    best = keras.callbacks.EarlyStopping(  # as train_one keeps the best epoch
+        monitor="val_accuracy", mode="max", patience=2, restore_best_weights=True
+    )
+    history = whole.fit(small_data.x_train, small_data.y_train, epochs=2, batch_size=100,
+                        validation_data=(small_data.x_val, small_data.y_val), callbacks=[best],
+                        verbose=0)  # fmt: skip
+    for name in ("loss", "val_accuracy"):
+        np.testing.assert_allclose(record["history"][name], history.history[name], rtol=1e-4)
+    for a, b in zip(weights_of(fast), weights_of(whole), strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-5)
 
 
 def test_fresh_encoders_depend_on_the_seed(encoder_file):
