@@ -36,9 +36,11 @@ from kfashion.records import (
 )
 
 # Defaults of the reference run: the same schedule for every case.
-EPOCHS = 15
+# 30 epochs at 3e-3 reached the goals (case 1 >= 91%, case 3 >= 90.5%) in a one-seed comparison
+# on the GPU, where 15 epochs at 1e-3 gave 88.8% / 90.0% over 5 seeds (see results/README.md).
+EPOCHS = 30
 BATCH_SIZE = 100
-LEARNING_RATE = 1e-3  # Adam, decayed to 0 along a cosine over all steps
+LEARNING_RATE = 3e-3  # Adam, decayed to 0 along a cosine over all steps
 SEEDS = 5
 ENCODER = "results/models/encoder.keras"
 
