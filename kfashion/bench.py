@@ -9,8 +9,6 @@ Writes `bench.json` under `--results`, one entry per machine and backend, and pr
 """
 
 import argparse
-import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -21,7 +19,7 @@ import numpy as np
 
 from kfashion import data
 from kfashion.errors import UserError, exit_on_user_error
-from kfashion.records import provenance, read_json, write_json
+from kfashion.records import machine, provenance, read_json, write_json
 
 IMAGES = 10_000  # training images per timed epoch
 REPEATS = 5  # timed epochs per variant, after one warm-up epoch
@@ -30,35 +28,6 @@ SMALL_STUDY = (  # the fixed small study whose wall time is reported
     ["kfashion.tune", "--subset", "2000", "--epochs", "2"],
     ["kfashion.transfer", "--subset", "2000", "--epochs", "2", "--seeds", "2"],
 )
-
-
-def machine() -> dict:
-    """CPU model, cores, accelerators and backend of this machine."""
-    from kfashion.quiet_keras import keras
-
-    cpu = platform.processor() or platform.machine()
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        names = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
-                 if line.startswith("model name")]  # fmt: skip
-        cpu = names[0] if names else cpu
-    backend = keras.backend.backend()
-    if backend == "jax":
-        import jax
-
-        accelerators = [str(d) for d in jax.devices() if d.platform != "cpu"]
-    elif backend == "tensorflow":
-        import tensorflow as tf
-
-        accelerators = [d.name for d in tf.config.list_physical_devices("GPU")]
-    else:
-        accelerators = []
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "accelerators": accelerators,
-        "backend": backend,
-    }
 
 
 def training_flops_per_image(model) -> int:

@@ -139,3 +139,31 @@ def plot_confusion_grid(matrices: dict, labels: dict, class_names, path) -> None
         ax.axis("off")
     fig.suptitle("Test-set confusion matrices, row-normalised, summed over seeds")
     _save(fig, path)
+
+
+def plot_label_efficiency(summary: dict, counts: list, labels: dict, path, all_size: int) -> None:
+    """Test accuracy against the number of labelled images: one line per case, band = +- std.
+
+    Args:
+        summary: case -> count -> {"mean", "std"} of the test accuracy over seeds.
+        counts: the label counts in order; "all" is drawn at `all_size`.
+        labels: case -> legend label.
+        path: where to write the PNG.
+        all_size: the number of training images "all" stands for.
+    """
+    fig, ax = plt.subplots(figsize=(7, 4.5), layout="constrained")
+    xs = [all_size if count == "all" else count for count in counts]
+    for case, color in zip(labels, plt.cm.tab10.colors, strict=False):
+        rows = [summary[str(case)][str(count)] for count in counts]
+        mean = np.array([row["mean"] for row in rows])
+        std = np.array([row["std"] or 0.0 for row in rows])
+        ax.plot(xs, mean, "o-", color=color, label=labels[case])
+        ax.fill_between(xs, mean - std, mean + std, color=color, alpha=0.2)
+    ax.set_xscale("log")
+    names = [f"all\n({all_size:,})" if count == "all" else f"{count:,}" for count in counts]
+    ax.set_xticks(xs, names)
+    ax.set(xlabel="labelled training images", ylabel="test accuracy",
+           title="Label efficiency (mean over seeds, band: +- std)")  # fmt: skip
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    _save(fig, path)

@@ -59,6 +59,38 @@ def save_model(model, path) -> None:
     _replace_atomically(Path(path), lambda tmp: model.save(tmp))
 
 
+def machine() -> dict:
+    """CPU model, cores, accelerators and backend of this machine."""
+    from kfashion.quiet_keras import keras
+
+    cpu = platform.processor() or platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        lines = cpuinfo.read_text().splitlines()
+        names = [line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")]
+        cpu = names[0] if names else cpu
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax
+
+        accelerators = [f"{d.device_kind} ({d})" for d in jax.devices() if d.platform != "cpu"]
+    elif backend == "tensorflow":
+        import tensorflow as tf
+
+        accelerators = [
+            tf.config.experimental.get_device_details(d).get("device_name", d.name)
+            for d in tf.config.list_physical_devices("GPU")
+        ]
+    else:
+        accelerators = []
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "accelerators": accelerators,
+        "backend": backend,
+    }
+
+
 def provenance(module: str, argv: list[str]) -> dict:
     """The command, software and machine behind a results file.
 
@@ -75,11 +107,13 @@ def provenance(module: str, argv: list[str]) -> dict:
     from kfashion import __version__
 
     versions["kfashion"] = __version__
+    about = machine()
     return {
         "command": shlex.join(["python", "-m", module, *argv]),
         "backend": keras.backend.backend(),
         "versions": versions,
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()}",
+        "machine": f"{about['cpu']}, {about['cores']} cores, {platform.system()}, "
+        f"{', '.join(about['accelerators']) or 'no GPU'}",
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
 

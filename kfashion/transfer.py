@@ -78,6 +78,10 @@ def parse_args(argv):
     )
     parser.add_argument("--seeds", type=int, default=SEEDS, help="seeds per case: 0, 1, ...")
     parser.add_argument("--cases", default="1,2,3,4", help="comma-separated cases to run")
+    parser.add_argument(
+        "--labels",
+        help="label efficiency instead: train on this many labelled images, e.g. 100,1000,all",
+    )
     parser.add_argument("--encoder", default=ENCODER, help="the pretrained encoder (.keras)")
     parser.add_argument(
         "--subset", type=int, help="use a stratified subset of this many training images"
@@ -168,39 +172,52 @@ def head_on_codes(classifier, learning_rate: float, total_steps: int):
     return encoder, model
 
 
-def train_one(template, case_number: int, seed: int, dataset, args):
-    """Train one (case, seed) run; return its record and the trained classifier."""
+def train_one(template, case_number: int, seed: int, dataset, args, epochs=None, validate=True):
+    """Train one (case, seed) run; return its record and the trained classifier.
+
+    With `validate`, the validation split is scored every epoch and the best epoch's weights
+    are kept; without it (few-label runs, where 10,000 labelled validation images would be
+    more labels than the run may use) the last epoch's weights are kept.
+    """
     from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
     from kfashion.quiet_keras import keras
 
-    steps = -(-len(dataset.y_train) // args.batch_size) * args.epochs
+    epochs = epochs or args.epochs
+    steps = -(-len(dataset.y_train) // args.batch_size) * epochs
     case = CASES[case_number]
     classifier = make_classifier(template, case, seed, args.learning_rate, steps)
     start = time.perf_counter()
     model, x_train, x_val = classifier, dataset.x_train, dataset.x_val
     if not case.train_encoder:
         encoder, model = head_on_codes(classifier, args.learning_rate, steps)
-        x_train, x_val = (
-            encoder.predict(x, batch_size=training.EVAL_BATCH_SIZE, verbose=0)
-            for x in (x_train, x_val)
+
+        def codes(images):
+            return encoder.predict(images, batch_size=training.EVAL_BATCH_SIZE, verbose=0)
+
+        x_train, x_val = codes(x_train), codes(x_val) if validate else None
+    options = {}
+    if validate:
+        # keep the weights of the best validation-accuracy epoch (the run never stops early)
+        best = keras.callbacks.EarlyStopping(
+            monitor="val_accuracy", mode="max", patience=epochs, restore_best_weights=True
         )
-    # keep the weights of the epoch with the best validation accuracy (the run never stops early)
-    best = keras.callbacks.EarlyStopping(
-        monitor="val_accuracy", mode="max", patience=args.epochs, restore_best_weights=True
-    )
+        options = {"validation_data": (x_val, dataset.y_val), "callbacks": [best],
+                   **training.fit_options()}  # fmt: skip
     keras.utils.set_random_seed(seed)  # every case of a seed sees the same batches
     history = model.fit(
         x_train,
         dataset.y_train,
-        validation_data=(x_val, dataset.y_val),
-        epochs=args.epochs,
+        epochs=epochs,
         batch_size=args.batch_size,
-        callbacks=[best],
-        verbose=1 if sys.stdout.isatty() else 2,
-        **training.fit_options(),
+        verbose=(1 if sys.stdout.isatty() else 2) if validate else 0,
+        **options,
     )
     seconds = time.perf_counter() - start
+    if model is not classifier:
+        # the classifier's own optimizer never ran: give it its variables, so that the saved
+        # file loads without a "skipping variable loading for optimizer" warning
+        classifier.optimizer.build(classifier.trainable_variables)
     # one pass over the test set gives the loss, accuracy and confusion matrix
     logits = classifier.predict(dataset.x_test, batch_size=training.EVAL_BATCH_SIZE, verbose=0)
     test_loss = float(
@@ -212,12 +229,11 @@ def train_one(template, case_number: int, seed: int, dataset, args):
     precision, recall, _, _ = precision_recall_fscore_support(
         dataset.y_test, predicted, labels=labels, zero_division=0
     )
-    val_accuracy = history.history["val_accuracy"]
     record = {
         "case": case_number,
         "seed": seed,
         "history": {k: [float(v) for v in values] for k, values in history.history.items()},
-        "best_epoch": int(np.argmax(val_accuracy)) + 1,
+        "best_epoch": int(np.argmax(history.history["val_accuracy"])) + 1 if validate else epochs,
         "test_loss": float(test_loss),
         "test_accuracy": float(test_accuracy),
         "confusion_matrix": confusion_matrix(dataset.y_test, predicted, labels=labels),
@@ -297,6 +313,61 @@ def file_digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def print_run(record: dict, labels="") -> None:
+    print(f"case {record['case']} ({CASES[record['case']].label}), seed {record['seed']}{labels}: "
+          f"test accuracy {record['test_accuracy']:.4f}, loss {record['test_loss']:.4f} "
+          f"({record['seconds']:.0f} s)", flush=True)  # fmt: skip
+
+
+def label_efficiency(template, cases, seeds, dataset, args, argv, settings) -> None:
+    """Every case on each count of labelled images, over seeds: label_efficiency.json, figure."""
+    from kfashion import labels, plots
+
+    counts = labels.parse_counts(args.labels, len(dataset.y_train))
+    results_dir = Path(args.results)
+    runs_dir = results_dir / "transfer" / "runs"
+    records = {}
+    for count in counts:
+        for seed in seeds:
+            subset = dataset if count == "all" else labels.labelled_subset(dataset, count, seed)
+            for case in cases:
+                path = labels.run_path(runs_dir, count, case, seed)
+                if not path.exists():
+                    if count == "all":  # the ordinary run, as `python -m kfashion.transfer`
+                        record, _ = train_one(template, case, seed, dataset, args)
+                    else:
+                        epochs = labels.epochs_for(count, args.batch_size, args.epochs)
+                        record, _ = train_one(template, case, seed, subset, args, epochs,
+                                              validate=False)  # fmt: skip
+                    write_json(path, record)
+                    print_run(record, f", {count} labels")
+                records[count, case, seed] = read_json(path)
+    summary = labels.summarise(records, counts, cases, seeds)
+    names = {case: f"case {case}: {CASES[case].label}" for case in cases}
+    figure = results_dir / "figures" / "label_efficiency.png"
+    plots.plot_label_efficiency(summary, counts, names, figure, len(dataset.y_train))
+    pairs = [(a, b) for a, b in ((1, 3), (2, 3), (2, 4), (1, 2)) if a in cases and b in cases]
+    write_json(
+        results_dir / "label_efficiency.json",
+        {
+            "provenance": provenance("kfashion.transfer", argv),
+            "settings": {**settings, "labels": counts, "seeds": seeds, "cases": cases,
+                         "few_label_runs": f"last epoch kept, at least {labels.MIN_STEPS} steps, "
+                         "no validation", "data": dataset.source},  # fmt: skip
+            "test_accuracy": summary,
+            "epochs": {str(c): labels.epochs_for(c, args.batch_size, args.epochs)
+                       for c in counts if c != "all"},  # fmt: skip
+            "crossings": {f"case {a} vs case {b}": labels.crossings(summary, counts, str(a), str(b))
+                          for a, b in pairs},  # fmt: skip
+            "figure": str(figure.relative_to(results_dir)),
+        },
+    )
+    for case in cases:
+        line = ", ".join(f"{c}: {summary[str(case)][str(c)]['mean']:.4f}" for c in counts)
+        print(f"case {case} test accuracy by labels: {line}")
+    print(f"wrote {results_dir / 'label_efficiency.json'} and {figure}")
+
+
 @exit_on_user_error
 def main(argv=None) -> None:
     argv = sys.argv[1:] if argv is None else argv
@@ -326,6 +397,10 @@ def main(argv=None) -> None:
     print(f"data: {dataset.source}; {dataset.sizes()}; encoder {encoder_path}", flush=True)
 
     seeds = list(range(args.seeds))
+    if args.labels:
+        label_efficiency(template, cases, seeds, dataset, args, argv, settings)
+        lock.close()
+        return
     for seed in seeds:
         for case in cases:
             run_path = runs_dir / f"case{case}_seed{seed}.json"
@@ -335,12 +410,7 @@ def main(argv=None) -> None:
             if seed == seeds[0]:
                 save_model(classifier, results_dir / "models" / f"classifier_case{case}.keras")
             write_json(run_path, record)  # last: a run counts as done once everything is saved
-            print(
-                f"case {case} ({CASES[case].label}), seed {seed}: test accuracy "
-                f"{record['test_accuracy']:.4f}, loss {record['test_loss']:.4f} "
-                f"({record['seconds']:.0f} s)",
-                flush=True,
-            )
+            print_run(record)
 
     runs = [read_json(runs_dir / f"case{c}_seed{s}.json") for s in seeds for c in cases]
     summary = summarise(runs, cases)

@@ -1,0 +1,505 @@
+"""`python -m kfashion.report`: render results/README.md from the JSON the stages wrote.
+
+Every number in the report is read from `sweep.json`, `transfer.json`, `baseline.json` and
+`bench.json` (whichever exist); nothing is typed by hand, so the report can be regenerated at
+any time and a test checks that the committed one is up to date. Each finding of the reference
+study gets a verdict computed from the curves, with the number that decides it.
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from kfashion import data
+from kfashion.errors import UserError, exit_on_user_error
+from kfashion.records import read_json
+
+# What the reference study reported for the four cases (DESIGN.md), and the goals for this run.
+REFERENCE_CASES = {1: "highest accuracy", 2: "about 80%", 3: "about 88%", 4: "below 75%"}
+GOAL_CASE1, GOAL_CASE3 = 0.910, 0.905
+NEAR = 0.03  # "about X%" counts as reproduced within 3 points
+UNSTEADY_RISES = 3  # a validation curve that rises in this many epochs or more oscillates
+
+
+def rises(curve) -> int:
+    """Epochs in which the loss went up from the epoch before."""
+    return int(np.sum(np.diff(np.asarray(curve)) > 0))
+
+
+def by_factor(sweep: dict) -> dict:
+    """factor -> [(value, trial record)] sorted by value, the base case included in each."""
+    base = next(t for t in sweep["trials"] if t["factor"] == "base")
+    factors = {}
+    for trial in sweep["trials"]:
+        if trial["factor"] != "base":
+            factors.setdefault(trial["factor"], []).append((trial["value"], trial))
+    for factor, rows in factors.items():
+        rows.append((base["config"][factor], base))
+        rows.sort(key=lambda row: (isinstance(row[0], str), row[0]))
+    return factors
+
+
+def verdict(holds: bool, partly: bool = False) -> str:
+    return "**reproduced**" if holds else "**partly**" if partly else "**contradicted**"
+
+
+def sweep_findings(sweep: dict) -> list[tuple[str, str, str]]:
+    """(reference finding, verdict, evidence) for each finding about the autoencoder sweep."""
+    factors = by_factor(sweep)
+    found = []
+
+    def best(factor):
+        return [(v, t["best_val_loss"]) for v, t in factors.get(factor, []) if t["best_val_loss"]]
+
+    def listing(pairs):
+        return ", ".join(f"{v}: {loss:.4f}" for v, loss in pairs)
+
+    if len(latent := best("latent_dim")) > 1:
+        losses = [loss for _, loss in latent]
+        falls = all(np.diff(losses) < 0)
+        found.append(
+            (
+                "Loss falls as n grows",
+                verdict(falls, losses[-1] < losses[0]),
+                f"best validation loss by n: {listing(latent)}",
+            )
+        )
+    if len(dropout := best("dropout")) > 1:
+        losses = [loss for _, loss in dropout]
+        grows = all(np.diff(losses) > 0)
+        found.append(
+            (
+                "Loss rises with p",
+                verdict(grows, losses[-1] > losses[0]),
+                f"best validation loss by p: {listing(dropout)}",
+            )
+        )
+    curves = {(t["factor"], t["value"]): t["history"].get("val_loss", []) for t in sweep["trials"]}
+    base = next(t for t in sweep["trials"] if t["factor"] == "base")
+    base_curve = base["history"].get("val_loss", [])
+    if sgd := curves.get(("optimizer", "sgd")):
+        adam_ahead = sum(a < s for a, s in zip(base_curve, sgd, strict=False))
+        found.append(
+            (
+                "Adam converges faster than SGD",
+                verdict(adam_ahead == len(sgd)),
+                f"Adam's validation loss is lower in {adam_ahead} of {len(sgd)} epochs "
+                f"(epoch 1: {base_curve[0]:.4f} vs {sgd[0]:.4f}; last: {base_curve[-1]:.4f} "
+                f"vs {sgd[-1]:.4f})",
+            )
+        )
+    if fast := curves.get(("learning_rate", 0.01)):
+        oscillates = rises(fast) >= UNSTEADY_RISES
+        descent = 1 - fast[-1] / fast[0]
+        base_descent = 1 - base_curve[-1] / base_curve[0]
+        found.append(
+            (
+                "lr 1e-2 oscillates without clear descent",
+                verdict(oscillates and descent < base_descent / 2, oscillates),
+                f"validation loss rises in {rises(fast)} of {len(fast) - 1} epochs (lr 1e-3: "
+                f"{rises(base_curve)}); first to last epoch it changes by {-descent:+.0%} "
+                f"(lr 1e-3: {-base_descent:+.0%}); its best, {min(fast):.4f}, against "
+                f"{min(base_curve):.4f} at lr 1e-3",
+            )
+        )
+    batches = [(v, t) for v, t in factors.get("batch_size", []) if t["history"]]
+    if len(batches) > 1:
+        small = batches[0][1]
+        curve = small["history"]["val_loss"]
+        overfits = small["best_epoch"] < len(curve) and curve[-1] > 1.02 * min(curve)
+        steadier = all(rises(t["history"]["val_loss"]) < rises(curve) for _, t in batches[1:])
+        found.append(
+            (
+                f"Batch {batches[0][0]} hints at overfitting; larger batches fall more steadily",
+                verdict(overfits and steadier, overfits or steadier),
+                "validation-loss rises / best epoch / last vs best: "
+                + "; ".join(
+                    f"batch {v}: {rises(t['history']['val_loss'])} / {t['best_epoch']} / "
+                    f"{t['history']['val_loss'][-1] / min(t['history']['val_loss']) - 1:+.1%}"
+                    for v, t in batches
+                ),
+            )
+        )
+    done = [t for t in sweep["trials"] if t["best_val_loss"] is not None]
+    lowest = min(done, key=lambda t: t["best_val_loss"])
+    chosen = sweep["selected"]["config"]
+    same = lowest["config"] == chosen
+    found.append(
+        (
+            "Final selection n=64, p=0.1, batch 100, lr 1e-3, Adam",
+            verdict(same),
+            f"lowest validation loss here: {describe(lowest)} ({lowest['best_val_loss']:.4f}); "
+            f"the exported encoder is the {sweep['selected']['how']} choice "
+            f"(trial {sweep['selected']['trial_id']}, "
+            f"{next(t for t in done if t['config'] == chosen)['best_val_loss']:.4f})",
+        )
+    )
+    return found
+
+
+def describe(trial: dict) -> str:
+    return "base case" if trial["factor"] == "base" else f"{trial['factor']}={trial['value']}"
+
+
+def accuracy(transfer: dict, case: int) -> dict:
+    return transfer["cases"][str(case)]["test_accuracy"]
+
+
+def diagonal_share(matrix) -> float:
+    matrix = np.asarray(matrix)
+    return float(np.trace(matrix) / matrix.sum())
+
+
+def transfer_findings(transfer: dict) -> list[tuple[str, str, str]]:
+    cases = {int(c) for c in transfer["cases"]}
+    means = {c: accuracy(transfer, c)["mean"] for c in cases}
+    found = []
+    if {1, 3} <= cases and (diff := transfer.get("case1_minus_case3_accuracy")):
+        highest = max(means, key=means.get) == 1
+        ci = diff.get("ci95")
+        separated = ci is not None and ci[0] > 0
+        interval = f", 95% CI [{ci[0] * 100:+.2f}, {ci[1] * 100:+.2f}]" if ci else ""
+        found.append(
+            (
+                "Case 1 has the highest accuracy",
+                verdict(highest and separated, highest),
+                f"means {', '.join(f'case {c}: {means[c]:.2%}' for c in sorted(means))}; "
+                f"case 1 - case 3 = {diff['mean'] * 100:+.2f} points{interval}",
+            )
+        )
+    for case, target in ((2, 0.80), (3, 0.88)):
+        if case in means:
+            near = abs(means[case] - target) <= NEAR
+            found.append(
+                (
+                    f"Case {case}: about {target:.0%}",
+                    verdict(near),
+                    f"{means[case]:.2%} ({means[case] - target:+.1%} from {target:.0%})",
+                )
+            )
+    if 4 in means:
+        found.append(("Case 4: below 75%", verdict(means[4] < 0.75), f"{means[4]:.2%}"))
+    shares = {
+        c: diagonal_share(transfer["cases"][str(c)]["confusion_matrix_all_seeds"]) for c in cases
+    }
+    cleanest, most_confused = max(shares, key=shares.get), min(shares, key=shares.get)
+    found.append(
+        (
+            "Confusion: case 1 the cleanest, case 4 the most confused",
+            verdict(cleanest == 1 and most_confused == 4, most_confused == 4),
+            "share of test images on the diagonal: "
+            + ", ".join(f"case {c}: {shares[c]:.2%}" for c in sorted(shares)),
+        )
+    )
+    return found
+
+
+def most_confused_pair(matrix) -> tuple[str, str, int]:
+    matrix = np.array(matrix)
+    np.fill_diagonal(matrix, 0)
+    true, predicted = np.unravel_index(np.argmax(matrix), matrix.shape)
+    return data.CLASS_NAMES[true], data.CLASS_NAMES[predicted], int(matrix[true, predicted])
+
+
+def table(header: list[str], rows: list[list]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    return lines + ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+
+
+def sweep_section(sweep: dict) -> list[str]:
+    out = ["## The autoencoder sweep", ""]
+    settings = sweep["settings"]
+    out += [
+        f"{len(sweep['trials'])} trials, one factor at a time around the base case, "
+        f"{settings['epochs']} epochs each on {settings['sizes']['train']:,} training images "
+        f"(validation {settings['sizes']['validation']:,}, test {settings['sizes']['test']:,}); "
+        f"objective {settings['objective']}; saved weights: {settings['saved_weights']}.",
+        "",
+    ]
+    for factor, rows in by_factor(sweep).items():
+        out += [f"### {factor}", ""]
+        out += table(
+            [factor, "best validation loss", "test MSE", "epochs to best", "status"],
+            [
+                [
+                    value,
+                    f"{t['best_val_loss']:.4f}" if t["best_val_loss"] else "-",
+                    f"{t['test_mse']:.4f}" if t["test_mse"] else "-",
+                    t["best_epoch"] or "-",
+                    t["status"],
+                ]
+                for value, t in rows
+            ],
+        )
+        if factor in sweep["figures"]:
+            out += ["", f"![{factor}]({sweep['figures'][factor]})"]
+        out.append("")
+    latent = [(v, t) for v, t in by_factor(sweep).get("latent_dim", []) if t["test_mse"]]
+    pca = sweep["pca_test_mse"]
+    out += [
+        "### Autoencoder against PCA",
+        "",
+        f"Test MSE per latent size, beside PCA with as many components (fitted on "
+        f"{sweep['pca_fit_images']:,} training images):",
+        "",
+    ]
+    out += table(
+        ["n", f"autoencoder (p={latent[0][1]['config']['dropout']})", "PCA"],
+        [[v, f"{t['test_mse']:.4f}", f"{pca[str(v)]:.4f}"] for v, t in latent],
+    )
+    chosen = sweep["selected"]
+    n = chosen["config"]["latent_dim"]
+    out += [
+        "",
+        f"The exported encoder ({chosen['how']} choice, trial {chosen['trial_id']}: "
+        f"{chosen['config']}) has test MSE {chosen['test_mse']:.4f}, against "
+        f"{pca[str(n)]:.4f} for PCA-{n}.",
+        "",
+    ]
+    for name in ("mse_vs_pca", "reconstructions"):
+        if name in sweep["figures"]:
+            out += [f"![{name}]({sweep['figures'][name]})", ""]
+    return out
+
+
+def transfer_section(transfer: dict, baseline: dict | None) -> list[str]:
+    settings = transfer["settings"]
+    out = [
+        "## Transfer: the four cases",
+        "",
+        f"Encoder + Dense(10) on {settings['sizes']['train']:,} training images, "
+        f"{settings['epochs']} epochs, batch {settings['batch_size']}, learning rate "
+        f"{settings['learning_rate']} ({settings['schedule']}), the same for every case; "
+        f"seeds {settings['seeds']}.",
+        "",
+    ]
+    rows = []
+    for case, entry in sorted(transfer["cases"].items(), key=lambda kv: int(kv[0])):
+        acc = entry["test_accuracy"]
+        per_seed = [r["test_accuracy"] for r in transfer["runs"] if str(r["case"]) == case]
+        spread = f" ± {acc['std']:.2%}" if acc["std"] is not None else ""
+        rows.append(
+            [
+                case,
+                entry["label"],
+                f"{acc['mean']:.2%}{spread}",
+                ", ".join(f"{a:.2%}" for a in per_seed),
+                REFERENCE_CASES.get(int(case), ""),
+            ]
+        )
+    out += table(["case", "encoder", "test accuracy (mean ± std)", "per seed", "reference"], rows)
+    if baseline:
+        lr = baseline["logistic_regression"]
+        out += [
+            "",
+            f"Baseline: logistic regression on raw pixels (scikit-learn, same split): "
+            f"{lr['test_accuracy']:.2%} test accuracy.",
+        ]
+    if diff := transfer.get("case1_minus_case3_accuracy"):
+        ci = diff.get("ci95")
+        interval = (
+            f", 95% confidence interval [{ci[0] * 100:+.2f}, {ci[1] * 100:+.2f}]" if ci else ""
+        )
+        out += [
+            "",
+            f"Paired over seeds, case 1 - case 3 = {diff['mean'] * 100:+.2f} points"
+            f"{interval} (t distribution, {len(diff['per_seed'])} pairs).",
+        ]
+    figures = transfer["figures"]
+    out += ["", f"![curves]({figures['curves']})", "", f"![confusion]({figures['confusion']})", ""]
+    pairs = []
+    for case in sorted(transfer["cases"], key=int):
+        true, predicted, count = most_confused_pair(
+            transfer["cases"][case]["confusion_matrix_all_seeds"]
+        )
+        pairs.append(f"case {case}: {true} taken for {predicted} ({count} times)")
+    out += ["Most frequent confusion, all seeds summed: " + "; ".join(pairs) + ".", ""]
+    models = transfer.get("models", {})
+    if models:
+        out += ["Saved classifiers: " + ", ".join(f"`{m}`" for m in models.values()) + ".", ""]
+    return out
+
+
+def goals_section(sweep, transfer, baseline) -> list[str]:
+    rows = []
+    if transfer:
+        for case, goal in ((1, GOAL_CASE1), (3, GOAL_CASE3)):
+            mean = accuracy(transfer, case)["mean"]
+            rows.append(
+                [
+                    f"case {case} at least {goal:.1%}",
+                    f"{mean:.2%}",
+                    "met" if mean >= goal else "not met",
+                ]
+            )
+        if baseline:
+            mean = accuracy(transfer, 2)["mean"]
+            lr = baseline["logistic_regression"]["test_accuracy"]
+            rows.append(
+                [
+                    "case 2 above the raw-pixel baseline",
+                    f"{mean:.2%} vs {lr:.2%}",
+                    "met" if mean > lr else "not met",
+                ]
+            )
+    if sweep:
+        n = sweep["selected"]["config"]["latent_dim"]
+        mse, pca = sweep["selected"]["test_mse"], sweep["pca_test_mse"][str(n)]
+        rows.append(
+            [
+                f"autoencoder test MSE beside PCA-{n}",
+                f"{mse:.4f} vs {pca:.4f}",
+                "below PCA" if mse < pca else "above PCA",
+            ]
+        )
+    return ["## Goals", "", *table(["goal", "this run", ""], rows), ""] if rows else []
+
+
+def how_section(sweep, transfer, baseline, bench) -> list[str]:
+    out = ["## How this run was made", ""]
+    for stage in (sweep, transfer, baseline):
+        if not stage:
+            continue
+        p = stage["provenance"]
+        versions = ", ".join(f"{k} {v}" for k, v in p["versions"].items())
+        out.append(
+            f"- `{p['command']}` on {p['date'][:10]}: backend {p['backend']}, "
+            f"{p['machine']}; {versions}; data from {stage['settings']['data']}."
+        )
+    if sweep:
+        trial_seconds = sum(t["seconds"] or 0 for t in sweep["trials"])
+        out.append(
+            f"- Sweep: {sweep['search_seconds_this_run']:.0f} s of search in its last "
+            f"run with {sweep['workers']} worker(s); {trial_seconds:.0f} s of training "
+            f"summed over trials; seed {sweep['settings']['seed']}."
+        )
+    if transfer:
+        run_seconds = sum(r["seconds"] for r in transfer["runs"])
+        out.append(
+            f"- Transfer: {run_seconds:.0f} s of training summed over "
+            f"{len(transfer['runs'])} runs, one after another."
+        )
+    if baseline:
+        out.append(
+            f"- Baseline: {baseline['logistic_regression']['seconds']:.0f} s "
+            f"({baseline['logistic_regression']['model']})."
+        )
+    if bench:
+        out += [
+            "",
+            "Training throughput from `python -m kfashion.bench` (images/s, batch 100, "
+            "median epoch; the stages' path and a plain `fit`):",
+            "",
+        ]
+        rows = []
+        for machine, entry in bench.items():
+            for network in ("autoencoder", "classifier"):
+                t = entry["training"][network]
+                rows.append(
+                    [
+                        machine,
+                        network,
+                        f"{t['plain_fit']['images_per_second_median']:,.0f}",
+                        f"{t['kfashion']['images_per_second_median']:,.0f}",
+                        f"{t['speedup']:.2f}x",
+                        f"{t['kfashion']['fraction_of_matmul_peak']:.1%}",
+                    ]
+                )
+        out += table(
+            ["machine", "network", "plain fit", "kfashion", "speed-up", "of matmul peak"], rows
+        )
+    return out + [""]
+
+
+def render(results: Path) -> str:
+    """The report's Markdown, from whichever of the stages' JSON files exist under `results`."""
+
+    def load(name):
+        path = results / name
+        return read_json(path) if path.exists() else None
+
+    sweep, transfer = load("sweep.json"), load("transfer.json")
+    baseline, bench = load("baseline.json"), load("bench.json")
+    if not sweep and not transfer:
+        raise UserError(
+            f"{results} holds neither sweep.json nor transfer.json: run "
+            "`python -m kfashion.tune` and `python -m kfashion.transfer` first"
+        )
+    out = [
+        "# Results",
+        "",
+        "Generated by `python -m kfashion.report` from the JSON files in this folder; do not "
+        "edit by hand. Each stage's command, settings and machine are listed at the end.",
+        "",
+    ]
+    findings = (sweep_findings(sweep) if sweep else []) + (
+        transfer_findings(transfer) if transfer else []
+    )
+    out += ["## The reference study's findings, checked", ""]
+    out += table(["finding", "here", "evidence"], [list(f) for f in findings])
+    out.append("")
+    out += goals_section(sweep, transfer, baseline)
+    if transfer:
+        out += transfer_section(transfer, baseline)
+    if sweep:
+        out += sweep_section(sweep)
+    out += how_section(sweep, transfer, baseline, bench)
+    return "\n".join(out)
+
+
+HEADLINE_START, HEADLINE_END = "<!-- results:start -->", "<!-- results:end -->"
+
+
+def headline(results: Path, link: str) -> str:
+    """The few lines for the project's README: the four cases, the baseline, the key figure."""
+    transfer = read_json(results / "transfer.json")
+    baseline_path = results / "baseline.json"
+    rows = []
+    for case, entry in sorted(transfer["cases"].items(), key=lambda kv: int(kv[0])):
+        acc = entry["test_accuracy"]
+        spread = f" ± {acc['std']:.2%}" if acc["std"] is not None else ""
+        rows.append([case, entry["label"], f"{acc['mean']:.2%}{spread}"])
+    if baseline_path.exists():
+        lr = read_json(baseline_path)["logistic_regression"]["test_accuracy"]
+        rows.append(["-", "logistic regression on raw pixels (baseline)", f"{lr:.2%}"])
+    seeds = len(transfer["settings"]["seeds"])
+    lines = [f"Test accuracy on the 10,000 test images, mean ± std over {seeds} seeds "
+             f"([full report]({link}/README.md)):", ""]  # fmt: skip
+    lines += table(["case", "classifier", "test accuracy"], rows)
+    lines += ["", f"![transfer curves]({link}/{transfer['figures']['curves']})"]
+    return "\n".join(lines)
+
+
+def update_headline(readme: Path, results: Path) -> bool:
+    """Replace the block between the markers in `readme`, if it has them; True if it did."""
+    if not readme.exists() or HEADLINE_START not in (text := readme.read_text()):
+        return False
+    before, rest = text.split(HEADLINE_START, 1)
+    _, after = rest.split(HEADLINE_END, 1)
+    link = results.resolve().relative_to(readme.parent.resolve()).as_posix()
+    block = f"{HEADLINE_START}\n{headline(results, link)}\n{HEADLINE_END}"
+    readme.write_text(before + block + after)
+    return True
+
+
+@exit_on_user_error
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m kfashion.report",
+        description="Write RESULTS/README.md from the JSON the stages wrote.",
+    )
+    parser.add_argument("--results", default="results", help="the results folder")
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    results = Path(args.results)
+    text = render(results)
+    (results / "README.md").write_text(text)
+    print(f"wrote {results / 'README.md'}")
+    project_readme = results.resolve().parent / "README.md"
+    if (results / "transfer.json").exists() and update_headline(project_readme, results):
+        print(f"updated the results section of {project_readme}")
+
+
+if __name__ == "__main__":
+    main()
