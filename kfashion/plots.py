@@ -97,11 +97,21 @@ def plot_transfer_curves(histories: dict, labels: dict, path) -> None:
                 curves = np.array([run[prefix + metric] for run in runs])
                 epochs = range(1, curves.shape[1] + 1)
                 split = "validation" if prefix else "train"
-                ax.plot(epochs, curves.mean(axis=0), style, color=colors[case],
-                        label=f"{labels[case]} ({split})")  # fmt: skip
+                ax.plot(
+                    epochs,
+                    curves.mean(axis=0),
+                    style,
+                    color=colors[case],
+                    label=f"{labels[case]} ({split})",
+                )
                 if len(runs) > 1:
-                    ax.fill_between(epochs, curves.min(axis=0), curves.max(axis=0),
-                                    color=colors[case], alpha=0.15)  # fmt: skip
+                    ax.fill_between(
+                        epochs,
+                        curves.min(axis=0),
+                        curves.max(axis=0),
+                        color=colors[case],
+                        alpha=0.15,
+                    )
     axes[0].set(title="cross-entropy loss", xlabel="epoch", ylabel="loss")
     axes[1].set(title="accuracy", xlabel="epoch", ylabel="accuracy")
     for ax in axes:
@@ -127,14 +137,24 @@ def plot_confusion_grid(matrices: dict, labels: dict, class_names, path) -> None
         ax.imshow(normalised, cmap="Blues", vmin=0, vmax=1)
         for i, j in np.ndindex(normalised.shape):
             value = normalised[i, j]
-            ax.text(j, i, f"{value:.2f}"[1:] if value < 1 else "1", ha="center", va="center",
-                    fontsize=7, color="white" if value > 0.5 else "black")  # fmt: skip
+            ax.text(
+                j,
+                i,
+                f"{value:.2f}"[1:] if value < 1 else "1",
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="white" if value > 0.5 else "black",
+            )
         ticks = range(len(class_names))
         ax.set_xticks(ticks, class_names, rotation=45, ha="right", fontsize=8)
         ax.set_yticks(ticks, class_names, fontsize=8)
         accuracy = np.trace(matrix) / matrix.sum()
-        ax.set(xlabel="predicted class", ylabel="true class",
-               title=f"{labels[case]}\naccuracy {accuracy:.3f}")  # fmt: skip
+        ax.set(
+            xlabel="predicted class",
+            ylabel="true class",
+            title=f"{labels[case]}\naccuracy {accuracy:.3f}",
+        )
     for ax in list(axes.flat)[count:]:
         ax.axis("off")
     fig.suptitle("Test-set confusion matrices, row-normalised, summed over seeds")
@@ -162,8 +182,72 @@ def plot_label_efficiency(summary: dict, counts: list, labels: dict, path, all_s
     ax.set_xscale("log")
     names = [f"all\n({all_size:,})" if count == "all" else f"{count:,}" for count in counts]
     ax.set_xticks(xs, names)
-    ax.set(xlabel="labelled training images", ylabel="test accuracy",
-           title="Label efficiency (mean over seeds, band: +- std)")  # fmt: skip
+    ax.set(
+        xlabel="labelled training images",
+        ylabel="test accuracy",
+        title="Label efficiency (mean over seeds, band: +- std)",
+    )
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")
+    _save(fig, path)
+
+
+def plot_latent_maps(rows: dict, class_names, path) -> None:
+    """One row per encoder: its test codes in 2-D by PCA and by t-SNE, coloured by class.
+
+    Args:
+        rows: encoder name -> {"pca", "pca_labels", "tsne", "tsne_labels"} arrays.
+        class_names: legend names of the classes.
+        path: where to write the PNG.
+    """
+    fig, axes = plt.subplots(
+        len(rows), 2, figsize=(12, 5.5 * len(rows)), squeeze=False, layout="constrained"
+    )
+    for ax_row, (name, row) in zip(axes, rows.items(), strict=True):
+        for ax, method in zip(ax_row, ("pca", "tsne"), strict=True):
+            points, labels = row[method], row[f"{method}_labels"]
+            for k, label in enumerate(class_names):
+                mine = labels == k
+                ax.scatter(
+                    points[mine, 0],
+                    points[mine, 1],
+                    s=2,
+                    alpha=0.5,
+                    color=plt.cm.tab10(k),
+                    label=label,
+                )
+            title = "PCA" if method == "pca" else "t-SNE"
+            ax.set(
+                title=f"{Path(name).name}: {title} of {len(labels):,} test codes",
+                xticks=[],
+                yticks=[],
+            )
+    axes[0, 1].legend(markerscale=6, fontsize=8, loc="upper right", bbox_to_anchor=(1.32, 1))
+    _save(fig, path)
+
+
+def plot_latent_paths(rows: dict, paths, path) -> None:
+    """For each encoder, decoded images along straight lines between two classes' mean codes.
+
+    Args:
+        rows: encoder name -> {"paths": array (paths, steps, 28, 28)}.
+        paths: the (start class, end class) name pairs, in the order of the arrays.
+        path: where to write the PNG.
+    """
+    lines = [(name, k) for name in rows for k in range(len(paths))]
+    steps = next(iter(rows.values()))["paths"].shape[1]
+    fig, axes = plt.subplots(
+        len(lines), steps, figsize=(steps * 1.1, len(lines) * 1.25), squeeze=False
+    )
+    for ax_row, (name, k) in zip(axes, lines, strict=True):
+        for step, ax in enumerate(ax_row):
+            ax.imshow(rows[name]["paths"][k, step], cmap="gray", vmin=0, vmax=1)
+            ax.set_xticks([])
+            ax.set_yticks([])
+        ax_row[0].set_ylabel(paths[k][0], fontsize=7)
+        ax_row[-1].yaxis.set_label_position("right")
+        ax_row[-1].set_ylabel(paths[k][1], fontsize=7)
+        if len(rows) > 1 and k == 0:
+            ax_row[steps // 2].set_title(Path(name).name, fontsize=8)
+    fig.suptitle("Decoded along the line from one class's mean code to another's")
     _save(fig, path)

@@ -322,6 +322,70 @@ def transfer_section(transfer: dict, baseline: dict | None) -> list[str]:
     return out
 
 
+def labels_section(efficiency: dict) -> list[str]:
+    settings, summary = efficiency["settings"], efficiency["test_accuracy"]
+    counts = settings["labels"]
+    epochs = ", ".join(f"{count}: {n}" for count, n in efficiency["epochs"].items())
+    out = [
+        "## Label efficiency",
+        "",
+        f"Each case trained on a stratified sample of that many labelled training images "
+        f"(a new sample per seed; seeds {settings['seeds']}), the encoder pretrained on all "
+        f"of them without labels. Few-label runs: {settings['few_label_runs']} (epochs by "
+        f'count: {epochs}); "all" is the ordinary run above.',
+        "",
+    ]
+    header = ["labels", *(f"case {case}" for case in summary)]
+    rows = []
+    for count in counts:
+        row = [count]
+        for case in summary:
+            cell = summary[case][str(count)]
+            spread = f" ± {cell['std']:.2%}" if cell["std"] is not None else ""
+            row.append(f"{cell['mean']:.2%}{spread}")
+        rows.append(row)
+    out += table(header, rows) + [""]
+    for pair, marks in efficiency["crossings"].items():
+        a, b = (part.split()[-1] for part in pair.split(" vs "))
+        if marks:
+            out.append(f"- Case {a} against case {b}: {'; '.join(marks)} labels.")
+        else:
+            ahead = summary[a][str(counts[0])]["mean"] > summary[b][str(counts[0])]["mean"]
+            out.append(
+                f"- Case {a} against case {b}: {'ahead' if ahead else 'behind'} at every "
+                "count; the curves do not cross."
+            )
+    return out + ["", f"![label efficiency]({efficiency['figure']})", ""]
+
+
+def latent_section(latent: dict) -> list[str]:
+    settings = latent["settings"]
+    out = [
+        "## The latent space",
+        "",
+        f"The test images' codes in two dimensions, coloured by class: PCA of all of them, "
+        f"t-SNE (perplexity {settings['perplexity']}, seed {settings['seed']}) of a "
+        f"stratified {settings['tsne_images']:,}; then images decoded at {settings['steps']} "
+        "evenly spaced points on the line between two classes' mean codes.",
+        "",
+    ]
+    for encoder, numbers in latent["encoders"].items():
+        first, second = numbers["pca_explained_variance"]
+        out.append(
+            f"- `{encoder}`: the two principal components hold {first:.1%} and "
+            f"{second:.1%} of the codes' variance; t-SNE's final KL divergence "
+            f"{numbers['tsne_kl_divergence']:.2f}."
+        )
+    figures = latent["figures"]
+    return out + [
+        "",
+        f"![latent maps]({figures['maps']})",
+        "",
+        f"![latent paths]({figures['paths']})",
+        "",
+    ]
+
+
 def goals_section(sweep, transfer, baseline) -> list[str]:
     rows = []
     if transfer:
@@ -357,9 +421,9 @@ def goals_section(sweep, transfer, baseline) -> list[str]:
     return ["## Goals", "", *table(["goal", "this run", ""], rows), ""] if rows else []
 
 
-def how_section(sweep, transfer, baseline, bench) -> list[str]:
+def how_section(sweep, transfer, baseline, bench, efficiency, latent) -> list[str]:
     out = ["## How this run was made", ""]
-    for stage in (sweep, transfer, baseline):
+    for stage in (sweep, transfer, baseline, efficiency, latent):
         if not stage:
             continue
         p = stage["provenance"]
@@ -382,34 +446,51 @@ def how_section(sweep, transfer, baseline, bench) -> list[str]:
             f"{len(transfer['runs'])} runs, one after another."
         )
     if baseline:
+        lr = baseline["logistic_regression"]
+        done = "converged" if lr["converged"] else "not converged"
         out.append(
-            f"- Baseline: {baseline['logistic_regression']['seconds']:.0f} s "
-            f"({baseline['logistic_regression']['model']})."
+            f"- Baseline: {lr['seconds']:.0f} s ({lr['model']}: {lr['iterations']} "
+            f"iterations, {done})."
         )
     if bench:
         out += [
             "",
-            "Training throughput from `python -m kfashion.bench` (images/s, batch 100, "
-            "median epoch; the stages' path and a plain `fit`):",
+            "Training throughput from `python -m kfashion.bench` (images/s at batch 100, "
+            "median epoch, wall clock and per CPU-second; the stages' path against a plain "
+            "`fit`, taken in turn in one run):",
             "",
         ]
         rows = []
         for machine, entry in bench.items():
             for network in ("autoencoder", "classifier"):
                 t = entry["training"][network]
+                plain, ours = t["plain_fit"], t["kfashion"]
                 rows.append(
                     [
                         machine,
                         network,
-                        f"{t['plain_fit']['images_per_second_median']:,.0f}",
-                        f"{t['kfashion']['images_per_second_median']:,.0f}",
+                        f"{plain['images_per_second_median']:,.0f} "
+                        f"({plain['images_per_cpu_second_median']:,.0f})",
+                        f"{ours['images_per_second_median']:,.0f} "
+                        f"({ours['images_per_cpu_second_median']:,.0f})",
                         f"{t['speedup']:.2f}x",
-                        f"{t['kfashion']['fraction_of_matmul_peak']:.1%}",
+                        f"{ours['fraction_of_matmul_peak']:.1%}",
                     ]
                 )
         out += table(
-            ["machine", "network", "plain fit", "kfashion", "speed-up", "of matmul peak"], rows
+            [
+                "machine",
+                "network",
+                "plain fit (per CPU-s)",
+                "kfashion (per CPU-s)",
+                "speed-up",
+                "of matmul peak",
+            ],
+            rows,
         )
+        for machine, entry in bench.items():
+            for command, seconds in entry["small_study_seconds"].items():
+                out.append(f"\nSmall study on {machine}: `{command}` {seconds:.0f} s.")
     return out + [""]
 
 
@@ -422,6 +503,7 @@ def render(results: Path) -> str:
 
     sweep, transfer = load("sweep.json"), load("transfer.json")
     baseline, bench = load("baseline.json"), load("bench.json")
+    efficiency, latent = load("label_efficiency.json"), load("latent.json")
     if not sweep and not transfer:
         raise UserError(
             f"{results} holds neither sweep.json nor transfer.json: run "
@@ -443,9 +525,13 @@ def render(results: Path) -> str:
     out += goals_section(sweep, transfer, baseline)
     if transfer:
         out += transfer_section(transfer, baseline)
+    if efficiency:
+        out += labels_section(efficiency)
     if sweep:
         out += sweep_section(sweep)
-    out += how_section(sweep, transfer, baseline, bench)
+    if latent:
+        out += latent_section(latent)
+    out += how_section(sweep, transfer, baseline, bench, efficiency, latent)
     return "\n".join(out)
 
 
@@ -465,8 +551,11 @@ def headline(results: Path, link: str) -> str:
         lr = read_json(baseline_path)["logistic_regression"]["test_accuracy"]
         rows.append(["-", "logistic regression on raw pixels (baseline)", f"{lr:.2%}"])
     seeds = len(transfer["settings"]["seeds"])
-    lines = [f"Test accuracy on the 10,000 test images, mean ± std over {seeds} seeds "
-             f"([full report]({link}/README.md)):", ""]  # fmt: skip
+    lines = [
+        f"Test accuracy on the 10,000 test images, mean ± std over {seeds} seeds "
+        f"([full report]({link}/README.md)):",
+        "",
+    ]
     lines += table(["case", "classifier", "test accuracy"], rows)
     lines += ["", f"![transfer curves]({link}/{transfer['figures']['curves']})"]
     return "\n".join(lines)

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from helpers import predict_elsewhere, refused, run_module
 
-from kfashion import data, models, transfer
+from kfashion import data, labels, models, transfer
+from kfashion.errors import UserError
 
 QUICK = ["--subset", "1200", "--epochs", "1"]
 
@@ -202,3 +203,48 @@ def test_bad_encoders_are_refused(tmp_path):
 )
 def test_bad_arguments_are_refused(tmp_path, args, fragment):
     assert fragment in refused(start_transfer(*args, "--results", str(tmp_path)))
+
+
+def test_label_counts_are_parsed_and_checked():
+    assert labels.parse_counts("all,1000, 100", 50_000) == [100, 1000, "all"]
+    for bad in ("", "5", "50000", "ten", "100,-3"):
+        with pytest.raises(UserError, match="--labels"):
+            labels.parse_counts(bad, 50_000)
+
+
+def test_few_label_runs_take_at_least_the_minimum_steps():
+    assert labels.epochs_for(100, 100, 30) == labels.MIN_STEPS  # one batch per epoch
+    assert labels.epochs_for(10_000, 100, 30) == 30  # 3,000 steps already
+    subset = labels.labelled_subset(data.load(subset=1200), 100, seed=3)
+    assert len(subset.y_train) == 100 and np.bincount(subset.y_train).tolist() == [10] * 10
+
+
+def test_crossings_name_where_one_case_overtakes_another():
+    summary = {
+        "1": {"100": {"mean": 0.6}, "1000": {"mean": 0.7}, "all": {"mean": 0.9}},
+        "3": {"100": {"mean": 0.5}, "1000": {"mean": 0.75}, "all": {"mean": 0.91}},
+    }
+    assert labels.crossings(summary, [100, 1000, "all"], "1", "3") == ["falls behind at 1000"]
+    assert labels.crossings(summary, [100, 1000, "all"], "3", "1") == ["overtakes at 1000"]
+
+
+@pytest.mark.usefixtures("debian_data_dir")
+def test_label_efficiency_run(tmp_path, encoder_file, monkeypatch, capsys):
+    monkeypatch.setattr(labels, "MIN_STEPS", 20)  # the real minimum, 1,000 steps, is for full runs
+    results = tmp_path / "results"
+    args = [*QUICK, "--seeds", "2", "--encoder", str(encoder_file), "--results", str(results)]
+    transfer.main([*args, "--labels", "50,all", "--cases", "1,2"])
+    summary = json.loads((results / "label_efficiency.json").read_text())
+    assert summary["settings"]["labels"] == [50, "all"]
+    assert summary["epochs"] == {"50": 20}
+    for case in ("1", "2"):
+        assert set(summary["test_accuracy"][case]) == {"50", "all"}
+        assert summary["test_accuracy"][case]["50"]["n"] == 2
+    run = json.loads((results / "transfer" / "runs" / "labels50" / "case1_seed1.json").read_text())
+    assert len(run["history"]["loss"]) == 20 and "val_loss" not in run["history"]
+    assert (results / summary["figure"]).stat().st_size > 10_000
+    # "all" is the ordinary run: the plain command reuses it instead of training again
+    capsys.readouterr()
+    transfer.main([*args, "--cases", "1,2"])
+    assert finished_runs(capsys.readouterr().out) == []
+    assert json.loads((results / "transfer.json").read_text())["cases"]["1"]["seeds"] == [0, 1]

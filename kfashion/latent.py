@@ -1,0 +1,127 @@
+"""`python -m kfashion.latent`: pictures of the encoder's latent space.
+
+Two maps of the test set's codes coloured by class, PCA and t-SNE (scikit-learn), and a grid
+decoding points along straight lines between the mean codes of two classes. Each `--encoder`
+(with its decoder beside it, `encoder.keras` -> `decoder.keras`) gets a row, so a variant can be
+set beside the course network. Writes `figures/latent_maps.png`, `figures/latent_paths.png` and
+`latent.json` under `--results`.
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from kfashion import data
+from kfashion.errors import UserError, exit_on_user_error
+from kfashion.records import provenance, write_json
+
+TSNE_IMAGES = 3000  # t-SNE on a stratified sample: it grows quadratically with the points
+PATHS = (("T-shirt/top", "Trouser"), ("Sneaker", "Ankle boot"), ("Shirt", "Bag"))
+STEPS = 9  # decoded points per path, ends included
+
+
+def decoder_beside(encoder_path: Path) -> Path:
+    return encoder_path.with_name(encoder_path.name.replace("encoder", "decoder"))
+
+
+def load(path: Path):
+    from kfashion.quiet_keras import keras
+
+    if not path.is_file():
+        raise UserError(f"no model at {path}: run `python -m kfashion.tune` first")
+    try:
+        return keras.saving.load_model(path, compile=False)
+    except Exception as error:  # any failure to read the file means the same to the user
+        raise UserError(f"{path}: not a readable .keras model ({type(error).__name__})") from None
+
+
+def maps(codes: np.ndarray, labels: np.ndarray, sample: np.ndarray, seed: int) -> dict:
+    """2-D PCA of all codes and t-SNE of the sampled ones."""
+    from sklearn.decomposition import PCA
+    from sklearn.manifold import TSNE
+
+    pca = PCA(n_components=2, random_state=seed).fit(codes)
+    tsne = TSNE(n_components=2, init="pca", perplexity=30, random_state=seed)
+    return {
+        "pca": pca.transform(codes),
+        "pca_labels": labels,
+        "pca_explained_variance": [float(v) for v in pca.explained_variance_ratio_],
+        "tsne": tsne.fit_transform(codes[sample]),
+        "tsne_labels": labels[sample],
+        "tsne_kl_divergence": float(tsne.kl_divergence_),
+    }
+
+
+def paths_between_means(codes, labels, decoder) -> np.ndarray:
+    """Decoded images along each path of PATHS: shape (paths, STEPS, 28, 28)."""
+    names = list(data.CLASS_NAMES)
+    rows = []
+    for start, end in PATHS:
+        a = codes[labels == names.index(start)].mean(axis=0)
+        b = codes[labels == names.index(end)].mean(axis=0)
+        points = np.stack([a + t * (b - a) for t in np.linspace(0, 1, STEPS)])
+        rows.append(decoder.predict(points, verbose=0)[..., 0])
+    return np.stack(rows)
+
+
+@exit_on_user_error
+def main(argv=None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    parser = argparse.ArgumentParser(
+        prog="python -m kfashion.latent",
+        description="Maps of the test set's latent codes and decoded paths between classes.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--encoder", action="append", help="encoder .keras (repeat to compare)")
+    parser.add_argument("--tsne-images", type=int, default=TSNE_IMAGES, help="t-SNE sample size")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the sample, PCA and t-SNE")
+    parser.add_argument("--subset", type=int, help="use a stratified subset of the images")
+    parser.add_argument("--data-dir", help="folder with the four IDX .gz files")
+    parser.add_argument("--results", default="results", help="where figures and JSON go")
+    args = parser.parse_args(argv)
+    encoders = [Path(p) for p in args.encoder or [Path(args.results) / "models" / "encoder.keras"]]
+    models = [(path, load(path), load(decoder_beside(path))) for path in encoders]
+    dataset = data.load(args.data_dir, subset=args.subset)
+    if not 50 <= args.tsne_images <= len(dataset.y_test):
+        raise UserError(f"--tsne-images {args.tsne_images}: give 50 to {len(dataset.y_test)}")
+    from kfashion import plots
+
+    rng = np.random.default_rng(args.seed)
+    sample = data.stratified_sample(dataset.y_test, args.tsne_images, rng)
+    rows, summary = {}, {}
+    for path, encoder, decoder in models:
+        codes = encoder.predict(dataset.x_test, batch_size=1000, verbose=0)
+        rows[str(path)] = {
+            **maps(codes, dataset.y_test, sample, args.seed),
+            "paths": paths_between_means(codes, dataset.y_test, decoder),
+        }
+        summary[str(path)] = {
+            k: rows[str(path)][k] for k in ("pca_explained_variance", "tsne_kl_divergence")
+        }
+        print(f"{path}: codes of {len(codes)} test images mapped", flush=True)
+    figures = Path(args.results) / "figures"
+    plots.plot_latent_maps(rows, data.CLASS_NAMES, figures / "latent_maps.png")
+    plots.plot_latent_paths(rows, PATHS, figures / "latent_paths.png")
+    write_json(
+        Path(args.results) / "latent.json",
+        {
+            "provenance": provenance("kfashion.latent", argv),
+            "settings": {
+                "tsne_images": args.tsne_images,
+                "seed": args.seed,
+                "perplexity": 30,
+                "paths": PATHS,
+                "steps": STEPS,
+                "data": dataset.source,
+            },
+            "encoders": summary,
+            "figures": {"maps": "figures/latent_maps.png", "paths": "figures/latent_paths.png"},
+        },
+    )
+    print(f"wrote {figures / 'latent_maps.png'}, {figures / 'latent_paths.png'} and latent.json")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,49 @@
+import json
+
+import keras
+import pytest
+from helpers import refused, run_module
+
+from kfashion import latent, models
+
+
+@pytest.fixture
+def saved_pair(tmp_path):
+    keras.utils.set_random_seed(1)
+    folder = tmp_path / "models"
+    folder.mkdir()
+    models.build_encoder(latent_dim=16).save(folder / "encoder.keras")
+    models.build_decoder(latent_dim=16).save(folder / "decoder.keras")
+    return folder / "encoder.keras"
+
+
+@pytest.mark.usefixtures("debian_data_dir")
+def test_maps_and_paths_of_a_saved_encoder(tmp_path, saved_pair):
+    results = tmp_path / "results"
+    latent.main(
+        [
+            "--encoder",
+            str(saved_pair),
+            "--subset",
+            "1800",
+            "--tsne-images",
+            "100",
+            "--results",
+            str(results),
+        ]
+    )
+    summary = json.loads((results / "latent.json").read_text())
+    variance = summary["encoders"][str(saved_pair)]["pca_explained_variance"]
+    assert len(variance) == 2 and 0 < variance[1] <= variance[0] < 1
+    for name in summary["figures"].values():
+        assert (results / name).stat().st_size > 10_000
+    assert summary["provenance"]["command"].startswith("python -m kfashion.latent")
+
+
+def test_missing_decoder_is_refused(tmp_path, saved_pair):
+    (saved_pair.parent / "decoder.keras").unlink()
+    line = refused(
+        run_module("kfashion.latent", "--encoder", str(saved_pair), "--results", str(tmp_path))
+    )
+    assert "decoder.keras" in line
+    assert not (tmp_path / "latent.json").exists()
