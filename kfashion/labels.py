@@ -5,9 +5,10 @@ every seed draws its own stratified sample of that many labelled training images
 was still pretrained on all of them, without labels), and the four cases train on it.
 
 A few-label run sees no labelled validation set (10,000 validation labels would dwarf the
-labels it may use), so it keeps its last epoch's weights; and it runs at least MIN_STEPS steps
-(100 labels are one batch per epoch), with the same cosine schedule as every other run. The
-count "all" is the ordinary run of `python -m kfashion.transfer`, best validation epoch kept.
+labels it may use), so it keeps its last epoch's weights. It takes at least MIN_STEPS steps
+(100 labels are one batch per epoch): its images are repeated within each epoch, so it runs
+the usual epochs and cosine schedule without paying Keras's per-epoch cost hundreds of times.
+The count "all" is the ordinary run of `python -m kfashion.transfer`, best validation epoch kept.
 """
 
 import dataclasses
@@ -43,17 +44,20 @@ def parse_counts(text: str, train_size: int) -> list:
     return sorted(set(counts), key=lambda c: (c == "all", c if c != "all" else 0))
 
 
-def labelled_subset(dataset, count: int, seed: int):
-    """The dataset with its training split cut to `count` stratified images drawn by `seed`."""
-    picked = data.stratified_sample(dataset.y_train, count, np.random.default_rng(seed))
-    return dataclasses.replace(dataset, x_train=dataset.x_train[picked],
-                               y_train=dataset.y_train[picked])  # fmt: skip
-
-
-def epochs_for(count: int, batch_size: int, epochs: int) -> int:
-    """The run's epochs: as given, or more, so it takes at least MIN_STEPS steps."""
+def repeats_for(count: int, batch_size: int, epochs: int) -> int:
+    """How many times the labelled images appear per epoch, for at least MIN_STEPS steps."""
     steps_per_epoch = -(-count // batch_size)
-    return max(epochs, -(-MIN_STEPS // steps_per_epoch))
+    return max(1, -(-MIN_STEPS // (epochs * steps_per_epoch)))
+
+
+def labelled_subset(dataset, count: int, seed: int, repeats: int = 1):
+    """The dataset with its training split cut to `count` stratified images drawn by `seed`,
+    each repeated `repeats` times."""
+    picked = data.stratified_sample(dataset.y_train, count, np.random.default_rng(seed))
+    picked = np.tile(picked, repeats)
+    return dataclasses.replace(
+        dataset, x_train=dataset.x_train[picked], y_train=dataset.y_train[picked]
+    )
 
 
 def run_path(runs_dir: Path, count, case: int, seed: int) -> Path:

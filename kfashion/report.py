@@ -325,14 +325,14 @@ def transfer_section(transfer: dict, baseline: dict | None) -> list[str]:
 def labels_section(efficiency: dict) -> list[str]:
     settings, summary = efficiency["settings"], efficiency["test_accuracy"]
     counts = settings["labels"]
-    epochs = ", ".join(f"{count}: {n}" for count, n in efficiency["epochs"].items())
+    repeats = ", ".join(f"{n}x {c}" for c, n in efficiency["repeats_per_epoch"].items())
     out = [
         "## Label efficiency",
         "",
         f"Each case trained on a stratified sample of that many labelled training images "
         f"(a new sample per seed; seeds {settings['seeds']}), the encoder pretrained on all "
-        f"of them without labels. Few-label runs: {settings['few_label_runs']} (epochs by "
-        f'count: {epochs}); "all" is the ordinary run above.',
+        f"of them without labels, {settings['epochs']} epochs. Few-label runs: "
+        f'{settings["few_label_runs"]} ({repeats}); "all" is the ordinary run above.',
         "",
     ]
     header = ["labels", *(f"case {case}" for case in summary)]

@@ -202,8 +202,11 @@ def train_one(template, case_number: int, seed: int, dataset, args, epochs=None,
         best = keras.callbacks.EarlyStopping(
             monitor="val_accuracy", mode="max", patience=epochs, restore_best_weights=True
         )
-        options = {"validation_data": (x_val, dataset.y_val), "callbacks": [best],
-                   **training.fit_options()}  # fmt: skip
+        options = {
+            "validation_data": (x_val, dataset.y_val),
+            "callbacks": [best],
+            **training.fit_options(),
+        }
     keras.utils.set_random_seed(seed)  # every case of a seed sees the same batches
     history = model.fit(
         x_train,
@@ -314,9 +317,12 @@ def file_digest(path: Path) -> str:
 
 
 def print_run(record: dict, labels="") -> None:
-    print(f"case {record['case']} ({CASES[record['case']].label}), seed {record['seed']}{labels}: "
-          f"test accuracy {record['test_accuracy']:.4f}, loss {record['test_loss']:.4f} "
-          f"({record['seconds']:.0f} s)", flush=True)  # fmt: skip
+    print(
+        f"case {record['case']} ({CASES[record['case']].label}), seed {record['seed']}{labels}: "
+        f"test accuracy {record['test_accuracy']:.4f}, loss {record['test_loss']:.4f} "
+        f"({record['seconds']:.0f} s)",
+        flush=True,
+    )
 
 
 def label_efficiency(template, cases, seeds, dataset, args, argv, settings) -> None:
@@ -329,16 +335,16 @@ def label_efficiency(template, cases, seeds, dataset, args, argv, settings) -> N
     records = {}
     for count in counts:
         for seed in seeds:
-            subset = dataset if count == "all" else labels.labelled_subset(dataset, count, seed)
+            if count != "all":
+                repeats = labels.repeats_for(count, args.batch_size, args.epochs)
+                subset = labels.labelled_subset(dataset, count, seed, repeats)
             for case in cases:
                 path = labels.run_path(runs_dir, count, case, seed)
                 if not path.exists():
                     if count == "all":  # the ordinary run, as `python -m kfashion.transfer`
                         record, _ = train_one(template, case, seed, dataset, args)
                     else:
-                        epochs = labels.epochs_for(count, args.batch_size, args.epochs)
-                        record, _ = train_one(template, case, seed, subset, args, epochs,
-                                              validate=False)  # fmt: skip
+                        record, _ = train_one(template, case, seed, subset, args, validate=False)
                     write_json(path, record)
                     print_run(record, f", {count} labels")
                 records[count, case, seed] = read_json(path)
@@ -351,14 +357,25 @@ def label_efficiency(template, cases, seeds, dataset, args, argv, settings) -> N
         results_dir / "label_efficiency.json",
         {
             "provenance": provenance("kfashion.transfer", argv),
-            "settings": {**settings, "labels": counts, "seeds": seeds, "cases": cases,
-                         "few_label_runs": f"last epoch kept, at least {labels.MIN_STEPS} steps, "
-                         "no validation", "data": dataset.source},  # fmt: skip
+            "settings": {
+                **settings,
+                "labels": counts,
+                "seeds": seeds,
+                "cases": cases,
+                "few_label_runs": "no validation, last epoch kept; images repeated "
+                f"within each epoch for at least {labels.MIN_STEPS} steps",
+                "data": dataset.source,
+            },
             "test_accuracy": summary,
-            "epochs": {str(c): labels.epochs_for(c, args.batch_size, args.epochs)
-                       for c in counts if c != "all"},  # fmt: skip
-            "crossings": {f"case {a} vs case {b}": labels.crossings(summary, counts, str(a), str(b))
-                          for a, b in pairs},  # fmt: skip
+            "repeats_per_epoch": {
+                str(c): labels.repeats_for(c, args.batch_size, args.epochs)
+                for c in counts
+                if c != "all"
+            },
+            "crossings": {
+                f"case {a} vs case {b}": labels.crossings(summary, counts, str(a), str(b))
+                for a, b in pairs
+            },
             "figure": str(figure.relative_to(results_dir)),
         },
     )
@@ -441,7 +458,7 @@ def main(argv=None) -> None:
                     for k in ("case", "seed", "test_accuracy", "test_loss", "best_epoch", "seconds")
                 }
                 for r in runs
-            ],  # fmt: skip
+            ],
             "figures": figures,
             "models": {c: f"models/classifier_case{c}.keras (seed {seeds[0]})" for c in cases},
         },
@@ -449,8 +466,10 @@ def main(argv=None) -> None:
     for case in cases:
         accuracy = summary[str(case)]["test_accuracy"]
         spread = f" +- {accuracy['std']:.4f}" if accuracy["std"] is not None else ""
-        print(f"case {case} ({CASES[case].label}): {accuracy['mean']:.4f}{spread} over "
-              f"{accuracy['n']} seeds")  # fmt: skip
+        print(
+            f"case {case} ({CASES[case].label}): {accuracy['mean']:.4f}{spread} over "
+            f"{accuracy['n']} seeds"
+        )
     if comparison:
         ci = comparison["ci95"]
         interval = f", 95% CI [{ci[0]:+.4f}, {ci[1]:+.4f}]" if ci else ""

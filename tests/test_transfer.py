@@ -213,10 +213,11 @@ def test_label_counts_are_parsed_and_checked():
 
 
 def test_few_label_runs_take_at_least_the_minimum_steps():
-    assert labels.epochs_for(100, 100, 30) == labels.MIN_STEPS  # one batch per epoch
-    assert labels.epochs_for(10_000, 100, 30) == 30  # 3,000 steps already
-    subset = labels.labelled_subset(data.load(subset=1200), 100, seed=3)
-    assert len(subset.y_train) == 100 and np.bincount(subset.y_train).tolist() == [10] * 10
+    assert labels.repeats_for(100, 100, 30) * 30 >= labels.MIN_STEPS  # one batch per epoch
+    assert labels.repeats_for(10_000, 100, 30) == 1  # 3,000 steps already
+    subset = labels.labelled_subset(data.load(subset=1200), 100, seed=3, repeats=2)
+    assert len(subset.y_train) == 200 and np.bincount(subset.y_train).tolist() == [20] * 10
+    assert np.array_equal(subset.x_train[:100], subset.x_train[100:])
 
 
 def test_crossings_name_where_one_case_overtakes_another():
@@ -236,12 +237,12 @@ def test_label_efficiency_run(tmp_path, encoder_file, monkeypatch, capsys):
     transfer.main([*args, "--labels", "50,all", "--cases", "1,2"])
     summary = json.loads((results / "label_efficiency.json").read_text())
     assert summary["settings"]["labels"] == [50, "all"]
-    assert summary["epochs"] == {"50": 20}
+    assert summary["repeats_per_epoch"] == {"50": 20}
     for case in ("1", "2"):
         assert set(summary["test_accuracy"][case]) == {"50", "all"}
         assert summary["test_accuracy"][case]["50"]["n"] == 2
     run = json.loads((results / "transfer" / "runs" / "labels50" / "case1_seed1.json").read_text())
-    assert len(run["history"]["loss"]) == 20 and "val_loss" not in run["history"]
+    assert len(run["history"]["loss"]) == 1 and "val_loss" not in run["history"]
     assert (results / summary["figure"]).stat().st_size > 10_000
     # "all" is the ordinary run: the plain command reuses it instead of training again
     capsys.readouterr()
