@@ -26,6 +26,11 @@ def _stderr_to_devnull():
         os.close(devnull)
 
 
+# The networks are small and `tune --workers N` runs N processes on one GPU: no framework may
+# take most of the GPU's memory up front (JAX takes 75% and TensorFlow all of it by default).
+os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
+
 with _stderr_to_devnull():
     import keras
 

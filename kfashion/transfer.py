@@ -4,14 +4,15 @@ Classifier = encoder + one Dense(10) giving logits (`models.build_classifier`). 
 differ only in the encoder's starting weights and its `trainable` flag:
 
     case 1  pretrained encoder (tune's encoder.keras), trained jointly with the head
-    case 2  pretrained encoder, frozen (trainable=False, called with training=False)
+    case 2  pretrained encoder, frozen (trainable=False; its head trains on codes computed once)
     case 3  fresh encoder of the same configuration (cloned from the file, re-initialised), joint
     case 4  fresh encoder, frozen
 
 Every case runs once per seed (default 5 seeds, 0-4: enough for a mean +- std and a paired
 confidence interval). Each finished (case, seed) run is written as it ends, so a rerun skips it.
 Writes `transfer.json`, `transfer/runs/*.json`, `figures/transfer_*.png` and
-`models/classifier_case{1..4}.keras` (first seed) under `--results`.
+`models/classifier_case{1..4}.keras` (first seed) under `--results`. With `--labels`, the cases
+train on a few labelled images instead (`kfashion.labels`).
 """
 
 import argparse
@@ -172,7 +173,7 @@ def head_on_codes(classifier, learning_rate: float, total_steps: int):
     return encoder, model
 
 
-def train_one(template, case_number: int, seed: int, dataset, args, epochs=None, validate=True):
+def train_one(template, case_number: int, seed: int, dataset, args, validate=True):
     """Train one (case, seed) run; return its record and the trained classifier.
 
     With `validate`, the validation split is scored every epoch and the best epoch's weights
@@ -183,7 +184,7 @@ def train_one(template, case_number: int, seed: int, dataset, args, epochs=None,
 
     from kfashion.quiet_keras import keras
 
-    epochs = epochs or args.epochs
+    epochs = args.epochs
     steps = -(-len(dataset.y_train) // args.batch_size) * epochs
     case = CASES[case_number]
     classifier = make_classifier(template, case, seed, args.learning_rate, steps)
