@@ -41,9 +41,7 @@ def threads_environment(threads: int) -> dict:
         "OPENBLAS_NUM_THREADS": str(threads),
         "XLA_FLAGS": f"--xla_cpu_multi_thread_eigen={'true' if threads > 1 else 'false'} "
         f"intra_op_parallelism_threads={threads}",
-        # several JAX processes on one GPU: none may take most of its memory up front
-        "XLA_PYTHON_CLIENT_PREALLOCATE": "false",
-    }
+    }  # (GPU memory: quiet_keras keeps each process from taking it all up front)
 
 
 def _free_port() -> int:
