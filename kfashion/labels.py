@@ -86,6 +86,7 @@ def crossings(summary: dict, counts: list, better: str, worse: str) -> list[str]
     for count in counts:
         ahead = summary[better][str(count)]["mean"] > summary[worse][str(count)]["mean"]
         if previous is not None and ahead != previous:
-            marks.append(f"{'overtakes' if ahead else 'falls behind'} at {count}")
+            where = "with all labels" if count == "all" else f"at {count} labels"
+            marks.append(f"{'overtakes' if ahead else 'falls behind'} {where}")
         previous = ahead
     return marks

@@ -1,7 +1,8 @@
 """`python -m kfashion.report`: render results/README.md from the JSON the stages wrote.
 
-Every number in the report is read from `sweep.json`, `transfer.json`, `baseline.json` and
-`bench.json` (whichever exist); nothing is typed by hand, so the report can be regenerated at
+Every number in the report is read from the JSON files under `--results` (`sweep.json`,
+`transfer.json`, `baseline.json`, `label_efficiency.json`, `latent.json`, `bench.json`,
+whichever exist); nothing is typed by hand, so the report can be regenerated at
 any time and a test checks that the committed one is up to date. Each finding of the reference
 study gets a verdict computed from the curves, with the number that decides it.
 """
@@ -122,14 +123,15 @@ def sweep_findings(sweep: dict) -> list[tuple[str, str, str]]:
                 ),
             )
         )
+    from kfashion.sweep import REFERENCE_CHOICE
+
     done = [t for t in sweep["trials"] if t["best_val_loss"] is not None]
     lowest = min(done, key=lambda t: t["best_val_loss"])
     chosen = sweep["selected"]["config"]
-    same = lowest["config"] == chosen
     found.append(
         (
             "Final selection n=64, p=0.1, batch 100, lr 1e-3, Adam",
-            verdict(same),
+            verdict(lowest["config"] == REFERENCE_CHOICE),
             f"lowest validation loss here: {describe(lowest)} ({lowest['best_val_loss']:.4f}); "
             f"the exported encoder is the {sweep['selected']['how']} choice "
             f"(trial {sweep['selected']['trial_id']}, "
@@ -348,7 +350,7 @@ def labels_section(efficiency: dict) -> list[str]:
     for pair, marks in efficiency["crossings"].items():
         a, b = (part.split()[-1] for part in pair.split(" vs "))
         if marks:
-            out.append(f"- Case {a} against case {b}: {'; '.join(marks)} labels.")
+            out.append(f"- Case {a} against case {b}: {'; '.join(marks)}.")
         else:
             ahead = summary[a][str(counts[0])]["mean"] > summary[b][str(counts[0])]["mean"]
             out.append(

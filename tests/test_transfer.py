@@ -225,8 +225,9 @@ def test_crossings_name_where_one_case_overtakes_another():
         "1": {"100": {"mean": 0.6}, "1000": {"mean": 0.7}, "all": {"mean": 0.9}},
         "3": {"100": {"mean": 0.5}, "1000": {"mean": 0.75}, "all": {"mean": 0.91}},
     }
-    assert labels.crossings(summary, [100, 1000, "all"], "1", "3") == ["falls behind at 1000"]
-    assert labels.crossings(summary, [100, 1000, "all"], "3", "1") == ["overtakes at 1000"]
+    counts = [100, 1000, "all"]
+    assert labels.crossings(summary, counts, "1", "3") == ["falls behind at 1000 labels"]
+    assert labels.crossings(summary, counts, "3", "1") == ["overtakes at 1000 labels"]
 
 
 @pytest.mark.usefixtures("debian_data_dir")
