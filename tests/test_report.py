@@ -19,6 +19,12 @@ def test_committed_report_is_what_the_json_renders():
     assert (RESULTS / "README.md").read_text() == report.render(RESULTS)
 
 
+def test_project_readme_shows_the_current_headline():
+    text = (RESULTS.parent / "README.md").read_text()
+    block = text.split(report.HEADLINE_START)[1].split(report.HEADLINE_END)[0]
+    assert block.strip() == report.headline(RESULTS, "results").strip()
+
+
 def verdicts(sweep: dict) -> dict:
     return {finding: verdict for finding, verdict, _ in report.sweep_findings(sweep)}
 
