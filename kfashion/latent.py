@@ -8,6 +8,7 @@ set beside the course network. Writes `figures/latent_maps.png`, `figures/latent
 """
 
 import argparse
+import hashlib
 import sys
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from kfashion.errors import UserError, exit_on_user_error
 from kfashion.records import provenance, write_json
 
 TSNE_IMAGES = 3000  # t-SNE on a stratified sample: it grows quadratically with the points
+PERPLEXITY = 30  # scikit-learn's default
 PATHS = (("T-shirt/top", "Trouser"), ("Sneaker", "Ankle boot"), ("Shirt", "Bag"))
 STEPS = 9  # decoded points per path, ends included
 
@@ -43,7 +45,7 @@ def maps(codes: np.ndarray, labels: np.ndarray, sample: np.ndarray, seed: int) -
     from sklearn.manifold import TSNE
 
     pca = PCA(n_components=2, random_state=seed).fit(codes)
-    tsne = TSNE(n_components=2, init="pca", perplexity=30, random_state=seed)
+    tsne = TSNE(n_components=2, init="pca", perplexity=PERPLEXITY, random_state=seed)
     return {
         "pca": pca.transform(codes),
         "pca_labels": labels,
@@ -98,7 +100,8 @@ def main(argv=None) -> None:
             "paths": paths_between_means(codes, dataset.y_test, decoder),
         }
         summary[str(path)] = {
-            k: rows[str(path)][k] for k in ("pca_explained_variance", "tsne_kl_divergence")
+            "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+            **{k: rows[str(path)][k] for k in ("pca_explained_variance", "tsne_kl_divergence")},
         }
         print(f"{path}: codes of {len(codes)} test images mapped", flush=True)
     figures = Path(args.results) / "figures"
@@ -111,7 +114,7 @@ def main(argv=None) -> None:
             "settings": {
                 "tsne_images": args.tsne_images,
                 "seed": args.seed,
-                "perplexity": 30,
+                "perplexity": PERPLEXITY,
                 "paths": PATHS,
                 "steps": STEPS,
                 "data": dataset.source,
