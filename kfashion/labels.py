@@ -67,17 +67,15 @@ def run_path(runs_dir: Path, count, case: int, seed: int) -> Path:
 
 def summarise(records: dict, counts: list, cases: list[int], seeds: list[int]) -> dict:
     """case -> count -> mean, std and n of the test accuracy over seeds."""
-    summary = {}
-    for case in cases:
-        summary[str(case)] = {}
-        for count in counts:
-            accuracies = [records[count, case, seed]["test_accuracy"] for seed in seeds]
-            summary[str(case)][str(count)] = {
-                "mean": float(np.mean(accuracies)),
-                "std": float(np.std(accuracies, ddof=1)) if len(accuracies) > 1 else None,
-                "n": len(accuracies),
-            }
-    return summary
+    from kfashion.transfer import mean_std
+
+    return {
+        str(case): {
+            str(count): mean_std([records[count, case, seed]["test_accuracy"] for seed in seeds])
+            for count in counts
+        }
+        for case in cases
+    }
 
 
 def crossings(summary: dict, counts: list, better: str, worse: str) -> list[str]:

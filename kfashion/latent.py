@@ -8,7 +8,6 @@ set beside the course network. Writes `figures/latent_maps.png`, `figures/latent
 """
 
 import argparse
-import hashlib
 import sys
 from pathlib import Path
 
@@ -16,7 +15,7 @@ import numpy as np
 
 from kfashion import data
 from kfashion.errors import UserError, exit_on_user_error
-from kfashion.records import provenance, write_json
+from kfashion.records import file_digest, provenance, write_json
 
 TSNE_IMAGES = 3000  # t-SNE on a stratified sample: it grows quadratically with the points
 PERPLEXITY = 30  # scikit-learn's default
@@ -100,7 +99,7 @@ def main(argv=None) -> None:
             "paths": paths_between_means(codes, dataset.y_test, decoder),
         }
         summary[str(path)] = {
-            "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+            "sha256": file_digest(path),
             **{k: rows[str(path)][k] for k in ("pca_explained_variance", "tsne_kl_divergence")},
         }
         print(f"{path}: codes of {len(codes)} test images mapped", flush=True)

@@ -1,6 +1,7 @@
 """Results files: atomic writes, and the provenance every results file carries."""
 
 import datetime
+import hashlib
 import json
 import os
 import platform
@@ -52,6 +53,11 @@ def changed_settings(path, settings: dict) -> list[str]:
         return []
     previous = read_json(path)
     return [key for key in settings if previous.get(key) != settings[key]]
+
+
+def file_digest(path) -> str:
+    """SHA-256 of a file's bytes, to record which model a result came from."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def save_model(model, path) -> None:

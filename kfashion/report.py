@@ -42,6 +42,12 @@ def by_factor(sweep: dict) -> dict:
     return factors
 
 
+def percent_spread(cell: dict) -> str:
+    """ "91.04% ± 0.36%" from a {"mean", "std"} of accuracies (no spread for one seed)."""
+    spread = f" ± {cell['std']:.2%}" if cell["std"] is not None else ""
+    return f"{cell['mean']:.2%}{spread}"
+
+
 def verdict(holds: bool, partly: bool = False) -> str:
     return "**reproduced**" if holds else "**partly**" if partly else "**contradicted**"
 
@@ -220,7 +226,8 @@ def sweep_section(sweep: dict) -> list[str]:
         f"objective {settings['objective']}; saved weights: {settings['saved_weights']}.",
         "",
     ]
-    for factor, rows in by_factor(sweep).items():
+    factors = by_factor(sweep)
+    for factor, rows in factors.items():
         out += [f"### {factor}", ""]
         out += table(
             [factor, "best validation loss", "test MSE", "epochs to best", "status"],
@@ -238,7 +245,7 @@ def sweep_section(sweep: dict) -> list[str]:
         if factor in sweep["figures"]:
             out += ["", f"![{factor}]({sweep['figures'][factor]})"]
         out.append("")
-    latent = [(v, t) for v, t in by_factor(sweep).get("latent_dim", []) if t["test_mse"]]
+    latent = [(v, t) for v, t in factors.get("latent_dim", []) if t["test_mse"]]
     pca = sweep["pca_test_mse"]
     out += [
         "### Autoencoder against PCA",
@@ -279,14 +286,12 @@ def transfer_section(transfer: dict, baseline: dict | None) -> list[str]:
     ]
     rows = []
     for case, entry in sorted(transfer["cases"].items(), key=lambda kv: int(kv[0])):
-        acc = entry["test_accuracy"]
         per_seed = [r["test_accuracy"] for r in transfer["runs"] if str(r["case"]) == case]
-        spread = f" ± {acc['std']:.2%}" if acc["std"] is not None else ""
         rows.append(
             [
                 case,
                 entry["label"],
-                f"{acc['mean']:.2%}{spread}",
+                percent_spread(entry["test_accuracy"]),
                 ", ".join(f"{a:.2%}" for a in per_seed),
                 REFERENCE_CASES.get(int(case), ""),
             ]
@@ -342,9 +347,7 @@ def labels_section(efficiency: dict) -> list[str]:
     for count in counts:
         row = [count]
         for case in summary:
-            cell = summary[case][str(count)]
-            spread = f" ± {cell['std']:.2%}" if cell["std"] is not None else ""
-            row.append(f"{cell['mean']:.2%}{spread}")
+            row.append(percent_spread(summary[case][str(count)]))
         rows.append(row)
     out += table(header, rows) + [""]
     for pair, marks in efficiency["crossings"].items():
@@ -546,9 +549,7 @@ def headline(results: Path, link: str) -> str:
     baseline_path = results / "baseline.json"
     rows = []
     for case, entry in sorted(transfer["cases"].items(), key=lambda kv: int(kv[0])):
-        acc = entry["test_accuracy"]
-        spread = f" ± {acc['std']:.2%}" if acc["std"] is not None else ""
-        rows.append([case, entry["label"], f"{acc['mean']:.2%}{spread}"])
+        rows.append([case, entry["label"], percent_spread(entry["test_accuracy"])])
     if baseline_path.exists():
         lr = read_json(baseline_path)["logistic_regression"]["test_accuracy"]
         rows.append(["-", "logistic regression on raw pixels (baseline)", f"{lr:.2%}"])

@@ -17,7 +17,6 @@ train on a few labelled images instead (`kfashion.labels`).
 
 import argparse
 import dataclasses
-import hashlib
 import shutil
 import sys
 import time
@@ -29,6 +28,7 @@ from kfashion import data, training
 from kfashion.errors import UserError, exit_on_user_error
 from kfashion.records import (
     changed_settings,
+    file_digest,
     hold_lock,
     provenance,
     read_json,
@@ -313,10 +313,6 @@ def check_settings(runs_dir: Path, settings: dict, overwrite: bool) -> None:
     write_json(path, settings)
 
 
-def file_digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def print_run(record: dict, labels="") -> None:
     print(
         f"case {record['case']} ({CASES[record['case']].label}), seed {record['seed']}{labels}: "
@@ -333,12 +329,12 @@ def label_efficiency(template, cases, seeds, dataset, args, argv, settings) -> N
     counts = labels.parse_counts(args.labels, len(dataset.y_train))
     results_dir = Path(args.results)
     runs_dir = results_dir / "transfer" / "runs"
+    repeats = {c: labels.repeats_for(c, args.batch_size, args.epochs) for c in counts if c != "all"}
     records = {}
     for count in counts:
         for seed in seeds:
             if count != "all":
-                repeats = labels.repeats_for(count, args.batch_size, args.epochs)
-                subset = labels.labelled_subset(dataset, count, seed, repeats)
+                subset = labels.labelled_subset(dataset, count, seed, repeats[count])
             for case in cases:
                 path = labels.run_path(runs_dir, count, case, seed)
                 if not path.exists():
@@ -368,11 +364,7 @@ def label_efficiency(template, cases, seeds, dataset, args, argv, settings) -> N
                 "data": dataset.source,
             },
             "test_accuracy": summary,
-            "repeats_per_epoch": {
-                str(c): labels.repeats_for(c, args.batch_size, args.epochs)
-                for c in counts
-                if c != "all"
-            },
+            "repeats_per_epoch": {str(count): n for count, n in repeats.items()},
             "crossings": {
                 f"case {a} vs case {b}": labels.crossings(summary, counts, str(a), str(b))
                 for a, b in pairs
