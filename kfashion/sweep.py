@@ -32,7 +32,17 @@ FACTORS = {
     "optimizer": ("adam", "sgd"),
     "learning_rate": (1e-4, 1e-3, 1e-2),
     "batch_size": (50, 100, 150),
+    "architecture": tuple(models.ARCHITECTURES),
 }
+# The reference study's factors: the default design (14 trials). Others are swept on request.
+REFERENCE_FACTORS = ("latent_dim", "dropout", "optimizer", "learning_rate", "batch_size")
+# Settings beyond the reference study, with the value every trial has unless its factor
+# changes it. They stay out of BASE so the reference design's configs read as the study's.
+IMPLIED = {"architecture": "course"}
+# Factors swept around another point than BASE. The linear_code network is meant to be used
+# without dropout, and p=0.0 is also where the course network's validation loss is lowest in
+# the sweep, so both architectures are compared at p=0.0.
+AROUND = {"architecture": {**BASE, "dropout": 0.0}}
 # The configuration the reference study chose in the end.
 REFERENCE_CHOICE = {**BASE, "dropout": 0.1}
 
@@ -58,17 +68,29 @@ def describe(factor: str, value) -> str:
     return "base case" if factor == "base" else f"{factor}={value}"
 
 
-def make_design(factors=tuple(FACTORS)) -> list[DesignPoint]:
-    """The base case, then each factor's other values in order (14 points for all factors)."""
+def make_design(factors=REFERENCE_FACTORS) -> list[DesignPoint]:
+    """The base case, then each factor's values in order, each configuration once.
+
+    The reference factors give 14 points; "architecture" adds the course network and the
+    linear_code one, both at p=0.0 (the course one is not repeated if "dropout" is swept too).
+    """
     unknown = [factor for factor in factors if factor not in FACTORS]
     if unknown:
         raise ValueError(f"unknown factor {unknown[0]!r}; choose from {', '.join(FACTORS)}")
     design = [DesignPoint("base", None, dict(BASE))]
     for factor in factors:
         for value in FACTORS[factor]:
-            if value != BASE[factor]:
-                design.append(DesignPoint(factor, value, {**BASE, factor: value}))
+            config = {**AROUND.get(factor, BASE), factor: value}
+            if IMPLIED.get(factor) == value:
+                del config[factor]  # implied settings are left out, as in the base case
+            if all(config != point.config for point in design):
+                design.append(DesignPoint(factor, value, config))
     return design
+
+
+def setting(config: dict, name: str):
+    """A trial's value of `name`, implied ones included."""
+    return {**IMPLIED, **config}[name]
 
 
 def search_space() -> keras_tuner.HyperParameters:
@@ -82,7 +104,7 @@ def search_space() -> keras_tuner.HyperParameters:
 
 def choose(hp: keras_tuner.HyperParameters, name: str):
     """Read factor `name` from `hp`; its default is the base case."""
-    return hp.Choice(name, FACTORS[name], default=BASE[name])
+    return hp.Choice(name, FACTORS[name], default=setting(BASE, name))
 
 
 class DesignOracle(keras_tuner.Oracle):
@@ -113,7 +135,7 @@ class DesignOracle(keras_tuner.Oracle):
         # every value is given: KerasTuner samples any that is missing at random
         return {
             "status": keras_tuner.engine.trial.TrialStatus.RUNNING,
-            "values": {"factor": point.factor, **point.config},
+            "values": {"factor": point.factor, **IMPLIED, **point.config},
         }
 
 
@@ -136,7 +158,9 @@ class AutoencoderHyperModel(keras_tuner.HyperModel):
 
     def build(self, hp):
         keras.utils.set_random_seed(self.seed)  # every trial starts from the same draw
-        model = models.build_autoencoder(choose(hp, "latent_dim"), choose(hp, "dropout"))
+        model = models.build_autoencoder(
+            choose(hp, "latent_dim"), choose(hp, "dropout"), choose(hp, "architecture")
+        )
         optimizer = make_optimizer(choose(hp, "optimizer"), choose(hp, "learning_rate"))
         model.compile(optimizer=optimizer, loss="mse", **training.compile_options())
         return model

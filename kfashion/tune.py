@@ -53,7 +53,8 @@ def parse_args(argv):
     parser.add_argument(
         "--factors",
         default=",".join(_factor_names()),
-        help="comma-separated factors to sweep around the base case",
+        help="comma-separated factors to sweep around the base case; also: architecture "
+        "(the course network and the linear_code variant, both at dropout 0.0)",
     )
     parser.add_argument(
         "--subset", type=int, help="use a stratified subset of this many training images"
@@ -90,9 +91,9 @@ def parse_args(argv):
 
 
 def _factor_names():
-    from kfashion.sweep import FACTORS
+    from kfashion.sweep import REFERENCE_FACTORS
 
-    return list(FACTORS)
+    return list(REFERENCE_FACTORS)
 
 
 def check_settings(project_dir: Path, settings: dict, overwrite: bool) -> None:
@@ -197,7 +198,7 @@ def select(records, how: str) -> dict:
 
 def write_figures(records, selected_model, dataset, pca, results_dir: Path) -> dict:
     from kfashion import plots
-    from kfashion.sweep import FACTORS
+    from kfashion.sweep import AROUND, FACTORS, setting
 
     figures = results_dir / "figures"
     paths = {}
@@ -207,7 +208,8 @@ def write_figures(records, selected_model, dataset, pca, results_dir: Path) -> d
         if not trials:
             continue
         lines = [{**r, "is_base": False} for r in trials]
-        lines += [{**r, "value": r["config"][factor], "is_base": True} for r in base]
+        if factor not in AROUND:  # a factor swept around another point has that point itself
+            lines += [{**r, "value": setting(r["config"], factor), "is_base": True} for r in base]
         lines.sort(key=lambda r: r["value"])
         paths[factor] = figures / f"sweep_{factor}.png"
         plots.plot_factor(factor, lines, paths[factor])

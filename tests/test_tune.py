@@ -29,7 +29,8 @@ def test_design_has_the_fourteen_reference_trials():
     configs = [tuple(sorted(point.config.items())) for point in design]
     assert len(design) == len(set(configs)) == 14
     assert design[0].factor == "base" and design[0].config == sweep.BASE
-    for factor, values in sweep.FACTORS.items():
+    for factor in sweep.REFERENCE_FACTORS:
+        values = sweep.FACTORS[factor]
         swept = {p.config[factor] for p in design if p.factor in (factor, "base")}
         assert swept == set(values)
         for point in design:
@@ -38,6 +39,37 @@ def test_design_has_the_fourteen_reference_trials():
                 assert changed == {factor} and point.value == point.config[factor]
     assert sweep.REFERENCE_CHOICE in [p.config for p in design]
     assert [p.factor for p in sweep.make_design(["optimizer"])] == ["base", "optimizer"]
+
+
+def test_architecture_factor_compares_both_networks_without_dropout():
+    design = sweep.make_design(["architecture"])
+    assert [(p.factor, p.value) for p in design] == [
+        ("base", None),
+        ("architecture", "course"),
+        ("architecture", "linear_code"),
+    ]
+    assert design[1].config == {**sweep.BASE, "dropout": 0.0}  # implied "course" left out
+    assert design[2].config == {**sweep.BASE, "dropout": 0.0, "architecture": "linear_code"}
+    # with dropout swept too, its p=0.0 trial is the course point: not run twice
+    both = sweep.make_design(["dropout", "architecture"])
+    assert len(both) == 6 and [p.value for p in both if p.factor == "architecture"] == [
+        "linear_code"
+    ]
+    assert [sweep.setting(p.config, "architecture") for p in design] == [
+        "course",
+        "course",
+        "linear_code",
+    ]
+
+
+def test_linear_code_hypermodel_builds_a_linear_bottleneck():
+    hp = keras_tuner.HyperParameters()
+    hp.values["architecture"] = "linear_code"
+    model = sweep.AutoencoderHyperModel().build(hp)
+    encoder = model.get_layer("encoder")
+    assert encoder.output_shape == (None, 64) and encoder.layers[-1].name == "latent"
+    assert encoder.layers[-1].activation is keras.activations.linear  # no ReLU on the code
+    assert model.count_params() == 105_216 + 109_009
 
 
 def test_hypermodel_builds_from_default_hyperparameters():
@@ -52,7 +84,7 @@ def test_oracle_hands_out_the_design_in_order_then_stops(tmp_path):
     oracle._set_project_dir(str(tmp_path), "p")
     # one trial per tuner id, as parallel workers would ask
     trials = [oracle.create_trial(f"tuner{i}") for i in range(len(design) + 1)]
-    expected = [{"factor": p.factor, **p.config} for p in design]
+    expected = [{"factor": p.factor, **sweep.IMPLIED, **p.config} for p in design]
     assert [t.hyperparameters.values for t in trials[:-1]] == expected
     assert trials[-1].status == "STOPPED"
 
@@ -111,7 +143,7 @@ def test_quick_full_sweep_on_a_chief_and_two_workers_writes_every_output(tmp_pat
     assert summary["selected"]["config"] == sweep.REFERENCE_CHOICE
     assert summary["provenance"]["command"].startswith("python -m kfashion.tune --subset 1200")
     assert set(summary["pca_test_mse"]) == {"16", "32", "64", "128", "256"}
-    for factor in sweep.FACTORS:
+    for factor in sweep.REFERENCE_FACTORS:
         assert (results / "figures" / f"sweep_{factor}.png").stat().st_size > 10_000
     for name in ("reconstructions", "mse_vs_pca"):
         assert (results / "figures" / f"{name}.png").stat().st_size > 10_000
