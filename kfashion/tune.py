@@ -4,7 +4,7 @@ Runs the 14 trials of the design in `kfashion.sweep` on the real data (50,000 tr
 validation; the test set only for the final numbers), then writes to `--results`:
 
 - `sweep.json`: every trial's factor, value, config, per-epoch losses, best epoch, best
-  validation loss, test MSE of its best-epoch weights, seconds and status;
+  validation loss, test MSE of its best-epoch weights, parameters, seconds and status;
 - `figures/sweep_<factor>.png`, `figures/reconstructions.png`, `figures/mse_vs_pca.png`;
 - `models/autoencoder.keras`, `encoder.keras`, `decoder.keras`: the selected trial's
   best-epoch weights.
@@ -143,11 +143,13 @@ def trial_records(tuner, design, dataset) -> list[dict]:
             "best_epoch": None,
             "best_val_loss": None,
             "test_mse": None,
+            "parameters": None,
         }
         if status == "COMPLETED":
             model = load_best_model(tuner, trial)
             record["best_epoch"] = trial.best_step + 1
             record["best_val_loss"] = trial.score
+            record["parameters"] = model.count_params()
             record["test_mse"] = model.evaluate(
                 dataset.x_test, dataset.x_test, batch_size=EVAL_BATCH_SIZE, verbose=0
             )
