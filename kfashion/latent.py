@@ -38,6 +38,15 @@ def load(path: Path):
         raise UserError(f"{path}: not a readable .keras model ({type(error).__name__})") from None
 
 
+def short_names(paths: list[Path]) -> list[str]:
+    """The fewest trailing path parts that tell the encoders apart, for the figures' titles."""
+    for depth in range(1, max(len(p.parts) for p in paths) + 1):
+        names = ["/".join(p.parts[-depth:]) for p in paths]
+        if len(set(names)) == len(names):
+            return names
+    return [str(p) for p in paths]
+
+
 def maps(codes: np.ndarray, labels: np.ndarray, sample: np.ndarray, seed: int) -> dict:
     """2-D PCA of all codes and t-SNE of the sampled ones."""
     from sklearn.decomposition import PCA
@@ -92,15 +101,15 @@ def main(argv=None) -> None:
     rng = np.random.default_rng(args.seed)
     sample = data.stratified_sample(dataset.y_test, args.tsne_images, rng)
     rows, summary = {}, {}
-    for path, encoder, decoder in models:
+    for (path, encoder, decoder), name in zip(models, short_names(encoders), strict=True):
         codes = encoder.predict(dataset.x_test, batch_size=1000, verbose=0)
-        rows[str(path)] = {
+        rows[name] = {
             **maps(codes, dataset.y_test, sample, args.seed),
             "paths": paths_between_means(codes, dataset.y_test, decoder),
         }
         summary[str(path)] = {
             "sha256": file_digest(path),
-            **{k: rows[str(path)][k] for k in ("pca_explained_variance", "tsne_kl_divergence")},
+            **{k: rows[name][k] for k in ("pca_explained_variance", "tsne_kl_divergence")},
         }
         print(f"{path}: codes of {len(codes)} test images mapped", flush=True)
     figures = Path(args.results) / "figures"

@@ -15,13 +15,14 @@ def _save(fig, path) -> None:
     plt.close(fig)
 
 
-def plot_factor(factor: str, trials: list[dict], path) -> None:
+def plot_factor(factor: str, trials: list[dict], path, others="the base case") -> None:
     """Train and validation loss against epoch, one line per value of `factor`.
 
     Args:
         factor: the factor the figure is about.
         trials: records with "value", "is_base", "status" and "history" (loss, val_loss).
         path: where to write the PNG.
+        others: where the other factors were held, for the title.
     """
     fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
     colors = plt.cm.viridis(np.linspace(0, 0.9, len(trials)))
@@ -43,7 +44,7 @@ def plot_factor(factor: str, trials: list[dict], path) -> None:
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("mean squared error")
     axes[1].legend(title=factor)
-    fig.suptitle(f"Autoencoder: effect of {factor} (others at the base case)")
+    fig.suptitle(f"Autoencoder: effect of {factor} (others at {others})")
     _save(fig, path)
 
 
@@ -217,11 +218,8 @@ def plot_latent_maps(rows: dict, class_names, path) -> None:
                     label=label,
                 )
             title = "PCA" if method == "pca" else "t-SNE"
-            ax.set(
-                title=f"{Path(name).name}: {title} of {len(labels):,} test codes",
-                xticks=[],
-                yticks=[],
-            )
+            ax.set(xticks=[], yticks=[])
+            ax.set_title(f"{name}: {title} of {len(labels):,} test codes", fontsize=10)
     axes[0, 1].legend(markerscale=6, fontsize=8, loc="upper right", bbox_to_anchor=(1.32, 1))
     _save(fig, path)
 
@@ -248,6 +246,6 @@ def plot_latent_paths(rows: dict, paths, path) -> None:
         ax_row[-1].yaxis.set_label_position("right")
         ax_row[-1].set_ylabel(paths[k][1], fontsize=7)
         if len(rows) > 1 and k == 0:
-            ax_row[steps // 2].set_title(Path(name).name, fontsize=8)
+            ax_row[steps // 2].set_title(name, fontsize=8)
     fig.suptitle("Decoded along the line from one class's mean code to another's")
     _save(fig, path)

@@ -61,8 +61,37 @@ def file_digest(path) -> str:
 
 
 def save_model(model, path) -> None:
-    """Save a `.keras` file atomically."""
-    _replace_atomically(Path(path), lambda tmp: model.save(tmp))
+    """Save a `.keras` file atomically, keeping an existing file that holds the same model.
+
+    A `.keras` file records when it was saved, so saving the same model again changes its
+    bytes and its SHA-256, which the stages that read it record: re-exporting a finished
+    sweep would otherwise make `transfer` refuse its own runs.
+    """
+    path = Path(path)
+    if path.exists() and holds_same_model(path, model):
+        return
+    _replace_atomically(path, lambda tmp: model.save(tmp))
+
+
+def _as_json(config: dict) -> str:
+    return json.dumps(config, sort_keys=True, default=str)
+
+
+def holds_same_model(path: Path, model) -> bool:
+    """Whether the `.keras` file at `path` has `model`'s configuration and weights."""
+    from kfashion.quiet_keras import keras
+
+    try:
+        saved = keras.saving.load_model(path, compile=False)
+    except Exception:  # unreadable or not a model: it is replaced
+        return False
+    mine, theirs = model.get_weights(), saved.get_weights()
+    return (
+        # as JSON: a loaded model's config has lists where the built one has tuples
+        _as_json(saved.get_config()) == _as_json(model.get_config())
+        and len(mine) == len(theirs)
+        and all(np.array_equal(a, b) for a, b in zip(mine, theirs, strict=True))
+    )
 
 
 def machine() -> dict:

@@ -2,9 +2,11 @@
 
 Every number in the report is read from the JSON files under `--results` (`sweep.json`,
 `transfer.json`, `baseline.json`, `label_efficiency.json`, `latent.json`, `bench.json`,
-whichever exist); nothing is typed by hand, so the report can be regenerated at
-any time and a test checks that the committed one is up to date. Each finding of the reference
-study gets a verdict computed from the curves, with the number that decides it.
+and under `architecture/` the variant's `sweep.json`, `transfer.json` and
+`label_efficiency.json`, whichever exist); nothing is typed by hand, so the report can be
+regenerated at any time and a test checks that the committed one is up to date. Each finding
+of the reference study gets a verdict computed from the curves, with the number that decides
+it.
 """
 
 import argparse
@@ -20,6 +22,8 @@ from kfashion.records import read_json
 # What the reference study reported for the four cases (DESIGN.md), and the goals for this run.
 REFERENCE_CASES = {1: "highest accuracy", 2: "about 80%", 3: "about 88%", 4: "below 75%"}
 GOAL_CASE1, GOAL_CASE3 = 0.910, 0.905
+GOAL_FROZEN_HEAD = 0.85  # issue 7: a frozen variant encoder + linear head, "ideally above 85%"
+ARCHITECTURE_DIR = "architecture"  # results of `tune --factors architecture`, inside --results
 NEAR = 0.03  # "about X%" counts as reproduced within 3 points
 UNSTEADY_RISES = 3  # a validation curve that rises in this many epochs or more oscillates
 
@@ -37,7 +41,8 @@ def by_factor(sweep: dict) -> dict:
         if trial["factor"] != "base":
             factors.setdefault(trial["factor"], []).append((trial["value"], trial))
     for factor, rows in factors.items():
-        rows.append((base["config"][factor], base))
+        if factor in base["config"]:  # not for a factor swept around its own point
+            rows.append((base["config"][factor], base))
         rows.sort(key=lambda row: (isinstance(row[0], str), row[0]))
     return factors
 
@@ -391,7 +396,153 @@ def latent_section(latent: dict) -> list[str]:
     ]
 
 
-def goals_section(sweep, transfer, baseline) -> list[str]:
+def network(config: dict) -> str:
+    """A trial's architecture: configs leave out the course network, the default."""
+    return config.get("architecture", "course")
+
+
+def architecture_section(
+    architecture: dict, frozen: dict | None, transfer, baseline, scarce=None, efficiency=None
+) -> list[str]:
+    """The course network against the variant: `tune --factors architecture`, the variant's
+    frozen transfer run (`frozen`) and its label-efficiency run (`scarce`)."""
+    settings = architecture["settings"]
+    pca = architecture["pca_test_mse"]
+    selected = network(architecture["selected"]["config"])
+    out = [
+        "## Architecture",
+        "",
+        f"`{architecture['provenance']['command']}`: the course network against the "
+        f"linear_code variant (`same` padding, a linear code, a 7x7 decoder with a 3x3 output "
+        f"convolution; `kfashion/models.py`), both without dropout, {settings['epochs']} epochs "
+        f"on {settings['sizes']['train']:,} training images, seed {settings['seed']}; the base "
+        "case (course network, dropout 0.2) beside them.",
+        "",
+    ]
+    rows = []
+    for trial in architecture["trials"]:
+        n = trial["config"]["latent_dim"]
+        rows.append(
+            [
+                network(trial["config"]),
+                trial["config"]["dropout"],
+                f"{trial['parameters']:,}" if trial["parameters"] else "-",
+                f"{trial['best_val_loss']:.4f}" if trial["best_val_loss"] else "-",
+                f"{trial['test_mse']:.4f}" if trial["test_mse"] else "-",
+                f"{pca[str(n)]:.4f}",
+                trial["status"],
+            ]
+        )
+    out += table(
+        [
+            "network",
+            "dropout",
+            "parameters",
+            "best validation loss",
+            "test MSE",
+            "PCA test MSE",
+            "status",
+        ],
+        rows,
+    )
+    figures = architecture["figures"]
+    out += ["", f"![architecture curves]({ARCHITECTURE_DIR}/{figures['architecture']})", ""]
+    out += [
+        f"![reconstructions]({ARCHITECTURE_DIR}/{figures['reconstructions']})",
+        "",
+    ]
+    if frozen:
+        out.append(
+            f"Frozen encoders with a linear head trained on their codes "
+            f"(`{frozen['provenance']['command']}`, {frozen['settings']['epochs']} epochs, "
+            f"seeds {frozen['settings']['seeds']}), test accuracy:"
+        )
+        out.append("")
+        rows = [
+            [f"{selected}, {entry['label']}", percent_spread(entry["test_accuracy"])]
+            for case, entry in sorted(frozen["cases"].items())
+        ]
+        if transfer and "2" in transfer["cases"]:
+            rows.append(
+                [
+                    "course (the reference run's encoder, dropout 0.1), pretrained encoder, frozen",
+                    percent_spread(accuracy(transfer, 2)),
+                ]
+            )
+        if baseline:
+            lr = baseline["logistic_regression"]["test_accuracy"]
+            rows.append(["logistic regression on raw pixels (baseline)", f"{lr:.2%}"])
+        out += table(["encoder", "test accuracy"], rows) + [""]
+    if scarce and efficiency:
+        out += scarce_labels_table(selected, scarce, efficiency)
+    return out
+
+
+def scarce_labels_table(name: str, scarce: dict, efficiency: dict) -> list[str]:
+    """The variant's cases against the course network's, at each number of labels."""
+    ours, course = scarce["test_accuracy"], efficiency["test_accuracy"]
+    counts = [c for c in scarce["settings"]["labels"] if str(c) in course.get("3", {})]
+    columns = [(f"{name} case {c}", ours[c]) for c in sorted(ours)]
+    columns += [(f"course case {c}", course[c]) for c in sorted(course)]
+    out = [
+        f"With few labels (`{scarce['provenance']['command']}`, seeds "
+        f"{scarce['settings']['seeds']}; the course network's cases from the label-efficiency "
+        "section):",
+        "",
+    ]
+    rows = [[c, *(percent_spread(column[str(c)]) for _, column in columns)] for c in counts]
+    out += table(["labels", *(name for name, _ in columns)], rows) + [""]
+    if "2" in ours:
+        for case in ("2", "3"):
+            if case in course:
+                above = [
+                    str(c)
+                    for c in counts
+                    if ours["2"][str(c)]["mean"] > course[case][str(c)]["mean"]
+                ]
+                out.append(
+                    f"- {name} case 2 (frozen) is above the course network's case {case} at "
+                    f"{', '.join(above) if above else 'no number of'} labels."
+                )
+        out.append("")
+    return out
+
+
+def architecture_goals(architecture: dict, frozen: dict | None, baseline) -> list[list]:
+    """Issue 7's goals at latent size 64 for the selected variant."""
+    chosen = architecture["selected"]
+    name = network(chosen["config"])
+    n = chosen["config"]["latent_dim"]
+    mse, pca = chosen["test_mse"], architecture["pca_test_mse"][str(n)]
+    rows = [
+        [
+            f"{name}: test MSE below PCA-{n}",
+            f"{mse:.4f} vs {pca:.4f}",
+            "met" if mse < pca else "not met",
+        ]
+    ]
+    if frozen and "2" in frozen["cases"]:
+        mean = accuracy(frozen, 2)["mean"]
+        if baseline:
+            lr = baseline["logistic_regression"]["test_accuracy"]
+            rows.append(
+                [
+                    f"{name}: frozen encoder + linear head above the raw-pixel baseline",
+                    f"{mean:.2%} vs {lr:.2%}",
+                    "met" if mean > lr else "not met",
+                ]
+            )
+        rows.append(
+            [
+                f"{name}: frozen encoder + linear head above {GOAL_FROZEN_HEAD:.0%}",
+                f"{mean:.2%}",
+                "met" if mean > GOAL_FROZEN_HEAD else "not met",
+            ]
+        )
+    return rows
+
+
+def goals_section(sweep, transfer, baseline, architecture=None, frozen=None) -> list[str]:
     rows = []
     if transfer:
         for case, goal in ((1, GOAL_CASE1), (3, GOAL_CASE3)):
@@ -423,12 +574,14 @@ def goals_section(sweep, transfer, baseline) -> list[str]:
                 "below PCA" if mse < pca else "above PCA",
             ]
         )
+    if architecture:
+        rows += architecture_goals(architecture, frozen, baseline)
     return ["## Goals", "", *table(["goal", "this run", ""], rows), ""] if rows else []
 
 
-def how_section(sweep, transfer, baseline, bench, efficiency, latent) -> list[str]:
+def how_section(sweep, transfer, baseline, bench, efficiency, latent, variant=()) -> list[str]:
     out = ["## How this run was made", ""]
-    for stage in (sweep, transfer, baseline, efficiency, latent):
+    for stage in (sweep, transfer, baseline, efficiency, *variant, latent):
         if not stage:
             continue
         p = stage["provenance"]
@@ -509,6 +662,9 @@ def render(results: Path) -> str:
     sweep, transfer = load("sweep.json"), load("transfer.json")
     baseline, bench = load("baseline.json"), load("bench.json")
     efficiency, latent = load("label_efficiency.json"), load("latent.json")
+    architecture = load(f"{ARCHITECTURE_DIR}/sweep.json")
+    frozen = load(f"{ARCHITECTURE_DIR}/transfer.json")
+    scarce = load(f"{ARCHITECTURE_DIR}/label_efficiency.json")
     if not sweep and not transfer:
         raise UserError(
             f"{results} holds neither sweep.json nor transfer.json: run "
@@ -527,16 +683,19 @@ def render(results: Path) -> str:
     out += ["## The reference study's findings, checked", ""]
     out += table(["finding", "here", "evidence"], [list(f) for f in findings])
     out.append("")
-    out += goals_section(sweep, transfer, baseline)
+    out += goals_section(sweep, transfer, baseline, architecture, frozen)
     if transfer:
         out += transfer_section(transfer, baseline)
     if efficiency:
         out += labels_section(efficiency)
     if sweep:
         out += sweep_section(sweep)
+    if architecture:
+        out += architecture_section(architecture, frozen, transfer, baseline, scarce, efficiency)
     if latent:
         out += latent_section(latent)
-    out += how_section(sweep, transfer, baseline, bench, efficiency, latent)
+    variant = [stage for stage in (architecture, frozen, scarce) if stage]
+    out += how_section(sweep, transfer, baseline, bench, efficiency, latent, variant)
     return "\n".join(out)
 
 

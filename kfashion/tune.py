@@ -200,7 +200,7 @@ def select(records, how: str) -> dict:
 
 def write_figures(records, selected_model, dataset, pca, results_dir: Path) -> dict:
     from kfashion import plots
-    from kfashion.sweep import AROUND, FACTORS, setting
+    from kfashion.sweep import AROUND, BASE, FACTORS, setting
 
     figures = results_dir / "figures"
     paths = {}
@@ -210,11 +210,15 @@ def write_figures(records, selected_model, dataset, pca, results_dir: Path) -> d
         if not trials:
             continue
         lines = [{**r, "is_base": False} for r in trials]
-        if factor not in AROUND:  # a factor swept around another point has that point itself
+        others = "the base case"
+        if factor in AROUND:  # swept around another point, which is among its own trials
+            moved = [f"{k}={v}" for k, v in AROUND[factor].items() if BASE[k] != v]
+            others = f"the base case, but {', '.join(moved)}"
+        else:
             lines += [{**r, "value": setting(r["config"], factor), "is_base": True} for r in base]
         lines.sort(key=lambda r: r["value"])
         paths[factor] = figures / f"sweep_{factor}.png"
-        plots.plot_factor(factor, lines, paths[factor])
+        plots.plot_factor(factor, lines, paths[factor], others)
     first_of_class = [int((dataset.y_test == c).argmax()) for c in range(data.NUM_CLASSES)]
     images = dataset.x_test[first_of_class]
     paths["reconstructions"] = figures / "reconstructions.png"

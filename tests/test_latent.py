@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import keras
 import pytest
@@ -47,3 +48,15 @@ def test_missing_decoder_is_refused(tmp_path, saved_pair):
     )
     assert "decoder.keras" in line
     assert not (tmp_path / "latent.json").exists()
+
+
+def test_encoders_are_named_by_the_path_parts_that_tell_them_apart():
+    paths = [
+        Path("results/models/encoder.keras"),
+        Path("results/architecture/models/encoder.keras"),
+    ]
+    assert latent.short_names(paths) == [
+        "results/models/encoder.keras",
+        "architecture/models/encoder.keras",
+    ]
+    assert latent.short_names([Path("a/x.keras"), Path("b/y.keras")]) == ["x.keras", "y.keras"]

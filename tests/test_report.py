@@ -82,3 +82,17 @@ def test_baseline_on_a_small_real_subset(tmp_path):
 def test_baseline_refuses_a_bad_iteration_count(tmp_path):
     line = refused(run_module("kfashion.baseline", "--max-iter", "0", "--results", str(tmp_path)))
     assert "--max-iter 0" in line
+
+
+def test_architecture_goals_follow_the_numbers():
+    variant = copy.deepcopy(committed("architecture/sweep.json"))
+    frozen = copy.deepcopy(committed("architecture/transfer.json"))
+    lr = committed("baseline.json")
+    variant["selected"]["test_mse"] = variant["pca_test_mse"]["64"] * 0.9
+    frozen["cases"]["2"]["test_accuracy"]["mean"] = 0.86
+    outcomes = [row[2] for row in report.architecture_goals(variant, frozen, lr)]
+    assert outcomes == ["met", "met", "met"]
+    variant["selected"]["test_mse"] = variant["pca_test_mse"]["64"] * 1.1
+    frozen["cases"]["2"]["test_accuracy"]["mean"] = lr["logistic_regression"]["test_accuracy"]
+    outcomes = [row[2] for row in report.architecture_goals(variant, frozen, lr)]
+    assert outcomes == ["not met", "not met", "not met"]
