@@ -34,12 +34,27 @@ def test_layer_order_and_shapes():
     assert encoder.get_layer("enc_dropout1").rate == 0.3
 
 
+@pytest.mark.parametrize("architecture", list(models.ARCHITECTURES))
 @pytest.mark.parametrize("latent_dim", [16, 256])
-def test_autoencoder_reconstructs_in_unit_range(latent_dim):
-    autoencoder = models.build_autoencoder(latent_dim, 0.0)
+def test_autoencoder_reconstructs_in_unit_range(latent_dim, architecture):
+    autoencoder = models.build_autoencoder(latent_dim, 0.0, architecture)
     out = autoencoder.predict(np.random.rand(4, 28, 28, 1).astype("float32"), verbose=0)
     assert out.shape == (4, 28, 28, 1) and 0.0 <= out.min() and out.max() <= 1.0
     assert [layer.name for layer in autoencoder.layers[1:]] == ["encoder", "decoder"]
+    assert autoencoder.get_layer("encoder").output_shape == (None, latent_dim)
+
+
+def test_linear_code_variant_shapes_and_counts():
+    encoder = models.build_linear_code_encoder(64, 0.1)
+    decoder = models.build_linear_code_decoder(64, 0.1)
+    assert encoder.count_params() == 105_216 and decoder.count_params() == 109_009
+    shapes = {layer.name: layer.output.shape[1:] for layer in encoder.layers + decoder.layers}
+    assert shapes["enc_conv1"] == (28, 28, 16) and shapes["enc_pool2"] == (7, 7, 32)
+    assert shapes["latent"] == (64,) and shapes["dec_reshape"] == (7, 7, 32)
+    assert shapes["dec_deconv1"] == (14, 14, 16) and shapes["reconstruction"] == (28, 28, 1)
+    assert encoder.get_layer("enc_dropout1").rate == 0.1
+    with pytest.raises(ValueError, match="unknown architecture"):
+        models.build_autoencoder(64, 0.0, "resnet")
 
 
 @pytest.mark.parametrize("train_encoder", [True, False])
