@@ -5,7 +5,8 @@ validation; the test set only for the final numbers), then writes to `--results`
 
 - `sweep.json`: every trial's factor, value, config, per-epoch losses, best epoch, best
   validation loss, test MSE of its best-epoch weights, parameters, seconds and status;
-- `figures/sweep_<factor>.png`, `figures/reconstructions.png`, `figures/mse_vs_pca.png`;
+- `figures/sweep_<factor>.png`, `figures/reconstructions.png`, `figures/mse_vs_pca.png`
+  (when latent sizes are swept);
 - `models/autoencoder.keras`, `encoder.keras`, `decoder.keras`: the selected trial's
   best-epoch weights.
 
@@ -235,10 +236,11 @@ def write_figures(records, selected_model, dataset, pca, results_dir: Path) -> d
         if r["factor"] in ("base", "latent_dim") and r["test_mse"] is not None
     }
     sizes = sorted(by_size)
-    paths["mse_vs_pca"] = figures / "mse_vs_pca.png"
-    plots.plot_mse_vs_pca(
-        sizes, [by_size[n] for n in sizes], [pca[str(n)] for n in sizes], paths["mse_vs_pca"]
-    )
+    if len(sizes) > 1:  # a curve needs the latent_dim factor; one point says nothing
+        paths["mse_vs_pca"] = figures / "mse_vs_pca.png"
+        plots.plot_mse_vs_pca(
+            sizes, [by_size[n] for n in sizes], [pca[str(n)] for n in sizes], paths["mse_vs_pca"]
+        )
     return {name: str(path.relative_to(results_dir)) for name, path in paths.items()}
 
 

@@ -28,6 +28,7 @@ def test_architecture_sweep_feeds_transfer_and_the_report(tmp_path):
     assert networks == ["course", "course", "linear_code"]
     assert [t["parameters"] for t in sweep["trials"]] == [116_417, 116_417, 214_225]
     assert (variant / "figures" / "sweep_architecture.png").stat().st_size > 10_000
+    assert not (variant / "figures" / "mse_vs_pca.png").exists()  # no latent sizes swept
 
     # the variant's encoder, whichever was selected, works as transfer's --encoder
     encoder = variant / "models" / "encoder.keras"
