@@ -12,6 +12,25 @@ from kfashion.quiet_keras import keras
 layers = keras.layers
 
 
+def _convolutions(images, padding: str, dropout: float):
+    """The encoders' Conv(16)-Conv(32), each with ReLU, dropout and 2x2 pooling, flattened."""
+    x = images
+    for i, filters in enumerate((16, 32), start=1):
+        x = layers.Conv2D(filters, 3, padding=padding, name=f"enc_conv{i}")(x)
+        x = layers.ReLU(name=f"enc_relu{i}")(x)
+        x = layers.Dropout(dropout, name=f"enc_dropout{i}")(x)
+        x = layers.MaxPooling2D(2, name=f"enc_pool{i}")(x)
+    return layers.Flatten(name="enc_flatten")(x)
+
+
+def _feature_maps(codes, side: int, dropout: float):
+    """The decoders' Dense layer with ReLU and dropout, reshaped to side x side x 32 maps."""
+    x = layers.Dense(side * side * 32, name="dec_dense")(codes)
+    x = layers.ReLU(name="dec_relu1")(x)
+    x = layers.Dropout(dropout, name="dec_dropout1")(x)
+    return layers.Reshape((side, side, 32), name="dec_reshape")(x)
+
+
 def build_encoder(latent_dim: int = 64, dropout: float = 0.2, name: str = "encoder") -> keras.Model:
     """Conv(16)-Conv(32)-Dense(latent_dim), each followed by ReLU and dropout.
 
@@ -24,13 +43,7 @@ def build_encoder(latent_dim: int = 64, dropout: float = 0.2, name: str = "encod
         A model mapping (28, 28, 1) images to (latent_dim,) codes.
     """
     inputs = keras.Input(IMAGE_SHAPE, name="image")
-    x = inputs
-    for i, filters in enumerate((16, 32), start=1):
-        x = layers.Conv2D(filters, 3, padding="valid", name=f"enc_conv{i}")(x)
-        x = layers.ReLU(name=f"enc_relu{i}")(x)
-        x = layers.Dropout(dropout, name=f"enc_dropout{i}")(x)
-        x = layers.MaxPooling2D(2, name=f"enc_pool{i}")(x)
-    x = layers.Flatten(name="enc_flatten")(x)  # 5 x 5 x 32 = 800
+    x = _convolutions(inputs, "valid", dropout)  # 5 x 5 x 32 = 800 features
     x = layers.Dense(latent_dim, name="enc_dense")(x)
     x = layers.ReLU(name="enc_relu3")(x)
     outputs = layers.Dropout(dropout, name="latent")(x)
@@ -49,10 +62,7 @@ def build_decoder(latent_dim: int = 64, dropout: float = 0.2, name: str = "decod
         A model mapping (latent_dim,) codes to (28, 28, 1) images in [0, 1].
     """
     inputs = keras.Input((latent_dim,), name="code")
-    x = layers.Dense(5 * 5 * 32, name="dec_dense")(inputs)
-    x = layers.ReLU(name="dec_relu1")(x)
-    x = layers.Dropout(dropout, name="dec_dropout1")(x)
-    x = layers.Reshape((5, 5, 32), name="dec_reshape")(x)
+    x = _feature_maps(inputs, 5, dropout)
     x = layers.Conv2DTranspose(16, 4, strides=2, output_padding=1, name="dec_deconv1")(x)  # 13x13
     x = layers.ReLU(name="dec_relu2")(x)
     x = layers.Dropout(dropout, name="dec_dropout2")(x)
@@ -80,13 +90,7 @@ def build_linear_code_encoder(
         A model mapping (28, 28, 1) images to (latent_dim,) codes.
     """
     inputs = keras.Input(IMAGE_SHAPE, name="image")
-    x = inputs
-    for i, filters in enumerate((16, 32), start=1):
-        x = layers.Conv2D(filters, 3, padding="same", name=f"enc_conv{i}")(x)
-        x = layers.ReLU(name=f"enc_relu{i}")(x)
-        x = layers.Dropout(dropout, name=f"enc_dropout{i}")(x)
-        x = layers.MaxPooling2D(2, name=f"enc_pool{i}")(x)
-    x = layers.Flatten(name="enc_flatten")(x)
+    x = _convolutions(inputs, "same", dropout)  # 7 x 7 x 32 = 1,568 features
     outputs = layers.Dense(latent_dim, name="latent")(x)
     return keras.Model(inputs, outputs, name=name)
 
@@ -109,10 +113,7 @@ def build_linear_code_decoder(
         A model mapping (latent_dim,) codes to (28, 28, 1) images in [0, 1].
     """
     inputs = keras.Input((latent_dim,), name="code")
-    x = layers.Dense(7 * 7 * 32, name="dec_dense")(inputs)
-    x = layers.ReLU(name="dec_relu1")(x)
-    x = layers.Dropout(dropout, name="dec_dropout1")(x)
-    x = layers.Reshape((7, 7, 32), name="dec_reshape")(x)
+    x = _feature_maps(inputs, 7, dropout)
     for i in (2, 3):  # 7x7 -> 14x14 -> 28x28
         x = layers.Conv2DTranspose(16, 3, strides=2, padding="same", name=f"dec_deconv{i - 1}")(x)
         x = layers.ReLU(name=f"dec_relu{i}")(x)

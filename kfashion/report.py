@@ -460,7 +460,7 @@ def architecture_section(
         out.append("")
         rows = [
             [f"{selected}, {entry['label']}", percent_spread(entry["test_accuracy"])]
-            for case, entry in sorted(frozen["cases"].items())
+            for _, entry in sorted(frozen["cases"].items())
         ]
         if transfer and "2" in transfer["cases"]:
             rows.append(
