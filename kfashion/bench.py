@@ -4,8 +4,9 @@ Measures, in one run: data load time; training throughput (images/s, median of s
 after a warm-up) of the autoencoder and the classifier at batch 100, through the stages' own
 code path and through a plain `model.fit` of the same network, alternating the two so both see
 the same machine; FLOPs per training image counted from the layers and the fraction of this
-machine's measured float32 matmul peak that reaches; and the wall time of a fixed small study.
-Writes `bench.json` under `--results`, one entry per machine and backend, and prints a table.
+machine's measured float32 matmul peak that reaches; the wall time of a fixed small study; and,
+with `--full-sweep N`, that of the full default sweep on N workers (for GPUs). Writes
+`bench.json` under `--results`, one entry per machine and backend, and prints a table.
 """
 
 import argparse
@@ -165,6 +166,30 @@ def small_study_seconds() -> dict:
     return timings
 
 
+def full_sweep(workers: int, data_dir: str | None) -> dict:
+    """Wall time of the full default sweep (`python -m kfashion.tune --workers N`), from scratch
+    in a temporary folder, with what its sweep.json says about the run."""
+    command = ["kfashion.tune", "--workers", str(workers)]
+    command += ["--data-dir", str(Path(data_dir).resolve())] if data_dir else []
+    with tempfile.TemporaryDirectory() as folder:
+        start = time.perf_counter()
+        done = subprocess.run([sys.executable, "-m", *command], cwd=folder,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+        wall = time.perf_counter() - start
+        if done.returncode != 0:
+            raise UserError(f"the full sweep failed (exit code {done.returncode}); run "
+                            f"python -m {' '.join(command)} to see why")  # fmt: skip
+        summary = read_json(Path(folder) / "results" / "sweep.json")
+    return {
+        "command": " ".join(["python -m", *command]),
+        "wall_seconds": wall,
+        "search_seconds": summary["search_seconds_this_run"],
+        "trials_completed": sum(t["status"] == "COMPLETED" for t in summary["trials"]),
+        "trial_seconds": [t["seconds"] for t in summary["trials"]],
+        "selected_test_mse": summary["selected"]["test_mse"],
+    }
+
+
 @exit_on_user_error
 def main(argv=None) -> None:
     argv = sys.argv[1:] if argv is None else argv
@@ -178,9 +203,20 @@ def main(argv=None) -> None:
     parser.add_argument("--results", default="results", help="where bench.json is written")
     parser.add_argument("--data-dir", help="folder with the four IDX .gz files")
     parser.add_argument("--skip-study", action="store_true", help="skip the small study's timing")
+    parser.add_argument(
+        "--full-sweep",
+        type=int,
+        action="append",
+        default=[],
+        metavar="WORKERS",
+        help="also time the full default sweep with this many workers (repeatable; minutes on "
+        "a GPU, hours on a CPU)",
+    )
     args = parser.parse_args(argv)
     if not BATCH_SIZE <= args.images <= 50_000 or args.repeats < 1:
         raise UserError("--images must be 100-50000 and --repeats at least 1")
+    if any(workers < 1 for workers in args.full_sweep):
+        raise UserError("--full-sweep takes a number of workers, at least 1")
 
     start = time.perf_counter()
     dataset = data.load(args.data_dir)
@@ -212,6 +248,7 @@ def main(argv=None) -> None:
         results[network] = {"training_flops_per_image": flops, "speedup": speedup, **measured}
         print(f"{network}: {flops / 1e6:.1f} MFLOP per training image", flush=True)
     study = {} if args.skip_study else small_study_seconds()
+    sweeps = [full_sweep(workers, args.data_dir) for workers in args.full_sweep]
 
     entry = {
         "provenance": provenance("kfashion.bench", argv),
@@ -223,6 +260,7 @@ def main(argv=None) -> None:
         "matmul_peak_gflops": peak,
         "training": results,
         "small_study_seconds": study,
+        "full_sweeps": sweeps,
     }
     path = Path(args.results) / "bench.json"
     previous = read_json(path) if path.exists() else {}
@@ -243,6 +281,9 @@ def main(argv=None) -> None:
         print(f"{network:<12} speed-up of the kfashion path: {measured['speedup']:.2f}x")
     for command, seconds in study.items():
         print(f"{command}: {seconds:.0f} s")
+    for sweep in sweeps:
+        print(f"{sweep['command']}: {sweep['wall_seconds']:.0f} s ({sweep['search_seconds']:.0f} s "
+              f"searching), {sweep['trials_completed']} trials completed")  # fmt: skip
     print(f"wrote {path} (entry {key!r})")
 
 

@@ -149,12 +149,19 @@ def make_optimizer(name: str, learning_rate: float) -> keras.optimizers.Optimize
 
 
 class AutoencoderHyperModel(keras_tuner.HyperModel):
-    """Reads a trial's hyperparameters and builds, compiles and fits the course autoencoder."""
+    """Reads a trial's hyperparameters and builds, compiles and fits the course autoencoder.
 
-    def __init__(self, seed: int = 0, verbose: int = 1):
+    Given test images, `fit` also measures the test MSE of the best epoch's weights (lowest
+    validation loss, the epoch KerasTuner's checkpoint keeps) and the parameter count, and
+    hands both back on the returned History, so the sweep's summary need not load and
+    recompile every trial's model again.
+    """
+
+    def __init__(self, seed: int = 0, verbose: int = 1, test_images=None):
         super().__init__(name="autoencoder")
         self.seed = seed
         self.verbose = verbose
+        self.test_images = test_images
 
     def build(self, hp):
         keras.utils.set_random_seed(self.seed)  # every trial starts from the same draw
@@ -169,7 +176,33 @@ class AutoencoderHyperModel(keras_tuner.HyperModel):
         kwargs.pop("batch_size", None)  # the trial's batch size wins over the caller's
         kwargs.setdefault("verbose", self.verbose)
         kwargs = {**training.fit_options(), **kwargs}
-        return model.fit(*args, batch_size=choose(hp, "batch_size"), **kwargs)
+        best = BestWeights()
+        if self.test_images is not None:
+            kwargs["callbacks"] = [*kwargs.get("callbacks", []), best]
+        history = training.fit(
+            model, *args, batch_size=choose(hp, "batch_size"), seed=self.seed, **kwargs
+        )
+        if best.weights is not None:
+            model.set_weights(best.weights)
+            history.test_mse = model.evaluate(
+                self.test_images, self.test_images, batch_size=training.EVAL_BATCH_SIZE,
+                verbose=0,
+            )  # fmt: skip
+            history.parameters = model.count_params()
+        return history
+
+
+class BestWeights(keras.callbacks.Callback):
+    """Keeps, in memory, the weights of the epoch with the lowest validation loss so far."""
+
+    def __init__(self):
+        super().__init__()
+        self.weights, self.best = None, np.inf
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = (logs or {}).get(OBJECTIVE.name, np.nan)
+        if value < self.best:  # strictly lower, as KerasTuner's best-epoch checkpoint
+            self.weights, self.best = self.model.get_weights(), value
 
 
 def first_non_finite(history: dict) -> str | None:
@@ -196,6 +229,8 @@ class SweepTuner(keras_tuner.Tuner):
             "history": history,
             "seconds": time.perf_counter() - start,
             "diverged": problem,
+            "test_mse": getattr(histories[0], "test_mse", None),
+            "parameters": getattr(histories[0], "parameters", None),
         }
         write_json(f"{self.get_trial_dir(trial.trial_id)}/{HISTORY_FILE}", record)
         if problem:

@@ -147,13 +147,17 @@ def trial_records(tuner, design, dataset) -> list[dict]:
             "parameters": None,
         }
         if status == "COMPLETED":
-            model = load_best_model(tuner, trial)
             record["best_epoch"] = trial.best_step + 1
             record["best_val_loss"] = trial.score
-            record["parameters"] = model.count_params()
-            record["test_mse"] = model.evaluate(
-                dataset.x_test, dataset.x_test, batch_size=EVAL_BATCH_SIZE, verbose=0
-            )
+            if saved.get("test_mse") is None:  # a trial run before workers measured it
+                model = load_best_model(tuner, trial)
+                record["parameters"] = model.count_params()
+                record["test_mse"] = model.evaluate(
+                    dataset.x_test, dataset.x_test, batch_size=EVAL_BATCH_SIZE, verbose=0
+                )
+            else:
+                record["parameters"] = saved["parameters"]
+                record["test_mse"] = saved["test_mse"]
         records.append(record)
     return records
 
@@ -289,7 +293,9 @@ def run_search(args, design, dataset, project_dir: Path):
     verbose = 1 if sys.stdout.isatty() else 2
     tuner = LoudTuner(
         oracle=DesignOracle(design, seed=args.seed),
-        hypermodel=AutoencoderHyperModel(seed=args.seed, verbose=verbose),
+        hypermodel=AutoencoderHyperModel(
+            seed=args.seed, verbose=verbose, test_images=dataset.x_test
+        ),
         directory=str(project_dir.parent),
         project_name=project_dir.name,
     )
