@@ -649,6 +649,12 @@ def how_section(sweep, transfer, baseline, bench, efficiency, latent, variant=()
         for machine, entry in bench.items():
             for command, seconds in entry["small_study_seconds"].items():
                 out.append(f"\nSmall study on {machine}: `{command}` {seconds:.0f} s.")
+            for sweep_run in entry.get("full_sweeps", []):
+                out.append(
+                    f"\nFull sweep on {machine}: `{sweep_run['command']}` "
+                    f"{sweep_run['wall_seconds']:.0f} s, {sweep_run['search_seconds']:.0f} s of "
+                    f"it searching; {sweep_run['trials_completed']} trials completed."
+                )
     return out + [""]
 
 

@@ -10,6 +10,9 @@ validation; the test set only for the final numbers), then writes to `--results`
 - `models/autoencoder.keras`, `encoder.keras`, `decoder.keras`: the selected trial's
   best-epoch weights.
 
+Each trial's test MSE is measured by the process that trained it, right after training, on
+the weights of its best epoch; nothing is chosen by it.
+
 Stop it at any time and run the same command again: finished trials are kept, the
 interrupted one is re-run from scratch. Full run: 14 trials x 10 epochs.
 """

@@ -27,3 +27,11 @@ def test_bench_writes_its_figures(tmp_path, capsys):
             assert 0 < figures["fraction_of_matmul_peak"] < 1
     assert entry["matmul_peak_gflops"] > 0 and entry["data_load_seconds"] > 0
     assert "speed-up" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("args", [["--full-sweep", "0"], ["--images", "50"]])
+def test_bad_arguments_are_refused_before_anything_runs(tmp_path, capsys, args):
+    with pytest.raises(SystemExit) as exit_info:
+        bench.main([*args, "--results", str(tmp_path)])
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err.count("\n") == 1 and not (tmp_path / "bench.json").exists()
