@@ -13,8 +13,6 @@ best-epoch checkpoints and the returned History are the same as with `fit`. Per-
 are not called: a NaN loss is caught from the epoch's mean instead.
 """
 
-import weakref
-
 import jax
 import numpy as np
 
@@ -81,14 +79,15 @@ def _write_state(model, state) -> None:
             variable.assign(value)
 
 
-# Each model's compiled epochs, by (images, batch size, shuffle): calling fit again on the same
-# model and data shape (as the benchmark does, one epoch per call) reuses the compiled program.
-_compiled = weakref.WeakKeyDictionary()
-
-
 def _epoch_function(model, size: int, batch_size: int, shuffle: bool):
-    """A compiled function (state, x, y, key) -> (state, mean training loss of the epoch)."""
-    functions = _compiled.setdefault(model, {})
+    """A compiled function (state, x, y, key) -> (state, mean training loss of the epoch).
+
+    Kept on the model by (images, batch size, shuffle), so calling fit again on the same model
+    and data shape (as the benchmark does, one epoch per call) reuses the compiled program. It
+    is stored in the model's __dict__ directly: Keras tracks what is set as an attribute, and a
+    cache outside the model would keep every trial's model alive through the function.
+    """
+    functions = model.__dict__.setdefault("_kfashion_compiled_epochs", {})
     if (size, batch_size, shuffle) not in functions:
         functions[size, batch_size, shuffle] = _make_epoch_function(
             model, size, batch_size, shuffle
