@@ -153,17 +153,22 @@ def throughput(variants: dict, x, repeats: int) -> dict:
     }
 
 
+def _timed_run(command: list[str], folder) -> float:
+    """Seconds that `python -m COMMAND` takes in `folder`; a UserError if it fails."""
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", *command], cwd=folder,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    if done.returncode != 0:
+        raise UserError(f"python -m {' '.join(command)} failed (exit code {done.returncode}); "
+                        "run it to see why")  # fmt: skip
+    return time.perf_counter() - start
+
+
 def small_study_seconds() -> dict:
     """Wall time of each command of the fixed small study, run in a temporary folder."""
-    timings = {}
     with tempfile.TemporaryDirectory() as folder:
-        for command in SMALL_STUDY:
-            start = time.perf_counter()
-            subprocess.run(
-                [sys.executable, "-m", *command], cwd=folder, check=True, capture_output=True
-            )
-            timings[" ".join(["python -m", *command])] = time.perf_counter() - start
-    return timings
+        return {" ".join(["python -m", *command]): _timed_run(command, folder)
+                for command in SMALL_STUDY}  # fmt: skip
 
 
 def full_sweep(workers: int, data_dir: str | None) -> dict:
@@ -172,13 +177,7 @@ def full_sweep(workers: int, data_dir: str | None) -> dict:
     command = ["kfashion.tune", "--workers", str(workers)]
     command += ["--data-dir", str(Path(data_dir).resolve())] if data_dir else []
     with tempfile.TemporaryDirectory() as folder:
-        start = time.perf_counter()
-        done = subprocess.run([sys.executable, "-m", *command], cwd=folder,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-        wall = time.perf_counter() - start
-        if done.returncode != 0:
-            raise UserError(f"the full sweep failed (exit code {done.returncode}); run "
-                            f"python -m {' '.join(command)} to see why")  # fmt: skip
+        wall = _timed_run(command, folder)
         summary = read_json(Path(folder) / "results" / "sweep.json")
     return {
         "command": " ".join(["python -m", *command]),

@@ -8,6 +8,7 @@ import sys
 import textwrap
 
 import numpy as np
+import pytest
 
 LOAD_ELSEWHERE = textwrap.dedent(
     """
@@ -59,3 +60,13 @@ def refused(process: subprocess.Popen) -> str:
     lines = err.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in err, err
     return lines[0]
+
+
+def run_on_jax(*args, cwd=None, env=None) -> subprocess.CompletedProcess:
+    """Run `python ARGS` to its end on Keras's JAX backend; assert that it succeeded."""
+    pytest.importorskip("jax")  # the test extra installs it, so CI always runs this
+    env = {**os.environ, "KERAS_BACKEND": "jax", **(env or {})}
+    done = subprocess.run([sys.executable, *args], env=env, capture_output=True, text=True,
+                          timeout=600, cwd=cwd)  # fmt: skip
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    return done

@@ -1,11 +1,9 @@
 import json
-import os
-import subprocess
-import sys
 
 import keras
 import numpy as np
 import pytest
+from helpers import run_on_jax
 
 from kfashion import models, training
 
@@ -14,8 +12,6 @@ QUICK = ["--subset", "1200", "--epochs", "1"]
 
 @pytest.mark.usefixtures("debian_data_dir")
 def test_both_stages_run_on_jax_and_their_models_load_on_tensorflow(tmp_path):
-    pytest.importorskip("jax")  # the test extra installs it, so CI always runs this
-    env = {**os.environ, "KERAS_BACKEND": "jax"}
     results = tmp_path / "results"
     commands = [
         ["kfashion.tune", *QUICK, "--factors", "optimizer", "--select", "best",
@@ -24,9 +20,7 @@ def test_both_stages_run_on_jax_and_their_models_load_on_tensorflow(tmp_path):
          "--encoder", str(results / "models" / "encoder.keras"), "--results", str(results)],
     ]  # fmt: skip
     for command in commands:
-        done = subprocess.run([sys.executable, "-m", *command], env=env, capture_output=True,
-                              text=True, timeout=600)  # fmt: skip
-        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+        run_on_jax("-m", *command)
     for name in ("sweep.json", "transfer.json"):
         assert json.loads((results / name).read_text())["provenance"]["backend"] == "jax"
     assert keras.backend.backend() == "tensorflow"  # this process: the saved files cross over

@@ -5,15 +5,16 @@ KFASHION_COMPILED_EPOCHS=1 forcing the path that a GPU would take by default.
 """
 
 import json
-import os
-import subprocess
-import sys
 import textwrap
 
 import numpy as np
 import pytest
+from helpers import run_on_jax
 
-from kfashion import sweep
+from kfashion import data, sweep
+from kfashion.quiet_keras import keras
+
+FORCED = {"KFASHION_COMPILED_EPOCHS": "1"}  # the path a GPU would take, on JAX's CPU backend
 
 COMPARE = textwrap.dedent(
     """
@@ -49,17 +50,9 @@ COMPARE = textwrap.dedent(
 )
 
 
-def run_on_jax(code: str, tmp_path, *args) -> subprocess.CompletedProcess:
-    pytest.importorskip("jax")  # the test extra installs it, so CI always runs this
-    env = {**os.environ, "KERAS_BACKEND": "jax", "KFASHION_COMPILED_EPOCHS": "1"}
-    done = subprocess.run([sys.executable, "-c", code, *args], env=env, capture_output=True,
-                          text=True, timeout=600, cwd=tmp_path)  # fmt: skip
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
-    return done
-
-
 def test_compiled_epochs_match_fit_step_for_step_dropout_and_last_batch_included(tmp_path):
-    out = json.loads(run_on_jax(COMPARE, tmp_path).stdout.strip().splitlines()[-1])
+    done = run_on_jax("-c", COMPARE, cwd=tmp_path, env=FORCED)
+    out = json.loads(done.stdout.strip().splitlines()[-1])
     (fit_history, fit_weights), (history, weights) = out["keras"], out["compiled"]
     assert set(history) == {"loss", "val_loss"} and len(history["loss"]) == 2
     for name in history:
@@ -73,7 +66,6 @@ def test_compiled_epochs_match_fit_step_for_step_dropout_and_last_batch_included
 
 TUNE = textwrap.dedent(
     """
-    import sys
     from kfashion import tune
     tune.main(["--subset", "1200", "--epochs", "3", "--factors", "optimizer", "--select",
                "best", "--workers", "1", "--directory", "tuning", "--results", "results"])
@@ -83,9 +75,7 @@ TUNE = textwrap.dedent(
 
 @pytest.mark.usefixtures("debian_data_dir")
 def test_sweep_with_compiled_epochs_records_best_epochs_and_their_test_mse(tmp_path):
-    from kfashion.quiet_keras import keras
-
-    run_on_jax(TUNE, tmp_path)
+    run_on_jax("-c", TUNE, cwd=tmp_path, env=FORCED)
     summary = json.loads((tmp_path / "results" / "sweep.json").read_text())
     assert [t["status"] for t in summary["trials"]] == ["COMPLETED"] * 2
     for trial in summary["trials"]:
@@ -94,8 +84,6 @@ def test_sweep_with_compiled_epochs_records_best_epochs_and_their_test_mse(tmp_p
         assert trial["best_epoch"] == int(np.argmin(val_loss)) + 1
         assert trial["parameters"] > 0 and 0 < trial["test_mse"] < 0.3
     # the worker's test MSE is that of the best-epoch weights KerasTuner saved and we export
-    from kfashion import data
-
     x_test = data.load(subset=1200).x_test
     autoencoder = keras.saving.load_model(tmp_path / "results" / "models" / "autoencoder.keras")
     measured = autoencoder.evaluate(x_test, x_test, batch_size=1000, verbose=0)
@@ -103,8 +91,6 @@ def test_sweep_with_compiled_epochs_records_best_epochs_and_their_test_mse(tmp_p
 
 
 def test_best_weights_keeps_the_epoch_with_the_lowest_validation_loss():
-    from kfashion.quiet_keras import keras
-
     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
     best = sweep.BestWeights()
     best.set_model(model)
