@@ -2,14 +2,17 @@
 
 Measures, in one run: data load time; training throughput (images/s, median of several epochs
 after a warm-up) of the autoencoder and the classifier at batch 100, through the stages' own
-code path and through a plain `model.fit` of the same network, alternating the two so both see
-the same machine; FLOPs per training image counted from the layers and the fraction of this
-machine's measured float32 matmul peak that reaches; the wall time of a fixed small study; and,
-with `--full-sweep N`, that of the full default sweep on N workers (for GPUs). Writes
-`bench.json` under `--results`, one entry per machine and backend, and prints a table.
+code path and through a plain `model.fit` of the same network (and, with `--torch`, a plain
+PyTorch loop of the same autoencoder), taking the variants in turn so all see the same
+machine; FLOPs per training image counted from the layers and the fraction of this machine's
+measured float32 matmul peak that reaches; the wall time of `python -m kfashion.study --quick`;
+with `--study`, that of the whole default study from scratch, stage by stage, with JAX's
+compilation-cache hits and misses; with `--full-sweep N`, that of the default sweep alone on N
+workers. Writes `bench.json` under `--results`, one entry per machine and backend.
 """
 
-import argparse
+import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -18,17 +21,15 @@ from pathlib import Path
 
 import numpy as np
 
-from kfashion import data
+from kfashion import cli, data
 from kfashion.errors import UserError, exit_on_user_error
 from kfashion.records import machine, provenance, read_json, write_json
 
+# Defaults, all visible here.
 IMAGES = 10_000  # training images per timed epoch
 REPEATS = 5  # timed epochs per variant, after one warm-up epoch
 BATCH_SIZE = 100
-SMALL_STUDY = (  # the fixed small study whose wall time is reported
-    ["kfashion.tune", "--subset", "2000", "--epochs", "2"],
-    ["kfashion.transfer", "--subset", "2000", "--epochs", "2", "--seeds", "2"],
-)
+RESULTS = "results"
 
 
 def training_flops_per_image(model) -> int:
@@ -37,7 +38,7 @@ def training_flops_per_image(model) -> int:
     Counted from the layers: Conv2D, Conv2DTranspose and Dense; activations, pooling and
     dropout are left out (they are a small share here).
     """
-    from kfashion.quiet_keras import keras
+    import keras
 
     forward = 0
     for layer in _leaf_layers(model):
@@ -64,7 +65,7 @@ def _leaf_layers(model):
 
 def matmul_peak_gflops(size: int = 2048, repeats: int = 10) -> float:
     """Best float32 matmul rate of this backend and device, in GFLOP/s."""
-    from kfashion.quiet_keras import keras
+    import keras
 
     a = keras.random.normal((size, size), seed=0)
     b = keras.random.normal((size, size), seed=1)
@@ -79,13 +80,67 @@ def matmul_peak_gflops(size: int = 2048, repeats: int = 10) -> float:
 
 def _plain_autoencoder():
     """Today's plain `model.fit` of the same network: default compile, numpy arrays."""
-    from kfashion import models, sweep
-    from kfashion.quiet_keras import keras
+    import keras
+
+    from kfashion import models
+    from kfashion.design import BASE
 
     keras.utils.set_random_seed(0)
-    model = models.build_autoencoder(sweep.BASE["latent_dim"], sweep.BASE["dropout"])
+    model = models.build_autoencoder(BASE["latent_dim"], BASE["dropout"])
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse")
     return lambda x: model.fit(x, x, batch_size=BATCH_SIZE, epochs=1, verbose=0), model
+
+
+def _torch_autoencoder():
+    """The same autoencoder (DESIGN.md) in a plain PyTorch loop: Adam 1e-3, MSE, shuffled."""
+    try:
+        import torch
+    except ImportError:
+        raise UserError("--torch needs PyTorch: pip install torch") from None
+    from torch import nn
+
+    torch.manual_seed(0)
+    torch.set_num_threads(os.cpu_count() or 1)
+    p = 0.2
+    model = nn.Sequential(
+        nn.Conv2d(1, 16, 3),
+        nn.ReLU(),
+        nn.Dropout(p),
+        nn.MaxPool2d(2),
+        nn.Conv2d(16, 32, 3),
+        nn.ReLU(),
+        nn.Dropout(p),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(800, 64),
+        nn.ReLU(),
+        nn.Dropout(p),
+        nn.Linear(64, 800),
+        nn.ReLU(),
+        nn.Dropout(p),
+        nn.Unflatten(1, (32, 5, 5)),
+        nn.ConvTranspose2d(32, 16, 4, stride=2, output_padding=1),
+        nn.ReLU(),
+        nn.Dropout(p),
+        nn.ConvTranspose2d(16, 1, 3, stride=2, output_padding=1),
+        nn.Sigmoid(),
+    )
+    optimizer = torch.optim.Adam(model.parameters(), 1e-3)
+    loss_fn = nn.MSELoss()
+    images = {}
+
+    def run(x):
+        if id(x) not in images:  # channels first, converted once as a plain loop would
+            images[id(x)] = torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
+        batches = images[id(x)]
+        model.train()
+        for indices in torch.randperm(len(batches)).split(BATCH_SIZE):
+            batch = batches[indices]
+            optimizer.zero_grad()
+            loss_fn(model(batch), batch).backward()
+            optimizer.step()
+
+    return run, model
 
 
 def _stage_autoencoder():
@@ -101,8 +156,9 @@ def _stage_autoencoder():
 
 
 def _plain_classifier(labels):
+    import keras
+
     from kfashion import models
-    from kfashion.quiet_keras import keras
 
     keras.utils.set_random_seed(0)
     model = models.build_classifier(models.build_encoder(64, 0.1))
@@ -116,10 +172,10 @@ def _plain_classifier(labels):
 
 def _stage_classifier(labels):
     """The transfer stage's path: case 1's classifier, compiled as transfer compiles it."""
-    from kfashion import models, training, transfer
+    from kfashion import cases, models, training
 
     encoder = models.build_encoder(64, 0.1)
-    model = transfer.make_classifier(encoder, transfer.CASES[1], 0, 1e-3, total_steps=10_000)
+    model = cases.make_classifier(encoder, 1, 0, 1e-3, steps=10_000)
     fit_options = {k: v for k, v in training.fit_options().items() if "validation" not in k}
     return (
         lambda x: model.fit(x, labels, batch_size=BATCH_SIZE, epochs=1, verbose=0, **fit_options),
@@ -153,104 +209,155 @@ def throughput(variants: dict, x, repeats: int) -> dict:
     }
 
 
-def _timed_run(command: list[str], folder) -> float:
-    """Seconds that `python -m COMMAND` takes in `folder`; a UserError if it fails."""
+def _timed_run(command: list[str], folder, env=None) -> tuple[float, dict]:
+    """Wall seconds of `python -m COMMAND` in `folder`, and of each study stage it announces
+    ("[study i/N] ..." lines); a UserError if it fails."""
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", *command], cwd=folder,
-                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-    if done.returncode != 0:
-        raise UserError(f"python -m {' '.join(command)} failed (exit code {done.returncode}); "
-                        "run it to see why")  # fmt: skip
-    return time.perf_counter() - start
+    stages, current = {}, None
+    with subprocess.Popen(
+        [sys.executable, "-m", *command],
+        cwd=folder,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, **(env or {})},
+    ) as process:
+        for line in process.stdout:
+            if line.startswith("[study ") and ": python -m " in line:
+                now = time.perf_counter()
+                if current:
+                    stages[current] = now - stages[current]
+                current = line.split(": python -m ", 1)[1].strip()
+                stages[current] = now
+    wall = time.perf_counter() - start
+    if current:
+        stages[current] = start + wall - stages[current]
+    if process.returncode != 0:
+        raise UserError(
+            f"python -m {' '.join(command)} failed (exit code {process.returncode}); "
+            "run it to see why"
+        )
+    return wall, stages
 
 
-def small_study_seconds() -> dict:
-    """Wall time of each command of the fixed small study, run in a temporary folder."""
+def timed_study(extra: list[str], data_dir) -> dict:
+    """`python -m kfashion.study EXTRA` from scratch in a temporary folder: its wall time, each
+    stage's, and (on JAX) the compilation cache's hits and misses over all its processes."""
+    command = ["kfashion.study", *extra]
+    command += ["--data-dir", str(Path(data_dir).resolve())] if data_dir else []
     with tempfile.TemporaryDirectory() as folder:
-        return {" ".join(["python -m", *command]): _timed_run(command, folder)
-                for command in SMALL_STUDY}  # fmt: skip
+        log = Path(folder) / "cache.jsonl"
+        wall, stages = _timed_run(command, folder, {"KFASHION_CACHE_LOG": str(log)})
+        lines = log.read_text().splitlines() if log.exists() else []
+        counts = [json.loads(line) for line in lines]
+    return {
+        "command": " ".join(["python -m", *command]),
+        "wall_seconds": wall,
+        "stage_seconds": stages,
+        "compilation_cache": {key: sum(c[key] for c in counts) for key in ("hits", "misses")},
+    }
 
 
 def full_sweep(workers: int, data_dir: str | None) -> dict:
-    """Wall time of the full default sweep (`python -m kfashion.tune --workers N`), from scratch
-    in a temporary folder, with what its sweep.json says about the run."""
+    """Wall time of the default sweep alone (`python -m kfashion.tune --workers N`), from
+    scratch in a temporary folder."""
     command = ["kfashion.tune", "--workers", str(workers)]
     command += ["--data-dir", str(Path(data_dir).resolve())] if data_dir else []
     with tempfile.TemporaryDirectory() as folder:
-        wall = _timed_run(command, folder)
+        wall, _ = _timed_run(command, folder)
         summary = read_json(Path(folder) / "results" / "sweep.json")
     return {
         "command": " ".join(["python -m", *command]),
         "wall_seconds": wall,
         "search_seconds": summary["search_seconds_this_run"],
         "trials_completed": sum(t["status"] == "COMPLETED" for t in summary["trials"]),
-        "trial_seconds": [t["seconds"] for t in summary["trials"]],
-        "selected_test_mse": summary["selected"]["test_mse"],
     }
+
+
+def measure(networks: dict, x, repeats: int, peak: float) -> dict:
+    """Throughput of every variant of each network, its FLOP rate, and the ratios to kfashion."""
+    results = {}
+    for network, variants in networks.items():
+        flops = training_flops_per_image(variants["kfashion"][1])
+        measured = throughput(variants, x, repeats)
+        for entry in measured.values():
+            rate = entry["images_per_second_median"] * flops / 1e9
+            entry["gflops_per_second"] = rate
+            entry["fraction_of_matmul_peak"] = rate / peak
+        ours = measured["kfashion"]["images_per_second_median"]
+        ratios = {
+            f"kfashion_over_{name}": ours / m["images_per_second_median"]
+            for name, m in measured.items()
+            if name != "kfashion"
+        }
+        results[network] = {
+            "training_flops_per_image": flops,
+            **ratios,
+            **measured,
+            "speedup": ratios["kfashion_over_plain_fit"],
+        }
+        print(f"{network}: {flops / 1e6:.1f} MFLOP per training image", flush=True)
+    return results
 
 
 @exit_on_user_error
 def main(argv=None) -> None:
     argv = sys.argv[1:] if argv is None else argv
-    parser = argparse.ArgumentParser(
-        prog="python -m kfashion.bench",
-        description="Measure training speed on this machine and write bench.json.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
+    parser = cli.parser("kfashion.bench", "Measure training speed on this machine.")
     parser.add_argument("--images", type=int, default=IMAGES, help="images per timed epoch")
     parser.add_argument("--repeats", type=int, default=REPEATS, help="timed epochs per variant")
-    parser.add_argument("--results", default="results", help="where bench.json is written")
+    parser.add_argument("--results", default=RESULTS, help="where bench.json is written")
     parser.add_argument("--data-dir", help="folder with the four IDX .gz files")
-    parser.add_argument("--skip-study", action="store_true", help="skip the small study's timing")
+    parser.add_argument("--torch", action="store_true", help="also a plain PyTorch loop")
+    parser.add_argument("--skip-study", action="store_true", help="skip timing study --quick")
+    parser.add_argument(
+        "--study",
+        action="store_true",
+        help="also time the whole default study from scratch "
+        "(about a minute on a GPU, hours on a CPU)",
+    )
     parser.add_argument(
         "--full-sweep",
         type=int,
         action="append",
         default=[],
         metavar="WORKERS",
-        help="also time the full default sweep with this many workers (repeatable; minutes on "
-        "a GPU, hours on a CPU)",
+        help="also time the default sweep alone with this many workers (repeatable)",
     )
     args = parser.parse_args(argv)
     if not BATCH_SIZE <= args.images <= 50_000 or args.repeats < 1:
         raise UserError("--images must be 100-50000 and --repeats at least 1")
     if any(workers < 1 for workers in args.full_sweep):
         raise UserError("--full-sweep takes a number of workers, at least 1")
+    cli.check_data_dir(args.data_dir)
+    path = cli.writable_folder(args.results, "--results") / "bench.json"
+    from kfashion.quiet_keras import load_keras
 
+    load_keras()
     start = time.perf_counter()
     dataset = data.load(args.data_dir)
     load_seconds = time.perf_counter() - start
     x, labels = dataset.x_train[: args.images], dataset.y_train[: args.images]
     about = machine()
     peak = matmul_peak_gflops()
-    print(f"{about['cpu']}, {about['cores']} cores, {about['backend']}, "
-          f"accelerators: {about['accelerators'] or 'none'}", flush=True)  # fmt: skip
-
-    results = {}
-    for network, variants in (
-        ("autoencoder", {"plain_fit": _plain_autoencoder(), "kfashion": _stage_autoencoder()}),
-        (
-            "classifier",
-            {"plain_fit": _plain_classifier(labels), "kfashion": _stage_classifier(labels)},
-        ),  # fmt: skip
-    ):
-        flops = training_flops_per_image(variants["kfashion"][1])
-        measured = throughput(variants, x, args.repeats)
-        for entry in measured.values():
-            rate = entry["images_per_second_median"] * flops / 1e9
-            entry["gflops_per_second"] = rate
-            entry["fraction_of_matmul_peak"] = rate / peak
-        speedup = (
-            measured["kfashion"]["images_per_second_median"]
-            / measured["plain_fit"]["images_per_second_median"]
-        )
-        results[network] = {"training_flops_per_image": flops, "speedup": speedup, **measured}
-        print(f"{network}: {flops / 1e6:.1f} MFLOP per training image", flush=True)
-    study = {} if args.skip_study else small_study_seconds()
-    sweeps = [full_sweep(workers, args.data_dir) for workers in args.full_sweep]
-
+    print(
+        f"{about['cpu']}, {about['cores']} cores, {about['backend']}, "
+        f"accelerators: {about['accelerators'] or 'none'}",
+        flush=True,
+    )
+    autoencoders = {"plain_fit": _plain_autoencoder(), "kfashion": _stage_autoencoder()}
+    if args.torch:
+        autoencoders["plain_torch"] = _torch_autoencoder()
+    networks = {
+        "autoencoder": autoencoders,
+        "classifier": {
+            "plain_fit": _plain_classifier(labels),
+            "kfashion": _stage_classifier(labels),
+        },
+    }
+    results = measure(networks, x, args.repeats, peak)
     entry = {
-        "provenance": provenance("kfashion.bench", argv),
+        "provenance": provenance("kfashion.bench", argv, dataset),
         "machine": about,
         "batch_size": BATCH_SIZE,
         "images_per_epoch": args.images,
@@ -258,32 +365,48 @@ def main(argv=None) -> None:
         "data_load_seconds": load_seconds,
         "matmul_peak_gflops": peak,
         "training": results,
-        "small_study_seconds": study,
-        "full_sweeps": sweeps,
+        "quick_study": None if args.skip_study else timed_study(["--quick"], args.data_dir),
+        "study": timed_study([], args.data_dir) if args.study else None,
+        "full_sweeps": [full_sweep(workers, args.data_dir) for workers in args.full_sweep],
     }
-    path = Path(args.results) / "bench.json"
     previous = read_json(path) if path.exists() else {}
-    key = f"{about['cpu']} x{about['cores']}, {'+'.join(about['accelerators']) or 'no GPU'}, " \
-          f"{about['backend']}"  # fmt: skip
-    write_json(path, {**previous, key: entry})
-
-    print(f"\ndata load: {load_seconds:.1f} s; float32 matmul peak: {peak:.0f} GFLOP/s")
-    print(f"{'network':<12} {'path':<10} {'images/s (median)':>18} {'best':>8} "
-          f"{'per CPU-s':>10} {'GFLOP/s':>8} {'of peak':>8}")  # fmt: skip
-    for network, measured in results.items():
-        for name in ("plain_fit", "kfashion"):
-            m = measured[name]
-            print(f"{network:<12} {name:<10} {m['images_per_second_median']:>18.0f} "
-                  f"{m['images_per_second_best']:>8.0f} "
-                  f"{m['images_per_cpu_second_median']:>10.0f} {m['gflops_per_second']:>8.1f} "
-                  f"{m['fraction_of_matmul_peak']:>8.1%}")  # fmt: skip
-        print(f"{network:<12} speed-up of the kfashion path: {measured['speedup']:.2f}x")
-    for command, seconds in study.items():
-        print(f"{command}: {seconds:.0f} s")
-    for sweep in sweeps:
-        print(f"{sweep['command']}: {sweep['wall_seconds']:.0f} s ({sweep['search_seconds']:.0f} s "
-              f"searching), {sweep['trials_completed']} trials completed")  # fmt: skip
+    key = (
+        f"{about['cpu']} x{about['cores']}, {'+'.join(about['accelerators']) or 'no GPU'}, "
+        f"{about['backend']}"
+    )
+    write_json(path, {**previous, key: {**previous.get(key, {}), **entry}})
+    print_table(entry)
     print(f"wrote {path} (entry {key!r})")
+
+
+def print_table(entry: dict) -> None:
+    print(
+        f"\ndata load: {entry['data_load_seconds']:.1f} s; float32 matmul peak: "
+        f"{entry['matmul_peak_gflops']:.0f} GFLOP/s"
+    )
+    print(
+        f"{'network':<12} {'path':<12} {'images/s (median)':>18} {'per CPU-s':>10} "
+        f"{'GFLOP/s':>8} {'of peak':>8}"
+    )
+    for network, measured in entry["training"].items():
+        for name, m in measured.items():
+            if isinstance(m, dict):
+                print(
+                    f"{network:<12} {name:<12} {m['images_per_second_median']:>18.0f} "
+                    f"{m['images_per_cpu_second_median']:>10.0f} "
+                    f"{m['gflops_per_second']:>8.1f} {m['fraction_of_matmul_peak']:>8.1%}"
+                )
+        for name, ratio in measured.items():
+            if name.startswith("kfashion_over_"):
+                print(
+                    f"{network:<12} kfashion / {name.removeprefix('kfashion_over_')}: {ratio:.2f}x"
+                )
+    for name in ("quick_study", "study"):
+        if run := entry[name]:
+            stages = ", ".join(f"{s.split()[0]} {t:.0f} s" for s, t in run["stage_seconds"].items())
+            print(f"{run['command']}: {run['wall_seconds']:.0f} s ({stages})")
+    for sweep in entry["full_sweeps"]:
+        print(f"{sweep['command']}: {sweep['wall_seconds']:.0f} s")
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ never a silent fall-through to the next source):
 Check what you have with `python -m kfashion.data` (add `--data-dir DIR` for a folder of your own).
 """
 
-import argparse
 import dataclasses
 import gzip
 import hashlib
@@ -23,22 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from kfashion.design import CLASS_NAMES, NUM_CLASSES
 from kfashion.errors import UserError, exit_on_user_error
-
-CLASS_NAMES = (
-    "T-shirt/top",
-    "Trouser",
-    "Pullover",
-    "Dress",
-    "Coat",
-    "Sandal",
-    "Shirt",
-    "Sneaker",
-    "Bag",
-    "Ankle boot",
-)
-NUM_CLASSES = len(CLASS_NAMES)
-IMAGE_SHAPE = (28, 28, 1)
 
 # file name, number of items, SHA-256 of the decompressed content (gzip headers vary, content not)
 FILES = {
@@ -88,7 +73,9 @@ class RawData:
     train_labels: np.ndarray
     test_images: np.ndarray
     test_labels: np.ndarray
-    source: str
+    source: str  # the kind of place, e.g. "Debian package dataset-fashion-mnist"
+    folder: Path  # printed for the user, never recorded (it is this machine's path)
+    sha256: dict  # file name -> SHA-256 of its decompressed content
 
 
 @dataclasses.dataclass(frozen=True)
@@ -102,9 +89,20 @@ class Dataset:
     x_test: np.ndarray
     y_test: np.ndarray
     source: str
+    folder: Path
+    sha256: dict
 
     def sizes(self) -> dict:
         return {"train": len(self.y_train), "validation": len(self.y_val), "test": len(self.y_test)}
+
+    def provenance(self) -> dict:
+        """Where the files came from, by kind and content, without this machine's paths."""
+        return {"source": self.source, "sha256": self.sha256}
+
+    def describe(self) -> str:
+        """One line for the terminal: the source, its folder and the split sizes."""
+        sizes = ", ".join(f"{name} {count:,}" for name, count in self.sizes().items())
+        return f"{self.source} ({self.folder}); {sizes}"
 
 
 def parse_idx(raw: bytes, name: str) -> np.ndarray:
@@ -235,8 +233,10 @@ def _download() -> None:
 def _read_folder(label: str, folder: Path) -> RawData:
     train_images, train_labels, train_digests = read_split(folder, "train")
     test_images, test_labels, test_digests = read_split(folder, "test")
-    check_checksums(train_digests | test_digests)
-    return RawData(train_images, train_labels, test_images, test_labels, f"{label} ({folder})")
+    digests = train_digests | test_digests
+    check_checksums(digests)
+    sha256 = {path.name: digest for path, digest in digests.items()}
+    return RawData(train_images, train_labels, test_images, test_labels, label, folder, sha256)
 
 
 def load_raw(data_dir=None) -> RawData:
@@ -264,17 +264,16 @@ def load_raw(data_dir=None) -> RawData:
     return _read_folder("Keras download", KERAS_CACHE.expanduser())
 
 
-def stratified_sample(labels: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
+def stratified_sample(labels: np.ndarray, size: int, seed: int) -> np.ndarray:
     """Sorted indices of `size` items drawn without replacement, classes in proportion."""
-    classes, counts = np.unique(labels, return_counts=True)
-    exact = counts * size / len(labels)
-    take = np.floor(exact).astype(int)
-    # the largest remainders get the leftover items, so exactly `size` are taken
-    take[np.argsort(take - exact, kind="stable")[: size - take.sum()]] += 1
-    picked = [
-        rng.permutation(np.flatnonzero(labels == c))[:k] for c, k in zip(classes, take, strict=True)
-    ]
-    return np.sort(np.concatenate(picked))
+    from sklearn.model_selection import train_test_split
+
+    if size == len(labels):
+        return np.arange(size)
+    picked, _ = train_test_split(
+        np.arange(len(labels)), train_size=size, stratify=labels, random_state=seed
+    )
+    return np.sort(picked)
 
 
 def _to_float(images: np.ndarray) -> np.ndarray:
@@ -298,15 +297,14 @@ def load(data_dir=None, subset: int | None = None, split_seed: int = SPLIT_SEED)
     if subset is not None and not 60 <= subset <= 60_000:
         raise UserError(f"--subset {subset}: must be between 60 and 60000 images")
     raw = load_raw(data_dir)
-    rng = np.random.default_rng(split_seed)
     x, y = raw.train_images, raw.train_labels
     x_test, y_test = raw.test_images, raw.test_labels
     if subset is not None:
-        keep = stratified_sample(y, subset, rng)
+        keep = stratified_sample(y, subset, split_seed)
         x, y = x[keep], y[keep]
-        keep_test = stratified_sample(y_test, subset // 6, rng)
+        keep_test = stratified_sample(y_test, subset // 6, split_seed)
         x_test, y_test = x_test[keep_test], y_test[keep_test]
-    val = stratified_sample(y, len(y) // 6, rng)
+    val = stratified_sample(y, len(y) // 6, split_seed)
     train = np.setdiff1d(np.arange(len(y)), val)
     return Dataset(
         x_train=_to_float(x[train]),
@@ -316,26 +314,29 @@ def load(data_dir=None, subset: int | None = None, split_seed: int = SPLIT_SEED)
         x_test=_to_float(x_test),
         y_test=y_test.astype(np.int32),
         source=raw.source,
+        folder=raw.folder,
+        sha256=raw.sha256,
     )
 
 
 @exit_on_user_error
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(
-        prog="python -m kfashion.data",
-        description="Find, check and summarise the Fashion-MNIST files kfashion will use.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    from kfashion import cli
+
+    parser = cli.parser(
+        "kfashion.data", "Find, check and summarise the Fashion-MNIST files kfashion will use."
     )
     parser.add_argument(
         "--data-dir", help="folder with the four IDX .gz files (default: the usual places)"
     )
     args = parser.parse_args(argv)
+    cli.check_data_dir(args.data_dir)
     start = time.perf_counter()
     raw = load_raw(args.data_dir)
     seconds = time.perf_counter() - start
     train_counts = np.bincount(raw.train_labels, minlength=NUM_CLASSES)
     test_counts = np.bincount(raw.test_labels, minlength=NUM_CLASSES)
-    print(f"source: {raw.source}")
+    print(f"source: {raw.source} ({raw.folder})")
     print(
         f"{len(raw.train_labels):,} train / {len(raw.test_labels):,} test images of 28x28, "
         f"checksums OK (read and checked in {seconds:.1f} s)"

@@ -5,7 +5,7 @@ every seed draws its own stratified sample of that many labelled training images
 was still pretrained on all of them, without labels), and the four cases train on it.
 
 A few-label run sees no labelled validation set (10,000 validation labels would dwarf the
-labels it may use), so it keeps its last epoch's weights. It takes at least MIN_STEPS steps
+labels it may use), so it keeps its last epoch's weights. It takes at least `--min-steps` steps
 (100 labels are one batch per epoch): its images are repeated within each epoch, so it runs
 the usual epochs and cosine schedule without paying Keras's per-epoch cost hundreds of times.
 The count "all" is the ordinary run of `python -m kfashion.transfer`, best validation epoch kept.
@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 
 from kfashion import data
+from kfashion.design import CASES, NUM_CLASSES
 from kfashion.errors import UserError
-
-MIN_STEPS = 1000  # training steps of a few-label run, at least
+from kfashion.records import made_on, provenance, read_json, write_json
 
 
 def parse_counts(text: str, train_size: int) -> list:
@@ -33,9 +33,9 @@ def parse_counts(text: str, train_size: int) -> list:
             count = int(part)
         except ValueError:
             count = -1
-        if not data.NUM_CLASSES <= count < train_size:
+        if not NUM_CLASSES <= count < train_size:
             raise UserError(
-                f"--labels {text!r}: give counts from {data.NUM_CLASSES} to {train_size - 1} "
+                f"--labels {text!r}: give counts from {NUM_CLASSES} to {train_size - 1} "
                 "and/or 'all', e.g. --labels 100,1000,all"
             )
         counts.append(count)
@@ -44,17 +44,16 @@ def parse_counts(text: str, train_size: int) -> list:
     return sorted(set(counts), key=lambda c: (c == "all", c if c != "all" else 0))
 
 
-def repeats_for(count: int, batch_size: int, epochs: int) -> int:
-    """How many times the labelled images appear per epoch, for at least MIN_STEPS steps."""
+def repeats_for(count: int, batch_size: int, epochs: int, min_steps: int) -> int:
+    """How many times the labelled images appear per epoch, for at least `min_steps` steps."""
     steps_per_epoch = -(-count // batch_size)
-    return max(1, -(-MIN_STEPS // (epochs * steps_per_epoch)))
+    return max(1, -(-min_steps // (epochs * steps_per_epoch)))
 
 
 def labelled_subset(dataset, count: int, seed: int, repeats: int = 1):
     """The dataset with its training split cut to `count` stratified images drawn by `seed`,
     each repeated `repeats` times."""
-    picked = data.stratified_sample(dataset.y_train, count, np.random.default_rng(seed))
-    picked = np.tile(picked, repeats)
+    picked = np.tile(data.stratified_sample(dataset.y_train, count, seed), repeats)
     return dataclasses.replace(
         dataset, x_train=dataset.x_train[picked], y_train=dataset.y_train[picked]
     )
@@ -66,25 +65,76 @@ def run_path(runs_dir: Path, count, case: int, seed: int) -> Path:
 
 
 def summarise(records: dict, counts: list, cases: list[int], seeds: list[int]) -> dict:
-    """case -> count -> mean, std and n of the test accuracy over seeds."""
-    from kfashion.transfer import mean_std
+    """case -> count -> mean, std, n and each seed's test accuracy."""
+    from kfashion.stats import mean_std
 
-    return {
-        str(case): {
-            str(count): mean_std([records[count, case, seed]["test_accuracy"] for seed in seeds])
-            for count in counts
-        }
-        for case in cases
-    }
+    summary = {}
+    for case in cases:
+        summary[str(case)] = {}
+        for count in counts:
+            values = [records[count, case, seed]["test_accuracy"] for seed in seeds]
+            summary[str(case)][str(count)] = {**mean_std(values), "per_seed": values}
+    return summary
 
 
-def crossings(summary: dict, counts: list, better: str, worse: str) -> list[str]:
-    """Counts at which case `better`'s mean accuracy first exceeds, or falls below, `worse`'s."""
-    marks, previous = [], None
+def run(template, cases, seeds, counts, dataset, schedule, argv, settings, results_dir) -> None:
+    """Every case on each count of labelled images, over seeds: label_efficiency.json, figure."""
+    from kfashion import plots
+    from kfashion.cases import print_run, train_and_score
+
+    runs_dir = results_dir / "transfer" / "runs"
+    few = [count for count in counts if count != "all"]
+    min_steps = settings["min_steps"]
+    repeats = {c: repeats_for(c, schedule.batch_size, schedule.epochs, min_steps) for c in few}
+    records = {}
     for count in counts:
-        ahead = summary[better][str(count)]["mean"] > summary[worse][str(count)]["mean"]
-        if previous is not None and ahead != previous:
-            where = "with all labels" if count == "all" else f"at {count} labels"
-            marks.append(f"{'overtakes' if ahead else 'falls behind'} {where}")
-        previous = ahead
-    return marks
+        for seed in seeds:
+            if count != "all":
+                subset = labelled_subset(dataset, count, seed, repeats[count])
+            for case in cases:
+                path = run_path(runs_dir, count, case, seed)
+                if not path.exists():
+                    if count == "all":  # the ordinary run, as `python -m kfashion.transfer`
+                        _, record = train_and_score(template, case, seed, dataset, schedule)
+                    else:
+                        _, record = train_and_score(
+                            template, case, seed, subset, schedule, validate=False
+                        )
+                        record["repeats"] = repeats[count]
+                    write_json(path, record)
+                    print_run(record, f", {count} labels")
+                records[count, case, seed] = read_json(path)
+                if count != "all" and records[count, case, seed]["repeats"] != repeats[count]:
+                    raise UserError(
+                        f"{path.parent} holds runs made with another --min-steps; pass the "
+                        "same, --overwrite to discard them, or choose another --results"
+                    )
+    summary = summarise(records, counts, cases, seeds)
+    names = {case: f"case {case}: {CASES[case].label}" for case in cases}
+    figure = results_dir / "figures" / "label_efficiency.png"
+    plots.plot_label_efficiency(summary, counts, names, figure, len(dataset.y_train))
+    write_json(
+        results_dir / "label_efficiency.json",
+        {
+            "provenance": provenance("kfashion.transfer", argv, dataset),
+            "settings": {
+                **settings,
+                "labels": counts,
+                "seeds": seeds,
+                "cases": cases,
+                "few_label_runs": "no validation, last epoch kept; images repeated "
+                f"within each epoch for at least {min_steps} steps",
+            },
+            "test_accuracy": summary,
+            "repeats_per_epoch": {str(count): n for count, n in repeats.items()},
+            # a table of runs made apart (the "all" row is transfer's) says where they ran
+            "made_on": sorted(
+                {made_on(r["environment"]) for r in records.values() if "environment" in r}
+            ),
+            "figure": str(figure.relative_to(results_dir)),
+        },
+    )
+    for case in cases:
+        line = ", ".join(f"{c}: {summary[str(case)][str(c)]['mean']:.4f}" for c in counts)
+        print(f"case {case} test accuracy by labels: {line}")
+    print(f"wrote {results_dir / 'label_efficiency.json'} and {figure}")

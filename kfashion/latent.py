@@ -7,15 +7,15 @@ set beside the course network. Writes `figures/latent_maps.png`, `figures/latent
 `latent.json` under `--results`.
 """
 
-import argparse
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from kfashion import data
+from kfashion import cli
+from kfashion.design import CLASS_NAMES
 from kfashion.errors import UserError, exit_on_user_error
-from kfashion.records import file_digest, provenance, write_json
+from kfashion.records import file_digest, write_json
 
 TSNE_IMAGES = 3000  # t-SNE on a stratified sample: it grows quadratically with the points
 PERPLEXITY = 30  # scikit-learn's default
@@ -28,10 +28,8 @@ def decoder_beside(encoder_path: Path) -> Path:
 
 
 def load(path: Path):
-    from kfashion.quiet_keras import keras
+    import keras
 
-    if not path.is_file():
-        raise UserError(f"no model at {path}: run `python -m kfashion.tune` first")
     try:
         return keras.saving.load_model(path, compile=False)
     except Exception as error:  # any failure to read the file means the same to the user
@@ -66,7 +64,7 @@ def maps(codes: np.ndarray, labels: np.ndarray, sample: np.ndarray, seed: int) -
 
 def paths_between_means(codes, labels, decoder) -> np.ndarray:
     """Decoded images along each path of PATHS: shape (paths, STEPS, 28, 28)."""
-    names = list(data.CLASS_NAMES)
+    names = list(CLASS_NAMES)
     rows = []
     for start, end in PATHS:
         a = codes[labels == names.index(start)].mean(axis=0)
@@ -79,27 +77,36 @@ def paths_between_means(codes, labels, decoder) -> np.ndarray:
 @exit_on_user_error
 def main(argv=None) -> None:
     argv = sys.argv[1:] if argv is None else argv
-    parser = argparse.ArgumentParser(
-        prog="python -m kfashion.latent",
-        description="Maps of the test set's latent codes and decoded paths between classes.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    parser = cli.parser(
+        "kfashion.latent", "Maps of the test set's latent codes and decoded paths between classes."
     )
-    parser.add_argument("--encoder", action="append", help="encoder .keras (repeat to compare)")
+    parser.add_argument(
+        "--encoder",
+        action="append",
+        help="encoder .keras (repeat to compare; default: RESULTS/models/encoder.keras)",
+    )
     parser.add_argument("--tsne-images", type=int, default=TSNE_IMAGES, help="t-SNE sample size")
     parser.add_argument("--seed", type=int, default=0, help="seed of the sample, PCA and t-SNE")
-    parser.add_argument("--subset", type=int, help="use a stratified subset of the images")
-    parser.add_argument("--data-dir", help="folder with the four IDX .gz files")
+    cli.add_data_flags(parser)
     parser.add_argument("--results", default="results", help="where figures and JSON go")
     args = parser.parse_args(argv)
+    cli.check_data_flags(args)
     encoders = [Path(p) for p in args.encoder or [Path(args.results) / "models" / "encoder.keras"]]
+    hint = "run `python -m kfashion.tune` first, or pass --encoder a file it saved"
+    for path in encoders:
+        cli.readable_file(path, "--encoder", hint)
+        cli.readable_file(decoder_beside(path), "the decoder beside --encoder", hint)
+    results = cli.writable_folder(args.results, "--results")
+    from kfashion import data, plots
+    from kfashion.quiet_keras import load_keras
+    from kfashion.records import provenance
+
+    load_keras()
     models = [(path, load(path), load(decoder_beside(path))) for path in encoders]
     dataset = data.load(args.data_dir, subset=args.subset)
     if not 50 <= args.tsne_images <= len(dataset.y_test):
         raise UserError(f"--tsne-images {args.tsne_images}: give 50 to {len(dataset.y_test)}")
-    from kfashion import plots
-
-    rng = np.random.default_rng(args.seed)
-    sample = data.stratified_sample(dataset.y_test, args.tsne_images, rng)
+    sample = data.stratified_sample(dataset.y_test, args.tsne_images, args.seed)
     rows, summary = {}, {}
     for (path, encoder, decoder), name in zip(models, short_names(encoders), strict=True):
         codes = encoder.predict(dataset.x_test, batch_size=1000, verbose=0)
@@ -107,25 +114,24 @@ def main(argv=None) -> None:
             **maps(codes, dataset.y_test, sample, args.seed),
             "paths": paths_between_means(codes, dataset.y_test, decoder),
         }
-        summary[str(path)] = {
+        summary[name] = {
             "sha256": file_digest(path),
             **{k: rows[name][k] for k in ("pca_explained_variance", "tsne_kl_divergence")},
         }
         print(f"{path}: codes of {len(codes)} test images mapped", flush=True)
-    figures = Path(args.results) / "figures"
-    plots.plot_latent_maps(rows, data.CLASS_NAMES, figures / "latent_maps.png")
+    figures = results / "figures"
+    plots.plot_latent_maps(rows, CLASS_NAMES, figures / "latent_maps.png")
     plots.plot_latent_paths(rows, PATHS, figures / "latent_paths.png")
     write_json(
-        Path(args.results) / "latent.json",
+        results / "latent.json",
         {
-            "provenance": provenance("kfashion.latent", argv),
+            "provenance": provenance("kfashion.latent", argv, dataset),
             "settings": {
                 "tsne_images": args.tsne_images,
                 "seed": args.seed,
                 "perplexity": PERPLEXITY,
                 "paths": PATHS,
                 "steps": STEPS,
-                "data": dataset.source,
             },
             "encoders": summary,
             "figures": {"maps": "figures/latent_maps.png", "paths": "figures/latent_paths.png"},

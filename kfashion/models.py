@@ -6,8 +6,9 @@ kfashion. At latent_dim=64 the course encoder has 56,064 parameters and its deco
 the "linear_code" variant's have 105,216 and 109,009.
 """
 
-from kfashion.data import IMAGE_SHAPE, NUM_CLASSES
-from kfashion.quiet_keras import keras
+import keras
+
+from kfashion.design import ARCHITECTURES, IMAGE_SHAPE, NUM_CLASSES
 
 layers = keras.layers
 
@@ -124,21 +125,20 @@ def build_linear_code_decoder(
 
 
 # The sweep's "architecture" factor: name -> (encoder builder, decoder builder).
-ARCHITECTURES = {
+BUILDERS = {
     "course": (build_encoder, build_decoder),
     "linear_code": (build_linear_code_encoder, build_linear_code_decoder),
 }
+assert tuple(BUILDERS) == ARCHITECTURES  # the design names each network these builders make
 
 
 def build_autoencoder(
     latent_dim: int = 64, dropout: float = 0.2, architecture: str = "course"
 ) -> keras.Model:
     """The encoder and decoder composed, each kept a model of its own so it can be saved alone."""
-    if architecture not in ARCHITECTURES:
-        raise ValueError(
-            f"unknown architecture {architecture!r}; choose from {list(ARCHITECTURES)}"
-        )
-    make_encoder, make_decoder = ARCHITECTURES[architecture]
+    if architecture not in BUILDERS:
+        raise ValueError(f"unknown architecture {architecture!r}; choose from {ARCHITECTURES}")
+    make_encoder, make_decoder = BUILDERS[architecture]
     encoder = make_encoder(latent_dim, dropout)
     decoder = make_decoder(latent_dim, dropout)
     inputs = keras.Input(IMAGE_SHAPE, name="image")
@@ -148,24 +148,29 @@ def build_autoencoder(
 def build_classifier(
     encoder: keras.Model, num_classes: int = NUM_CLASSES, train_encoder: bool = True
 ) -> keras.Model:
-    """The encoder followed by one Dense layer giving logits.
+    """A copy of the encoder followed by one Dense layer giving logits.
 
-    A frozen encoder (`train_encoder=False`) gets `trainable = False`, so its weights never
-    change; compile the classifier after building it so the flag takes effect. It is also
-    called with `training=False`, but Keras 3 (3.15 checked) passes the outer call's `training`
-    into nested models all the same, so its dropout is active when this classifier is trained
-    with `fit`. `kfashion.transfer` therefore trains a frozen case's head on precomputed codes.
+    The classifier gets its own copy of the encoder (same configuration and weights) named
+    "encoder", so the model passed in is left as it was. A frozen copy (`train_encoder=False`)
+    gets `trainable = False`, so its weights never change; compile the classifier after
+    building it so the flag takes effect. It is also called with `training=False`, but Keras 3
+    (3.15 checked) passes the outer call's `training` into nested models all the same, so its
+    dropout is active when this classifier is trained with `fit`: `kfashion.cases` therefore
+    trains a frozen case's head on precomputed codes.
 
     Args:
-        encoder: a model mapping images to codes; it becomes part of the classifier.
+        encoder: a model mapping images to codes.
         num_classes: number of logits.
         train_encoder: whether the encoder's weights are trained with the head.
 
     Returns:
         A model mapping (28, 28, 1) images to (num_classes,) logits.
     """
-    encoder.trainable = train_encoder
+    copy = keras.models.clone_model(encoder)
+    copy.set_weights(encoder.get_weights())
+    copy.name = "encoder"
+    copy.trainable = train_encoder
     inputs = keras.Input(encoder.input_shape[1:], name="image")
-    codes = encoder(inputs, training=None if train_encoder else False)
+    codes = copy(inputs, training=None if train_encoder else False)
     logits = layers.Dense(num_classes, dtype="float32", name="head")(codes)
     return keras.Model(inputs, logits, name="classifier")

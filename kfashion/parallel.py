@@ -99,8 +99,12 @@ class LocalWorkers:
         return [f"tuner{i}" for i in range(self.count)]
 
     def _start(self, name: str) -> None:
-        env = {**os.environ, **threads_environment(self.threads), TUNER_ID: name,
-               "PYTHONUNBUFFERED": "1"}  # fmt: skip
+        env = {
+            **os.environ,
+            **threads_environment(self.threads),
+            TUNER_ID: name,
+            "PYTHONUNBUFFERED": "1",
+        }
         process = subprocess.Popen(
             [sys.executable, "-m", "kfashion.tune", *self.args],
             env=env,

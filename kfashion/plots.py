@@ -15,36 +15,54 @@ def _save(fig, path) -> None:
     plt.close(fig)
 
 
+def _band(ax, x, curves, color, **style) -> None:
+    """The mean of `curves` (one row per seed) as a line, their lowest to highest as a band."""
+    curves = np.asarray(curves, dtype=float)
+    ax.plot(x, curves.mean(axis=0), color=color, **style)
+    if len(curves) > 1:
+        ax.fill_between(x, curves.min(axis=0), curves.max(axis=0), color=color, alpha=0.15)
+
+
 def plot_factor(factor: str, trials: list[dict], path, others="the base case") -> None:
-    """Train and validation loss against epoch, one line per value of `factor`.
+    """Train and validation loss against epoch, one line per value of `factor`: the mean over
+    seeds, with a band from the lowest to the highest seed.
 
     Args:
         factor: the factor the figure is about.
-        trials: records with "value", "is_base", "status" and "history" (loss, val_loss).
+        trials: records with "value", "is_base", "status" and "seeds" (each seed's "history"
+            with loss and val_loss).
         path: where to write the PNG.
         others: where the other factors were held, for the title.
     """
     fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
     colors = plt.cm.viridis(np.linspace(0, 0.9, len(trials)))
+    seeds = max((len(trial["seeds"]) for trial in trials), default=0)
     for trial, color in zip(trials, colors, strict=True):
         label = f"{trial['value']:g}" if isinstance(trial["value"], float) else str(trial["value"])
-        style = {"color": color, "linewidth": 1.5, "marker": "o", "markersize": 3}
+        style = {"linewidth": 1.5, "marker": "o", "markersize": 3}
         if trial["is_base"]:
             label += " (base)"
-            style.update(color="black", linewidth=2.5)
+            color = "black"
+            style.update(linewidth=2.5)
         if trial["status"] != "COMPLETED":
             label += f" ({trial['status'].lower()})"
             style.update(linestyle="--")
         for ax, key in zip(axes, ("loss", "val_loss"), strict=True):
-            values = trial["history"].get(key, [])
-            ax.plot(range(1, len(values) + 1), values, label=label, **style)
+            curves = [run["history"].get(key, []) for run in trial["seeds"]]
+            length = min((len(curve) for curve in curves), default=0)  # a diverged seed stops
+            if length:
+                curves = [curve[:length] for curve in curves]
+                _band(ax, range(1, length + 1), curves, color, label=label, **style)
     for ax, title in zip(axes, ("train", "validation"), strict=True):
         ax.set(title=f"{title} loss", xlabel="epoch", yscale="log")
         ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("mean squared error")
     axes[1].legend(title=factor)
-    fig.suptitle(f"Autoencoder: effect of {factor} (others at {others})")
+    fig.suptitle(
+        f"Autoencoder: effect of {factor} (others at {others}); mean of {seeds} seed(s), "
+        "band: lowest to highest"
+    )
     _save(fig, path)
 
 
@@ -65,9 +83,20 @@ def plot_reconstructions(images, reconstructions, class_names, path, title) -> N
 
 
 def plot_mse_vs_pca(latent_dims, autoencoder_mse, pca_mse, path) -> None:
-    """Test MSE per latent size: the autoencoder trials beside PCA with as many components."""
+    """Test MSE per latent size: the autoencoder (mean over seeds, bars from the lowest to the
+    highest seed) beside PCA with as many components.
+
+    Args:
+        latent_dims: the latent sizes, in order.
+        autoencoder_mse: for each size, the test MSE of every seed.
+        pca_mse: for each size, PCA's test MSE.
+        path: where to write the PNG.
+    """
     fig, ax = plt.subplots(figsize=(6, 4))
-    ax.plot(latent_dims, autoencoder_mse, "o-", label="autoencoder (sweep trial)")
+    per_seed = [np.asarray(values, dtype=float) for values in autoencoder_mse]
+    mean = np.array([values.mean() for values in per_seed])
+    spread = np.array([[mean[i] - v.min(), v.max() - mean[i]] for i, v in enumerate(per_seed)])
+    ax.errorbar(latent_dims, mean, yerr=spread.T, fmt="o-", capsize=3, label="autoencoder")
     ax.plot(latent_dims, pca_mse, "s--", label="PCA, same number of components")
     ax.set(
         xscale="log",
@@ -125,7 +154,10 @@ def plot_transfer_curves(histories: dict, labels: dict, path) -> None:
 
 
 def plot_confusion_grid(matrices: dict, labels: dict, class_names, path) -> None:
-    """Row-normalised confusion matrices (true class per row), one panel per case."""
+    """Row-normalised confusion matrices (true class per row), one panel per case, drawn by
+    scikit-learn's ConfusionMatrixDisplay."""
+    from sklearn.metrics import ConfusionMatrixDisplay
+
     count = len(matrices)
     columns = min(count, 2)
     rows = -(-count // columns)
@@ -135,27 +167,19 @@ def plot_confusion_grid(matrices: dict, labels: dict, class_names, path) -> None
     for ax, (case, matrix) in zip(axes.flat, matrices.items(), strict=False):
         matrix = np.asarray(matrix, dtype=float)
         normalised = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
-        ax.imshow(normalised, cmap="Blues", vmin=0, vmax=1)
-        for i, j in np.ndindex(normalised.shape):
-            value = normalised[i, j]
-            ax.text(
-                j,
-                i,
-                f"{value:.2f}"[1:] if value < 1 else "1",
-                ha="center",
-                va="center",
-                fontsize=7,
-                color="white" if value > 0.5 else "black",
-            )
-        ticks = range(len(class_names))
-        ax.set_xticks(ticks, class_names, rotation=45, ha="right", fontsize=8)
-        ax.set_yticks(ticks, class_names, fontsize=8)
-        accuracy = np.trace(matrix) / matrix.sum()
-        ax.set(
-            xlabel="predicted class",
-            ylabel="true class",
-            title=f"{labels[case]}\naccuracy {accuracy:.3f}",
+        display = ConfusionMatrixDisplay(normalised, display_labels=list(class_names))
+        display.plot(
+            ax=ax,
+            cmap="Blues",
+            colorbar=False,
+            values_format=".2f",
+            xticks_rotation=45,
+            im_kw={"vmin": 0, "vmax": 1},
         )
+        for text in display.text_.flat:
+            text.set_fontsize(7)
+        accuracy = np.trace(matrix) / matrix.sum()
+        ax.set_title(f"{labels[case]}\naccuracy {accuracy:.3f}")
     for ax in list(axes.flat)[count:]:
         ax.axis("off")
     fig.suptitle("Test-set confusion matrices, row-normalised, summed over seeds")

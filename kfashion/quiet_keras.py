@@ -1,11 +1,11 @@
-"""Import Keras without TensorFlow's C++ start-up lines on stderr.
+"""Keras for the commands, without TensorFlow's C++ start-up lines on stderr.
 
 On a machine without a GPU, TensorFlow's CUDA build prints several lines (absl, cudart, cuInit)
 at import and first use. They would bury the one line a refused command prints, and no
-environment variable silences them, so the import and a first tiny op run with the process's
-stderr pointed at /dev/null. Python exceptions still propagate as usual.
-
-Use `from kfashion.quiet_keras import keras` instead of `import keras`.
+environment variable silences them all, so a command's entry point imports Keras through
+`load_keras()`, which runs the import and a first tiny op with the process's stderr pointed at
+/dev/null. Python exceptions still propagate as usual. Library code (`kfashion.models` and the
+rest) imports Keras plainly and changes nothing in the process it is imported into.
 """
 
 import contextlib
@@ -26,17 +26,22 @@ def _stderr_to_devnull():
         os.close(devnull)
 
 
-# The networks are small and `tune --workers N` runs N processes on one GPU: no framework may
-# take most of the GPU's memory up front (JAX takes 75% and TensorFlow all of it by default).
-os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
-os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
+def load_keras():
+    """Import Keras quietly, set up for kfashion's commands, and return it."""
+    # TensorFlow's own log lines (CPU flags, retracing) would hide the progress users read.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # The networks are small and `tune --workers N` runs N processes on one GPU: no framework
+    # may take most of the GPU's memory up front (JAX takes 75% and TensorFlow all of it).
+    os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+    os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
+    with _stderr_to_devnull():
+        import keras
 
-with _stderr_to_devnull():
-    import keras
+        keras.ops.convert_to_numpy(keras.ops.zeros(1))  # the backend probes devices on first use
+    # Each trial and case builds new models, so TensorFlow's "retracing" warning fires by design.
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
+    if keras.backend.backend() == "jax":
+        from kfashion.training import use_compilation_cache
 
-    keras.ops.convert_to_numpy(keras.ops.zeros(1))  # the backend probes devices on first use
-
-# Each trial and case builds new models, so TensorFlow's "retracing" warning fires by design.
-logging.getLogger("tensorflow").setLevel(logging.ERROR)
-
-__all__ = ["keras"]
+        use_compilation_cache()
+    return keras

@@ -79,7 +79,7 @@ def _as_json(config: dict) -> str:
 
 def holds_same_model(path: Path, model) -> bool:
     """Whether the `.keras` file at `path` has `model`'s configuration and weights."""
-    from kfashion.quiet_keras import keras
+    import keras
 
     try:
         saved = keras.saving.load_model(path, compile=False)
@@ -96,7 +96,7 @@ def holds_same_model(path: Path, model) -> bool:
 
 def machine() -> dict:
     """CPU model, cores, accelerators and backend of this machine."""
-    from kfashion.quiet_keras import keras
+    import keras
 
     cpu = platform.processor() or platform.machine()
     cpuinfo = Path("/proc/cpuinfo")
@@ -126,17 +126,25 @@ def machine() -> dict:
     }
 
 
-def provenance(module: str, argv: list[str]) -> dict:
-    """The command, software and machine behind a results file.
+def portable(arg: str) -> str:
+    """A command-line argument without this machine's folders: an absolute path becomes
+    relative to the current folder when it lies below it, else just its last two parts."""
+    path = Path(arg)
+    if not path.is_absolute():
+        return arg
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(Path("...", *path.parts[-2:]))
 
-    Args:
-        module: the command's module, e.g. "kfashion.tune".
-        argv: the arguments it was given.
-    """
-    from kfashion.quiet_keras import keras
+
+def environment() -> dict:
+    """The backend, device, machine and software a run is made with: recorded with every run,
+    so a table that combines runs can say whether they were all made alike."""
+    import keras
 
     versions = {"python": platform.python_version(), "keras": keras.__version__}
-    for name in ("keras_tuner", "tensorflow", "jax", "numpy", "sklearn"):
+    for name in ("keras_tuner", "tensorflow", "jax", "numpy", "sklearn", "scipy"):
         if name in sys.modules:
             versions[name] = getattr(sys.modules[name], "__version__", "?")
     from kfashion import __version__
@@ -144,13 +152,36 @@ def provenance(module: str, argv: list[str]) -> dict:
     versions["kfashion"] = __version__
     about = machine()
     return {
-        "command": shlex.join(["python", "-m", module, *argv]),
         "backend": keras.backend.backend(),
-        "versions": versions,
+        "device": ", ".join(about["accelerators"]) or "CPU",
         "machine": f"{about['cpu']}, {about['cores']} cores, {platform.system()}, "
         f"{', '.join(about['accelerators']) or 'no GPU'}",
+        "versions": versions,
+    }
+
+
+def made_on(env: dict) -> str:
+    """One line naming a run's backend and machine, for comparing runs."""
+    return f"{env['backend']} on {env['machine']}"
+
+
+def provenance(module: str, argv: list[str], dataset=None) -> dict:
+    """The command, software, machine and data behind a results file.
+
+    Args:
+        module: the command's module, e.g. "kfashion.tune".
+        argv: the arguments it was given.
+        dataset: the `kfashion.data.Dataset` it used, if any: recorded by the kind of its
+            source and its files' SHA-256, not by this machine's folders.
+    """
+    record = {
+        "command": shlex.join(["python", "-m", module, *map(portable, argv)]),
+        **environment(),
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
+    if dataset is not None:
+        record["data"] = dataset.provenance()
+    return record
 
 
 def hold_lock(path, what: str):

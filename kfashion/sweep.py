@@ -1,96 +1,27 @@
-"""The one-factor-at-a-time design of the autoencoder study, as KerasTuner parts.
+"""The one-factor-at-a-time sweep as KerasTuner parts: its oracle, hypermodel and tuner.
 
-The design is data: the base case, and the values each factor takes while the others stay at
-the base. `DesignOracle` hands the design's configurations out in order (KerasTuner's
-GridSearch cannot resume a stopped search); `AutoencoderHyperModel` builds and fits one;
-`SweepTuner` keeps every epoch's losses beside each trial.
+One trial is one point of the design (`kfashion.design`), trained once per seed: the seeds are
+the trial's executions. The trial's score, by which KerasTuner ranks trials, is the mean over
+seeds of each seed's best validation loss. Each seed's per-epoch losses, best epoch, test MSE
+and best-epoch weights are written beside the trial as soon as that seed ends, so a trial that
+was interrupted resumes at its first unfinished seed.
+
+`DesignOracle` hands the points out in order (KerasTuner's GridSearch cannot resume a stopped
+search), `AutoencoderHyperModel` builds and fits one seed, `SweepTuner` runs a trial's seeds.
 """
 
-import dataclasses
 import time
+from pathlib import Path
 
-from kfashion.quiet_keras import keras  # first: it keeps TensorFlow's start-up lines quiet
-
-# isort: split
+import keras
 import keras_tuner
 import numpy as np
 
 from kfashion import models, training
-from kfashion.records import write_json
-
-# The study's base case, and the values each factor is swept over around it.
-BASE = {
-    "latent_dim": 64,
-    "dropout": 0.2,
-    "optimizer": "adam",
-    "learning_rate": 1e-3,
-    "batch_size": 100,
-}
-FACTORS = {
-    "latent_dim": (16, 32, 64, 128, 256),
-    "dropout": (0.0, 0.1, 0.2, 0.3, 0.5),
-    "optimizer": ("adam", "sgd"),
-    "learning_rate": (1e-4, 1e-3, 1e-2),
-    "batch_size": (50, 100, 150),
-    "architecture": tuple(models.ARCHITECTURES),
-}
-# The reference study's factors: the default design (14 trials). Others are swept on request.
-REFERENCE_FACTORS = ("latent_dim", "dropout", "optimizer", "learning_rate", "batch_size")
-# Settings beyond the reference study, with the value every trial has unless its factor
-# changes it. They stay out of BASE so the reference design's configs read as the study's.
-IMPLIED = {"architecture": "course"}
-# Factors swept around another point than BASE. The linear_code network is meant to be used
-# without dropout, and p=0.0 is also where the course network's validation loss is lowest in
-# the sweep, so both architectures are compared at p=0.0.
-AROUND = {"architecture": {**BASE, "dropout": 0.0}}
-# The configuration the reference study chose in the end.
-REFERENCE_CHOICE = {**BASE, "dropout": 0.1}
+from kfashion.design import BASE, FACTORS, IMPLIED, DesignPoint, setting
+from kfashion.records import environment, read_json, write_json
 
 OBJECTIVE = keras_tuner.Objective("val_loss", direction="min")
-HISTORY_FILE = "history.json"  # per-epoch curves, beside KerasTuner's trial.json
-
-
-@dataclasses.dataclass(frozen=True)
-class DesignPoint:
-    """One trial of the design: the factor it varies (or "base"), that factor's value, and all."""
-
-    factor: str
-    value: object
-    config: dict
-
-    @property
-    def label(self) -> str:
-        """ "base case", or "factor=value"."""
-        return describe(self.factor, self.value)
-
-
-def describe(factor: str, value) -> str:
-    return "base case" if factor == "base" else f"{factor}={value}"
-
-
-def make_design(factors=REFERENCE_FACTORS) -> list[DesignPoint]:
-    """The base case, then each factor's values in order, each configuration once.
-
-    The reference factors give 14 points; "architecture" adds the course network and the
-    linear_code one, both at p=0.0 (the course one is not repeated if "dropout" is swept too).
-    """
-    unknown = [factor for factor in factors if factor not in FACTORS]
-    if unknown:
-        raise ValueError(f"unknown factor {unknown[0]!r}; choose from {', '.join(FACTORS)}")
-    design = [DesignPoint("base", None, dict(BASE))]
-    for factor in factors:
-        for value in FACTORS[factor]:
-            config = {**AROUND.get(factor, BASE), factor: value}
-            if IMPLIED.get(factor) == value:
-                del config[factor]  # implied settings are left out, as in the base case
-            if all(config != point.config for point in design):
-                design.append(DesignPoint(factor, value, config))
-    return design
-
-
-def setting(config: dict, name: str):
-    """A trial's value of `name`, implied ones included."""
-    return {**IMPLIED, **config}[name]
 
 
 def search_space() -> keras_tuner.HyperParameters:
@@ -108,7 +39,7 @@ def choose(hp: keras_tuner.HyperParameters, name: str):
 
 
 class DesignOracle(keras_tuner.Oracle):
-    """Hands out the design's configurations in order, one per trial.
+    """Hands out the design's points in order, one per trial.
 
     The trial's index is how many trials have been created, which the oracle's saved state
     keeps, so a stopped search resumes where it was; KerasTuner re-queues an interrupted trial.
@@ -139,70 +70,27 @@ class DesignOracle(keras_tuner.Oracle):
         }
 
 
-def make_optimizer(name: str, learning_rate: float) -> keras.optimizers.Optimizer:
-    """Adam, or plain SGD (no momentum) as in the reference study."""
-    if name == "adam":
-        return keras.optimizers.Adam(learning_rate)
-    if name == "sgd":
-        return keras.optimizers.SGD(learning_rate)
-    raise ValueError(f"unknown optimizer {name!r}")
-
-
 class AutoencoderHyperModel(keras_tuner.HyperModel):
-    """Reads a trial's hyperparameters and builds, compiles and fits the course autoencoder.
+    """Reads a trial's hyperparameters; builds, compiles and fits one seed's autoencoder."""
 
-    Given test images, `fit` also measures the test MSE of the best epoch's weights (lowest
-    validation loss, the epoch KerasTuner's checkpoint keeps) and the parameter count, and
-    hands both back on the returned History, so the sweep's summary need not load and
-    recompile every trial's model again.
-    """
-
-    def __init__(self, seed: int = 0, verbose: int = 1, test_images=None):
+    def __init__(self, verbose: int = 1):
         super().__init__(name="autoencoder")
-        self.seed = seed
         self.verbose = verbose
-        self.test_images = test_images
 
-    def build(self, hp):
-        keras.utils.set_random_seed(self.seed)  # every trial starts from the same draw
+    def build(self, hp, seed: int = 0):
+        keras.utils.set_random_seed(seed)  # every point starts from the same draw for a seed
         model = models.build_autoencoder(
             choose(hp, "latent_dim"), choose(hp, "dropout"), choose(hp, "architecture")
         )
-        optimizer = make_optimizer(choose(hp, "optimizer"), choose(hp, "learning_rate"))
+        optimizer = training.make_optimizer(choose(hp, "optimizer"), choose(hp, "learning_rate"))
         model.compile(optimizer=optimizer, loss="mse", **training.compile_options())
         return model
 
-    def fit(self, hp, model, *args, **kwargs):
+    def fit(self, hp, model, *args, seed: int = 0, **kwargs):
         kwargs.pop("batch_size", None)  # the trial's batch size wins over the caller's
         kwargs.setdefault("verbose", self.verbose)
         kwargs = {**training.fit_options(), **kwargs}
-        best = BestWeights()
-        if self.test_images is not None:
-            kwargs["callbacks"] = [*kwargs.get("callbacks", []), best]
-        history = training.fit(
-            model, *args, batch_size=choose(hp, "batch_size"), seed=self.seed, **kwargs
-        )
-        if best.weights is not None:
-            model.set_weights(best.weights)
-            history.test_mse = model.evaluate(
-                self.test_images, self.test_images, batch_size=training.EVAL_BATCH_SIZE,
-                verbose=0,
-            )  # fmt: skip
-            history.parameters = model.count_params()
-        return history
-
-
-class BestWeights(keras.callbacks.Callback):
-    """Keeps, in memory, the weights of the epoch with the lowest validation loss so far."""
-
-    def __init__(self):
-        super().__init__()
-        self.weights, self.best = None, np.inf
-
-    def on_epoch_end(self, epoch, logs=None):
-        value = (logs or {}).get(OBJECTIVE.name, np.nan)
-        if value < self.best:  # strictly lower, as KerasTuner's best-epoch checkpoint
-            self.weights, self.best = self.model.get_weights(), value
+        return training.fit(model, *args, batch_size=choose(hp, "batch_size"), seed=seed, **kwargs)
 
 
 def first_non_finite(history: dict) -> str | None:
@@ -214,25 +102,135 @@ def first_non_finite(history: dict) -> str | None:
     return None
 
 
-class SweepTuner(keras_tuner.Tuner):
-    """A Tuner that writes each trial's per-epoch history and stops trials that diverge."""
+def seed_record_path(trial_dir, seed: int) -> Path:
+    """Where a trial keeps one seed's record (its presence means the seed is done)."""
+    return Path(trial_dir) / f"seed{seed}.json"
 
-    def run_trial(self, trial, *args, **kwargs):
-        kwargs["callbacks"] = [*kwargs.get("callbacks", []), keras.callbacks.TerminateOnNaN()]
-        start = time.perf_counter()
-        histories = super().run_trial(trial, *args, **kwargs)
-        history = {
-            name: [float(v) for v in values] for name, values in histories[0].history.items()
-        }
-        problem = first_non_finite(history)
+
+def seed_weights_path(trial_dir, seed: int) -> Path:
+    """Where a trial keeps one seed's best-epoch weights."""
+    return Path(trial_dir) / f"seed{seed}.weights.h5"
+
+
+class SweepTuner(keras_tuner.Tuner):
+    """Runs each trial's design point once per seed and keeps every seed's record.
+
+    Args:
+        design: the design the oracle hands out, for the one-line progress reports.
+        seeds: the seeds every point is trained with.
+        test_images: scored once per seed, with the best epoch's weights, for the record;
+            nothing is chosen by them.
+        **kwargs: as for `keras_tuner.Tuner`.
+    """
+
+    def __init__(self, design, seeds, test_images, **kwargs):
+        super().__init__(**kwargs)
+        self.design, self.seeds, self.test_images = design, list(seeds), test_images
+
+    def _say(self, trial_id, text: str) -> None:
+        print(f"trial {trial_id}/{len(self.design)} {text}", flush=True)
+
+    def on_trial_begin(self, trial):
+        super().on_trial_begin(trial)
+        point = self.design[int(trial.trial_id)]
+        self._say(trial.trial_id, f"started: {point.label} {point.config}, seeds {self.seeds}")
+
+    def on_trial_end(self, trial):
+        super().on_trial_end(trial)
+        ended = self.oracle.get_trial(trial.trial_id)
+        score = "" if ended.score is None else f" mean best val_loss {ended.score:.5f}"
+        self._say(trial.trial_id, f"ended: {ended.status}{score}")
+
+    def run_trial(self, trial, *args, callbacks=(), **kwargs):
+        folder = self.get_trial_dir(trial.trial_id)
+        pending = [seed for seed in self.seeds if not seed_record_path(folder, seed).exists()]
+        for seed, model, history, seconds in self._train(trial, pending, callbacks, args, kwargs):
+            write_json(
+                seed_record_path(folder, seed), self._record(trial, seed, model, history, seconds)
+            )
+        runs = [read_json(seed_record_path(folder, seed)) for seed in self.seeds]
+        diverged = [f"seed {run['seed']}: {run['diverged']}" for run in runs if run["diverged"]]
+        if diverged:
+            raise keras_tuner.errors.FailedTrialError(f"diverged: {'; '.join(diverged)}")
+        return {OBJECTIVE.name: float(np.mean([run["best_val_loss"] for run in runs]))}
+
+    def _callbacks(self, trial, seed: int, callbacks, epochs: int) -> list:
+        callbacks = self._deepcopy_callbacks(list(callbacks))  # KerasTuner's own helpers:
+        self._configure_tensorboard_dir(callbacks, trial, execution=seed)  # a log per seed
+        best = keras.callbacks.EarlyStopping(  # never stops: it keeps the best epoch's weights
+            OBJECTIVE.name, patience=epochs, restore_best_weights=True
+        )
+        return [*callbacks, keras.callbacks.TerminateOnNaN(), best]
+
+    def _train(self, trial, seeds, callbacks, args, kwargs):
+        """Yield (seed, trained model, History, seconds) for each seed: one after another, or,
+        where whole epochs compile (JAX on an accelerator), all together in one program."""
+        hp = trial.hyperparameters
+        if len(seeds) > 1 and training.compiles_whole_epochs():
+            from kfashion import compiled_fit
+
+            keras.backend.clear_session()
+            start = time.perf_counter()
+            models = [self.hypermodel.build(hp, seed) for seed in seeds]
+            histories = compiled_fit.fit_seeds(
+                models,
+                *args,
+                seeds=seeds,
+                batch_size=choose(hp, "batch_size"),
+                epochs=kwargs["epochs"],
+                validation_data=kwargs.get("validation_data"),
+                callbacks=[self._callbacks(trial, s, callbacks, kwargs["epochs"]) for s in seeds],
+                verbose=self.hypermodel.verbose,
+            )
+            seconds = (time.perf_counter() - start) / len(seeds)
+            yield from (
+                (s, m, h, seconds) for s, m, h in zip(seeds, models, histories, strict=True)
+            )
+            return
+        for seed in seeds:
+            keras.backend.clear_session()  # the previous seed's models are done with
+            start = time.perf_counter()
+            model = self.hypermodel.build(hp, seed)
+            history = self.hypermodel.fit(
+                hp,
+                model,
+                *args,
+                seed=seed,
+                callbacks=self._callbacks(trial, seed, callbacks, kwargs["epochs"]),
+                **kwargs,
+            )
+            yield seed, model, history, time.perf_counter() - start
+
+    def _record(self, trial, seed: int, model, history, seconds: float) -> dict:
+        """One seed's record; its best epoch's weights (in the model now) are saved beside it."""
+        curves = {name: [float(v) for v in values] for name, values in history.history.items()}
+        val_loss = np.asarray(curves.get(OBJECTIVE.name, []), dtype=float)
+        finite = np.isfinite(val_loss).any()
         record = {
-            "history": history,
-            "seconds": time.perf_counter() - start,
-            "diverged": problem,
-            "test_mse": getattr(histories[0], "test_mse", None),
-            "parameters": getattr(histories[0], "parameters", None),
+            "seed": seed,
+            "history": curves,
+            "seconds": seconds,
+            "diverged": first_non_finite(curves),
+            "best_epoch": int(np.nanargmin(val_loss)) + 1 if finite else None,
+            "best_val_loss": float(np.nanmin(val_loss)) if finite else None,
+            "test_mse": None,
+            "parameters": model.count_params(),
+            "environment": environment(),
         }
-        write_json(f"{self.get_trial_dir(trial.trial_id)}/{HISTORY_FILE}", record)
-        if problem:
-            raise keras_tuner.errors.FailedTrialError(f"diverged: {problem}")
-        return histories
+        line = f"seed {seed}: {record['diverged']}"
+        if not record["diverged"]:
+            record["test_mse"] = float(
+                model.evaluate(
+                    self.test_images,
+                    self.test_images,
+                    batch_size=training.EVAL_BATCH_SIZE,
+                    verbose=0,
+                )
+            )
+            model.save_weights(seed_weights_path(self.get_trial_dir(trial.trial_id), seed))
+            line = (
+                f"seed {seed}: best val_loss {record['best_val_loss']:.5f} at epoch "
+                f"{record['best_epoch']}, test MSE {record['test_mse']:.5f}"
+            )
+        self._say(trial.trial_id, f"{line} ({seconds:.0f} s)")
+        return record

@@ -1,4 +1,4 @@
-"""Helpers shared by the tests: IDX writing and loading a model where kfashion is not imported."""
+"""Helpers shared by the tests: IDX files, commands in subprocesses, loading models elsewhere."""
 
 import gzip
 import os
@@ -10,13 +10,29 @@ import textwrap
 import numpy as np
 import pytest
 
+# A command as a user runs it, reporting whether it loaded a framework: `python WRAPPER MODULE
+# ARGS` runs `python -m MODULE ARGS` and prints the frameworks it imported to stderr at exit.
+FRAMEWORKS = ("tensorflow", "keras", "jax")
+WRAPPER = textwrap.dedent(
+    """
+    import atexit, runpy, sys
+    module = sys.argv[1]
+    sys.argv = [module, *sys.argv[2:]]
+    atexit.register(lambda: print("frameworks:", sorted(
+        name for name in sys.modules if name in {frameworks}), file=sys.stderr))
+    runpy.run_module(module, run_name="__main__", alter_sys=True)
+    """
+).format(frameworks=set(FRAMEWORKS))
+
 LOAD_ELSEWHERE = textwrap.dedent(
     """
     import sys
     import keras
     import numpy as np
-    model = keras.saving.load_model(sys.argv[1], safe_mode=True)
-    np.save(sys.argv[3], model.predict(np.load(sys.argv[2]), verbose=0))
+    inputs = np.load(sys.argv[1])
+    for path, out in zip(sys.argv[2::2], sys.argv[3::2]):
+        model = keras.saving.load_model(path, safe_mode=True)
+        np.save(out, model.predict(inputs, verbose=0))
     assert not any(name.startswith("kfashion") for name in sys.modules), "kfashion was imported"
     """
 )
@@ -32,25 +48,33 @@ def write_idx_gz(path, array: np.ndarray) -> None:
     path.write_bytes(gzip.compress(idx_bytes(array), compresslevel=1))
 
 
-def predict_elsewhere(model_path, inputs: np.ndarray, tmp_path) -> np.ndarray:
-    """Load a .keras file in a fresh Python that never imports kfashion, and predict."""
-    inputs_path, outputs_path = tmp_path / "inputs.npy", tmp_path / "outputs.npy"
+def predict_elsewhere(model_paths, inputs: np.ndarray, tmp_path) -> list[np.ndarray]:
+    """Load each .keras file in one fresh, isolated Python that never imports kfashion (`-I`:
+    neither the current folder nor the environment's PYTHON* variables are on its path), and
+    predict `inputs` with each."""
+    inputs_path = tmp_path / "inputs.npy"
     np.save(inputs_path, inputs)
-    # run from tmp_path so the checkout's kfashion/ is not even importable by accident
-    paths = [str(model_path), str(inputs_path), str(outputs_path)]
+    outputs = [tmp_path / f"outputs{i}.npy" for i in range(len(model_paths))]
+    pairs = [str(p) for pair in zip(model_paths, outputs, strict=True) for p in pair]
     subprocess.run(
-        [sys.executable, "-c", LOAD_ELSEWHERE, *paths],
+        [sys.executable, "-I", "-c", LOAD_ELSEWHERE, str(inputs_path), *pairs],
         check=True,
         cwd=tmp_path,
     )
-    return np.load(outputs_path)
+    return [np.load(path) for path in outputs]
 
 
-def run_module(module: str, *args, env=None) -> subprocess.Popen:
+def run_module(module: str, *args, env=None, cwd=None) -> subprocess.Popen:
     """Start `python -m module args` with unbuffered text output on pipes."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
-    return subprocess.Popen([sys.executable, "-m", module, *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env)  # fmt: skip
+    return subprocess.Popen(
+        [sys.executable, "-m", module, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=cwd,
+    )
 
 
 def refused(process: subprocess.Popen) -> str:
@@ -62,11 +86,27 @@ def refused(process: subprocess.Popen) -> str:
     return lines[0]
 
 
+def run_light(module: str, *args, cwd=None) -> tuple[int, str, str, list[str]]:
+    """Run a command that should answer without a framework: (exit code, stdout, the stderr
+    lines before the report, the frameworks it imported)."""
+    done = subprocess.run(
+        [sys.executable, "-c", WRAPPER, module, *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=60,
+    )
+    lines = done.stderr.strip().splitlines()
+    loaded = lines[-1].removeprefix("frameworks: ")
+    return done.returncode, done.stdout, lines[:-1], eval(loaded)  # a list of names
+
+
 def run_on_jax(*args, cwd=None, env=None) -> subprocess.CompletedProcess:
     """Run `python ARGS` to its end on Keras's JAX backend; assert that it succeeded."""
     pytest.importorskip("jax")  # the test extra installs it, so CI always runs this
     env = {**os.environ, "KERAS_BACKEND": "jax", **(env or {})}
-    done = subprocess.run([sys.executable, *args], env=env, capture_output=True, text=True,
-                          timeout=600, cwd=cwd)  # fmt: skip
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    done = subprocess.run(
+        [sys.executable, *args], env=env, capture_output=True, text=True, timeout=600, cwd=cwd
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return done

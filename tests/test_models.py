@@ -4,15 +4,35 @@ import pytest
 from helpers import predict_elsewhere
 
 from kfashion import models
+from kfashion.design import ARCHITECTURES
 
 ENCODER_LAYERS = [
-    "image", "enc_conv1", "enc_relu1", "enc_dropout1", "enc_pool1", "enc_conv2", "enc_relu2",
-    "enc_dropout2", "enc_pool2", "enc_flatten", "enc_dense", "enc_relu3", "latent",
-]  # fmt: skip
+    "image",
+    "enc_conv1",
+    "enc_relu1",
+    "enc_dropout1",
+    "enc_pool1",
+    "enc_conv2",
+    "enc_relu2",
+    "enc_dropout2",
+    "enc_pool2",
+    "enc_flatten",
+    "enc_dense",
+    "enc_relu3",
+    "latent",
+]
 DECODER_LAYERS = [
-    "code", "dec_dense", "dec_relu1", "dec_dropout1", "dec_reshape", "dec_deconv1", "dec_relu2",
-    "dec_dropout2", "dec_deconv2", "reconstruction",
-]  # fmt: skip
+    "code",
+    "dec_dense",
+    "dec_relu1",
+    "dec_dropout1",
+    "dec_reshape",
+    "dec_deconv1",
+    "dec_relu2",
+    "dec_dropout2",
+    "dec_deconv2",
+    "reconstruction",
+]
 
 
 def test_reference_parameter_counts():
@@ -34,7 +54,7 @@ def test_layer_order_and_shapes():
     assert encoder.get_layer("enc_dropout1").rate == 0.3
 
 
-@pytest.mark.parametrize("architecture", list(models.ARCHITECTURES))
+@pytest.mark.parametrize("architecture", ARCHITECTURES)
 @pytest.mark.parametrize("latent_dim", [16, 256])
 def test_autoencoder_reconstructs_in_unit_range(latent_dim, architecture):
     autoencoder = models.build_autoencoder(latent_dim, 0.0, architecture)
@@ -72,6 +92,7 @@ def test_saved_model_loads_without_kfashion(tmp_path):
     autoencoder.save(path)
     images = np.random.default_rng(0).random((5, 28, 28, 1), dtype=np.float32)
     expected = autoencoder.predict(images, verbose=0)
-    np.testing.assert_allclose(predict_elsewhere(path, images, tmp_path), expected, atol=1e-6)
+    (elsewhere,) = predict_elsewhere([path], images, tmp_path)
+    np.testing.assert_allclose(elsewhere, expected, atol=1e-6)
     reloaded = keras.saving.load_model(path, safe_mode=True)
     assert reloaded.get_layer("encoder").get_layer("enc_dense").units == 16

@@ -1,0 +1,84 @@
+"""What every command shares: its common flags and the checks of what a user passes.
+
+Each check raises a UserError whose message names the flag, the value, what is wrong and what
+to do, and runs before any framework is imported or anything is written, so a refused command
+answers at once and leaves every saved file as it was.
+"""
+
+import argparse
+import os
+from pathlib import Path
+
+from kfashion.errors import UserError
+
+
+def parser(prog: str, description: str) -> argparse.ArgumentParser:
+    """An argument parser whose --help shows every default."""
+    return argparse.ArgumentParser(
+        prog=f"python -m {prog}",
+        description=description,
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+
+
+def add_data_flags(parser: argparse.ArgumentParser) -> None:
+    """--data-dir and --subset, which every command that loads the images takes."""
+    parser.add_argument("--data-dir", help="folder with the four IDX .gz files")
+    parser.add_argument(
+        "--subset", type=int, help="use a stratified subset of this many training images"
+    )
+
+
+def at_least(value: int, minimum: int, flag: str) -> None:
+    if value < minimum:
+        raise UserError(f"{flag} {value}: must be at least {minimum}")
+
+
+def check_data_dir(data_dir) -> None:
+    """--data-dir, if given, must be a folder."""
+    if data_dir is not None and not Path(data_dir).is_dir():
+        what = "is a file" if Path(data_dir).exists() else "does not exist"
+        raise UserError(
+            f"--data-dir {data_dir}: {what}; give the folder that holds the four IDX .gz files"
+        )
+
+
+def check_data_flags(args) -> None:
+    """--data-dir must be a folder, --subset between 60 and 60,000 images."""
+    check_data_dir(args.data_dir)
+    if args.subset is not None and not 60 <= args.subset <= 60_000:
+        raise UserError(f"--subset {args.subset}: must be between 60 and 60000 images")
+
+
+def writable_folder(path, flag: str) -> Path:
+    """Make sure `path` is, or can be made, a folder this process can write to. Nothing is
+    created here: a refused command leaves no trace."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise UserError(f"{flag} {path}: is a file, not a folder; give a folder")
+    existing = path
+    while not existing.exists():  # the nearest part of the path that is there already
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UserError(
+            f"{flag} {path}: cannot write there ({existing} is a file); give a folder you can "
+            "write to"
+        )
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise UserError(
+            f"{flag} {path}: cannot write there (no permission on {existing}); give a folder "
+            "you can write to"
+        )
+    return path
+
+
+def readable_file(path, flag: str, hint: str) -> Path:
+    """Make sure `path` is a file this process can read; `hint` says how to get one."""
+    path = Path(path)
+    if path.is_dir():
+        raise UserError(f"{flag} {path}: is a folder, not a file; {hint}")
+    if not path.is_file():
+        raise UserError(f"{flag} {path}: no such file; {hint}")
+    if not os.access(path, os.R_OK):
+        raise UserError(f"{flag} {path}: cannot be read; {hint}")
+    return path

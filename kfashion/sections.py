@@ -1,0 +1,459 @@
+"""The report's sections, as Markdown lines, each rendered from one stage's JSON.
+
+Every number comes from the JSON files the stages and `kfashion.findings` wrote; nothing here
+judges a finding or computes a statistic beyond formatting it.
+"""
+
+from kfashion.design import CLASS_NAMES, describe, network
+from kfashion.records import made_on
+
+
+def table(header: list[str], rows: list[list]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    return lines + ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+
+
+def spread(cell: dict, percent: bool = True) -> str:
+    """ "91.04% ± 0.36%" from a {"mean", "std"} (no spread for one seed)."""
+    fmt = (lambda v: f"{v:.2%}") if percent else (lambda v: f"{v:.4f}")
+    return fmt(cell["mean"]) + (f" ± {fmt(cell['std'])}" if cell.get("std") is not None else "")
+
+
+def interval(result: dict) -> str:
+    """ "+1.20 points [-0.40, +2.80]": a mean and its 95% interval, accuracies in points."""
+    points = result.get("unit") == "accuracy"
+    scale, digits, unit = (100, 2, " points") if points else (1, 3, "")
+
+    def fmt(value):
+        return f"{value * scale:+.{digits}f}" if points else f"{value:+.{digits}g}"
+
+    if result.get("ci95") is None:
+        return f"{fmt(result['mean'])}{unit} (no interval: one seed)"
+    low, high = result["ci95"]
+    return f"{fmt(result['mean'])}{unit} [{fmt(low)}, {fmt(high)}]"
+
+
+def per_seed(result: dict) -> str:
+    points = result.get("unit") == "accuracy"
+    return ", ".join(f"{v * 100:+.2f}" if points else f"{v:+.3g}" for v in result["per_seed"])
+
+
+def findings_section(findings: dict) -> list[str]:
+    out = [
+        "## The reference study's findings, checked",
+        "",
+        f"Verdicts: {findings['rule']}. Test: {findings['test']}. Each claim's measure is "
+        "computed per seed; the numbers are its mean and 95% interval, then every seed's value.",
+        "",
+    ]
+    rows = []
+    for found in findings["claims"]:
+        numbers = "; ".join(
+            f"{c['name']}: {interval(c)}; per seed {per_seed(c)}"
+            + (
+                f"; band {c['band'][0] * 100:+.0f} to {c['band'][1] * 100:+.0f} points"
+                if "band" in c
+                else ""
+            )
+            for c in found["comparisons"]
+        )
+        rows.append([found["claim"], f"**{found['verdict']}**", found["measure"], numbers or "-"])
+    return out + table(["finding", "here", "measure", "mean [95% interval]"], rows) + [""]
+
+
+def findings_summary(findings: dict, link: str) -> list[str]:
+    """One row a finding, for the project's README: its verdict and its intervals."""
+    rows = [
+        [
+            found["claim"],
+            f"**{found['verdict']}**",
+            "; ".join(f"{c['name']}: {interval(c)}" for c in found["comparisons"]) or "-",
+        ]
+        for found in findings["claims"]
+    ]
+    out = table(["finding", "here", "mean [95% interval] over seeds"], rows)
+    return out + ["", f"Measures, per-seed values and rules: [the report]({link}/README.md)."]
+
+
+def transfer_section(transfer: dict, baseline: dict | None) -> list[str]:
+    settings = transfer["settings"]
+    out = [
+        "## Transfer: the four cases",
+        "",
+        f"Encoder + Dense(10) on {settings['sizes']['train']:,} training images, "
+        f"{settings['epochs']} epochs, batch {settings['batch_size']}, learning rate "
+        f"{settings['learning_rate']} ({settings['schedule']}), the same for every case; "
+        f"seeds {settings['seeds']}. Test accuracy, read once per run after training:",
+        "",
+    ]
+    rows = []
+    for case, entry in sorted(transfer["cases"].items(), key=lambda kv: int(kv[0])):
+        per_seed = [r["test_accuracy"] for r in transfer["runs"] if str(r["case"]) == case]
+        rows.append(
+            [
+                case,
+                entry["label"],
+                spread(entry["test_accuracy"]),
+                ", ".join(f"{a:.2%}" for a in per_seed),
+            ]
+        )
+    out += table(["case", "encoder", "test accuracy (mean ± std)", "per seed"], rows)
+    if baseline:
+        lr = baseline["logistic_regression"]
+        out += [
+            "",
+            f"Baseline: logistic regression on raw pixels (scikit-learn, same split): "
+            f"{lr['test_accuracy']:.2%} test accuracy.",
+        ]
+    figures = transfer["figures"]
+    out += ["", f"![curves]({figures['curves']})", "", f"![confusion]({figures['confusion']})", ""]
+    pairs = []
+    for case in sorted(transfer["cases"], key=int):
+        true, predicted, count = most_confused_pair(
+            transfer["cases"][case]["confusion_matrix_all_seeds"]
+        )
+        pairs.append(f"case {case}: {true} taken for {predicted} ({count} times)")
+    out += ["Most frequent confusion, all seeds summed: " + "; ".join(pairs) + ".", ""]
+    if models := transfer.get("models"):
+        out += ["Saved classifiers: " + ", ".join(f"`{m}`" for m in models.values()) + ".", ""]
+    return out
+
+
+def most_confused_pair(matrix) -> tuple[str, str, int]:
+    import numpy as np
+
+    matrix = np.array(matrix)
+    np.fill_diagonal(matrix, 0)
+    true, predicted = np.unravel_index(np.argmax(matrix), matrix.shape)
+    return CLASS_NAMES[true], CLASS_NAMES[predicted], int(matrix[true, predicted])
+
+
+def schedule_section(schedule: dict) -> list[str]:
+    settings = schedule["settings"]
+    chosen = schedule["chosen"]
+    out = [
+        "## The transfer schedule, chosen on validation",
+        "",
+        f"`{schedule['provenance']['command']}`: each candidate trained cases "
+        f"{settings['cases']} with seeds {settings['seeds']} on "
+        f"{settings['sizes']['train']:,} training images ({settings['schedule']}), scored on "
+        f"the {settings['sizes']['validation']:,} validation images only. Rule: "
+        f"{settings['rule']}.",
+        "",
+    ]
+    header = [
+        "epochs",
+        "learning rate",
+        "mean best validation accuracy",
+        *(f"case {c}" for c in settings["cases"]),
+    ]
+    rows = []
+    for row in schedule["candidates"]:
+        mark = (
+            " (chosen)"
+            if (row["epochs"], row["learning_rate"]) == (chosen["epochs"], chosen["learning_rate"])
+            else ""
+        )
+        rows.append(
+            [
+                f"{row['epochs']}{mark}",
+                row["learning_rate"],
+                spread(row["best_val_accuracy"]),
+                *(spread(row["per_case"][str(c)]) for c in settings["cases"]),
+            ]
+        )
+    return out + table(header, rows) + [""]
+
+
+def labels_section(efficiency: dict, comparisons: list[dict]) -> list[str]:
+    settings, summary = efficiency["settings"], efficiency["test_accuracy"]
+    counts = settings["labels"]
+    repeats = ", ".join(f"{n}x {c}" for c, n in efficiency["repeats_per_epoch"].items())
+    out = [
+        "## Label efficiency",
+        "",
+        f"Each case trained on a stratified sample of that many labelled training images "
+        f"(a new sample per seed, the same for every case; seeds {settings['seeds']}), the "
+        f"encoder pretrained on all of them without labels, {settings['epochs']} epochs. "
+        f'Few-label runs: {settings["few_label_runs"]} ({repeats}); "all" is the ordinary '
+        "run above, for these seeds. Test accuracy, mean ± std:",
+        "",
+    ]
+    rows = [[count, *(spread(summary[case][str(count)]) for case in summary)] for count in counts]
+    out += table(["labels", *(f"case {case}" for case in summary)], rows) + [""]
+    if comparisons:
+        out += [
+            "Paired by seed, the difference in test accuracy (points) with its 95% interval, "
+            "and which case is ahead where the interval says so:",
+            "",
+        ]
+        pairs = sorted({tuple(c["pair"]) for c in comparisons})
+        rows = []
+        for a, b in pairs:
+            row = [f"case {a} - case {b}"]
+            for count in counts:
+                c = next(
+                    c for c in comparisons if tuple(c["pair"]) == (a, b) and c["labels"] == count
+                )
+                row.append(f"{interval(c)}: {c['outcome']}")
+            rows.append(row)
+        out += table(["pair", *map(str, counts)], rows) + [""]
+    return out + [f"![label efficiency]({efficiency['figure']})", ""]
+
+
+def sweep_section(sweep: dict) -> list[str]:
+    from kfashion.findings import points_of
+
+    settings = sweep["settings"]
+    out = [
+        "## The autoencoder sweep",
+        "",
+        f"{len(sweep['trials'])} points, one factor at a time around the base case, each "
+        f"trained with seeds {settings['seeds']} for {settings['epochs']} epochs on "
+        f"{settings['sizes']['train']:,} training images (validation "
+        f"{settings['sizes']['validation']:,}, test {settings['sizes']['test']:,}); objective "
+        f"{settings['objective']}; saved weights: {settings['saved_weights']}.",
+        "",
+    ]
+    factors = [f for f in dict.fromkeys(t["factor"] for t in sweep["trials"]) if f != "base"]
+    for factor in factors:
+        out += [f"### {factor}", ""]
+        rows = []
+        for value, trial in points_of(sweep, factor):
+            runs = trial["seeds"]
+            rows.append(
+                [
+                    value,
+                    f"{trial['best_val_loss']:.4f}" if trial["best_val_loss"] else "-",
+                    ", ".join(f"{r['best_val_loss']:.4f}" for r in runs if r["best_val_loss"]),
+                    f"{trial['test_mse']:.4f}" if trial["test_mse"] else "-",
+                    ", ".join(str(r["best_epoch"]) for r in runs),
+                    trial["status"],
+                ]
+            )
+        out += table(
+            [
+                factor,
+                "mean best validation loss",
+                "per seed",
+                "mean test MSE",
+                "epochs to best",
+                "status",
+            ],
+            rows,
+        )
+        if factor in sweep["figures"]:
+            out += ["", f"![{factor}]({sweep['figures'][factor]})"]
+        out.append("")
+    pca, chosen = sweep["pca_test_mse"], sweep["selected"]
+    latent = [(v, t) for v, t in points_of(sweep, "latent_dim") if t["test_mse"]]
+    if latent:
+        out += [
+            "### Autoencoder against PCA",
+            "",
+            f"Test MSE per latent size (mean over seeds), beside PCA with as many "
+            f"components (fitted on {sweep['pca_fit_images']:,} training images):",
+            "",
+        ]
+        out += table(
+            ["n", f"autoencoder (p={latent[0][1]['config']['dropout']})", "PCA"],
+            [[v, f"{t['test_mse']:.4f}", f"{pca[str(v)]:.4f}"] for v, t in latent],
+        )
+        out.append("")
+    n = chosen["config"]["latent_dim"]
+    out += [
+        f"The exported models are point {chosen['trial_id']} ({chosen['rule']}: "
+        f"{chosen['config']}), seed {chosen['seed']}, best epoch {chosen['best_epoch']}: test "
+        f"MSE {chosen['test_mse']:.4f}, against {pca[str(n)]:.4f} for PCA-{n}.",
+        "",
+    ]
+    for name in ("mse_vs_pca", "reconstructions"):
+        if name in sweep["figures"]:
+            out += [f"![{name}]({sweep['figures'][name]})", ""]
+    return out
+
+
+def architecture_section(variant: dict, frozen: dict | None, folder: str) -> list[str]:
+    """The course network against the variant: `tune --factors architecture` and the frozen
+    transfer of the variant's encoder."""
+    settings, pca = variant["settings"], variant["pca_test_mse"]
+    out = [
+        "## Architecture",
+        "",
+        f"`{variant['provenance']['command']}`: the course network against the linear_code "
+        "variant (`same` padding, a linear code, a 7x7 decoder with a 3x3 output convolution; "
+        f"`kfashion/models.py`), both without dropout, beside the base case; seeds "
+        f"{settings['seeds']}, {settings['epochs']} epochs on {settings['sizes']['train']:,} "
+        "training images.",
+        "",
+    ]
+    rows = [
+        [
+            network(t["config"]),
+            t["config"]["dropout"],
+            f"{t['parameters']:,}" if t["parameters"] else "-",
+            f"{t['best_val_loss']:.4f}" if t["best_val_loss"] else "-",
+            f"{t['test_mse']:.4f}" if t["test_mse"] else "-",
+            f"{pca[str(t['config']['latent_dim'])]:.4f}",
+            t["status"],
+        ]
+        for t in variant["trials"]
+    ]
+    out += table(
+        [
+            "network",
+            "dropout",
+            "parameters",
+            "mean best validation loss",
+            "mean test MSE",
+            "PCA test MSE",
+            "status",
+        ],
+        rows,
+    )
+    figures = variant["figures"]
+    out += [
+        "",
+        f"![architecture curves]({folder}/{figures['architecture']})",
+        "",
+        f"![reconstructions]({folder}/{figures['reconstructions']})",
+        "",
+    ]
+    if frozen:
+        name = network(variant["selected"]["config"])
+        out += [
+            f"Its exported encoder ({name}), frozen, with a linear head trained on its codes "
+            f"(`{frozen['provenance']['command']}`), test accuracy over seeds "
+            f"{frozen['settings']['seeds']}:",
+            "",
+        ]
+        rows = [
+            [f"{name}, {entry['label']}", spread(entry["test_accuracy"])]
+            for _, entry in sorted(frozen["cases"].items())
+        ]
+        out += table(["encoder", "test accuracy"], rows) + [""]
+    return out
+
+
+def latent_section(latent: dict) -> list[str]:
+    settings = latent["settings"]
+    out = [
+        "## The latent space",
+        "",
+        f"The test images' codes in two dimensions, coloured by class: PCA of all of them, "
+        f"t-SNE (perplexity {settings['perplexity']}, seed {settings['seed']}) of a "
+        f"stratified {settings['tsne_images']:,}; then images decoded at {settings['steps']} "
+        "evenly spaced points on the line between two classes' mean codes.",
+        "",
+    ]
+    for encoder, numbers in latent["encoders"].items():
+        first, second = numbers["pca_explained_variance"]
+        out.append(
+            f"- `{encoder}`: the two principal components hold {first:.1%} and {second:.1%} of "
+            f"the codes' variance; t-SNE's final KL divergence {numbers['tsne_kl_divergence']:.2f}."
+        )
+    figures = latent["figures"]
+    return out + [
+        "",
+        f"![latent maps]({figures['maps']})",
+        "",
+        f"![latent paths]({figures['paths']})",
+        "",
+    ]
+
+
+def how_section(stages: dict) -> list[str]:
+    """Each stage's command, backend, machine, versions and data; and whether the runs that a
+    table combines were all made alike."""
+    out = ["## How this run was made", ""]
+    machines = set()
+    for name, stage in stages.items():
+        p = stage["provenance"]
+        versions = ", ".join(f"{k} {v}" for k, v in p["versions"].items())
+        data = p.get("data", {}).get("source", "-")
+        out.append(
+            f"- {name}: `{p['command']}` on {p['date'][:10]}: backend {p['backend']}, "
+            f"{p['machine']}; {versions}; data: {data}."
+        )
+        for run in stage.get("runs", []):
+            if "environment" in run:
+                machines.add(made_on(run["environment"]))
+        machines |= set(stage.get("made_on", []))
+        for trial in stage.get("trials", []):
+            machines |= {made_on(r["environment"]) for r in trial["seeds"] if "environment" in r}
+    if len(machines) == 1:
+        out.append(f"- Every training run recorded here was made with {machines.pop()}.")
+    elif machines:
+        out.append(
+            "- **The runs here were made on different machines or backends**: "
+            + "; ".join(sorted(machines))
+            + "."
+        )
+    return out + [""]
+
+
+def describe_point(trial: dict) -> str:
+    return describe(trial["factor"], trial["value"])
+
+
+def speed_section(bench: dict) -> list[str]:
+    """Training throughput and study times from `python -m kfashion.bench`, per machine."""
+    rows = []
+    for machine, entry in bench.items():
+        for name, t in entry["training"].items():
+            torch = t.get("plain_torch")
+            rows.append(
+                [
+                    machine,
+                    name,
+                    f"{t['plain_fit']['images_per_second_median']:,.0f}",
+                    f"{torch['images_per_second_median']:,.0f}" if torch else "-",
+                    f"{t['kfashion']['images_per_second_median']:,.0f}",
+                    f"{t['speedup']:.2f}x",
+                    f"{t['kfashion_over_plain_torch']:.2f}x" if torch else "-",
+                    f"{t['kfashion']['fraction_of_matmul_peak']:.1%}",
+                ]
+            )
+    out = [
+        "Training images/s at batch 100 (median epoch), from `python -m kfashion.bench`: the "
+        "stages' own path against a plain `fit` of the same network and, where measured, a "
+        "plain PyTorch loop of it, taken in turn in one run:",
+        "",
+    ]
+    out += table(
+        [
+            "machine",
+            "network",
+            "plain fit",
+            "plain PyTorch",
+            "kfashion",
+            "kfashion / fit",
+            "kfashion / PyTorch",
+            "of matmul peak",
+        ],
+        rows,
+    )
+    for machine, entry in bench.items():
+        for name in ("study", "quick_study"):
+            if run := entry.get(name):
+                stages = ", ".join(
+                    f"{stage.split()[0]} {seconds:.0f} s"
+                    for stage, seconds in run["stage_seconds"].items()
+                )
+                cache = run["compilation_cache"]
+                hits = (
+                    f"; JAX compilation cache: {cache['hits']} hits, {cache['misses']} misses"
+                    if cache["hits"] or cache["misses"]
+                    else ""
+                )
+                out.append(
+                    f"\n`{run['command']}` on {machine}, from scratch: "
+                    f"{run['wall_seconds']:.0f} s ({stages}){hits}."
+                )
+        for command, seconds in entry.get("small_study_seconds", {}).items():
+            out.append(f"\n`{command}` on {machine}: {seconds:.0f} s.")
+        for run in entry.get("full_sweeps", []):
+            out.append(
+                f"\n`{run['command']}` on {machine}, from scratch: {run['wall_seconds']:.0f} s."
+            )
+    return out

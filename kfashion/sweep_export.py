@@ -1,0 +1,219 @@
+"""A finished sweep's results files: sweep.json, its figures and the selected models.
+
+Everything here is read from the tuner's project folder (each seed's record and best-epoch
+weights, as `kfashion.sweep` wrote them), so exporting again gives the same files.
+"""
+
+from pathlib import Path
+
+import numpy as np
+
+from kfashion import design
+from kfashion.errors import UserError
+from kfashion.records import provenance, read_json, save_model, write_json
+
+PCA_FIT_SIZE = 20_000  # training images PCA is fitted on: enough for a stable baseline
+MODELS = ("autoencoder", "encoder", "decoder")
+
+
+def trial_id(index: int, count: int) -> str:
+    """KerasTuner's id of the index-th trial of `count` (zero-padded to the same width)."""
+    return f"{index:0{len(str(count))}d}"
+
+
+def trial_records(tuner, points, seeds) -> list[dict]:
+    """One record per design point: its trial's status and every finished seed's record."""
+    from kfashion.sweep import seed_record_path
+
+    records = []
+    for index, point in enumerate(points):
+        trial = tuner.oracle.trials.get(trial_id(index, len(points)))
+        runs = []
+        if trial is not None:
+            folder = tuner.get_trial_dir(trial.trial_id)
+            paths = [seed_record_path(folder, seed) for seed in seeds]
+            runs = [read_json(path) for path in paths if path.exists()]
+        done = trial is not None and trial.status == "COMPLETED"
+        test_mse = [run["test_mse"] for run in runs]
+        records.append(
+            {
+                "trial_id": trial.trial_id if trial else None,
+                "factor": point.factor,
+                "value": point.value,
+                "config": point.config,
+                "status": trial.status if trial else "NOT_RUN",
+                "message": _last_line(trial.message) if trial and trial.message else None,
+                # the trial's KerasTuner score: the mean over seeds of each best val_loss
+                "best_val_loss": trial.score if done else None,
+                "test_mse": float(np.mean(test_mse)) if done else None,
+                "parameters": runs[0]["parameters"] if runs else None,
+                "seconds": sum(run["seconds"] for run in runs),
+                "seeds": runs,
+            }
+        )
+    return records
+
+
+def _last_line(message: str) -> str:
+    return message.strip().splitlines()[-1]
+
+
+def select(records, how: str) -> dict:
+    """The study's choice, or the point with the lowest mean best validation loss."""
+    done = [r for r in records if r["status"] == "COMPLETED"]
+    if how == "best":
+        if not done:
+            raise UserError("no point of the sweep completed, so there is no model to save")
+        return min(done, key=lambda r: r["best_val_loss"])
+    chosen = [r for r in done if r["config"] == design.REFERENCE_CHOICE]
+    if not chosen:
+        raise UserError("the reference configuration's trial did not complete; see sweep.json")
+    return chosen[0]
+
+
+def load_seed_model(tuner, record: dict, seed: int):
+    """The autoencoder of one seed of a finished trial, with its best epoch's weights."""
+    from kfashion.sweep import seed_weights_path
+
+    trial = tuner.oracle.get_trial(record["trial_id"])
+    model = tuner.hypermodel.build(trial.hyperparameters, seed)
+    # the file holds the optimizer's state too: build its variables first, to take it in
+    model.optimizer.build(model.trainable_variables)
+    model.load_weights(seed_weights_path(tuner.get_trial_dir(trial.trial_id), seed))
+    return model
+
+
+def pca_baseline(dataset, latent_dims) -> dict:
+    """Test MSE of PCA reconstructions with as many components as each latent size."""
+    from sklearn.decomposition import PCA
+
+    train = dataset.x_train[:PCA_FIT_SIZE].reshape(-1, 784)
+    test = dataset.x_test.reshape(len(dataset.x_test), 784)
+    pca = PCA(n_components=min(max(latent_dims), *train.shape), random_state=0).fit(train)
+    codes = pca.transform(test)
+    results = {}
+    for n in latent_dims:
+        n_used = min(n, pca.n_components_)
+        recon = codes[:, :n_used] @ pca.components_[:n_used] + pca.mean_
+        results[str(n)] = float(((recon - test) ** 2).mean())
+    return results
+
+
+def write_figures(records, selected_model, dataset, pca, results_dir: Path) -> dict:
+    from kfashion import plots
+
+    figures = results_dir / "figures"
+    paths = {}
+    base = [r for r in records if r["factor"] == "base"]
+    for factor in design.FACTORS:
+        trials = [{**r, "is_base": False} for r in records if r["factor"] == factor]
+        if not trials:
+            continue
+        others = "the base case"
+        if factor in design.AROUND:  # swept around another point, which is among its own
+            moved = [f"{k}={v}" for k, v in design.AROUND[factor].items() if design.BASE[k] != v]
+            others = f"the base case, but {', '.join(moved)}"
+        else:
+            trials += [
+                {**r, "value": design.setting(r["config"], factor), "is_base": True} for r in base
+            ]
+        trials.sort(key=lambda r: r["value"])
+        paths[factor] = figures / f"sweep_{factor}.png"
+        plots.plot_factor(factor, trials, paths[factor], others)
+    first_of_class = [int((dataset.y_test == c).argmax()) for c in range(design.NUM_CLASSES)]
+    images = dataset.x_test[first_of_class]
+    paths["reconstructions"] = figures / "reconstructions.png"
+    plots.plot_reconstructions(
+        images,
+        selected_model.predict(images, verbose=0),
+        design.CLASS_NAMES,
+        paths["reconstructions"],
+        "Test images (top) and their reconstructions by the exported autoencoder (bottom)",
+    )
+    by_size = {
+        r["config"]["latent_dim"]: [run["test_mse"] for run in r["seeds"]]
+        for r in records
+        if r["factor"] in ("base", "latent_dim") and r["test_mse"] is not None
+    }
+    sizes = sorted(by_size)
+    if len(sizes) > 1:  # a curve needs the latent_dim factor; one point says nothing
+        paths["mse_vs_pca"] = figures / "mse_vs_pca.png"
+        plots.plot_mse_vs_pca(
+            sizes, [by_size[n] for n in sizes], [pca[str(n)] for n in sizes], paths["mse_vs_pca"]
+        )
+    return {name: str(path.relative_to(results_dir)) for name, path in paths.items()}
+
+
+def print_point(record, total: int) -> None:
+    what = design.describe(record["factor"], record["value"])
+    if record["status"] == "COMPLETED":
+        outcome = (
+            f"mean best val_loss {record['best_val_loss']:.5f}, mean test MSE "
+            f"{record['test_mse']:.5f} over {len(record['seeds'])} seeds"
+        )
+    else:
+        outcome = record["message"] or ""
+    print(
+        f"trial {record['trial_id']}/{total} {what}: {record['status']} {outcome} "
+        f"({record['seconds']:.0f} s)"
+    )
+
+
+def export(args, argv, tuner, points, dataset, settings, search_seconds) -> None:
+    """Write sweep.json, the figures and the selected models from the finished search."""
+    records = trial_records(tuner, points, settings["seeds"])
+    for record in records:
+        print_point(record, len(points))
+    chosen = select(records, args.select)
+    seed = settings["seeds"][0]  # a fixed rule, not a choice: the point's first seed
+    exported = next(run for run in chosen["seeds"] if run["seed"] == seed)
+    autoencoder = load_seed_model(tuner, chosen, seed)
+    results_dir = Path(args.results)
+    models = {"autoencoder": autoencoder}
+    models |= {name: autoencoder.get_layer(name) for name in ("encoder", "decoder")}
+    for name, model in models.items():
+        save_model(model, results_dir / "models" / f"{name}.keras")
+    latent_dims = sorted({r["config"]["latent_dim"] for r in records})
+    pca = pca_baseline(dataset, latent_dims)
+    figures = write_figures(records, autoencoder, dataset, pca, results_dir)
+    selection = {
+        "reference": "the reference study's choice",
+        "best": "the lowest mean over seeds of each seed's best validation loss",
+    }[args.select]
+    write_json(
+        results_dir / "sweep.json",
+        {
+            "provenance": provenance("kfashion.tune", argv, dataset),
+            "settings": {
+                **{k: v for k, v in settings.items() if k != "design"},
+                "select": args.select,
+                "sizes": dataset.sizes(),
+                "objective": "val_loss (min); a point's score is its mean over seeds of each "
+                "seed's best epoch",
+                "saved_weights": "each seed's best epoch by validation loss",
+            },
+            "search_seconds_this_run": search_seconds,
+            "workers": args.workers,
+            "trials": records,
+            "selected": {
+                "trial_id": chosen["trial_id"],
+                "how": args.select,
+                "rule": selection,
+                "config": chosen["config"],
+                "mean_best_val_loss": chosen["best_val_loss"],
+                "seed": seed,
+                "best_epoch": exported["best_epoch"],
+                "test_mse": exported["test_mse"],
+                "models": {name: f"models/{name}.keras" for name in MODELS},
+            },
+            "pca_test_mse": pca,
+            "pca_fit_images": min(PCA_FIT_SIZE, len(dataset.x_train)),
+            "figures": figures,
+        },
+    )
+    print(
+        f"exported point {chosen['trial_id']} ({args.select}: {chosen['config']}), seed {seed}: "
+        f"test MSE {exported['test_mse']:.5f} (PCA-{chosen['config']['latent_dim']}: "
+        f"{pca[str(chosen['config']['latent_dim'])]:.5f}); wrote {results_dir}/sweep.json, "
+        "figures and models"
+    )

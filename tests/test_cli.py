@@ -1,0 +1,96 @@
+"""Every command answers --help and refuses bad input at once: one line on stderr, exit code 2,
+no framework loaded, nothing written. (Wall times are measured by hand, not asserted.)"""
+
+import pytest
+from helpers import run_light
+
+from kfashion import cli
+from kfashion.errors import UserError
+
+COMMANDS = [
+    "study",
+    "tune",
+    "schedule",
+    "transfer",
+    "baseline",
+    "latent",
+    "report",
+    "bench",
+    "data",
+]
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_help_answers_without_loading_a_framework(command):
+    code, out, err, frameworks = run_light(f"kfashion.{command}", "--help")
+    assert code == 0 and f"python -m kfashion.{command}" in out and not err
+    assert frameworks == []
+
+
+@pytest.fixture
+def a_file(tmp_path):
+    path = tmp_path / "a_file"
+    path.write_text("not a folder")
+    return path
+
+
+BAD = [
+    ("tune", ["--epochs", "0"], "--epochs 0: must be at least 1"),
+    ("tune", ["--seeds", "0"], "--seeds 0"),
+    ("tune", ["--factors", "colour"], "unknown factor 'colour'"),
+    ("tune", ["--factors", "latent_dim"], "--select reference needs the dropout factor"),
+    ("tune", ["--subset", "10"], "--subset 10"),
+    ("tune", ["--directory", "{file}"], "is a file, not a folder"),
+    ("tune", ["--results", "{file}"], "is a file, not a folder"),
+    ("tune", ["--results", "{file}/below"], "cannot write there"),
+    ("tune", ["--data-dir", "{file}"], "--data-dir"),
+    ("transfer", ["--cases", "1,5"], "--cases"),
+    ("transfer", ["--seeds", "-1"], "--seeds -1"),
+    ("transfer", ["--learning-rate", "0"], "--learning-rate 0"),
+    ("transfer", ["--labels", "5"], "--labels"),
+    ("transfer", ["--encoder", "{tmp}"], "is a folder, not a file"),
+    ("transfer", ["--encoder", "{file}"], "not a readable .keras model"),
+    ("transfer", ["--encoder", "{tmp}/missing.keras"], "no such file"),
+    ("transfer", ["--results", "{tmp}/empty"], "run `python -m kfashion.tune` first"),
+    ("schedule", ["--candidates", "30"], "--candidates"),
+    ("schedule", ["--encoder", "{tmp}"], "is a folder"),
+    ("baseline", ["--max-iter", "0"], "--max-iter 0"),
+    ("baseline", ["--results", "{file}"], "is a file"),
+    ("latent", ["--encoder", "{tmp}/none.keras"], "no such file"),
+    ("report", ["--results", "{tmp}/none"], "not a folder"),
+    ("report", ["--results", "{tmp}"], "neither sweep.json nor transfer.json"),
+    ("study", ["--workers", "0"], "--workers 0"),
+    ("study", ["--results", "{file}"], "is a file"),
+    ("study", ["--directory", "{file}"], "is a file"),
+    ("study", ["--data-dir", "{file}"], "--data-dir"),
+    ("bench", ["--images", "50"], "--images"),
+    ("bench", ["--full-sweep", "0"], "--full-sweep"),
+    ("data", ["--data-dir", "{file}"], "--data-dir"),
+]
+
+
+@pytest.mark.parametrize("command, args, fragment", BAD)
+def test_bad_input_is_refused_at_once(tmp_path, a_file, command, args, fragment):
+    before = sorted(tmp_path.rglob("*"))
+    args = [a.format(file=a_file, tmp=tmp_path) for a in args]
+    code, out, err, frameworks = run_light(f"kfashion.{command}", *args, cwd=tmp_path)
+    assert code == 2, out + "\n".join(err)
+    assert len(err) == 1 and fragment in err[0] and "Traceback" not in err[0], err
+    assert frameworks == [], err
+    assert sorted(tmp_path.rglob("*")) == before  # nothing written, nothing lost
+
+
+def test_an_unwritable_folder_is_refused(tmp_path):
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    folder.chmod(0o500)
+    try:
+        probe = folder / "probe"
+        probe.touch()  # root writes anywhere: then there is nothing to check here
+        probe.unlink()
+        pytest.skip("this user can write to a read-only folder (root)")
+    except PermissionError:
+        with pytest.raises(UserError, match="cannot write there"):
+            cli.writable_folder(folder, "--results")
+    finally:
+        folder.chmod(0o700)

@@ -1,0 +1,173 @@
+"""The JAX backend: compiled epochs (the fast path on accelerators) and seeds trained together
+give the numbers `fit` and single runs give, and both stages run end to end on it.
+
+Everything runs in one subprocess on JAX's CPU backend (this process runs TensorFlow), with
+KFASHION_COMPILED_EPOCHS=1 forcing the path that a GPU would take by default.
+"""
+
+import json
+import textwrap
+
+import keras
+import numpy as np
+import pytest
+from helpers import run_on_jax
+
+from kfashion import data
+
+FORCED = {"KFASHION_COMPILED_EPOCHS": "1"}
+SCRIPT = textwrap.dedent(
+    """
+    import json, sys
+    import keras
+    import numpy as np
+    from kfashion import cases, compiled_fit, models, transfer, tune
+
+    rng = np.random.default_rng(0)
+    x = rng.random((250, 28, 28, 1), dtype="float32")  # 2 full batches of 100 and one of 50
+    y = rng.integers(0, 10, 250).astype("int32")
+    x_val, y_val = rng.random((60, 28, 28, 1), dtype="float32"), rng.integers(0, 10, 60)
+    out = {}
+
+    def autoencoder(seed=0):
+        keras.utils.set_random_seed(seed)
+        model = models.build_autoencoder(16, 0.2)
+        model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse")
+        return model
+
+    def classifier(seed=0):
+        keras.utils.set_random_seed(seed)
+        model = models.build_classifier(models.build_encoder(16, 0.2))
+        cases.compile_classifier(model, 1e-3, 6)
+        return model
+
+    def weights(model):
+        return [w.tolist() for w in model.get_weights()]
+
+    def run(fit, model, x, y, **kwargs):
+        history = fit(model, x, y, batch_size=100, verbose=0, **kwargs).history
+        return history, weights(model)
+
+    keras_fit = lambda model, *args, **kwargs: model.fit(*args, **kwargs)
+    val = {"validation_data": (x_val, x_val)}
+    out["fit"] = run(keras_fit, autoencoder(), x, x, epochs=2, shuffle=False, **val)
+    out["compiled"] = run(compiled_fit.fit, autoencoder(), x, x, epochs=2, shuffle=False, **val)
+
+    # shuffled: each epoch equals fit without shuffling on the images in the epoch's order
+    orders = [np.asarray(compiled_fit.epoch_order(1, step, 250)) for step in (0, 3)]
+    model = autoencoder()
+    for order in orders:
+        model.fit(x[order], x[order], batch_size=100, epochs=1, shuffle=False, verbose=0)
+    out["fit_in_order"] = weights(model)
+    out["shuffled"] = run(compiled_fit.fit, autoencoder(), x, x, epochs=2, seed=1)
+    model = autoencoder()
+    for _ in range(2):  # one-epoch calls continue the shuffle sequence
+        compiled_fit.fit(model, x, x, batch_size=100, epochs=1, seed=1)
+    out["one_epoch_calls"] = weights(model)
+
+    # seeds together, in one vmapped program, against each seed alone
+    alone = [run(compiled_fit.fit, autoencoder(s), x, x, epochs=2, seed=s, **val) for s in (0, 1)]
+    together = [autoencoder(s) for s in (0, 1)]
+    histories = compiled_fit.fit_seeds(together, x, x, seeds=[0, 1], batch_size=100, epochs=2,
+                                       **val)
+    out["alone"] = alone
+    out["together"] = [(h.history, weights(m)) for h, m in zip(histories, together)]
+    cval = {"validation_data": (x_val, y_val)}
+    out["classifier_alone"] = run(compiled_fit.fit, classifier(3), x, y, epochs=2, seed=3, **cval)
+    pair = [classifier(3), classifier(4)]
+    histories = compiled_fit.fit_seeds(pair, x, y, seeds=[3, 4], batch_size=100, epochs=2, **cval)
+    out["classifier_together"] = (histories[0].history, weights(pair[0]))
+
+    refused = []
+    class PerBatch(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            pass
+    for kwargs in ({"callbacks": [PerBatch()]}, {"sample_weight": np.ones(250)}):
+        try:
+            compiled_fit.fit(autoencoder(), x, x, batch_size=100, epochs=1, **kwargs)
+        except ValueError as error:
+            refused.append(str(error))
+    wrong = autoencoder()
+    wrong.compile(optimizer="adam", loss="mse", metrics=["mae"])
+    try:
+        compiled_fit.fit(wrong, x, x, batch_size=100, epochs=1)
+    except ValueError as error:
+        refused.append(str(error))
+    out["refused"] = refused
+    diverging = autoencoder()
+    diverging.compile(optimizer=keras.optimizers.SGD(1e12), loss="mse")
+    history = compiled_fit.fit(diverging, x, x, batch_size=100, epochs=3,
+                               callbacks=[keras.callbacks.TerminateOnNaN()])
+    out["diverged"] = history.history["loss"]
+
+    small = ["--subset", "600", "--epochs", "2", "--seeds", "2"]
+    tune.main([*small, "--factors", "optimizer", "--select", "best", "--workers", "1",
+               "--directory", "tuning", "--results", "results"])
+    transfer.main([*small, "--cases", "1,2", "--results", "results"])
+    print(json.dumps(out, default=float))
+    """
+)
+
+
+@pytest.fixture(scope="module")
+def on_jax(tmp_path_factory, debian_data_dir):
+    folder = tmp_path_factory.mktemp("jax")
+    done = run_on_jax("-c", SCRIPT, cwd=folder, env=FORCED)
+    return json.loads(done.stdout.strip().splitlines()[-1]), folder
+
+
+def close(a, b, **tolerance):
+    for x, y in zip(a, b, strict=True):
+        np.testing.assert_allclose(x, y, **tolerance)
+
+
+def test_compiled_epochs_are_fits_epochs_step_for_step(on_jax):
+    out, _ = on_jax
+    (fit_history, fit_weights), (history, weights) = out["fit"], out["compiled"]
+    assert set(history) == {"loss", "val_loss"} and len(history["loss"]) == 2
+    for name in history:
+        np.testing.assert_allclose(history[name], fit_history[name], rtol=1e-5)
+    close(weights, fit_weights, atol=1e-4)
+    # shuffled epochs: fit without shuffling on the same orders gives the same weights
+    close(out["shuffled"][1], out["fit_in_order"], atol=1e-4)
+    close(out["one_epoch_calls"], out["shuffled"][1], atol=1e-6)
+
+
+def test_seeds_trained_together_equal_each_seed_trained_alone(on_jax):
+    out, _ = on_jax
+    for (alone_history, alone_weights), (history, weights) in zip(
+        out["alone"], out["together"], strict=True
+    ):
+        for name in ("loss", "val_loss"):
+            np.testing.assert_allclose(history[name], alone_history[name], rtol=1e-4)
+        close(weights, alone_weights, atol=1e-4)
+    assert out["together"][0][1] != out["together"][1][1]  # each seed is its own run
+    (history, weights), (alone, alone_weights) = out["classifier_together"], out["classifier_alone"]
+    for name in ("loss", "accuracy", "val_loss", "val_accuracy"):
+        np.testing.assert_allclose(history[name], alone[name], rtol=1e-4, atol=1e-6)
+    close(weights, alone_weights, atol=1e-4)
+
+
+def test_compiled_epochs_refuse_what_they_would_drop_and_stop_a_diverged_run(on_jax):
+    out, _ = on_jax
+    assert len(out["refused"]) == 3
+    assert "PerBatch overrides on_train_batch_end" in out["refused"][0]
+    assert "sample weights" in out["refused"][1] and "'mae'" in out["refused"][2]
+    assert len(out["diverged"]) == 1 and not np.isfinite(out["diverged"][0])
+
+
+def test_both_stages_run_on_jax_and_their_models_load_on_tensorflow(on_jax):
+    _, folder = on_jax
+    results = folder / "results"
+    sweep = json.loads((results / "sweep.json").read_text())
+    assert sweep["provenance"]["backend"] == "jax"
+    for trial in sweep["trials"]:
+        assert [r["seed"] for r in trial["seeds"]] == [0, 1]
+        assert all(len(r["history"]["val_loss"]) == 2 for r in trial["seeds"])
+    x_test = data.load(subset=600).x_test
+    autoencoder = keras.saving.load_model(results / "models" / "autoencoder.keras")
+    assert keras.backend.backend() == "tensorflow"  # this process: the files cross over
+    measured = autoencoder.evaluate(x_test, x_test, batch_size=1000, verbose=0)
+    assert measured == pytest.approx(sweep["selected"]["test_mse"], rel=1e-4)
+    transfer = json.loads((results / "transfer.json").read_text())
+    assert transfer["provenance"]["backend"] == "jax" and len(transfer["runs"]) == 4

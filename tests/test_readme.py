@@ -1,0 +1,223 @@
+"""The README as a newcomer meets it: every command it shows, run in a fresh clone of the
+checkout at small sizes, in the README's order; then what they wrote, and that no committed
+file changed. The runs are made once (a session fixture) and checked by several tests."""
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from helpers import predict_elsewhere
+
+from kfashion import data, design
+
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
+# Commands the README shows that this test does not run, each with the reason.
+NOT_RUN = {
+    "python -m kfashion.study --reference": "remakes the committed reference run (hours)",
+    "python -m kfashion.tune --directory /shared/tuning": "needs a chief and worker machines",
+}
+TINY = ["--subset", "600", "--epochs", "1", "--seeds", "2"]
+# Appended to each command (argparse keeps an option's last value): small sizes, same meaning.
+SMALL = {
+    "study": [*TINY, "--workers", "2"],
+    "tune": TINY,
+    "transfer": TINY,
+    "schedule": ["--subset", "600", "--candidates", "1:0.003", "--seeds", "1"],
+    "baseline": ["--subset", "600"],
+    "latent": ["--subset", "600", "--tsne-images", "50"],
+    "bench": ["--images", "200", "--repeats", "1", "--skip-study"],
+}
+QUICK = ["--subset", "300", "--seeds", "1"]  # the quick study, smaller still, in its own folder
+LABELS = ["--labels", "50,100,all", "--min-steps", "10"]
+
+
+def readme_commands(text: str) -> list[str]:
+    """Every `python -m kfashion.X ...` the README shows (in code blocks and inline), in the
+    order they appear, each once."""
+    found = []  # (position in the README, command)
+    for block in re.finditer(r"```bash\n(.*?)```", text, re.S):
+        for line in block[1].replace("\\\n", " ").splitlines():
+            for part in line.split("&&"):
+                if "python -m kfashion." in part:
+                    command = part[part.index("python -m kfashion.") :].split("#")[0]
+                    found.append((block.start(), command))
+    masked = re.sub(r"```.*?```", lambda block: " " * len(block[0]), text, flags=re.S)
+    for span in re.finditer(r"`([^`]+)`", masked):
+        if span[1].startswith("python -m kfashion."):
+            found.append((span.start(), span[1]))
+    commands = [" ".join(command.split()) for _, command in sorted(found, key=lambda f: f[0])]
+    return list(dict.fromkeys(commands))
+
+
+def small(command: str) -> list[str]:
+    """The command's arguments, with small sizes appended."""
+    words = command.split()
+    module = words[2].removeprefix("kfashion.")
+    extra = list(SMALL.get(module, []))
+    if module == "study" and "--quick" in words:
+        extra += QUICK
+    if "--labels" in words:
+        extra += LABELS
+    return [*words[2:], *extra]
+
+
+def fresh_clone(target: Path) -> Path:
+    """A git repository holding the checkout's files as they are now (tracked, and untracked
+    but not ignored), as a fresh clone of this checkout's main would."""
+    files = (
+        subprocess.run(
+            ["git", "ls-files", "-co", "--exclude-standard", "-z"],
+            cwd=ROOT,
+            capture_output=True,
+            check=True,
+        )
+        .stdout.decode()
+        .split("\0")
+    )
+    for name in filter(None, files):
+        if (ROOT / name).is_file():
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, target / name)
+    git = ["git", "-c", "user.name=test", "-c", "user.email=test@example.com"]
+    for command in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "clone"]):
+        subprocess.run([*git, *command], cwd=target, check=True)
+    return target
+
+
+@pytest.fixture(scope="session")
+def clone(tmp_path_factory, debian_data_dir):
+    """A fresh clone in which every README command has run: {"path", "runs": [(command,
+    exit code, output)], "snippet": output of the README's Python example}."""
+    text = README.read_text()
+    path = fresh_clone(tmp_path_factory.mktemp("clone"))
+    runs = []
+    for command in readme_commands(text):
+        if command in NOT_RUN:
+            continue
+        done = subprocess.run(
+            [sys.executable, "-m", *small(command)],
+            cwd=path,
+            text=True,
+            capture_output=True,
+            timeout=900,
+        )
+        runs.append((command, done.returncode, done.stdout + done.stderr))
+        if done.returncode != 0:
+            break  # the rest may depend on it; the test below shows its output
+    snippet = re.search(r"```python\n(.*?)```", text, re.S)[1]
+    example = subprocess.run(
+        [sys.executable, "-I", "-c", snippet], cwd=path, text=True, capture_output=True, timeout=300
+    )
+    return {"path": path, "runs": runs, "snippet": example}
+
+
+def results(clone, name: str, folder: str = "results") -> dict:
+    return json.loads((clone["path"] / folder / name).read_text())
+
+
+def test_the_readme_shows_the_commands_this_test_skips():
+    commands = readme_commands(README.read_text())
+    assert set(NOT_RUN) <= set(commands)
+    assert commands[:2] == ["python -m kfashion.study", "python -m kfashion.study --quick"]
+
+
+def test_every_readme_command_runs_and_no_committed_file_changes(clone):
+    for command, code, output in clone["runs"]:
+        assert code == 0, f"{command}\n{output[-3000:]}"
+    shown = [c for c in readme_commands(README.read_text()) if c not in NOT_RUN]
+    assert [command for command, _, _ in clone["runs"]] == shown
+    assert clone["snippet"].returncode == 0, clone["snippet"].stderr[-3000:]
+    status = subprocess.run(
+        ["git", "status", "--porcelain"],
+        cwd=clone["path"],
+        text=True,
+        capture_output=True,
+        check=True,
+    ).stdout
+    assert status == "", status  # nothing committed changed, nothing unignored appeared
+
+
+def test_the_study_says_what_runs_how_far_along_and_the_time_left(clone):
+    output = clone["runs"][0][2]
+    lines = [line for line in output.splitlines() if line.startswith("[study ")]
+    assert [line.split("]")[0] for line in lines[::2]] == [f"[study {i}/4" for i in range(1, 5)]
+    assert "0 of 28 done" in lines[1] and "estimated once a first unit ends" in lines[1]
+    assert "8 of 8 done" not in lines[3] and "min of training left" in lines[3]
+    quick = results(clone, "sweep.json", "results/quick")
+    assert quick["settings"]["subset"] == 300 and quick["settings"]["epochs"] == 2
+    assert (clone["path"] / "results" / "quick" / "README.md").exists()
+
+
+def test_sweep_records_every_seed_and_exports_the_reference_choice(clone, tmp_path):
+    sweep = results(clone, "sweep.json")
+    assert len(sweep["trials"]) == 14 and sweep["settings"]["seeds"] == [0, 1]
+    for trial in sweep["trials"]:
+        assert trial["status"] == "COMPLETED" and [r["seed"] for r in trial["seeds"]] == [0, 1]
+        for run in trial["seeds"]:
+            assert len(run["history"]["val_loss"]) == 1 and run["best_epoch"] == 1
+            assert 0 < run["test_mse"] < 0.3 and run["environment"]["backend"] == "tensorflow"
+        means = np.mean([r["best_val_loss"] for r in trial["seeds"]])
+        assert trial["best_val_loss"] == pytest.approx(means)
+    selected = sweep["selected"]
+    assert selected["config"] == design.REFERENCE_CHOICE and selected["seed"] == 0
+    for factor in design.REFERENCE_FACTORS:
+        assert (clone["path"] / "results" / "figures" / f"sweep_{factor}.png").stat().st_size
+    assert "/" not in json.dumps(sweep["provenance"]["data"])  # no folder of this machine
+    # the exported autoencoder is the selected point's seed 0, with its recorded test MSE
+    dataset = data.load(subset=600)
+    models = clone["path"] / "results" / "models"
+    (reconstructed,) = predict_elsewhere([models / "autoencoder.keras"], dataset.x_test, tmp_path)
+    mse = float(np.mean((reconstructed - dataset.x_test) ** 2))
+    assert mse == pytest.approx(selected["test_mse"], rel=1e-4)
+
+
+def test_transfer_cases_load_elsewhere_and_give_their_recorded_accuracy(clone, tmp_path):
+    transfer = results(clone, "transfer.json")
+    assert {r["case"] for r in transfer["runs"]} == {1, 2, 3, 4}
+    assert transfer["settings"]["encoder"] == "results/models/encoder.keras"
+    dataset = data.load(subset=600)
+    models = clone["path"] / "results" / "models"
+    paths = [models / f"classifier_case{case}.keras" for case in (1, 2, 3, 4)]
+    for case, logits in zip(
+        (1, 2, 3, 4), predict_elsewhere(paths, dataset.x_test, tmp_path), strict=True
+    ):
+        recorded = next(r for r in transfer["runs"] if r["case"] == case and r["seed"] == 0)
+        accuracy = float((logits.argmax(axis=1) == dataset.y_test).mean())
+        assert accuracy == pytest.approx(recorded["test_accuracy"], abs=1e-9)
+
+
+def test_findings_and_report_of_a_users_run(clone):
+    findings = results(clone, "findings.json")
+    verdicts = {found["claim"]: found["verdict"] for found in findings["claims"]}
+    assert {"Loss falls as n grows", "Case 1 has the highest accuracy"} <= set(verdicts)
+    for found in findings["claims"]:
+        for comparison in found["comparisons"]:
+            assert len(comparison["per_seed"]) == 2 and len(comparison["ci95"]) == 2
+    report = (clone["path"] / "results" / "README.md").read_text()
+    assert "## The reference study's findings, checked" in report
+    if (ROOT / "results" / "reference" / "transfer.json").exists():
+        assert "## Beside the reference run" in report
+
+
+def test_label_efficiency_architecture_latent_and_bench_outputs(clone):
+    efficiency = results(clone, "label_efficiency.json")
+    assert efficiency["settings"]["labels"] == [50, 100, "all"]
+    assert efficiency["test_accuracy"]["1"]["50"]["n"] == 2
+    variant = results(clone, "sweep.json", "results/architecture")
+    networks = [design.network(t["config"]) for t in variant["trials"]]
+    assert networks == ["course", "course", "linear_code"]
+    frozen = results(clone, "transfer.json", "results/architecture")
+    assert set(frozen["cases"]) == {"2", "4"}
+    latent = results(clone, "latent.json")
+    assert len(latent["encoders"]) == 2
+    schedule = results(clone, "schedule.json")
+    assert schedule["chosen"] == {"epochs": 1, "learning_rate": 0.003, "batch_size": 100}
+    assert "test" not in json.dumps(schedule["settings"]["sizes"])
+    (entry,) = results(clone, "bench.json").values()
+    assert entry["training"]["autoencoder"]["kfashion"]["images_per_second_median"] > 0

@@ -1,0 +1,242 @@
+import json
+import os
+import re
+import signal
+
+import keras
+import keras_tuner
+import pytest
+from helpers import refused, run_module
+
+from kfashion import data, design, plots, sweep
+from kfashion.records import hold_lock
+
+SMALL = ["--subset", "600", "--epochs", "1"]
+
+
+def start_tune(*args):
+    return run_module("kfashion.tune", *args)
+
+
+def started_trials(output: str) -> list[str]:
+    """Trial ids in the order their "started" lines appear (from any worker)."""
+    return re.findall(r"trial (\d+)/\d+ started: ", output)
+
+
+def finished_seeds(output: str) -> list[tuple[str, int]]:
+    return [(t, int(s)) for t, s in re.findall(r"trial (\d+)/\d+ seed (\d+): best", output)]
+
+
+def test_design_has_the_fourteen_reference_points():
+    points = design.make_design()
+    configs = [tuple(sorted(point.config.items())) for point in points]
+    assert len(points) == len(set(configs)) == 14
+    assert points[0].factor == "base" and points[0].config == design.BASE
+    for factor in design.REFERENCE_FACTORS:
+        swept = {p.config[factor] for p in points if p.factor in (factor, "base")}
+        assert swept == set(design.FACTORS[factor])
+        for point in points:
+            if point.factor == factor:
+                changed = {k for k in design.BASE if point.config[k] != design.BASE[k]}
+                assert changed == {factor} and point.value == point.config[factor]
+    assert design.REFERENCE_CHOICE in [p.config for p in points]
+    assert [p.factor for p in design.make_design(["optimizer"])] == ["base", "optimizer"]
+
+
+def test_architecture_factor_compares_both_networks_without_dropout():
+    points = design.make_design(["architecture"])
+    assert [(p.factor, p.value) for p in points] == [
+        ("base", None),
+        ("architecture", "course"),
+        ("architecture", "linear_code"),
+    ]
+    assert points[1].config == {**design.BASE, "dropout": 0.0}  # implied "course" left out
+    assert points[2].config == {**design.BASE, "dropout": 0.0, "architecture": "linear_code"}
+    both = design.make_design(["dropout", "architecture"])  # p=0.0's course point: once
+    assert [p.value for p in both if p.factor == "architecture"] == ["linear_code"]
+
+
+def test_hypermodel_builds_from_default_hyperparameters_and_each_seed_differs():
+    hypermodel = sweep.AutoencoderHyperModel()
+    model = hypermodel.build(keras_tuner.HyperParameters())
+    assert model.count_params() == 56_064 + 60_353
+    assert isinstance(model.optimizer, keras.optimizers.Adam)
+    again, other = (
+        hypermodel.build(keras_tuner.HyperParameters(), seed=0),
+        hypermodel.build(keras_tuner.HyperParameters(), seed=1),
+    )
+    assert (again.get_weights()[0] == model.get_weights()[0]).all()
+    assert not (other.get_weights()[0] == model.get_weights()[0]).all()
+    hp = keras_tuner.HyperParameters()
+    hp.values["architecture"] = "linear_code"
+    assert hypermodel.build(hp).count_params() == 105_216 + 109_009
+
+
+def test_oracle_hands_out_the_design_in_order_then_stops(tmp_path):
+    points = design.make_design(["learning_rate"])
+    oracle = sweep.DesignOracle(points)
+    oracle._set_project_dir(str(tmp_path), "p")
+    trials = [oracle.create_trial(f"tuner{i}") for i in range(len(points) + 1)]
+    expected = [{"factor": p.factor, **design.IMPLIED, **p.config} for p in points]
+    assert [t.hyperparameters.values for t in trials[:-1]] == expected
+    assert trials[-1].status == "STOPPED"
+
+
+def test_first_non_finite():
+    assert sweep.first_non_finite({"loss": [1.0, 0.5], "val_loss": [1.0, 0.4]}) is None
+    assert "epoch 2" in sweep.first_non_finite({"loss": [1.0, float("nan")]})
+    assert "val_loss" in sweep.first_non_finite({"loss": [1.0], "val_loss": [float("inf")]})
+
+
+class ExplodingHyperModel(sweep.AutoencoderHyperModel):
+    """SGD with a huge learning rate when the trial varies the optimizer: the loss diverges."""
+
+    def build(self, hp, seed=0):
+        model = super().build(hp, seed)
+        if hp.get("factor") == "optimizer":
+            model.compile(optimizer=keras.optimizers.SGD(1e12), loss="mse")
+        return model
+
+
+@pytest.mark.usefixtures("debian_data_dir")
+def test_trials_keep_each_seed_and_a_diverging_trial_fails_while_the_sweep_goes_on(tmp_path):
+    dataset = data.load(subset=600)
+    points = design.make_design(["optimizer"])
+
+    def search():
+        tuner = sweep.SweepTuner(
+            design=points,
+            seeds=[0, 1],
+            test_images=dataset.x_test,
+            oracle=sweep.DesignOracle(points),
+            hypermodel=ExplodingHyperModel(verbose=0),
+            directory=str(tmp_path),
+            project_name="sweep",
+        )
+        tuner.search(
+            dataset.x_train, dataset.x_train, validation_data=(dataset.x_val,) * 2, epochs=3
+        )
+        return tuner
+
+    tuner = search()
+    base, exploded = (tuner.oracle.get_trial(str(i)) for i in range(2))
+    assert base.status == "COMPLETED" and exploded.status == "FAILED"
+    assert "seed 0: loss became nan" in exploded.message
+    runs = [
+        json.loads((tmp_path / "sweep" / "trial_0" / f"seed{s}.json").read_text()) for s in (0, 1)
+    ]
+    assert base.score == pytest.approx((runs[0]["best_val_loss"] + runs[1]["best_val_loss"]) / 2)
+    assert (tmp_path / "sweep" / "trial_0" / "seed1.weights.h5").exists()
+    diverged = json.loads((tmp_path / "sweep" / "trial_1" / "seed0.json").read_text())
+    assert diverged["diverged"] and len(diverged["history"]["loss"]) < 3  # stopped early
+    record = {"value": "sgd", "is_base": False, "status": "FAILED", "seeds": [diverged]}
+    plots.plot_factor("optimizer", [record], tmp_path / "figure.png")
+    assert (tmp_path / "figure.png").stat().st_size > 0
+
+
+@pytest.mark.usefixtures("debian_data_dir")
+def test_killed_sweep_resumes_at_the_first_unfinished_seed(tmp_path):
+    folders = ["--directory", str(tmp_path / "tuning"), "--results", str(tmp_path / "results")]
+    args = [
+        *SMALL,
+        "--seeds",
+        "2",
+        "--factors",
+        "optimizer",
+        "--select",
+        "best",
+        *folders,
+        "--workers",
+        "1",
+    ]
+    first = start_tune(*args)
+    seen = []
+    for line in first.stdout:
+        seen.append(line)
+        if "trial 0/2 seed 0: best" in line:
+            first.send_signal(signal.SIGKILL)  # during seed 1, as a power cut would
+            break
+    first.wait(timeout=60)
+    assert first.returncode == -signal.SIGKILL
+    assert not (tmp_path / "results" / "sweep.json").exists()
+
+    second = start_tune(*args)
+    out, err = second.communicate(timeout=600)
+    assert second.returncode == 0, err
+    assert finished_seeds(out) == [("0", 1), ("1", 0), ("1", 1)]  # seed 0 of trial 0 kept
+    summary = json.loads((tmp_path / "results" / "sweep.json").read_text())
+    assert [t["status"] for t in summary["trials"]] == ["COMPLETED"] * 2
+    assert all(len(t["seeds"]) == 2 for t in summary["trials"])
+
+    message = refused(start_tune(*args, "--seeds", "3"))  # the last --seeds wins
+    assert "other seeds" in message and "--overwrite" in message
+
+
+def test_second_tuner_on_the_same_directory_is_refused(tmp_path):
+    lock = hold_lock(tmp_path / ".kfashion.lock", "test")
+    try:
+        message = refused(start_tune(*SMALL, "--directory", str(tmp_path)))
+    finally:
+        lock.close()
+    assert "in use by process" in message
+
+
+@pytest.mark.usefixtures("debian_data_dir")
+def test_ctrl_c_stops_with_a_line_not_a_traceback(tmp_path):
+    process = start_tune(
+        *SMALL,
+        "--factors",
+        "optimizer",
+        "--select",
+        "best",
+        "--workers",
+        "1",
+        "--directory",
+        str(tmp_path),
+        "--results",
+        str(tmp_path / "r"),
+    )
+    for line in process.stdout:
+        if " started: " in line:
+            process.send_signal(signal.SIGINT)
+            break
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err
+    assert err.strip().splitlines() == [
+        "kfashion: interrupted; run the same command again to continue"
+    ]
+
+
+@pytest.mark.usefixtures("debian_data_dir")
+def test_killed_worker_is_restarted_and_its_trial_continues(tmp_path):
+    folders = ["--directory", str(tmp_path / "tuning"), "--results", str(tmp_path / "results")]
+    chief = start_tune(
+        *SMALL,
+        "--seeds",
+        "1",
+        "--factors",
+        "learning_rate",
+        "--select",
+        "best",
+        "--workers",
+        "2",
+        *folders,
+    )
+    pids, killed, lines = {}, None, []
+    for line in chief.stdout:
+        lines.append(line)
+        started = re.match(r"started worker (tuner\d) \(process (\d+)\)", line)
+        if started:
+            pids.setdefault(started[1], int(started[2]))
+        if killed is None and line.startswith("[tuner0] trial") and " started: " in line:
+            killed = started_trials(line)[0]
+            os.kill(pids["tuner0"], signal.SIGKILL)  # mid-trial
+    chief.wait(timeout=600)
+    output = "".join(lines)
+    assert chief.returncode == 0, output + chief.stderr.read()
+    assert "exited with code -9; starting it again" in output
+    starts = started_trials(output)
+    assert sorted(set(starts)) == ["0", "1", "2"]
+    assert starts.count(killed) == 2 and len(starts) == 4  # only the killed trial ran again
+    summary = json.loads((tmp_path / "results" / "sweep.json").read_text())
+    assert [t["status"] for t in summary["trials"]] == ["COMPLETED"] * 3
