@@ -7,7 +7,7 @@ the oracle over gRPC and hands one trial to each worker that asks; `python -m kf
 of the cores. Workers on other machines join the same way (see README.md).
 
 A worker that dies (killed, out of memory) is started again under the same name, and the chief
-hands it back the trial it was running, which then runs again from scratch.
+hands it back the trial it was running, which continues from its first unfinished seed.
 """
 
 import contextlib

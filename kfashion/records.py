@@ -211,3 +211,21 @@ def hold_lock(path, what: str):
     handle.write(f"process {os.getpid()}")
     handle.flush()
     return handle
+
+
+def check_runs(runs_dir: Path, settings: dict, overwrite: bool) -> None:
+    """Refuse to mix runs made with other training settings, unless --overwrite."""
+    import shutil
+
+    from kfashion.errors import UserError
+
+    path = runs_dir / "settings.json"
+    if overwrite:
+        shutil.rmtree(runs_dir, ignore_errors=True)
+    elif changed := changed_settings(path, settings):
+        what = ", ".join(changed).replace("encoder_sha256", "encoder (its SHA-256 differs)")
+        raise UserError(
+            f"{runs_dir} holds runs made with another {what}; rerun with the same settings to "
+            "resume, pass --overwrite to discard them, or choose another --results"
+        )
+    write_json(path, settings)

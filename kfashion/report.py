@@ -131,6 +131,91 @@ def render(results: Path, reference: Path | None = REFERENCE) -> str:
     return "\n".join(out)
 
 
+def findings_summary(findings: dict, link: str) -> list[str]:
+    """One row a finding, for the project's README: its verdict and its intervals."""
+    rows = [
+        [
+            found["claim"],
+            f"**{found['verdict']}**",
+            "; ".join(f"{c['name']}: {sections.interval(c)}" for c in found["comparisons"]) or "-",
+        ]
+        for found in findings["claims"]
+    ]
+    out = sections.table(["finding", "here", "mean [95% interval] over seeds"], rows)
+    return out + ["", f"Measures, per-seed values and rules: [the report]({link}/README.md)."]
+
+
+def version(entry: dict) -> str:
+    return entry["provenance"]["versions"].get("kfashion", "?")
+
+
+def speed_section(bench: dict) -> list[str]:
+    """Training throughput and study times from `python -m kfashion.bench`, per machine."""
+    rows = []
+    for machine, entry in bench.items():
+        made = f"{entry['provenance']['date'][:10]}, kfashion {version(entry)}"
+        for name, t in entry["training"].items():
+            torch = t.get("plain_torch")
+            rows.append(
+                [
+                    machine,
+                    made,
+                    name,
+                    f"{t['plain_fit']['images_per_second_median']:,.0f}",
+                    f"{torch['images_per_second_median']:,.0f}" if torch else "-",
+                    f"{t['kfashion']['images_per_second_median']:,.0f}",
+                    f"{t['speedup']:.2f}x",
+                    f"{t['kfashion_over_plain_torch']:.2f}x" if torch else "-",
+                    f"{t['kfashion']['fraction_of_matmul_peak']:.1%}",
+                ]
+            )
+    out = [
+        "Training images/s at batch 100 (median epoch), from `python -m kfashion.bench`: the "
+        "stages' own path against a plain `fit` of the same network and, where measured, a "
+        "plain PyTorch loop of it, taken in turn in one run:",
+        "",
+    ]
+    out += sections.table(
+        [
+            "machine",
+            "measured",
+            "network",
+            "plain fit",
+            "plain PyTorch",
+            "kfashion",
+            "kfashion / fit",
+            "kfashion / PyTorch",
+            "of matmul peak",
+        ],
+        rows,
+    )
+    for machine, entry in bench.items():
+        for name in ("study", "quick_study"):
+            if run := entry.get(name):
+                stages = ", ".join(
+                    f"{stage.split()[0]} {seconds:.0f} s"
+                    for stage, seconds in run["stage_seconds"].items()
+                )
+                cache = run["compilation_cache"]
+                hits = (
+                    f"; JAX compilation cache: {cache['hits']} hits, {cache['misses']} misses"
+                    if cache["hits"] or cache["misses"]
+                    else ""
+                )
+                out.append(
+                    f"\n`{run['command']}` on {machine}, from scratch: "
+                    f"{run['wall_seconds']:.0f} s ({stages}){hits}."
+                )
+        for command, seconds in entry.get("small_study_seconds", {}).items():
+            out.append(f"\n`{command}` on {machine} (kfashion {version(entry)}): {seconds:.0f} s.")
+        for run in entry.get("full_sweeps", []):
+            out.append(
+                f"\n`{run['command']}` on {machine} (kfashion {version(entry)}), from scratch: "
+                f"{run['wall_seconds']:.0f} s."
+            )
+    return out
+
+
 def headline(results: Path, link: str) -> str:
     """The few lines for the project's README: the four cases, the baseline, the key figure."""
     transfer = read_json(results / "transfer.json")
@@ -166,9 +251,9 @@ def project_readme(text: str, results: Path, link: str) -> str:
     JSON under `results` (linked from the README as `link`)."""
     text = replace_block(text, HEADLINE, headline(results, link))
     if findings := load(results, "findings.json"):
-        text = replace_block(text, FINDINGS, "\n".join(sections.findings_summary(findings, link)))
+        text = replace_block(text, FINDINGS, "\n".join(findings_summary(findings, link)))
     if bench := load(results, "bench.json"):
-        text = replace_block(text, SPEED, "\n".join(sections.speed_section(bench)))
+        text = replace_block(text, SPEED, "\n".join(speed_section(bench)))
     return text
 
 

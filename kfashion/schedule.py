@@ -93,7 +93,7 @@ def main(argv=None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
     candidates = parse_candidates(args.candidates)
-    from kfashion.transfer import encoder_path, load_encoder, parse_cases
+    from kfashion.cases import encoder_path, load_encoder, parse_cases
 
     case_numbers = parse_cases(args.cases)
     cli.at_least(args.seeds, 1, "--seeds")
@@ -104,8 +104,7 @@ def main(argv=None) -> None:
 
     from kfashion import cases, data
     from kfashion.quiet_keras import load_keras
-    from kfashion.records import environment, file_digest, hold_lock, provenance
-    from kfashion.transfer import check_settings
+    from kfashion.records import check_runs, environment, file_digest, hold_lock, provenance
 
     load_keras()
     template = load_encoder(path)
@@ -117,7 +116,7 @@ def main(argv=None) -> None:
         "batch_size": args.batch_size,
         "subset": args.subset,
     }
-    check_settings(runs_dir, settings, args.overwrite)
+    check_runs(runs_dir, settings, args.overwrite)
     print(f"data: {dataset.describe()}; encoder {path}; {len(candidates)} candidates", flush=True)
     seeds = list(range(args.seeds))
     runs = []

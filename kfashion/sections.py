@@ -4,7 +4,7 @@ Every number comes from the JSON files the stages and `kfashion.findings` wrote;
 judges a finding or computes a statistic beyond formatting it.
 """
 
-from kfashion.design import CLASS_NAMES, describe, network
+from kfashion.design import CLASS_NAMES, network
 from kfashion.records import made_on
 
 
@@ -59,20 +59,6 @@ def findings_section(findings: dict) -> list[str]:
         )
         rows.append([found["claim"], f"**{found['verdict']}**", found["measure"], numbers or "-"])
     return out + table(["finding", "here", "measure", "mean [95% interval]"], rows) + [""]
-
-
-def findings_summary(findings: dict, link: str) -> list[str]:
-    """One row a finding, for the project's README: its verdict and its intervals."""
-    rows = [
-        [
-            found["claim"],
-            f"**{found['verdict']}**",
-            "; ".join(f"{c['name']}: {interval(c)}" for c in found["comparisons"]) or "-",
-        ]
-        for found in findings["claims"]
-    ]
-    out = table(["finding", "here", "mean [95% interval] over seeds"], rows)
-    return out + ["", f"Measures, per-seed values and rules: [the report]({link}/README.md)."]
 
 
 def transfer_section(transfer: dict, baseline: dict | None) -> list[str]:
@@ -390,70 +376,3 @@ def how_section(stages: dict) -> list[str]:
             + "."
         )
     return out + [""]
-
-
-def describe_point(trial: dict) -> str:
-    return describe(trial["factor"], trial["value"])
-
-
-def speed_section(bench: dict) -> list[str]:
-    """Training throughput and study times from `python -m kfashion.bench`, per machine."""
-    rows = []
-    for machine, entry in bench.items():
-        for name, t in entry["training"].items():
-            torch = t.get("plain_torch")
-            rows.append(
-                [
-                    machine,
-                    name,
-                    f"{t['plain_fit']['images_per_second_median']:,.0f}",
-                    f"{torch['images_per_second_median']:,.0f}" if torch else "-",
-                    f"{t['kfashion']['images_per_second_median']:,.0f}",
-                    f"{t['speedup']:.2f}x",
-                    f"{t['kfashion_over_plain_torch']:.2f}x" if torch else "-",
-                    f"{t['kfashion']['fraction_of_matmul_peak']:.1%}",
-                ]
-            )
-    out = [
-        "Training images/s at batch 100 (median epoch), from `python -m kfashion.bench`: the "
-        "stages' own path against a plain `fit` of the same network and, where measured, a "
-        "plain PyTorch loop of it, taken in turn in one run:",
-        "",
-    ]
-    out += table(
-        [
-            "machine",
-            "network",
-            "plain fit",
-            "plain PyTorch",
-            "kfashion",
-            "kfashion / fit",
-            "kfashion / PyTorch",
-            "of matmul peak",
-        ],
-        rows,
-    )
-    for machine, entry in bench.items():
-        for name in ("study", "quick_study"):
-            if run := entry.get(name):
-                stages = ", ".join(
-                    f"{stage.split()[0]} {seconds:.0f} s"
-                    for stage, seconds in run["stage_seconds"].items()
-                )
-                cache = run["compilation_cache"]
-                hits = (
-                    f"; JAX compilation cache: {cache['hits']} hits, {cache['misses']} misses"
-                    if cache["hits"] or cache["misses"]
-                    else ""
-                )
-                out.append(
-                    f"\n`{run['command']}` on {machine}, from scratch: "
-                    f"{run['wall_seconds']:.0f} s ({stages}){hits}."
-                )
-        for command, seconds in entry.get("small_study_seconds", {}).items():
-            out.append(f"\n`{command}` on {machine}: {seconds:.0f} s.")
-        for run in entry.get("full_sweeps", []):
-            out.append(
-                f"\n`{run['command']}` on {machine}, from scratch: {run['wall_seconds']:.0f} s."
-            )
-    return out

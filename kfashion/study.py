@@ -213,21 +213,22 @@ def stages(args, results: Path, directory: Path) -> list[Stage]:
 
 
 def time_left(plan: list[Stage], start: int) -> str:
-    """An estimate of the time the stages from `start` on still need."""
-    total, unknown = 0.0, []
+    """An estimate of the training time the stages from `start` on still need, from the
+    seconds their finished units took; stages with none finished yet are named instead."""
+    total, untimed = 0.0, []
     for stage in plan[start:]:
         left = max(stage.units - stage.done(), 0)
         if not left or not stage.done_files:
             continue
         per_unit = stage.seconds_per_unit()
         if per_unit is None:
-            unknown.append(stage.what)
+            untimed.append(stage.what)
         else:
             total += left * per_unit
-    estimate = f"about {total / 60:.0f} min of training left" if total else "little left"
-    if unknown:
-        estimate += f" (plus {', '.join(unknown)}: estimated once a first unit ends)"
-    return estimate
+    if not untimed:
+        return f"time left: about {total / 60:.0f} min of training"
+    known = f"about {total / 60:.0f} min of training, plus " if total else ""
+    return f"time left: {known}{' and '.join(untimed)}, timed once a first unit ends"
 
 
 def folders(args) -> tuple[Path, Path]:

@@ -17,13 +17,13 @@ ends, so a rerun skips it. Writes `transfer.json`, `transfer/runs/*.json`,
 """
 
 import sys
-import zipfile
 from pathlib import Path
 
 from kfashion import cli
-from kfashion.design import CASES, IMAGE_SHAPE
+from kfashion.cases import encoder_path, load_encoder, parse_cases
+from kfashion.design import CASES
 from kfashion.errors import UserError, exit_on_user_error
-from kfashion.records import changed_settings, hold_lock, read_json, write_json
+from kfashion.records import check_runs, hold_lock, read_json, write_json
 
 # Defaults of the reference run, all visible here. The schedule is the candidate with the best
 # mean validation accuracy in `python -m kfashion.schedule` (results/reference/schedule.json;
@@ -63,63 +63,6 @@ def parse_args(argv):
         "--overwrite", action="store_true", help="discard runs made with other settings"
     )
     return parser.parse_args(argv)
-
-
-def parse_cases(text: str) -> list[int]:
-    try:
-        cases = sorted({int(part) for part in text.split(",") if part.strip()})
-    except ValueError:
-        cases = []
-    if not cases or not set(cases) <= set(CASES):
-        raise UserError(f"--cases {text!r}: give case numbers from 1-4, e.g. --cases 1,3")
-    return cases
-
-
-def encoder_path(args) -> Path:
-    """The encoder to start from: --encoder, or the one `tune` wrote into --results."""
-    flag = "--encoder" if args.encoder else "the encoder in --results"
-    path = Path(args.encoder or Path(args.results) / "models" / "encoder.keras")
-    hint = "run `python -m kfashion.tune` first, or pass --encoder a file it saved"
-    cli.readable_file(path, flag, hint)
-    if not zipfile.is_zipfile(path):  # checked before Keras is loaded, so it answers at once
-        raise UserError(f"{flag} {path}: not a readable .keras model (not a zip archive); {hint}")
-    return path
-
-
-def load_encoder(path: Path):
-    """Load and check the pretrained encoder: images (28, 28, 1) in, a flat code out."""
-    import keras
-
-    try:
-        encoder = keras.saving.load_model(path, compile=False)
-    except Exception as error:  # any failure to read the file means the same to the user
-        message = str(error).strip().splitlines()[0] if str(error).strip() else ""
-        raise UserError(
-            f"{path}: not a readable .keras model ({type(error).__name__}: {message}); "
-            "pass --encoder a file saved by `python -m kfashion.tune`"
-        ) from None
-    if tuple(encoder.input_shape[1:]) != IMAGE_SHAPE or len(encoder.output_shape) != 2:
-        raise UserError(
-            f"{path}: the model maps {encoder.input_shape} to {encoder.output_shape}; an encoder "
-            f"must map (None, 28, 28, 1) images to (None, n) codes"
-        )
-    return encoder
-
-
-def check_settings(runs_dir: Path, settings: dict, overwrite: bool) -> None:
-    """Refuse to mix runs made with other training settings, unless --overwrite."""
-    import shutil
-
-    path = runs_dir / "settings.json"
-    if overwrite:
-        shutil.rmtree(runs_dir, ignore_errors=True)
-    elif changed := changed_settings(path, settings):
-        what = ", ".join(changed).replace("encoder_sha256", "encoder (its SHA-256 differs)")
-        raise UserError(
-            f"{runs_dir} holds runs made with another {what}; rerun with the same settings to "
-            "resume, pass --overwrite to discard them, or choose another --results"
-        )
-    write_json(path, settings)
 
 
 def summarise(runs: list[dict], case_numbers: list[int]) -> dict:
@@ -228,7 +171,7 @@ def main(argv=None) -> None:
         "subset": args.subset,
         "schedule": "Adam, cosine decay to 0 over all steps; best val_accuracy epoch kept",
     }
-    check_settings(results_dir / "transfer" / "runs", settings, args.overwrite)
+    check_runs(results_dir / "transfer" / "runs", settings, args.overwrite)
     print(f"data: {dataset.describe()}; encoder {path}", flush=True)
     seeds = list(range(args.seeds))
     if args.labels:

@@ -207,6 +207,8 @@ def main(argv=None) -> None:
     role = parallel.role()
     if role != "worker":
         cli.writable_folder(args.results, "--results")
+    if args.tensorboard:
+        cli.writable_folder(args.tensorboard, "--tensorboard")
     from kfashion import training
     from kfashion.quiet_keras import load_keras
 
@@ -230,7 +232,8 @@ def main(argv=None) -> None:
         f"{args.epochs} epochs{' (resumed)' if resumed else ''}",
         flush=True,
     )
-    warn_about_transfer_runs(Path(args.results))
+    if not resumed:  # a sweep from scratch makes a new encoder
+        warn_about_transfer_runs(Path(args.results))
     start = time.perf_counter()
     if args.workers > 1 and role == "single":
         with (

@@ -112,7 +112,8 @@ SCRIPT = textwrap.dedent(
 @pytest.fixture(scope="module")
 def on_jax(tmp_path_factory, debian_data_dir):
     folder = tmp_path_factory.mktemp("jax")
-    done = run_on_jax("-c", SCRIPT, cwd=folder, env=FORCED)
+    cache = {"KFASHION_JAX_CACHE": str(folder / "cache")}  # not the user's compilation cache
+    done = run_on_jax("-c", SCRIPT, cwd=folder, env={**FORCED, **cache})
     return json.loads(done.stdout.strip().splitlines()[-1]), folder
 
 

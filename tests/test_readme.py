@@ -147,8 +147,8 @@ def test_the_study_says_what_runs_how_far_along_and_the_time_left(clone):
     output = clone["runs"][0][2]
     lines = [line for line in output.splitlines() if line.startswith("[study ")]
     assert [line.split("]")[0] for line in lines[::2]] == [f"[study {i}/4" for i in range(1, 5)]
-    assert "0 of 28 done" in lines[1] and "estimated once a first unit ends" in lines[1]
-    assert "8 of 8 done" not in lines[3] and "min of training left" in lines[3]
+    assert "0 of 28 done" in lines[1] and "timed once a first unit ends" in lines[1]
+    assert "0 of 8 done" in lines[3] and "time left:" in lines[3]
     quick = results(clone, "sweep.json", "results/quick")
     assert quick["settings"]["subset"] == 300 and quick["settings"]["epochs"] == 2
     assert (clone["path"] / "results" / "quick" / "README.md").exists()

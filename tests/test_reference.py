@@ -47,7 +47,7 @@ def test_no_number_is_typed_by_hand_outside_the_rendered_blocks():
         text = text.split(start)[0] + text.split(end)[1]
     # percentages, seconds, speed-ups and images/s belong in the rendered blocks
     typed = re.findall(r"\d+(?:\.\d+)?\s?(?:%|s\b|x\b|images/s)", text)
-    assert typed == [], typed
+    assert [t for t in typed if t != "95%"] == [], typed  # 95%: the intervals' level, a setting
 
 
 def test_defaults_are_what_validation_chose_and_the_reference_was_made_with():
