@@ -137,7 +137,8 @@ def findings_summary(findings: dict, link: str) -> list[str]:
         [
             found["claim"],
             f"**{found['verdict']}**",
-            "; ".join(f"{c['name']}: {sections.interval(c)}" for c in found["comparisons"]) or "-",
+            "; ".join(f"{c['name']}: {sections.interval(c)}" for c in found["comparisons"])
+            or sections.derived(found),
         ]
         for found in findings["claims"]
     ]

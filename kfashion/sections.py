@@ -4,7 +4,7 @@ Every number comes from the JSON files the stages and `kfashion.findings` wrote;
 judges a finding or computes a statistic beyond formatting it.
 """
 
-from kfashion.design import CLASS_NAMES, network
+from kfashion.design import BASE, CLASS_NAMES, network
 from kfashion.records import made_on
 
 
@@ -38,6 +38,22 @@ def per_seed(result: dict) -> str:
     return ", ".join(f"{v * 100:+.2f}" if points else f"{v:+.3g}" for v in result["per_seed"])
 
 
+def derived(found: dict) -> str:
+    """The numbers behind a finding that follows from another: where the lowest loss is."""
+    lowest, chosen = (
+        found.get("lowest_mean_best_val_loss"),
+        found.get("reference_choice_mean_best_val_loss"),
+    )
+    if not lowest:
+        return "-"
+    moved = ", ".join(f"{k}={v}" for k, v in lowest["config"].items() if BASE.get(k) != v)
+    where = moved or "the base case"
+    return (
+        f"lowest mean best validation loss: {where} ({lowest['value']:.4f}); the "
+        f"reference's choice: {chosen:.4f}"
+    )
+
+
 def findings_section(findings: dict) -> list[str]:
     out = [
         "## The reference study's findings, checked",
@@ -57,7 +73,9 @@ def findings_section(findings: dict) -> list[str]:
             )
             for c in found["comparisons"]
         )
-        rows.append([found["claim"], f"**{found['verdict']}**", found["measure"], numbers or "-"])
+        rows.append(
+            [found["claim"], f"**{found['verdict']}**", found["measure"], numbers or derived(found)]
+        )
     return out + table(["finding", "here", "measure", "mean [95% interval]"], rows) + [""]
 
 
@@ -144,7 +162,7 @@ def schedule_section(schedule: dict) -> list[str]:
             [
                 f"{row['epochs']}{mark}",
                 row["learning_rate"],
-                spread(row["best_val_accuracy"]),
+                f"{row['best_val_accuracy']['mean']:.2%}",
                 *(spread(row["per_case"][str(c)]) for c in settings["cases"]),
             ]
         )

@@ -149,7 +149,8 @@ def stages(args, results: Path, directory: Path) -> list[Stage]:
         )
     )
     if args.reference:
-        label_args = [*transfer_args, "--labels", LABELS, "--seeds", str(LABEL_SEEDS)]
+        label_args = [*sizes, *here, *common, "--labels", LABELS, "--seeds", str(LABEL_SEEDS)]
+        label_args += ["--epochs", str(epochs)] if epochs else []
         counts = len(LABELS.split(",")) - 1
         plan.append(
             Stage(
@@ -222,13 +223,15 @@ def time_left(plan: list[Stage], start: int) -> str:
             continue
         per_unit = stage.seconds_per_unit()
         if per_unit is None:
-            untimed.append(stage.what)
+            untimed.append(
+                f"{left} {'seeds' if stage.module == 'tune' else 'runs'} of {stage.module}"
+            )
         else:
             total += left * per_unit
     if not untimed:
         return f"time left: about {total / 60:.0f} min of training"
     known = f"about {total / 60:.0f} min of training, plus " if total else ""
-    return f"time left: {known}{' and '.join(untimed)}, timed once a first unit ends"
+    return f"time left: {known}{', '.join(untimed)}, timed once the first of each ends"
 
 
 def folders(args) -> tuple[Path, Path]:
@@ -261,7 +264,8 @@ def main(argv=None) -> None:
     for index, stage in enumerate(plan):
         stage.argv += stage.later() if stage.later else []
         command = " ".join(["python -m", f"kfashion.{stage.module}", *stage.argv])
-        progress = f"{stage.done()} of {stage.units} done; " if stage.done_files else ""
+        unit = "seeds" if stage.module == "tune" else "runs"
+        progress = f"{stage.done()} of {stage.units} {unit} done; " if stage.done_files else ""
         print(
             f"[study {index + 1}/{len(plan)}] {stage.what}: {command}\n"
             f"[study {index + 1}/{len(plan)}] {progress}{time_left(plan, index)}",

@@ -102,6 +102,17 @@ def first_non_finite(history: dict) -> str | None:
     return None
 
 
+def describe_seed(record: dict) -> str:
+    """One line for a finished seed."""
+    outcome = record["diverged"]
+    if not outcome:
+        outcome = (
+            f"best val_loss {record['best_val_loss']:.5f} at epoch {record['best_epoch']}, "
+            f"test MSE {record['test_mse']:.5f}"
+        )
+    return f"seed {record['seed']}: {outcome} ({record['seconds']:.0f} s)"
+
+
 def seed_record_path(trial_dir, seed: int) -> Path:
     """Where a trial keeps one seed's record (its presence means the seed is done)."""
     return Path(trial_dir) / f"seed{seed}.json"
@@ -145,9 +156,9 @@ class SweepTuner(keras_tuner.Tuner):
         folder = self.get_trial_dir(trial.trial_id)
         pending = [seed for seed in self.seeds if not seed_record_path(folder, seed).exists()]
         for seed, model, history, seconds in self._train(trial, pending, callbacks, args, kwargs):
-            write_json(
-                seed_record_path(folder, seed), self._record(trial, seed, model, history, seconds)
-            )
+            record = self._record(trial, seed, model, history, seconds)
+            write_json(seed_record_path(folder, seed), record)  # last: the seed is now done
+            self._say(trial.trial_id, describe_seed(record))
         runs = [read_json(seed_record_path(folder, seed)) for seed in self.seeds]
         diverged = [f"seed {run['seed']}: {run['diverged']}" for run in runs if run["diverged"]]
         if diverged:
@@ -217,7 +228,6 @@ class SweepTuner(keras_tuner.Tuner):
             "parameters": model.count_params(),
             "environment": environment(),
         }
-        line = f"seed {seed}: {record['diverged']}"
         if not record["diverged"]:
             record["test_mse"] = float(
                 model.evaluate(
@@ -228,9 +238,4 @@ class SweepTuner(keras_tuner.Tuner):
                 )
             )
             model.save_weights(seed_weights_path(self.get_trial_dir(trial.trial_id), seed))
-            line = (
-                f"seed {seed}: best val_loss {record['best_val_loss']:.5f} at epoch "
-                f"{record['best_epoch']}, test MSE {record['test_mse']:.5f}"
-            )
-        self._say(trial.trial_id, f"{line} ({seconds:.0f} s)")
         return record

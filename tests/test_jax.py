@@ -21,7 +21,9 @@ SCRIPT = textwrap.dedent(
     import json, sys
     import keras
     import numpy as np
-    from kfashion import cases, compiled_fit, models, transfer, tune
+    from kfashion import cases, compiled_fit, models, training, transfer, tune
+
+    training.use_compilation_cache()  # the many models of one architecture compile once
 
     rng = np.random.default_rng(0)
     x = rng.random((250, 28, 28, 1), dtype="float32")  # 2 full batches of 100 and one of 50

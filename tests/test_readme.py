@@ -34,7 +34,7 @@ SMALL = {
     "bench": ["--images", "200", "--repeats", "1", "--skip-study"],
 }
 QUICK = ["--subset", "300", "--seeds", "1"]  # the quick study, smaller still, in its own folder
-LABELS = ["--labels", "50,100,all", "--min-steps", "10"]
+LABELS = ["--labels", "50,all", "--min-steps", "10"]
 
 
 def readme_commands(text: str) -> list[str]:
@@ -147,10 +147,10 @@ def test_the_study_says_what_runs_how_far_along_and_the_time_left(clone):
     output = clone["runs"][0][2]
     lines = [line for line in output.splitlines() if line.startswith("[study ")]
     assert [line.split("]")[0] for line in lines[::2]] == [f"[study {i}/4" for i in range(1, 5)]
-    assert "0 of 28 done" in lines[1] and "timed once a first unit ends" in lines[1]
-    assert "0 of 8 done" in lines[3] and "time left:" in lines[3]
+    assert "0 of 28 seeds done" in lines[1] and "timed once the first of each ends" in lines[1]
+    assert "0 of 8 runs done" in lines[3] and "time left:" in lines[3]
     quick = results(clone, "sweep.json", "results/quick")
-    assert quick["settings"]["subset"] == 300 and quick["settings"]["epochs"] == 2
+    assert quick["settings"]["subset"] == 300 and quick["settings"]["seeds"] == [0]
     assert (clone["path"] / "results" / "quick" / "README.md").exists()
 
 
@@ -207,7 +207,7 @@ def test_findings_and_report_of_a_users_run(clone):
 
 def test_label_efficiency_architecture_latent_and_bench_outputs(clone):
     efficiency = results(clone, "label_efficiency.json")
-    assert efficiency["settings"]["labels"] == [50, 100, "all"]
+    assert efficiency["settings"]["labels"] == [50, "all"]
     assert efficiency["test_accuracy"]["1"]["50"]["n"] == 2
     variant = results(clone, "sweep.json", "results/architecture")
     networks = [design.network(t["config"]) for t in variant["trials"]]

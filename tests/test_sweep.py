@@ -8,7 +8,7 @@ import keras_tuner
 import pytest
 from helpers import refused, run_module
 
-from kfashion import data, design, plots, sweep
+from kfashion import data, design, plots, sweep, tune
 from kfashion.records import hold_lock
 
 SMALL = ["--subset", "600", "--epochs", "1"]
@@ -172,13 +172,14 @@ def test_killed_sweep_resumes_at_the_first_unfinished_seed(tmp_path):
     assert "other seeds" in message and "--overwrite" in message
 
 
-def test_second_tuner_on_the_same_directory_is_refused(tmp_path):
+def test_second_tuner_on_the_same_directory_is_refused(tmp_path, capsys):
     lock = hold_lock(tmp_path / ".kfashion.lock", "test")
     try:
-        message = refused(start_tune(*SMALL, "--directory", str(tmp_path)))
+        with pytest.raises(SystemExit) as exit_info:
+            tune.main([*SMALL, "--directory", str(tmp_path), "--results", str(tmp_path / "r")])
     finally:
         lock.close()
-    assert "in use by process" in message
+    assert exit_info.value.code == 2 and "in use by process" in capsys.readouterr().err
 
 
 @pytest.mark.usefixtures("debian_data_dir")

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from helpers import refused, run_module
 
-from kfashion import cases, data, labels, models, stats
+from kfashion import cases, data, labels, models, stats, transfer
 from kfashion.cases import load_encoder
 from kfashion.design import CASES
 from kfashion.errors import UserError
@@ -145,7 +145,7 @@ def test_killed_run_keeps_finished_runs_and_more_seeds_add_only_missing(tmp_path
     assert "another encoder (its SHA-256 differs)" in message
 
 
-def test_bad_encoders_are_refused(tmp_path):
+def test_bad_encoders_are_refused(tmp_path, capsys):
     colour = tmp_path / "colour.keras"
     inputs = keras.Input((28, 28, 3))
     keras.Model(inputs, keras.layers.Flatten()(inputs)).save(colour)
@@ -156,8 +156,10 @@ def test_bad_encoders_are_refused(tmp_path):
         (colour, "must map (None, 28, 28, 1) images"),
         (maps, "to (None, n) codes"),
     ):
-        args = ["--encoder", str(path), "--results", str(tmp_path / "r")]
-        message = refused(run_module("kfashion.transfer", *args))
+        with pytest.raises(SystemExit) as exit_info:
+            transfer.main(["--encoder", str(path), "--results", str(tmp_path / "r")])
+        message = capsys.readouterr().err
+        assert exit_info.value.code == 2 and message.count("\n") == 1
         assert str(path) in message and fragment in message
     assert not (tmp_path / "r").exists()
 
