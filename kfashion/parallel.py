@@ -68,6 +68,34 @@ def chief_on_loopback():
                 os.environ[name] = value
 
 
+def serve_oracle(tuner) -> None:
+    """Serve the tuner's oracle to the workers until every trial has ended and every worker
+    has been told to stop: `tuner.search` on the chief, with a shorter wait.
+
+    KerasTuner's chief loop (`oracle_chief.start_server`) checks every second until a first
+    worker is told to stop, then every 20 s until the others are done: most sweeps would end
+    up to 20 s after their last trial. This is the same loop, polling every second.
+    """
+    from concurrent import futures
+
+    import grpc
+    from keras_tuner.src import protos
+    from keras_tuner.src.distribute import oracle_chief
+
+    tuner.save()
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=1))
+    servicer = oracle_chief.OracleServicer(tuner.oracle)
+    protos.get_service_grpc().add_OracleServicer_to_server(servicer, server)
+    server.add_insecure_port(f"{os.environ[ORACLE_IP]}:{os.environ[ORACLE_PORT]}")
+    server.start()
+    try:
+        while not (servicer.stop_triggered and oracle_chief.exit_chief(tuner.oracle)):
+            time.sleep(1)
+    finally:
+        server.stop(grace=None)
+    tuner.oracle.save()  # see kfashion.tune.run_search
+
+
 def _die_with_parent() -> None:
     """In a worker, before exec: be killed when the chief dies, even by kill -9 (Linux)."""
     try:

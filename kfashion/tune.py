@@ -166,6 +166,11 @@ def worker_args(args) -> list[str]:
     return worker + (["--mixed-precision"] if args.mixed_precision else [])
 
 
+def every_seed_done(project_dir: Path, points: int, seeds: int) -> bool:
+    """Whether every seed of every point has its record already (the sweep is finished)."""
+    return len(list(project_dir.glob("trial_*/seed*.json"))) == points * seeds
+
+
 def make_tuner(args, points, dataset, project_dir: Path):
     from kfashion.sweep import AutoencoderHyperModel, DesignOracle, SweepTuner
 
@@ -187,6 +192,9 @@ def run_search(args, points, dataset, project_dir: Path):
     import keras
 
     tuner = make_tuner(args, points, dataset, project_dir)
+    if parallel.role() == "chief":  # it trains nothing: it hands out trials until all are done
+        parallel.serve_oracle(tuner)
+        return tuner
     callbacks = [keras.callbacks.TensorBoard(args.tensorboard)] if args.tensorboard else []
     tuner.search(
         dataset.x_train,
@@ -195,6 +203,10 @@ def run_search(args, points, dataset, project_dir: Path):
         epochs=args.epochs,
         callbacks=callbacks,
     )
+    if parallel.role() == "single":
+        # KerasTuner saves the oracle's state before it lets go of the trial that ends, so the
+        # last trial would read as running, and a later run of the search would run it again
+        tuner.oracle.save()
     return tuner
 
 
@@ -235,7 +247,9 @@ def main(argv=None) -> None:
     if not resumed:  # a sweep from scratch makes a new encoder
         warn_about_transfer_runs(Path(args.results))
     start = time.perf_counter()
-    if args.workers > 1 and role == "single":
+    if every_seed_done(project_dir, len(points), args.seeds):  # nothing to train: export only
+        tuner = make_tuner(args, points, dataset, project_dir)
+    elif args.workers > 1 and role == "single":
         with (
             parallel.chief_on_loopback(),
             parallel.LocalWorkers(args.workers, worker_args(args)) as workers,
