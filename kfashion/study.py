@@ -228,9 +228,10 @@ def time_left(plan: list[Stage], start: int) -> str:
             )
         else:
             total += left * per_unit
+    amount = "under a minute" if total < 60 else f"about {total / 60:.0f} min"
     if not untimed:
-        return f"time left: about {total / 60:.0f} min of training"
-    known = f"about {total / 60:.0f} min of training, plus " if total else ""
+        return f"time left: {amount} of training"
+    known = f"{amount} of training, plus " if total else ""
     return f"time left: {known}{', '.join(untimed)}, timed once the first of each ends"
 
 
