@@ -165,6 +165,7 @@ def train(
         )
         options = {"validation_data": (x_val, dataset.y_val), "callbacks": [best]}
         options |= training.fit_options()
+    options.setdefault("callbacks", []).append(training.stop_on_ctrl_c())
     keras.utils.set_random_seed(seed)  # every case of a seed sees the same batches
     history = model.fit(
         x_train,
@@ -215,7 +216,8 @@ def train_together(template, case_number: int, seeds, dataset, schedule: Schedul
                 mode="max",
                 patience=schedule.epochs,
                 restore_best_weights=True,
-            )
+            ),
+            training.stop_on_ctrl_c(),
         ]
         for _ in seeds
     ]

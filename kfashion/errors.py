@@ -1,9 +1,12 @@
 """One way for every command to refuse bad input: a line on stderr and exit code 2."""
 
 import functools
+import signal
 import sys
+import threading
 
 INTERRUPTED = 130  # the shell's code for a command stopped by Ctrl-C
+_ctrl_c = threading.Event()  # set by a Ctrl-C, even one whose KeyboardInterrupt got lost
 
 
 class UserError(Exception):
@@ -16,8 +19,13 @@ def exit_on_user_error(main):
 
     @functools.wraps(main)
     def wrapper(*args, **kwargs):
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, _on_ctrl_c)
         try:
-            return main(*args, **kwargs)
+            result = main(*args, **kwargs)
+            if _ctrl_c.is_set():  # the interrupt was swallowed on the way, yet asked for
+                _interrupted()
+            return result
         except UserError as error:
             print(f"kfashion: error: {error}", file=sys.stderr)
             sys.exit(2)
@@ -29,6 +37,20 @@ def exit_on_user_error(main):
             raise
 
     return wrapper
+
+
+def _on_ctrl_c(signum, frame):
+    """Python's own Ctrl-C, remembered: a KeyboardInterrupt raised inside a garbage-collector
+    callback or a __del__ (JAX and TensorFlow register such) is printed and dropped, so the
+    training loops also ask `stop_if_interrupted()` at every epoch's end."""
+    _ctrl_c.set()
+    raise KeyboardInterrupt
+
+
+def stop_if_interrupted() -> None:
+    """Raise KeyboardInterrupt if Ctrl-C was pressed (and its first raise went astray)."""
+    if _ctrl_c.is_set():
+        raise KeyboardInterrupt
 
 
 def _interrupted():

@@ -171,7 +171,7 @@ class SweepTuner(keras_tuner.Tuner):
         best = keras.callbacks.EarlyStopping(  # never stops: it keeps the best epoch's weights
             OBJECTIVE.name, patience=epochs, restore_best_weights=True
         )
-        return [*callbacks, keras.callbacks.TerminateOnNaN(), best]
+        return [*callbacks, keras.callbacks.TerminateOnNaN(), best, training.stop_on_ctrl_c()]
 
     def _train(self, trial, seeds, callbacks, args, kwargs):
         """Yield (seed, trained model, History, seconds) for each seed: one after another, or,

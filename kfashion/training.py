@@ -54,6 +54,16 @@ def use_compilation_cache() -> None:
         atexit.register(write)
 
 
+def stop_on_ctrl_c():
+    """A callback that ends training at the end of an epoch once Ctrl-C was pressed, should
+    the KeyboardInterrupt itself have been swallowed (see `kfashion.errors`)."""
+    import keras
+
+    from kfashion.errors import stop_if_interrupted
+
+    return keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: stop_if_interrupted())
+
+
 def compile_options() -> dict:
     """Keyword arguments for `model.compile` beyond optimizer, loss and metrics."""
     return {"steps_per_execution": STEPS_PER_EXECUTION}

@@ -35,3 +35,48 @@ def test_an_interrupt_a_library_turned_into_another_error_is_still_an_interrupt(
 def test_other_errors_are_not_hidden():
     with pytest.raises(ZeroDivisionError):
         fails_with(ZeroDivisionError("a bug"))()
+
+
+def test_a_ctrl_c_whose_interrupt_got_lost_still_stops_training_and_the_command(capsys):
+    import keras
+    import numpy as np
+
+    from kfashion import errors, training
+
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+
+    @exit_on_user_error
+    def main():
+        errors._ctrl_c.set()  # as the handler does; say its KeyboardInterrupt was swallowed
+        model.fit(
+            np.zeros((4, 2)),
+            np.zeros(4),
+            epochs=3,
+            verbose=0,
+            callbacks=[training.stop_on_ctrl_c()],
+        )
+        raise AssertionError("training went on")
+
+    try:
+        with pytest.raises(SystemExit) as exit_info:
+            main()
+    finally:
+        errors._ctrl_c.clear()
+    assert exit_info.value.code == INTERRUPTED
+    assert "interrupted; run the same command again" in capsys.readouterr().err
+
+
+def test_a_command_that_ends_after_a_lost_ctrl_c_says_it_was_interrupted(capsys):
+    from kfashion import errors
+
+    @exit_on_user_error
+    def main():
+        errors._ctrl_c.set()  # pressed during the last step; its KeyboardInterrupt went astray
+
+    try:
+        with pytest.raises(SystemExit) as exit_info:
+            main()
+    finally:
+        errors._ctrl_c.clear()
+    assert exit_info.value.code == INTERRUPTED
