@@ -21,6 +21,7 @@ def exit_on_user_error(main):
     def wrapper(*args, **kwargs):
         if threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGINT, _on_ctrl_c)
+            sys.unraisablehook = _quiet_about_ctrl_c
         try:
             result = main(*args, **kwargs)
             if _ctrl_c.is_set():  # the interrupt was swallowed on the way, yet asked for
@@ -45,6 +46,13 @@ def _on_ctrl_c(signum, frame):
     training loops also ask `stop_if_interrupted()` at every epoch's end."""
     _ctrl_c.set()
     raise KeyboardInterrupt
+
+
+def _quiet_about_ctrl_c(unraisable):
+    """Python prints a traceback for an exception it had to drop ("Exception ignored in");
+    a dropped Ctrl-C is already remembered, so it is dropped without one."""
+    if not isinstance(unraisable.exc_value, KeyboardInterrupt):
+        sys.__unraisablehook__(unraisable)
 
 
 def stop_if_interrupted() -> None:

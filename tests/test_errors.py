@@ -80,3 +80,30 @@ def test_a_command_that_ends_after_a_lost_ctrl_c_says_it_was_interrupted(capsys)
     finally:
         errors._ctrl_c.clear()
     assert exit_info.value.code == INTERRUPTED
+
+
+def test_a_ctrl_c_dropped_inside_a_destructor_prints_one_line_not_a_traceback():
+    # JAX's garbage-collector callback is where CI saw it: Python prints "Exception ignored
+    # in ..." with a traceback for an exception raised there, then drops it.
+    import subprocess
+    import sys
+
+    program = """
+import signal
+from kfashion.errors import exit_on_user_error
+
+class Finalized:
+    def __del__(self):
+        signal.raise_signal(signal.SIGINT)  # the handler runs here, inside __del__
+
+@exit_on_user_error
+def main():
+    Finalized()
+
+main()
+"""
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True)
+    assert done.returncode == INTERRUPTED, done.stderr
+    assert done.stderr.splitlines() == [
+        "kfashion: interrupted; run the same command again to continue"
+    ]
