@@ -4,7 +4,7 @@ Sources, in order (the first that holds the files is used; a bad file there is a
 never a silent fall-through to the next source):
 
 1. `--data-dir` or the `KFASHION_DATA` environment variable: a folder with the four .gz files;
-2. Keras's cache, `~/.keras/datasets/fashion-mnist/`;
+2. Keras's cache, `~/.keras/datasets/fashion-mnist/` (or under `KERAS_HOME`);
 3. Debian's package `dataset-fashion-mnist`, `/usr/share/datasets/fashion-mnist/`;
 4. `keras.datasets.fashion_mnist.load_data()`, which downloads into Keras's cache (needs internet).
 
@@ -51,7 +51,8 @@ FILES = {
 IMAGES_MAGIC = 0x00000803  # unsigned bytes, 3 dimensions
 LABELS_MAGIC = 0x00000801  # unsigned bytes, 1 dimension
 
-KERAS_CACHE = Path("~/.keras/datasets/fashion-mnist")
+# where Keras downloads to: KERAS_HOME, as Keras reads it, or ~/.keras
+KERAS_CACHE = Path(os.environ.get("KERAS_HOME", "~/.keras")) / "datasets" / "fashion-mnist"
 DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
 SPLIT_SEED = 0  # the train/validation split is part of the data: every stage uses the same one
 HOW_TO_GET = (
@@ -225,9 +226,9 @@ def _sources(data_dir) -> tuple[list[tuple[str, Path]], bool]:
 def _download() -> None:
     """Let Keras download Fashion-MNIST into its cache (needs internet)."""
     # imported here: loading local files must not pay for importing Keras
-    from kfashion.quiet_keras import keras
+    from kfashion.quiet_keras import load_keras
 
-    keras.datasets.fashion_mnist.load_data()
+    load_keras().datasets.fashion_mnist.load_data()
 
 
 def _read_folder(label: str, folder: Path) -> RawData:

@@ -1,4 +1,5 @@
 import gzip
+import os
 import shutil
 import subprocess
 import sys
@@ -209,3 +210,14 @@ def test_data_command_summarises_real_data(debian_data_dir):
     result = run_data_command("--data-dir", str(debian_data_dir))
     assert result.returncode == 0, result.stderr
     assert "60,000 train / 10,000 test" in result.stdout and "checksums OK" in result.stdout
+
+
+def test_the_download_goes_through_keras(tmp_path):
+    # The real download, with the network made unreachable by a proxy nobody listens on: it
+    # must fail in Keras's fetch, not before it (an import error once hid behind "failed").
+    env = {**os.environ, "KERAS_HOME": str(tmp_path), "no_proxy": "", "NO_PROXY": ""}
+    env |= {name: "http://127.0.0.1:9" for name in ("http_proxy", "https_proxy", "HTTPS_PROXY")}
+    program = "from kfashion import data; data._download()"
+    done = subprocess.run([sys.executable, "-c", program], env=env, capture_output=True, text=True)
+    assert done.returncode != 0
+    assert "URL fetch failure" in done.stderr, done.stderr[-2000:]
