@@ -47,6 +47,11 @@ class Stage:
     root: Path = Path(".")
     later: object = None  # a function giving more arguments, called when the stage starts
 
+    @property
+    def unit_name(self) -> str:
+        """What one unit of work is called: a sweep seed, or a run of the other stages."""
+        return "seeds" if self.module == "tune" else "runs"
+
     def done(self) -> int:
         return len(list(self.root.glob(self.done_files))) if self.done_files else 0
 
@@ -223,9 +228,7 @@ def time_left(plan: list[Stage], start: int) -> str:
             continue
         per_unit = stage.seconds_per_unit()
         if per_unit is None:
-            untimed.append(
-                f"{left} {'seeds' if stage.module == 'tune' else 'runs'} of {stage.module}"
-            )
+            untimed.append(f"{left} {stage.unit_name} of {stage.module}")
         else:
             total += left * per_unit
     amount = "under a minute" if total < 60 else f"about {total / 60:.0f} min"
@@ -265,8 +268,8 @@ def main(argv=None) -> None:
     for index, stage in enumerate(plan):
         stage.argv += stage.later() if stage.later else []
         command = " ".join(["python -m", f"kfashion.{stage.module}", *stage.argv])
-        unit = "seeds" if stage.module == "tune" else "runs"
-        progress = f"{stage.done()} of {stage.units} {unit} done; " if stage.done_files else ""
+        done = f"{stage.done()} of {stage.units} {stage.unit_name} done; "
+        progress = done if stage.done_files else ""
         print(
             f"[study {index + 1}/{len(plan)}] {stage.what}: {command}\n"
             f"[study {index + 1}/{len(plan)}] {progress}{time_left(plan, index)}",
