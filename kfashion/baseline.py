@@ -12,7 +12,8 @@ import warnings
 
 from kfashion import cli
 from kfashion.errors import exit_on_user_error
-from kfashion.records import provenance, read_json, write_json
+from kfashion.files import read_json, write_json
+from kfashion.provenance import provenance
 
 MAX_ITER = 1000  # lbfgs iterations at most; the JSON says whether it converged
 REGULARISATION_C = 1.0  # scikit-learn's default L2 strength

@@ -23,7 +23,8 @@ import numpy as np
 
 from kfashion import cli, data
 from kfashion.errors import UserError, exit_on_user_error
-from kfashion.records import machine, provenance, read_json, write_json
+from kfashion.files import read_json, write_json
+from kfashion.provenance import machine, provenance
 
 # Defaults, all visible here.
 IMAGES = 10_000  # training images per timed epoch

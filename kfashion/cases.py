@@ -288,6 +288,6 @@ def train_and_score(template, case: int, seed: int, dataset, schedule, validate=
 
 def scored(classifier, record: dict, dataset) -> dict:
     """A trained run's record with its test scores and the environment it ran in."""
-    from kfashion.records import environment
+    from kfashion.provenance import environment
 
     return record | test_scores(classifier, dataset) | {"environment": environment()}

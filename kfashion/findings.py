@@ -12,7 +12,7 @@ import numpy as np
 
 from kfashion import stats
 from kfashion.design import CASES, REFERENCE_CHOICE
-from kfashion.records import file_digest, read_json, write_json
+from kfashion.files import file_digest, read_json, write_json
 
 RULE = (
     "reproduced where the 95% t interval over seeds lies on the claimed side, contradicted "

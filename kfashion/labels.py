@@ -19,7 +19,8 @@ import numpy as np
 from kfashion import data
 from kfashion.design import CASES, NUM_CLASSES
 from kfashion.errors import UserError
-from kfashion.records import made_on, provenance, read_json, write_json
+from kfashion.files import read_json, write_json
+from kfashion.provenance import made_on, provenance
 
 
 def parse_counts(text: str, train_size: int) -> list:

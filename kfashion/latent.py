@@ -15,7 +15,7 @@ import numpy as np
 from kfashion import cli
 from kfashion.design import CLASS_NAMES
 from kfashion.errors import UserError, exit_on_user_error
-from kfashion.records import file_digest, write_json
+from kfashion.files import file_digest, write_json
 
 TSNE_IMAGES = 3000  # t-SNE on a stratified sample: it grows quadratically with the points
 PERPLEXITY = 30  # scikit-learn's default
@@ -98,8 +98,8 @@ def main(argv=None) -> None:
         cli.readable_file(decoder_beside(path), "the decoder beside --encoder", hint)
     results = cli.writable_folder(args.results, "--results")
     from kfashion import data, plots
+    from kfashion.provenance import provenance
     from kfashion.quiet_keras import load_keras
-    from kfashion.records import provenance
 
     load_keras()
     models = [(path, load(path), load(decoder_beside(path))) for path in encoders]

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from kfashion import cli, sections
 from kfashion.errors import UserError, exit_on_user_error
-from kfashion.records import read_json
+from kfashion.files import read_json
 
 PROJECT = Path(__file__).resolve().parents[1]
 REFERENCE = PROJECT / "results" / "reference"

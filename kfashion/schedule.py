@@ -15,7 +15,7 @@ import sys
 from kfashion import cli
 from kfashion.design import CASES
 from kfashion.errors import UserError, exit_on_user_error
-from kfashion.records import read_json, write_json
+from kfashion.files import read_json, write_json
 
 # The candidates, all visible here: (epochs, initial learning rate).
 CANDIDATES = "15:0.001,30:0.001,15:0.003,30:0.003"
@@ -103,8 +103,10 @@ def main(argv=None) -> None:
     results_dir = cli.writable_folder(args.results, "--results")
 
     from kfashion import cases, data
+    from kfashion.files import file_digest
+    from kfashion.guards import check_runs, hold_lock
+    from kfashion.provenance import environment, provenance
     from kfashion.quiet_keras import load_keras
-    from kfashion.records import check_runs, environment, file_digest, hold_lock, provenance
 
     load_keras()
     template = load_encoder(path)

@@ -5,7 +5,7 @@ judges a finding or computes a statistic beyond formatting it.
 """
 
 from kfashion.design import BASE, CLASS_NAMES, network
-from kfashion.records import made_on
+from kfashion.provenance import made_on
 
 
 def table(header: list[str], rows: list[list]) -> list[str]:

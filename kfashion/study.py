@@ -23,7 +23,7 @@ from pathlib import Path
 
 from kfashion import cli
 from kfashion.errors import exit_on_user_error
-from kfashion.records import read_json
+from kfashion.files import read_json
 
 # Where each kind of run goes; the reference folders hold the committed run.
 RESULTS, DIRECTORY = "results", "tuning"

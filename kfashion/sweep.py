@@ -19,7 +19,8 @@ import numpy as np
 
 from kfashion import models, training
 from kfashion.design import BASE, FACTORS, IMPLIED, DesignPoint, setting
-from kfashion.records import environment, read_json, write_json
+from kfashion.files import read_json, write_json
+from kfashion.provenance import environment
 
 OBJECTIVE = keras_tuner.Objective("val_loss", direction="min")
 

@@ -10,7 +10,8 @@ import numpy as np
 
 from kfashion import design
 from kfashion.errors import UserError
-from kfashion.records import provenance, read_json, save_model, write_json
+from kfashion.files import read_json, save_model, write_json
+from kfashion.provenance import provenance
 
 PCA_FIT_SIZE = 20_000  # training images PCA is fitted on: enough for a stable baseline
 MODELS = ("autoencoder", "encoder", "decoder")

@@ -23,7 +23,8 @@ from kfashion import cli
 from kfashion.cases import encoder_path, load_encoder, parse_cases
 from kfashion.design import CASES
 from kfashion.errors import UserError, exit_on_user_error
-from kfashion.records import check_runs, hold_lock, read_json, write_json
+from kfashion.files import read_json, write_json
+from kfashion.guards import check_runs, hold_lock
 
 # Defaults of the reference run, all visible here. The schedule is the candidate with the best
 # mean validation accuracy in `python -m kfashion.schedule` (results/reference/schedule.json;
@@ -107,7 +108,7 @@ def run_cases(template, case_numbers, seeds, dataset, schedule, results_dir: Pat
     """
     from kfashion import training
     from kfashion.cases import print_run, scored, train_and_score, train_together
-    from kfashion.records import save_model
+    from kfashion.files import save_model
 
     runs_dir = results_dir / "transfer" / "runs"
 
@@ -155,8 +156,9 @@ def main(argv=None) -> None:
 
     from kfashion import data
     from kfashion.cases import Schedule
+    from kfashion.files import file_digest
+    from kfashion.provenance import provenance
     from kfashion.quiet_keras import load_keras
-    from kfashion.records import file_digest, provenance
 
     load_keras()
     template = load_encoder(path)

@@ -26,7 +26,8 @@ from pathlib import Path
 
 from kfashion import cli, data, design, parallel
 from kfashion.errors import UserError, exit_on_user_error
-from kfashion.records import changed_settings, hold_lock, write_json
+from kfashion.files import changed_settings, write_json
+from kfashion.guards import hold_lock
 
 # Defaults of the reference run, all visible here.
 EPOCHS = 10  # per seed of each point, as in the study

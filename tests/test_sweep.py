@@ -9,7 +9,7 @@ import pytest
 from helpers import refused, run_module
 
 from kfashion import data, design, plots, sweep, tune
-from kfashion.records import hold_lock
+from kfashion.guards import hold_lock
 
 SMALL = ["--subset", "600", "--epochs", "1"]
 

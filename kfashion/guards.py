@@ -1,0 +1,54 @@
+"""Guards a stage takes before it writes: a lock on its folder, and a check that the runs
+already there were made with the same settings."""
+
+import os
+from pathlib import Path
+
+from kfashion.files import changed_settings, write_json
+
+
+def hold_lock(path, what: str):
+    """Take an exclusive lock on `path`, or refuse with a UserError if another process holds it.
+
+    The lock lives as long as the returned file object and is dropped by the OS however the
+    process ends (even kill -9), so a stale lock never blocks a rerun.
+    """
+    import fcntl
+
+    from kfashion.errors import UserError
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = open(path, "a+")  # noqa: SIM115  (kept open: the lock lasts as long as the file)
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "another process"
+        handle.close()
+        raise UserError(
+            f"{what} is in use by {holder}; wait for it to finish or choose another folder"
+        ) from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"process {os.getpid()}")
+    handle.flush()
+    return handle
+
+
+def check_runs(runs_dir: Path, settings: dict, overwrite: bool) -> None:
+    """Refuse to mix runs made with other training settings, unless --overwrite."""
+    import shutil
+
+    from kfashion.errors import UserError
+
+    path = runs_dir / "settings.json"
+    if overwrite:
+        shutil.rmtree(runs_dir, ignore_errors=True)
+    elif changed := changed_settings(path, settings):
+        what = ", ".join(changed).replace("encoder_sha256", "encoder (its SHA-256 differs)")
+        raise UserError(
+            f"{runs_dir} holds runs made with another {what}; rerun with the same settings to "
+            "resume, pass --overwrite to discard them, or choose another --results"
+        )
+    write_json(path, settings)
