@@ -37,14 +37,19 @@ def hold_lock(path, what: str):
 
 
 def check_runs(runs_dir: Path, settings: dict, overwrite: bool) -> None:
-    """Refuse to mix runs made with other training settings, unless --overwrite."""
-    import shutil
+    """Refuse to mix runs made with other training settings, unless --overwrite.
 
+    A group of runs is the run records directly in `runs_dir`, with their settings beside
+    them; --overwrite discards that group only, never the groups in folders below it (the
+    few-label runs below the ordinary transfer runs).
+    """
+    from kfashion import layout
     from kfashion.errors import UserError
 
-    path = runs_dir / "settings.json"
+    path = runs_dir / layout.SETTINGS
     if overwrite:
-        shutil.rmtree(runs_dir, ignore_errors=True)
+        for run in runs_dir.glob("*.json"):
+            run.unlink()
     elif changed := changed_settings(path, settings):
         what = ", ".join(changed).replace("encoder_sha256", "encoder (its SHA-256 differs)")
         raise UserError(

@@ -12,11 +12,10 @@ The count "all" is the ordinary run of `python -m kfashion.transfer`, best valid
 """
 
 import dataclasses
-from pathlib import Path
 
 import numpy as np
 
-from kfashion import data
+from kfashion import data, layout
 from kfashion.design import CASES, NUM_CLASSES
 from kfashion.errors import UserError
 from kfashion.files import read_json, write_json
@@ -60,11 +59,6 @@ def labelled_subset(dataset, count: int, seed: int, repeats: int = 1):
     )
 
 
-def run_path(runs_dir: Path, count, case: int, seed: int) -> Path:
-    folder = runs_dir if count == "all" else runs_dir / f"labels{count}"
-    return folder / f"case{case}_seed{seed}.json"
-
-
 def summarise(records: dict, counts: list, cases: list[int], seeds: list[int]) -> dict:
     """case -> count -> mean, std, n and each seed's test accuracy."""
     from kfashion.stats import mean_std
@@ -78,44 +72,45 @@ def summarise(records: dict, counts: list, cases: list[int], seeds: list[int]) -
     return summary
 
 
-def run(template, cases, seeds, counts, dataset, schedule, argv, settings, results_dir) -> None:
-    """Every case on each count of labelled images, over seeds: label_efficiency.json, figure."""
+def run(
+    template, cases, seeds, counts, dataset, schedule, argv, settings, results_dir, overwrite
+) -> None:
+    """Every case on each count of labelled images, over seeds: label_efficiency.json, figure.
+
+    The count "all" is the ordinary transfer runs (`kfashion.transfer.run_cases`, with their
+    saved classifiers); each other count is a group of runs with its own settings beside it.
+    """
     from kfashion import plots
     from kfashion.cases import print_run, train_and_score
+    from kfashion.guards import check_runs
+    from kfashion.transfer import run_cases
 
-    runs_dir = results_dir / "transfer" / "runs"
     few = [count for count in counts if count != "all"]
     min_steps = settings["min_steps"]
     repeats = {c: repeats_for(c, schedule.batch_size, schedule.epochs, min_steps) for c in few}
     records = {}
-    for count in counts:
+    if "all" in counts:
+        for record in run_cases(template, cases, seeds, dataset, schedule, results_dir):
+            records["all", record["case"], record["seed"]] = record
+    for count in few:
+        check_runs(layout.transfer_runs(results_dir, count), settings, overwrite)
         for seed in seeds:
-            if count != "all":
-                subset = labelled_subset(dataset, count, seed, repeats[count])
+            subset = labelled_subset(dataset, count, seed, repeats[count])
             for case in cases:
-                path = run_path(runs_dir, count, case, seed)
+                path = layout.transfer_run(results_dir, case, seed, count)
                 if not path.exists():
-                    if count == "all":  # the ordinary run, as `python -m kfashion.transfer`
-                        _, record = train_and_score(template, case, seed, dataset, schedule)
-                    else:
-                        _, record = train_and_score(
-                            template, case, seed, subset, schedule, validate=False
-                        )
-                        record["repeats"] = repeats[count]
-                    write_json(path, record)
+                    _, record = train_and_score(
+                        template, case, seed, subset, schedule, validate=False
+                    )
+                    write_json(path, {**record, "repeats": repeats[count]})
                     print_run(record, f", {count} labels")
                 records[count, case, seed] = read_json(path)
-                if count != "all" and records[count, case, seed]["repeats"] != repeats[count]:
-                    raise UserError(
-                        f"{path.parent} holds runs made with another --min-steps; pass the "
-                        "same, --overwrite to discard them, or choose another --results"
-                    )
     summary = summarise(records, counts, cases, seeds)
     names = {case: f"case {case}: {CASES[case].label}" for case in cases}
-    figure = results_dir / "figures" / "label_efficiency.png"
+    figure = layout.figure(results_dir, "label_efficiency")
     plots.plot_label_efficiency(summary, counts, names, figure, len(dataset.y_train))
     write_json(
-        results_dir / "label_efficiency.json",
+        results_dir / layout.LABEL_EFFICIENCY,
         {
             "provenance": provenance("kfashion.transfer", argv, dataset),
             "settings": {
@@ -138,4 +133,4 @@ def run(template, cases, seeds, counts, dataset, schedule, argv, settings, resul
     for case in cases:
         line = ", ".join(f"{c}: {summary[str(case)][str(c)]['mean']:.4f}" for c in counts)
         print(f"case {case} test accuracy by labels: {line}")
-    print(f"wrote {results_dir / 'label_efficiency.json'} and {figure}")
+    print(f"wrote {results_dir / layout.LABEL_EFFICIENCY} and {figure}")

@@ -41,7 +41,7 @@ def load_keras():
     # Each trial and case builds new models, so TensorFlow's "retracing" warning fires by design.
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
     if keras.backend.backend() == "jax":
-        from kfashion.training import use_compilation_cache
+        from kfashion.jax_cache import use_compilation_cache
 
         use_compilation_cache()
     return keras

@@ -12,7 +12,7 @@ Resumable like the other stages: each finished run is written as it ends.
 
 import sys
 
-from kfashion import cli
+from kfashion import cli, layout
 from kfashion.design import CASES
 from kfashion.errors import UserError, exit_on_user_error
 from kfashion.files import read_json, write_json
@@ -63,10 +63,6 @@ def parse_candidates(text: str) -> list[tuple[int, float]]:
     return sorted(set(candidates))
 
 
-def run_name(epochs: int, rate: float, case: int, seed: int) -> str:
-    return f"epochs{epochs}_lr{rate:g}_case{case}_seed{seed}.json"
-
-
 def summarise(runs: list[dict], candidates, cases) -> list[dict]:
     """Each candidate's mean best validation accuracy, over all its runs and per case."""
     from kfashion.stats import mean_std
@@ -111,8 +107,8 @@ def main(argv=None) -> None:
     load_keras()
     template = load_encoder(path)
     dataset = data.load(args.data_dir, subset=args.subset)
-    runs_dir = results_dir / "schedule" / "runs"
-    lock = hold_lock(results_dir / "schedule" / ".lock", f"{results_dir}/schedule")
+    runs_dir = layout.schedule_runs(results_dir)
+    lock = hold_lock(layout.lock(results_dir, "schedule"), f"{results_dir}/schedule")
     settings = {
         "encoder_sha256": file_digest(path),
         "batch_size": args.batch_size,
@@ -126,7 +122,7 @@ def main(argv=None) -> None:
         schedule = cases.Schedule(epochs, args.batch_size, rate)
         for seed in seeds:
             for case in case_numbers:
-                run_path = runs_dir / run_name(epochs, rate, case, seed)
+                run_path = layout.schedule_run(results_dir, epochs, rate, case, seed)
                 if not run_path.exists():
                     _, record = cases.train(template, case, seed, dataset, schedule)
                     record |= {
@@ -144,6 +140,10 @@ def main(argv=None) -> None:
                     )
                 runs.append(read_json(run_path))
     rows = summarise(runs, candidates, case_numbers)
+
+    def name(r):  # a run's name: its record's file name without the folder and .json
+        return layout.schedule_run(".", r["epochs"], r["learning_rate"], r["case"], r["seed"]).stem
+
     best = max(rows, key=lambda row: row["best_val_accuracy"]["mean"])
     kept = (
         "epochs",
@@ -156,7 +156,7 @@ def main(argv=None) -> None:
         "environment",
     )
     write_json(
-        results_dir / "schedule.json",
+        results_dir / layout.SCHEDULE,
         {
             "provenance": provenance("kfashion.schedule", argv, dataset),
             "settings": {
@@ -176,12 +176,7 @@ def main(argv=None) -> None:
                 "batch_size": args.batch_size,
             },
             "runs": [{k: r[k] for k in kept} for r in runs],
-            "val_accuracy_curves": {
-                run_name(r["epochs"], r["learning_rate"], r["case"], r["seed"])[:-5]: r["history"][
-                    "val_accuracy"
-                ]
-                for r in runs
-            },
+            "val_accuracy_curves": {name(r): r["history"]["val_accuracy"] for r in runs},
         },
     )
     for row in rows:
@@ -190,7 +185,7 @@ def main(argv=None) -> None:
             f"{row['epochs']} epochs at {row['learning_rate']:g}: mean best validation "
             f"accuracy {row['best_val_accuracy']['mean']:.4f}{mark}"
         )
-    print(f"wrote {results_dir / 'schedule.json'}")
+    print(f"wrote {results_dir / layout.SCHEDULE}")
     lock.close()
 
 

@@ -6,22 +6,25 @@ KerasTuner's state in `--directory` (default `tuning/`). Before each stage it pr
 what runs, how much of it is already done, and an estimate of the time left, from the seconds
 the finished units of work took. Stop it at any time and run the same command again.
 
-- `--quick`: a look at everything on a laptop CPU in a few minutes (2,000 images, 2 epochs,
-  2 seeds), into `results/quick/` and `tuning/quick/`, with its own report.
+- `--quick`: a first look at every stage on a 2-core CPU in a few minutes (QUICK below), into
+  `results/quick/` and `tuning/quick/`, with its own report.
 - `--reference`: the committed reference run, into `results/reference/` and
   `tuning/reference/`; it adds the schedule comparison on validation (whose choice the
-  transfer stage then uses), label efficiency, the architecture comparison and the latent maps.
+  transfer stages then use), label efficiency, the architecture comparison and the latent maps.
   Only this rewrites committed files, and only when asked for.
 
-A report of any folder other than the reference one sets the reference's numbers beside its own.
+Each stage's settings are its own command's defaults, except the sizes given here (`--subset`,
+`--epochs`, `--seeds`, or --quick's), which every stage that trains receives; the counts of
+work the progress lines use are read from each stage's own parsed arguments.
 """
 
 import dataclasses
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
-from kfashion import cli
+from kfashion import cli, layout
 from kfashion.errors import exit_on_user_error
 from kfashion.files import read_json
 
@@ -29,23 +32,24 @@ from kfashion.files import read_json
 RESULTS, DIRECTORY = "results", "tuning"
 QUICK_RESULTS, QUICK_DIRECTORY = "results/quick", "tuning/quick"
 REFERENCE_RESULTS, REFERENCE_DIRECTORY = "results/reference", "tuning/reference"
-# --quick's sizes: every stage and figure, on 2,000 images, in a few minutes on a laptop CPU.
-QUICK = {"subset": 2000, "epochs": 2, "seeds": 2}
+# --quick's sizes, chosen by measuring on a 2-core CPU (the README's speed section has the
+# time): enough images and epochs that every case lands well above chance and in the
+# reference run's order, one sweep seed a point (the sweep is most of the time).
+QUICK = {"subset": 12_000, "epochs": 4, "seeds": 1, "transfer_seeds": 2}
 LABELS = "100,300,1000,3000,10000,all"  # label counts of the reference run's efficiency stage
 LABEL_SEEDS = 3
 
 
 @dataclasses.dataclass
 class Stage:
-    """One command of the study, and how to count its units of work on disk."""
+    """One command of the study, and the files of its finished units of work."""
 
     module: str
     argv: list
     what: str
-    units: int  # units of work (seeds, runs), for the progress line
-    done_files: str = ""  # glob, under the study's folders, of the files of finished units
-    root: Path = Path(".")
-    later: object = None  # a function giving more arguments, called when the stage starts
+    units: int = 1  # units of work (sweep seeds, runs), for the progress line
+    finished: Callable[[], list[Path]] | None = None  # the records of finished units
+    later: Callable[[], list[str]] | None = None  # more arguments, known when the stage starts
 
     @property
     def unit_name(self) -> str:
@@ -53,12 +57,12 @@ class Stage:
         return "seeds" if self.module == "tune" else "runs"
 
     def done(self) -> int:
-        return len(list(self.root.glob(self.done_files))) if self.done_files else 0
+        return len(self.finished()) if self.finished else 0
 
     def seconds_per_unit(self) -> float | None:
         """Mean seconds of this stage's finished units, from their records."""
         seconds = []
-        for path in self.root.glob(self.done_files) if self.done_files else []:
+        for path in self.finished() if self.finished else []:
             try:
                 seconds.append(float(read_json(path)["seconds"]))
             except (ValueError, KeyError, TypeError):
@@ -84,137 +88,133 @@ def parse_args(argv):
     return parser.parse_args(argv)
 
 
-def chosen_schedule(results: Path):
-    """A function giving transfer's flags for the schedule validation chose (schedule.json)."""
+def flags(**values) -> list[str]:
+    """["--name", "value", ...] for the values given (None: left to the command's default)."""
+    out = []
+    for name, value in values.items():
+        if value is not None:
+            out += [f"--{name.replace('_', '-')}", str(value)]
+    return out
 
-    def flags() -> list[str]:
-        pick = read_json(results / "schedule.json")["chosen"]
-        return ["--epochs", str(pick["epochs"]), "--learning-rate", repr(pick["learning_rate"])]
 
-    return flags
+def units(module: str, argv: list[str]) -> int:
+    """The units of work a stage's command will do, from its own parsed arguments."""
+    from kfashion import cases, design, schedule, transfer, tune
+
+    if module == "tune":
+        args = tune.parse_args(argv)
+        return len(design.make_design([f for f in args.factors.split(",") if f])) * args.seeds
+    if module == "schedule":
+        args = schedule.parse_args(argv)
+        runs = len(cases.parse_cases(args.cases)) * args.seeds
+        return len(schedule.parse_candidates(args.candidates)) * runs
+    if module == "transfer":
+        args = transfer.parse_args(argv)
+        counts = [c for c in (args.labels or "all").split(",") if c.strip() not in ("", "all")]
+        return len(cases.parse_cases(args.cases)) * args.seeds * max(len(counts), 1)
+    return 1
+
+
+def stage(module, argv, what, finished=None, later=None) -> Stage:
+    return Stage(module, argv, what, units(module, argv), finished, later)
+
+
+def chosen_schedule(results: Path, epochs_given: bool) -> Callable[[], list[str]]:
+    """A function giving transfer's flags for the schedule validation chose (schedule.json):
+    its learning rate, and its epochs unless the study was given --epochs."""
+
+    def chosen() -> list[str]:
+        pick = read_json(results / layout.SCHEDULE)["chosen"]
+        epochs = [] if epochs_given else ["--epochs", str(pick["epochs"])]
+        return [*epochs, "--learning-rate", repr(pick["learning_rate"])]
+
+    return chosen
 
 
 def stages(args, results: Path, directory: Path) -> list[Stage]:
     """The study's commands in order, with the arguments that keep them in one folder."""
-    from kfashion import design, schedule, transfer, tune
+    from kfashion import schedule
 
-    common = ["--data-dir", args.data_dir] if args.data_dir else []
     quick = QUICK if args.quick else {}
     subset = args.subset or quick.get("subset")
-    sizes = ["--subset", str(subset)] if subset else []
-    tune_seeds = args.seeds or quick.get("seeds") or tune.SEEDS
-    seeds = args.seeds or quick.get("seeds") or transfer.SEEDS
     epochs = args.epochs or quick.get("epochs")
-    here = ["--results", str(results)]
-    workers = ["--workers", str(args.workers)] if args.workers else []
-    tune_args = [
-        *sizes,
-        "--directory",
-        str(directory),
-        *here,
-        *workers,
-        *common,
-        "--seeds",
-        str(tune_seeds),
-    ]
-    tune_args += ["--epochs", str(epochs)] if epochs else []
-    points = len(design.make_design())
+    seeds = args.seeds or quick.get("seeds")
+    transfer_seeds = args.seeds or quick.get("transfer_seeds")
+    data = flags(data_dir=args.data_dir, subset=subset)
+    here = flags(results=results)
+    sweep = [*data, *flags(epochs=epochs, seeds=seeds, workers=args.workers)]
+    transfer = [*data, *flags(epochs=epochs, seeds=transfer_seeds)]
+    schedule_of = None
+    if args.reference:  # every transfer stage uses the schedule validation chose
+        schedule_of = chosen_schedule(results, epochs is not None)
     plan = [
-        Stage(
+        stage(
             "tune",
-            tune_args,
+            [*sweep, *here, *flags(directory=directory)],
             "the autoencoder sweep",
-            points * tune_seeds,
-            "sweep/trial_*/seed*.json",
-            directory,
-        ),
+            lambda: layout.finished_sweep_seeds(directory),
+        )
     ]
-    transfer_args = [*sizes, *here, *common, "--seeds", str(seeds)]
-    transfer_args += ["--epochs", str(epochs)] if epochs else []
     if args.reference:
-        candidates = len(schedule.parse_candidates(schedule.CANDIDATES))
+        candidates = schedule.parse_candidates(schedule.CANDIDATES)
+        if epochs is not None:  # the candidates' learning rates at the epochs asked for
+            rates = sorted({rate for _, rate in candidates})
+            candidates = [(epochs, rate) for rate in rates]
         plan.append(
-            Stage(
+            stage(
                 "schedule",
-                [*here, *common],
+                [*data, *here, "--candidates", ",".join(f"{e}:{r!r}" for e, r in candidates)],
                 "the transfer schedule, chosen on validation",
-                candidates * schedule.SEEDS * 4,
-                "schedule/runs/*.json",
-                results,
+                lambda: layout.finished_schedule_runs(results),
             )
         )
     plan.append(
-        Stage(
+        stage(
             "transfer",
-            transfer_args,
+            [*transfer, *here],
             "the four transfer cases",
-            4 * seeds,
-            "transfer/runs/case*_seed*.json",
-            results,
+            lambda: layout.finished_transfer_runs(results),
+            schedule_of,
         )
     )
     if args.reference:
-        label_args = [*sizes, *here, *common, "--labels", LABELS, "--seeds", str(LABEL_SEEDS)]
-        label_args += ["--epochs", str(epochs)] if epochs else []
-        counts = len(LABELS.split(",")) - 1
         plan.append(
-            Stage(
+            stage(
                 "transfer",
-                label_args,
+                [*data, *flags(epochs=epochs, seeds=args.seeds or LABEL_SEEDS), *here]
+                + ["--labels", LABELS],
                 "label efficiency",
-                counts * 4 * LABEL_SEEDS,
-                "transfer/runs/labels*/*.json",
-                results,
+                lambda: layout.finished_label_runs(results),
+                schedule_of,
             )
         )
-    plan.append(Stage("baseline", [*sizes, *here, *common], "logistic regression on pixels", 1))
+    plan.append(stage("baseline", [*data, *here], "logistic regression on pixels"))
     if args.reference:
-        variant = results / "architecture"
+        variant = results / layout.ARCHITECTURE
+        variant_tuning = directory / layout.ARCHITECTURE
         plan += [
-            Stage(
+            stage(
                 "tune",
-                [
-                    "--factors",
-                    "architecture",
-                    "--select",
-                    "best",
-                    "--results",
-                    str(variant),
-                    "--directory",
-                    str(directory / "architecture"),
-                    *workers,
-                    *common,
-                    "--seeds",
-                    str(tune_seeds),
-                ],
+                [*sweep, "--factors", "architecture", "--select", "best"]
+                + flags(results=variant, directory=variant_tuning),
                 "the architecture comparison",
-                3 * tune_seeds,
-                "sweep/trial_*/seed*.json",
-                directory / "architecture",
+                lambda: layout.finished_sweep_seeds(variant_tuning),
             ),
-            Stage(
+            stage(
                 "transfer",
-                ["--cases", "2,4", "--results", str(variant), *common, "--seeds", str(seeds)],
+                [*transfer, "--cases", "2,4", *flags(results=variant)],
                 "frozen encoders of the variant",
-                2 * seeds,
-                "transfer/runs/case*_seed*.json",
-                variant,
+                lambda: layout.finished_transfer_runs(variant),
+                schedule_of,
             ),
-            Stage(
+            stage(
                 "latent",
-                [
-                    "--encoder",
-                    str(results / "models" / "encoder.keras"),
-                    "--encoder",
-                    str(variant / "models" / "encoder.keras"),
-                    *here,
-                    *common,
-                ],
+                [*data, *here, "--encoder", str(layout.model(results, "encoder"))]
+                + ["--encoder", str(layout.model(variant, "encoder"))],
                 "maps of the latent space",
-                1,
             ),
         ]
-    plan.append(Stage("report", here, "the findings and the report", 1))
+    plan.append(stage("report", here, "the findings and the report"))
     return plan
 
 
@@ -224,7 +224,7 @@ def time_left(plan: list[Stage], start: int) -> str:
     total, untimed = 0.0, []
     for stage in plan[start:]:
         left = max(stage.units - stage.done(), 0)
-        if not left or not stage.done_files:
+        if not left or not stage.finished:
             continue
         per_unit = stage.seconds_per_unit()
         if per_unit is None:
@@ -250,26 +250,15 @@ def folders(args) -> tuple[Path, Path]:
 def main(argv=None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
-    for flag in ("workers", "epochs", "seeds"):
-        if getattr(args, flag) is not None:
-            cli.at_least(getattr(args, flag), 1, f"--{flag}")
-    if args.subset is not None:
-        cli.check_data_flags(args)
-    cli.check_data_dir(args.data_dir)
+    # the sizes and folders are checked by the stages that take them, the first one at once
     results, directory = folders(args)
-    cli.writable_folder(results, "--results")
-    cli.writable_folder(directory, "--directory")
     plan = stages(args, results, directory)
-    if args.reference:  # every transfer stage uses the schedule validation chose
-        for stage in plan:
-            if stage.module == "transfer":
-                stage.later = chosen_schedule(results)
     start = time.perf_counter()
     for index, stage in enumerate(plan):
         stage.argv += stage.later() if stage.later else []
         command = " ".join(["python -m", f"kfashion.{stage.module}", *stage.argv])
         done = f"{stage.done()} of {stage.units} {stage.unit_name} done; "
-        progress = done if stage.done_files else ""
+        progress = done if stage.finished else ""
         print(
             f"[study {index + 1}/{len(plan)}] {stage.what}: {command}\n"
             f"[study {index + 1}/{len(plan)}] {progress}{time_left(plan, index)}",
@@ -278,7 +267,7 @@ def main(argv=None) -> None:
         module = __import__(f"kfashion.{stage.module}", fromlist=["main"])
         module.main(stage.argv)
     minutes = (time.perf_counter() - start) / 60
-    print(f"[study] done in {minutes:.1f} min; the report is {results / 'README.md'}")
+    print(f"[study] done in {minutes:.1f} min; the report is {results / layout.REPORT}")
 
 
 if __name__ == "__main__":

@@ -11,13 +11,12 @@ search), `AutoencoderHyperModel` builds and fits one seed, `SweepTuner` runs a t
 """
 
 import time
-from pathlib import Path
 
 import keras
 import keras_tuner
 import numpy as np
 
-from kfashion import models, training
+from kfashion import layout, models, training
 from kfashion.design import BASE, FACTORS, IMPLIED, DesignPoint, setting
 from kfashion.files import read_json, write_json
 from kfashion.provenance import environment
@@ -83,7 +82,13 @@ class AutoencoderHyperModel(keras_tuner.HyperModel):
         model = models.build_autoencoder(
             choose(hp, "latent_dim"), choose(hp, "dropout"), choose(hp, "architecture")
         )
-        optimizer = training.make_optimizer(choose(hp, "optimizer"), choose(hp, "learning_rate"))
+        # Keras's own optimizer by name: Adam, or plain SGD (no momentum) as in the study
+        optimizer = keras.optimizers.get(
+            {
+                "class_name": choose(hp, "optimizer"),
+                "config": {"learning_rate": choose(hp, "learning_rate")},
+            }
+        )
         model.compile(optimizer=optimizer, loss="mse", **training.compile_options())
         return model
 
@@ -112,16 +117,6 @@ def describe_seed(record: dict) -> str:
             f"test MSE {record['test_mse']:.5f}"
         )
     return f"seed {record['seed']}: {outcome} ({record['seconds']:.0f} s)"
-
-
-def seed_record_path(trial_dir, seed: int) -> Path:
-    """Where a trial keeps one seed's record (its presence means the seed is done)."""
-    return Path(trial_dir) / f"seed{seed}.json"
-
-
-def seed_weights_path(trial_dir, seed: int) -> Path:
-    """Where a trial keeps one seed's best-epoch weights."""
-    return Path(trial_dir) / f"seed{seed}.weights.h5"
 
 
 class SweepTuner(keras_tuner.Tuner):
@@ -155,12 +150,12 @@ class SweepTuner(keras_tuner.Tuner):
 
     def run_trial(self, trial, *args, callbacks=(), **kwargs):
         folder = self.get_trial_dir(trial.trial_id)
-        pending = [seed for seed in self.seeds if not seed_record_path(folder, seed).exists()]
+        pending = [seed for seed in self.seeds if not layout.seed_record(folder, seed).exists()]
         for seed, model, history, seconds in self._train(trial, pending, callbacks, args, kwargs):
             record = self._record(trial, seed, model, history, seconds)
-            write_json(seed_record_path(folder, seed), record)  # last: the seed is now done
+            write_json(layout.seed_record(folder, seed), record)  # last: the seed is now done
             self._say(trial.trial_id, describe_seed(record))
-        runs = [read_json(seed_record_path(folder, seed)) for seed in self.seeds]
+        runs = [read_json(layout.seed_record(folder, seed)) for seed in self.seeds]
         diverged = [f"seed {run['seed']}: {run['diverged']}" for run in runs if run["diverged"]]
         if diverged:
             raise keras_tuner.errors.FailedTrialError(f"diverged: {'; '.join(diverged)}")
@@ -238,5 +233,5 @@ class SweepTuner(keras_tuner.Tuner):
                     verbose=0,
                 )
             )
-            model.save_weights(seed_weights_path(self.get_trial_dir(trial.trial_id), seed))
+            model.save_weights(layout.seed_weights(self.get_trial_dir(trial.trial_id), seed))
         return record

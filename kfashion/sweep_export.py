@@ -8,13 +8,12 @@ from pathlib import Path
 
 import numpy as np
 
-from kfashion import design
+from kfashion import design, layout
 from kfashion.errors import UserError
 from kfashion.files import read_json, save_model, write_json
 from kfashion.provenance import provenance
 
 PCA_FIT_SIZE = 20_000  # training images PCA is fitted on: enough for a stable baseline
-MODELS = ("autoencoder", "encoder", "decoder")
 
 
 def trial_id(index: int, count: int) -> str:
@@ -24,15 +23,13 @@ def trial_id(index: int, count: int) -> str:
 
 def trial_records(tuner, points, seeds) -> list[dict]:
     """One record per design point: its trial's status and every finished seed's record."""
-    from kfashion.sweep import seed_record_path
-
     records = []
     for index, point in enumerate(points):
         trial = tuner.oracle.trials.get(trial_id(index, len(points)))
         runs = []
         if trial is not None:
             folder = tuner.get_trial_dir(trial.trial_id)
-            paths = [seed_record_path(folder, seed) for seed in seeds]
+            paths = [layout.seed_record(folder, seed) for seed in seeds]
             runs = [read_json(path) for path in paths if path.exists()]
         done = trial is not None and trial.status == "COMPLETED"
         test_mse = [run["test_mse"] for run in runs]
@@ -74,13 +71,11 @@ def select(records, how: str) -> dict:
 
 def load_seed_model(tuner, record: dict, seed: int):
     """The autoencoder of one seed of a finished trial, with its best epoch's weights."""
-    from kfashion.sweep import seed_weights_path
-
     trial = tuner.oracle.get_trial(record["trial_id"])
     model = tuner.hypermodel.build(trial.hyperparameters, seed)
     # the file holds the optimizer's state too: build its variables first, to take it in
     model.optimizer.build(model.trainable_variables)
-    model.load_weights(seed_weights_path(tuner.get_trial_dir(trial.trial_id), seed))
+    model.load_weights(layout.seed_weights(tuner.get_trial_dir(trial.trial_id), seed))
     return model
 
 
@@ -103,7 +98,6 @@ def pca_baseline(dataset, latent_dims) -> dict:
 def write_figures(records, selected_model, dataset, pca, results_dir: Path) -> dict:
     from kfashion import plots
 
-    figures = results_dir / "figures"
     paths = {}
     base = [r for r in records if r["factor"] == "base"]
     for factor in design.FACTORS:
@@ -119,11 +113,11 @@ def write_figures(records, selected_model, dataset, pca, results_dir: Path) -> d
                 {**r, "value": design.setting(r["config"], factor), "is_base": True} for r in base
             ]
         trials.sort(key=lambda r: r["value"])
-        paths[factor] = figures / f"sweep_{factor}.png"
+        paths[factor] = layout.figure(results_dir, f"sweep_{factor}")
         plots.plot_factor(factor, trials, paths[factor], others)
     first_of_class = [int((dataset.y_test == c).argmax()) for c in range(design.NUM_CLASSES)]
     images = dataset.x_test[first_of_class]
-    paths["reconstructions"] = figures / "reconstructions.png"
+    paths["reconstructions"] = layout.figure(results_dir, "reconstructions")
     plots.plot_reconstructions(
         images,
         selected_model.predict(images, verbose=0),
@@ -138,7 +132,7 @@ def write_figures(records, selected_model, dataset, pca, results_dir: Path) -> d
     }
     sizes = sorted(by_size)
     if len(sizes) > 1:  # a curve needs the latent_dim factor; one point says nothing
-        paths["mse_vs_pca"] = figures / "mse_vs_pca.png"
+        paths["mse_vs_pca"] = layout.figure(results_dir, "mse_vs_pca")
         plots.plot_mse_vs_pca(
             sizes, [by_size[n] for n in sizes], [pca[str(n)] for n in sizes], paths["mse_vs_pca"]
         )
@@ -173,7 +167,7 @@ def export(args, argv, tuner, points, dataset, settings, search_seconds) -> None
     models = {"autoencoder": autoencoder}
     models |= {name: autoencoder.get_layer(name) for name in ("encoder", "decoder")}
     for name, model in models.items():
-        save_model(model, results_dir / "models" / f"{name}.keras")
+        save_model(model, layout.model(results_dir, name))
     latent_dims = sorted({r["config"]["latent_dim"] for r in records})
     pca = pca_baseline(dataset, latent_dims)
     figures = write_figures(records, autoencoder, dataset, pca, results_dir)
@@ -182,7 +176,7 @@ def export(args, argv, tuner, points, dataset, settings, search_seconds) -> None
         "best": "the lowest mean over seeds of each seed's best validation loss",
     }[args.select]
     write_json(
-        results_dir / "sweep.json",
+        results_dir / layout.SWEEP,
         {
             "provenance": provenance("kfashion.tune", argv, dataset),
             "settings": {
@@ -205,7 +199,7 @@ def export(args, argv, tuner, points, dataset, settings, search_seconds) -> None
                 "seed": seed,
                 "best_epoch": exported["best_epoch"],
                 "test_mse": exported["test_mse"],
-                "models": {name: f"models/{name}.keras" for name in MODELS},
+                "models": {name: str(layout.model(".", name)) for name in layout.MODELS},
             },
             "pca_test_mse": pca,
             "pca_fit_images": min(PCA_FIT_SIZE, len(dataset.x_train)),

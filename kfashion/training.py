@@ -12,46 +12,6 @@ whole epochs as one program (`kfashion.compiled_fit`).
 STEPS_PER_EXECUTION = 10
 # Evaluation keeps no gradients, so larger batches cost little memory and give the same numbers.
 EVAL_BATCH_SIZE = 1000
-# JAX's persistent compilation cache: every trial, seed group and run of the same shapes reuses
-# the programs compiled before, across processes and commands. Delete the folder to clear it;
-# KFASHION_JAX_CACHE moves it.
-COMPILATION_CACHE = "~/.cache/kfashion/jax"
-
-
-def use_compilation_cache() -> None:
-    """Turn on JAX's persistent compilation cache (for every program, however quick to compile).
-
-    With KFASHION_CACHE_LOG set to a file, this process appends its cache hits and misses to
-    it as one JSON line when it exits (`python -m kfashion.bench --study` sums them).
-    """
-    import atexit
-    import json
-    import os
-    from pathlib import Path
-
-    import jax
-
-    folder = Path(os.environ.get("KFASHION_JAX_CACHE", COMPILATION_CACHE)).expanduser()
-    jax.config.update("jax_compilation_cache_dir", str(folder))
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
-    jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)
-    if log := os.environ.get("KFASHION_CACHE_LOG"):
-        counts = {"hits": 0, "misses": 0}
-        names = {
-            "/jax/compilation_cache/cache_hits": "hits",
-            "/jax/compilation_cache/cache_misses": "misses",
-        }
-
-        def count(event, **_):
-            if event in names:
-                counts[names[event]] += 1
-
-        def write():
-            with open(log, "a") as handle:
-                handle.write(json.dumps(counts) + "\n")
-
-        jax.monitoring.register_event_listener(count)
-        atexit.register(write)
 
 
 def stop_on_ctrl_c():
@@ -72,17 +32,6 @@ def compile_options() -> dict:
 def fit_options() -> dict:
     """Keyword arguments for `model.fit` beyond data, epochs, batch size and callbacks."""
     return {"validation_batch_size": EVAL_BATCH_SIZE}
-
-
-def make_optimizer(name: str, learning_rate: float):
-    """Adam, or plain SGD (no momentum) as in the reference study."""
-    import keras
-
-    if name == "adam":
-        return keras.optimizers.Adam(learning_rate)
-    if name == "sgd":
-        return keras.optimizers.SGD(learning_rate)
-    raise ValueError(f"unknown optimizer {name!r}")
 
 
 def use_mixed_precision(enabled: bool) -> None:

@@ -19,7 +19,7 @@ ends, so a rerun skips it. Writes `transfer.json`, `transfer/runs/*.json`,
 import sys
 from pathlib import Path
 
-from kfashion import cli
+from kfashion import cli, layout
 from kfashion.cases import encoder_path, load_encoder, parse_cases
 from kfashion.design import CASES
 from kfashion.errors import UserError, exit_on_user_error
@@ -89,41 +89,43 @@ def write_figures(runs, summary: dict, results_dir: Path) -> dict:
     from kfashion.design import CLASS_NAMES
 
     case_numbers = [int(case) for case in summary]
-    figures = results_dir / "figures"
-    paths = {"curves": figures / "transfer_curves.png"}
+    paths = {
+        "curves": layout.figure(results_dir, "transfer_curves"),
+        "confusion": layout.figure(results_dir, "transfer_confusion"),
+    }
     labels = {case: f"case {case}: {CASES[case].label}" for case in case_numbers}
     histories = {case: [r["history"] for r in runs if r["case"] == case] for case in case_numbers}
     plots.plot_transfer_curves(histories, labels, paths["curves"])
     matrices = {case: summary[str(case)]["confusion_matrix_all_seeds"] for case in case_numbers}
-    paths["confusion"] = figures / "transfer_confusion.png"
     plots.plot_confusion_grid(matrices, labels, CLASS_NAMES, paths["confusion"])
     return {name: str(path.relative_to(results_dir)) for name, path in paths.items()}
 
 
 def run_cases(template, case_numbers, seeds, dataset, schedule, results_dir: Path) -> list[dict]:
-    """Every (case, seed) run not yet on disk; then every run's record.
+    """Every (case, seed) run on all labels not yet on disk; then every run's record.
 
     Runs go one after another, each written as it ends; where whole epochs compile (JAX on an
-    accelerator), a jointly trained case's pending seeds train together in one program.
+    accelerator), a jointly trained case's pending seeds train together in one program. The
+    first seed's classifier of each case is saved too: that run is done once both are saved.
     """
     from kfashion import training
     from kfashion.cases import print_run, scored, train_and_score, train_together
     from kfashion.files import save_model
 
-    runs_dir = results_dir / "transfer" / "runs"
-
-    def path(case, seed):
-        return runs_dir / f"case{case}_seed{seed}.json"
+    def done(case, seed):
+        saved = seed != seeds[0] or layout.classifier(results_dir, case).exists()
+        return saved and layout.transfer_run(results_dir, case, seed).exists()
 
     def keep(case, seed, classifier, record):
         if seed == seeds[0]:
-            save_model(classifier, results_dir / "models" / f"classifier_case{case}.keras")
-        write_json(path(case, seed), record)  # last: a run counts as done once all is saved
+            save_model(classifier, layout.classifier(results_dir, case))
+        # last: a run counts as done once all is saved
+        write_json(layout.transfer_run(results_dir, case, seed), record)
         print_run(record)
 
     together = training.compiles_whole_epochs()
     for case in case_numbers if together else []:
-        pending = [seed for seed in seeds if not path(case, seed).exists()]
+        pending = [seed for seed in seeds if not done(case, seed)]
         if CASES[case].train_encoder and len(pending) > 1:
             for seed, (classifier, record) in zip(
                 pending, train_together(template, case, pending, dataset, schedule), strict=True
@@ -131,9 +133,9 @@ def run_cases(template, case_numbers, seeds, dataset, schedule, results_dir: Pat
                 keep(case, seed, classifier, scored(classifier, record, dataset))
     for seed in seeds:
         for case in case_numbers:
-            if not path(case, seed).exists():
+            if not done(case, seed):
                 keep(case, seed, *train_and_score(template, case, seed, dataset, schedule))
-    return [read_json(path(c, s)) for s in seeds for c in case_numbers]
+    return [read_json(layout.transfer_run(results_dir, c, s)) for s in seeds for c in case_numbers]
 
 
 @exit_on_user_error
@@ -163,7 +165,7 @@ def main(argv=None) -> None:
     load_keras()
     template = load_encoder(path)
     dataset = data.load(args.data_dir, subset=args.subset)
-    lock = hold_lock(results_dir / "transfer" / ".lock", f"{results_dir}/transfer")
+    lock = hold_lock(layout.lock(results_dir, "transfer"), f"{results_dir}/transfer")
     schedule = Schedule(args.epochs, args.batch_size, args.learning_rate)
     settings = {
         "encoder_sha256": file_digest(path),
@@ -173,10 +175,11 @@ def main(argv=None) -> None:
         "subset": args.subset,
         "schedule": "Adam, cosine decay to 0 over all steps; best val_accuracy epoch kept",
     }
-    check_runs(results_dir / "transfer" / "runs", settings, args.overwrite)
     print(f"data: {dataset.describe()}; encoder {path}", flush=True)
     seeds = list(range(args.seeds))
-    if args.labels:
+    if args.labels:  # the few-label runs, and the ordinary runs if "all" is asked for
+        if "all" in counts:
+            check_runs(layout.transfer_runs(results_dir), settings, args.overwrite)
         labels.run(
             template,
             case_numbers,
@@ -187,9 +190,11 @@ def main(argv=None) -> None:
             argv,
             {**settings, "min_steps": args.min_steps},
             results_dir,
+            args.overwrite,
         )
         lock.close()
         return
+    check_runs(layout.transfer_runs(results_dir), settings, args.overwrite)
     runs = run_cases(template, case_numbers, seeds, dataset, schedule, results_dir)
     summary = summarise(runs, case_numbers)
     figures = write_figures(runs, summary, results_dir)
@@ -205,7 +210,7 @@ def main(argv=None) -> None:
         "environment",
     )
     write_json(
-        results_dir / "transfer.json",
+        results_dir / layout.TRANSFER,
         {
             "provenance": provenance("kfashion.transfer", argv, dataset),
             "settings": {
@@ -219,9 +224,7 @@ def main(argv=None) -> None:
             "runs": [{k: r[k] for k in kept} for r in runs],
             "curves": {f"case{r['case']}_seed{r['seed']}": r["history"] for r in runs},
             "figures": figures,
-            "models": {
-                c: f"models/classifier_case{c}.keras (seed {seeds[0]})" for c in case_numbers
-            },
+            "models": {c: f"{layout.classifier('.', c)} (seed {seeds[0]})" for c in case_numbers},
         },
     )
     for case in case_numbers:
@@ -231,7 +234,7 @@ def main(argv=None) -> None:
             f"case {case} ({CASES[case].label}): {accuracy['mean']:.4f}{spread} over "
             f"{accuracy['n']} seeds"
         )
-    print(f"wrote {results_dir / 'transfer.json'}, figures and models")
+    print(f"wrote {results_dir / layout.TRANSFER}, figures and models")
     lock.close()
 
 

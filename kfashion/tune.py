@@ -24,7 +24,7 @@ import sys
 import time
 from pathlib import Path
 
-from kfashion import cli, data, design, parallel
+from kfashion import cli, data, design, layout, parallel
 from kfashion.errors import UserError, exit_on_user_error
 from kfashion.files import changed_settings, write_json
 from kfashion.guards import hold_lock
@@ -36,9 +36,6 @@ WORKERS = 2  # local worker processes, each with its share of the cores
 SELECT = "reference"  # export the study's choice (n=64, p=0.1), or "best": lowest mean val loss
 DIRECTORY = "tuning"  # KerasTuner's working folder
 RESULTS = "results"  # where a user's results go; the committed reference run is apart
-
-PROJECT = "sweep"  # KerasTuner's project folder inside --directory
-SETTINGS_FILE = "kfashion_settings.json"  # what the trials in the project were made with
 
 
 def parse_args(argv):
@@ -107,7 +104,7 @@ def check_settings(project_dir: Path, settings: dict, overwrite: bool) -> bool:
     """
     import shutil
 
-    path = project_dir / SETTINGS_FILE
+    path = project_dir / layout.SWEEP_SETTINGS
     if overwrite:
         shutil.rmtree(project_dir, ignore_errors=True)
     elif path.exists():
@@ -131,11 +128,12 @@ def check_settings(project_dir: Path, settings: dict, overwrite: bool) -> bool:
 
 def warn_about_transfer_runs(results_dir: Path) -> None:
     """Say up front what a new sweep's encoder does to the transfer runs made from the old one."""
-    runs = results_dir / "transfer" / "runs"
-    count = len(list(runs.glob("**/case*_seed*.json"))) if runs.is_dir() else 0
+    runs = layout.transfer_runs(results_dir)
+    finished = layout.finished_transfer_runs(results_dir) + layout.finished_label_runs(results_dir)
+    count = len(finished)
     if count:
         print(
-            f"note: this sweep will write {results_dir / 'models' / 'encoder.keras'} when it "
+            f"note: this sweep will write {layout.model(results_dir, 'encoder')} when it "
             f"ends; the {count} transfer runs in {runs} were made from the encoder there now, "
             "so if the new one differs, `python -m kfashion.transfer` will keep them apart and "
             "ask for --overwrite (or another --results)",
@@ -167,9 +165,18 @@ def worker_args(args) -> list[str]:
     return worker + (["--mixed-precision"] if args.mixed_precision else [])
 
 
-def every_seed_done(project_dir: Path, points: int, seeds: int) -> bool:
-    """Whether every seed of every point has its record already (the sweep is finished)."""
-    return len(list(project_dir.glob("trial_*/seed*.json"))) == points * seeds
+def every_trial_ended(tuner, points: int) -> bool:
+    """Whether KerasTuner has ended the trial of every point (the sweep is finished).
+
+    Asked of the oracle, not of the seed records on disk: a kill after a trial's last seed
+    record is written but before KerasTuner ends the trial leaves it running, with no score;
+    the search then hands it out again, and its run only reads the records back.
+    """
+    from keras_tuner.engine.trial import TrialStatus
+
+    trials = tuner.oracle.trials.values()
+    running = (TrialStatus.RUNNING, TrialStatus.IDLE)
+    return len(trials) == points and all(trial.status not in running for trial in trials)
 
 
 def make_tuner(args, points, dataset, project_dir: Path):
@@ -211,12 +218,28 @@ def run_search(args, points, dataset, project_dir: Path):
     return tuner
 
 
+def search(args, points, dataset, project_dir: Path):
+    """Run the search in this process, or as the chief of `--workers` local workers."""
+    if args.workers == 1 or parallel.role() != "single":
+        return run_search(args, points, dataset, project_dir)
+    with (
+        parallel.chief_on_loopback(),
+        parallel.LocalWorkers(args.workers, worker_args(args)) as workers,
+    ):
+        try:
+            return run_search(args, points, dataset, project_dir)
+        except KeyboardInterrupt:
+            if workers.failure:
+                raise UserError(f"{workers.failure}; its output is above") from None
+            raise
+
+
 @exit_on_user_error
 def main(argv=None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
     points = design_from_args(args)
-    project_dir = cli.writable_folder(args.directory, "--directory") / PROJECT
+    project_dir = layout.sweep_project(cli.writable_folder(args.directory, "--directory"))
     role = parallel.role()
     if role != "worker":
         cli.writable_folder(args.results, "--results")
@@ -248,21 +271,9 @@ def main(argv=None) -> None:
     if not resumed:  # a sweep from scratch makes a new encoder
         warn_about_transfer_runs(Path(args.results))
     start = time.perf_counter()
-    if every_seed_done(project_dir, len(points), args.seeds):  # nothing to train: export only
-        tuner = make_tuner(args, points, dataset, project_dir)
-    elif args.workers > 1 and role == "single":
-        with (
-            parallel.chief_on_loopback(),
-            parallel.LocalWorkers(args.workers, worker_args(args)) as workers,
-        ):
-            try:
-                tuner = run_search(args, points, dataset, project_dir)
-            except KeyboardInterrupt:
-                if workers.failure:
-                    raise UserError(f"{workers.failure}; its output is above") from None
-                raise
-    else:
-        tuner = run_search(args, points, dataset, project_dir)
+    tuner = make_tuner(args, points, dataset, project_dir)
+    if not every_trial_ended(tuner, len(points)):  # else nothing to train: export only
+        tuner = search(args, points, dataset, project_dir)
     from kfashion import sweep_export
 
     sweep_export.export(args, argv, tuner, points, dataset, settings, time.perf_counter() - start)

@@ -21,9 +21,9 @@ SCRIPT = textwrap.dedent(
     import json, sys
     import keras
     import numpy as np
-    from kfashion import cases, compiled_fit, models, training, transfer, tune
+    from kfashion import cases, compiled_fit, jax_cache, models, training, transfer, tune
 
-    training.use_compilation_cache()  # the many models of one architecture compile once
+    jax_cache.use_compilation_cache()  # the many models of one architecture compile once
 
     rng = np.random.default_rng(0)
     x = rng.random((250, 28, 28, 1), dtype="float32")  # 2 full batches of 100 and one of 50
@@ -174,3 +174,22 @@ def test_both_stages_run_on_jax_and_their_models_load_on_tensorflow(on_jax):
     assert measured == pytest.approx(sweep["selected"]["test_mse"], rel=1e-4)
     transfer = json.loads((results / "transfer.json").read_text())
     assert transfer["provenance"]["backend"] == "jax" and len(transfer["runs"]) == 2
+
+
+def test_compilation_cache_counts_each_event_once_however_often_keras_is_loaded(tmp_path):
+    """A study loads Keras once per stage in one process; its cache counts must not grow with
+    the stages (each load used to add a listener and an exit writer)."""
+    log = tmp_path / "cache.jsonl"
+    script = textwrap.dedent(
+        """
+        import jax, jax.numpy as jnp
+        from kfashion.quiet_keras import load_keras
+        for stage in range(3):
+            load_keras()
+        jax.jit(lambda x: x * 2 + 1)(jnp.ones(3)).block_until_ready()
+        """
+    )
+    env = {"KFASHION_CACHE_LOG": str(log), "KFASHION_JAX_CACHE": str(tmp_path / "cache")}
+    run_on_jax("-c", script, env=env)
+    (line,) = log.read_text().splitlines()  # one writer
+    assert json.loads(line)["misses"] >= 1  # a fresh cache: the program compiled, counted
