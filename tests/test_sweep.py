@@ -2,6 +2,8 @@ import json
 import os
 import re
 import signal
+import subprocess
+import sys
 
 import keras
 import keras_tuner
@@ -12,6 +14,13 @@ from kfashion import data, design, plots, sweep, tune
 from kfashion.guards import hold_lock
 
 SMALL = ["--subset", "600", "--epochs", "1"]
+# `python -m kfashion.tune ARGS` in a process that dies where KerasTuner would end a trial
+KILLED_IN_END_TRIAL = (
+    "import os, runpy, sys, keras_tuner\n"
+    "keras_tuner.Oracle.end_trial = lambda self, trial: os._exit(137)\n"
+    "sys.argv = ['kfashion.tune', *sys.argv[1:]]\n"
+    "runpy.run_module('kfashion.tune', run_name='__main__', alter_sys=True)\n"
+)
 
 
 def start_tune(*args):
@@ -170,6 +179,27 @@ def test_killed_sweep_resumes_at_the_first_unfinished_seed(tmp_path):
 
     message = refused(start_tune(*args, "--seeds", "3"))  # the last --seeds wins
     assert "other seeds" in message and "--overwrite" in message
+
+
+@pytest.mark.usefixtures("debian_data_dir")
+def test_a_kill_after_a_trials_last_seed_leaves_no_trial_running(tmp_path):
+    """Killed after the last seed's record is written but before KerasTuner ends the trial
+    (`Oracle.end_trial` exits the process, as a power cut there would), the rerun ends the
+    trial from its records instead of exporting it as running."""
+    args = [*SMALL, "--seeds", "1", "--factors", "", "--select", "best", "--workers", "1"]
+    args += ["--directory", str(tmp_path / "tuning"), "--results", str(tmp_path / "results")]
+    killed = subprocess.run(
+        [sys.executable, "-c", KILLED_IN_END_TRIAL, *args], capture_output=True, text=True
+    )
+    assert killed.returncode == 137, killed.stderr[-2000:]
+    assert finished_seeds(killed.stdout) == [("0", 0)]
+
+    rerun = start_tune(*args)
+    out, err = rerun.communicate(timeout=600)
+    assert rerun.returncode == 0, err
+    assert finished_seeds(out) == []  # nothing trained again
+    (trial,) = json.loads((tmp_path / "results" / "sweep.json").read_text())["trials"]
+    assert trial["status"] == "COMPLETED" and trial["best_val_loss"] is not None
 
 
 def test_second_tuner_on_the_same_directory_is_refused(tmp_path, capsys):

@@ -177,3 +177,29 @@ def test_few_label_runs_take_at_least_the_minimum_steps(small_data):
     subset = labels.labelled_subset(small_data, 100, seed=3, repeats=2)
     assert len(subset.y_train) == 200 and np.bincount(subset.y_train).tolist() == [20] * 10
     assert np.array_equal(subset.x_train[:100], subset.x_train[100:])
+
+
+@pytest.mark.usefixtures("debian_data_dir")
+def test_label_runs_save_the_classifiers_and_overwrite_discards_only_its_own_runs(
+    tmp_path, encoder_file
+):
+    args = [*SMALL, "--encoder", str(encoder_file), "--results", str(tmp_path), "--seeds", "1"]
+    args += ["--cases", "2"]
+    labelled = start_transfer(*args, "--labels", "20,all", "--min-steps", "5")
+    _, err = labelled.communicate(timeout=600)
+    assert labelled.returncode == 0, err
+    classifier = tmp_path / "models" / "classifier_case2.keras"
+    assert classifier.exists()  # the "all" runs are transfer's own runs, saved models and all
+
+    again = start_transfer(*args)
+    out, err = again.communicate(timeout=600)
+    assert again.returncode == 0, err
+    assert finished_runs(out) == []  # found done, as the label stage left it
+    few = tmp_path / "transfer" / "runs" / "labels20" / "case2_seed0.json"
+    kept = few.read_bytes()
+
+    overwritten = start_transfer(*args, "--epochs", "2", "--overwrite")
+    out, err = overwritten.communicate(timeout=600)
+    assert overwritten.returncode == 0, err
+    assert finished_runs(out) == [(2, 0)]
+    assert few.read_bytes() == kept  # another group of runs: not transfer's to discard
