@@ -93,7 +93,8 @@ def _plain_autoencoder():
 
 
 def _torch_autoencoder():
-    """The same autoencoder (DESIGN.md) in a plain PyTorch loop: Adam 1e-3, MSE, shuffled."""
+    """The autoencoder of `models.build_autoencoder` in a plain PyTorch loop: Adam 1e-3, MSE,
+    shuffled."""
     try:
         import torch
     except ImportError:

@@ -153,10 +153,9 @@ def build_classifier(
     The classifier gets its own copy of the encoder (same configuration and weights) named
     "encoder", so the model passed in is left as it was. A frozen copy (`train_encoder=False`)
     gets `trainable = False`, so its weights never change; compile the classifier after
-    building it so the flag takes effect. It is also called with `training=False`, but Keras 3
-    (3.15 checked) passes the outer call's `training` into nested models all the same, so its
-    dropout is active when this classifier is trained with `fit`: `kfashion.cases` therefore
-    trains a frozen case's head on precomputed codes.
+    building it so the flag takes effect. Its dropout still follows the outer call's `training`
+    (Keras 3 passes it into nested models, even past a `training=False` in the call; 3.15
+    checked), so `kfashion.cases` trains a frozen case's head on precomputed codes.
 
     Args:
         encoder: a model mapping images to codes.
@@ -171,6 +170,5 @@ def build_classifier(
     copy.name = "encoder"
     copy.trainable = train_encoder
     inputs = keras.Input(encoder.input_shape[1:], name="image")
-    codes = copy(inputs, training=None if train_encoder else False)
-    logits = layers.Dense(num_classes, dtype="float32", name="head")(codes)
+    logits = layers.Dense(num_classes, dtype="float32", name="head")(copy(inputs))
     return keras.Model(inputs, logits, name="classifier")

@@ -72,9 +72,11 @@ def serve_oracle(tuner) -> None:
     """Serve the tuner's oracle to the workers until every trial has ended and every worker
     has been told to stop: `tuner.search` on the chief, with a shorter wait.
 
-    KerasTuner's chief loop (`oracle_chief.start_server`) checks every second until a first
-    worker is told to stop, then every 20 s until the others are done: most sweeps would end
-    up to 20 s after their last trial. This is the same loop, polling every second.
+    KerasTuner's own chief loop (`oracle_chief.start_server`, which `tuner.search` runs on the
+    chief) cannot be used as it is: it checks every second until a first worker is told to
+    stop, then every 20 s until the others are done, so most sweeps would end up to 20 s after
+    their last trial; and it never stops its server nor saves the oracle after the last trial
+    ends. This is the same loop, polling every second, then both.
     """
     from concurrent import futures
 

@@ -59,10 +59,8 @@ class DesignOracle(keras_tuner.Oracle):
         self.design = design
 
     def populate_space(self, trial_id):
-        index = len(self.trials)
-        if index >= len(self.design):
-            return {"status": keras_tuner.engine.trial.TrialStatus.STOPPED, "values": None}
-        point = self.design[index]
+        # KerasTuner asks for no more than `max_trials`, the design's length
+        point = self.design[len(self.trials)]
         # every value is given: KerasTuner samples any that is missing at random
         return {
             "status": keras_tuner.engine.trial.TrialStatus.RUNNING,

@@ -16,16 +16,13 @@ from kfashion.provenance import provenance
 PCA_FIT_SIZE = 20_000  # training images PCA is fitted on: enough for a stable baseline
 
 
-def trial_id(index: int, count: int) -> str:
-    """KerasTuner's id of the index-th trial of `count` (zero-padded to the same width)."""
-    return f"{index:0{len(str(count))}d}"
-
-
 def trial_records(tuner, points, seeds) -> list[dict]:
     """One record per design point: its trial's status and every finished seed's record."""
+    # a trial's id is its index in the design as KerasTuner writes it (zero-padded)
+    trials = {int(trial.trial_id): trial for trial in tuner.oracle.trials.values()}
     records = []
     for index, point in enumerate(points):
-        trial = tuner.oracle.trials.get(trial_id(index, len(points)))
+        trial = trials.get(index)
         runs = []
         if trial is not None:
             folder = tuner.get_trial_dir(trial.trial_id)
