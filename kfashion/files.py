@@ -35,7 +35,11 @@ def _replace_atomically(path: Path, write) -> None:
 
 def write_json(path, obj) -> None:
     """Write `obj` as indented JSON, atomically (never half-written, even after kill -9)."""
-    text = json.dumps(obj, indent=1, default=_jsonable, allow_nan=True) + "\n"
+    write_text(path, json.dumps(obj, indent=1, default=_jsonable, allow_nan=True) + "\n")
+
+
+def write_text(path, text: str) -> None:
+    """Write `text` to `path` atomically."""
     _replace_atomically(Path(path), lambda tmp: tmp.write_text(text))
 
 

@@ -6,7 +6,7 @@ them. No framework is imported here.
     RESULTS/                         (`--results`; default results/)
       sweep.json  schedule.json  transfer.json  label_efficiency.json  baseline.json
       latent.json  findings.json  bench.json  README.md (the report)
-      sweep.csv  transfer.csv        one row per seed or run, for pandas or a spreadsheet
+      sweep.csv  transfer.csv  label_efficiency.csv   one row per seed or run (pandas, etc.)
       figures/NAME.png
       models/{autoencoder,encoder,decoder,classifier_case1..4}.keras
       transfer/runs/case{C}_seed{S}.json            a transfer run on all labels
@@ -30,6 +30,7 @@ BENCH = "bench.json"
 REPORT = "README.md"
 SWEEP_TABLE = "sweep.csv"
 TRANSFER_TABLE = "transfer.csv"
+LABEL_TABLE = "label_efficiency.csv"
 ARCHITECTURE = "architecture"  # `tune --factors architecture` and its transfer runs
 SETTINGS = "settings.json"  # beside a group of runs: what they were made with
 SWEEP_PROJECT = "sweep"  # KerasTuner's project folder inside --directory

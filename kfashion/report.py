@@ -273,6 +273,9 @@ def main(argv=None) -> None:
     text = render(results)
     (results / "README.md").write_text(text)
     print(f"wrote {results / 'findings.json'} and {results / 'README.md'}")
+    from kfashion import tables
+
+    print(f"wrote the tables {', '.join(tables.write_tables(results))} in {results}")
     readme = PROJECT / "README.md"
     if results.resolve() == REFERENCE.resolve() and (results / "transfer.json").exists():
         readme.write_text(project_readme(readme.read_text(), results, "results/reference"))

@@ -1,0 +1,49 @@
+"""The CSV tables beside the JSON: one row per run, the same numbers as the JSON."""
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from kfashion import tables
+
+REFERENCE = Path(__file__).resolve().parents[1] / "results" / "reference"
+
+
+def rows(path):
+    with open(path) as handle:
+        return list(csv.DictReader(handle))
+
+
+@pytest.fixture
+def tabled(tmp_path):
+    for name in ("sweep.json", "transfer.json", "label_efficiency.json"):
+        shutil.copy(REFERENCE / name, tmp_path)
+    assert tables.write_tables(tmp_path) == ["sweep.csv", "transfer.csv", "label_efficiency.csv"]
+    return tmp_path
+
+
+def test_a_row_per_run_with_the_numbers_of_the_json(tabled):
+    sweep = json.loads((tabled / "sweep.json").read_text())
+    sweep_table = rows(tabled / "sweep.csv")
+    assert len(sweep_table) == sum(len(t["seeds"]) for t in sweep["trials"])
+    for trial in sweep["trials"]:
+        mine = [r for r in sweep_table if r["trial_id"] == trial["trial_id"]]
+        losses = [float(r["best_val_loss"]) for r in mine]
+        assert np.mean(losses) == pytest.approx(trial["best_val_loss"])
+        assert {r["factor"] for r in mine} == {trial["factor"]}
+    transfer = json.loads((tabled / "transfer.json").read_text())
+    transfer_table = rows(tabled / "transfer.csv")
+    assert len(transfer_table) == len(transfer["runs"])
+    for case, summary in transfer["cases"].items():
+        mine = [float(r["test_accuracy"]) for r in transfer_table if r["case"] == case]
+        assert np.mean(mine) == pytest.approx(summary["test_accuracy"]["mean"])
+    efficiency = json.loads((tabled / "label_efficiency.json").read_text())
+    label_table = rows(tabled / "label_efficiency.csv")
+    for case, by_count in efficiency["test_accuracy"].items():
+        for count, cell in by_count.items():
+            mine = [r for r in label_table if (r["case"], r["labels"]) == (case, count)]
+            assert [float(r["test_accuracy"]) for r in mine] == cell["per_seed"]
