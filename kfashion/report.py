@@ -81,6 +81,70 @@ def beside_reference(results: Path, reference: Path) -> list[str]:
     )
 
 
+def sizes_of(stage: dict) -> tuple:
+    """(images used, epochs, seeds) of a sweep's or transfer's JSON."""
+    settings = stage["settings"]
+    return settings.get("subset") or 60_000, settings["epochs"], len(settings["seeds"])
+
+
+def about_this_run(sweep, transfer, findings: dict, reference: Path | None) -> list[str]:
+    """What a run smaller than the reference is, and which findings it cannot resolve, why."""
+    ours = {name: sizes_of(stage) for name, stage in (("sweep", sweep), ("transfer", transfer))}
+    theirs = {}
+    for name in ours:
+        if reference is not None and (reference / f"{name}.json").exists():
+            theirs[name] = sizes_of(read_json(reference / f"{name}.json"))
+    if not theirs or all(ours[name] == theirs.get(name, ours[name]) for name in ours):
+        return []
+    out = [
+        "## What this run is",
+        "",
+        "A smaller run than the committed reference run (`results/reference/`), to show the "
+        "study's stages and the shape of its results quickly, not its numbers:",
+        "",
+    ]
+    out += sections.table(
+        ["stage", "images (train + validation)", "epochs", "seeds", "reference"],
+        [
+            [
+                name,
+                f"{images:,}",
+                epochs,
+                seeds,
+                "{:,} images, {} epochs, {} seeds".format(*theirs[name]) if name in theirs else "-",
+            ]
+            for name, (images, epochs, seeds) in ours.items()
+        ],
+    )
+    unresolved = [c for c in findings["claims"] if c["verdict"] == "not resolved"]
+    one_seed = [c for c in unresolved if all(x["ci95"] is None for x in c["comparisons"])]
+    groups = (
+        (
+            "Not resolved with one seed, since a verdict needs an interval over seeds and one "
+            "seed gives none",
+            one_seed,
+        ),
+        (
+            "Not resolved at these sizes (few seeds give wide intervals: with 2, the 95% t "
+            "interval reaches 12.7 standard errors either side of the mean)",
+            [c for c in unresolved if c not in one_seed],
+        ),
+        (
+            "Judged here, but at these sizes, not the reference's (a level of accuracy, "
+            '"about 80%", is a claim about the full study)',
+            [c for c in findings["claims"] if c not in unresolved],
+        ),
+    )
+    for text, claims in groups:
+        if claims:
+            named = "; ".join(
+                c["claim"] + ("" if c["verdict"] == "not resolved" else f" ({c['verdict']})")
+                for c in claims
+            )
+            out += ["", f"{text}: {named}."]
+    return out + [""]
+
+
 def render(results: Path, reference: Path | None = REFERENCE) -> str:
     """The report's Markdown, from whichever JSON files exist under `results`."""
     sweep, transfer = load(results, "sweep.json"), load(results, "transfer.json")
@@ -102,6 +166,8 @@ def render(results: Path, reference: Path | None = REFERENCE) -> str:
         "",
     ]
     if reference is not None and results.resolve() != reference.resolve():
+        if sweep and transfer:
+            out += about_this_run(sweep, transfer, findings, reference)
         out += beside_reference(results, reference)
     if findings["claims"]:
         out += sections.findings_section(findings)

@@ -110,3 +110,14 @@ def run_on_jax(*args, cwd=None, env=None) -> subprocess.CompletedProcess:
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return done
+
+
+def assert_picture(path, colours: int) -> None:
+    """Assert `path` is a PNG a reader can read something in: a figure of at least 400x300
+    pixels with at least `colours` distinct colours (a blank or empty-axes figure has a few)."""
+    import matplotlib.image
+
+    pixels = matplotlib.image.imread(path)
+    assert pixels.shape[0] >= 300 and pixels.shape[1] >= 400, pixels.shape
+    distinct = np.unique((pixels[..., :3] * 255).astype(np.uint8).reshape(-1, 3), axis=0)
+    assert len(distinct) >= colours, f"{path}: {len(distinct)} colours"

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import keras
 import pytest
-from helpers import refused, run_module
+from helpers import assert_picture, refused, run_module
 
 from kfashion import latent, models
 
@@ -27,8 +27,9 @@ def test_maps_and_paths_of_a_saved_encoder(tmp_path, saved_pair):
     (numbers,) = summary["encoders"].values()
     variance = numbers["pca_explained_variance"]
     assert len(variance) == 2 and 0 < variance[1] <= variance[0] < 1
-    for name in summary["figures"].values():
-        assert (results / name).stat().st_size > 10_000
+    # the maps: points of ten class colours; the paths: grey images decoded along each path
+    assert_picture(results / summary["figures"]["maps"], colours=10)
+    assert_picture(results / summary["figures"]["paths"], colours=latent.STEPS * len(latent.PATHS))
     assert summary["provenance"]["command"].startswith("python -m kfashion.latent")
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import predict_elsewhere
+from helpers import assert_picture, predict_elsewhere
 
 from kfashion import data, design, report
 
@@ -173,8 +173,9 @@ def test_sweep_records_every_seed_and_exports_the_reference_choice(clone, tmp_pa
         assert trial["best_val_loss"] == pytest.approx(means)
     selected = sweep["selected"]
     assert selected["config"] == design.REFERENCE_CHOICE and selected["seed"] == 0
-    for factor in design.REFERENCE_FACTORS:
-        assert (clone["path"] / "results" / "figures" / f"sweep_{factor}.png").stat().st_size
+    for factor in design.REFERENCE_FACTORS:  # a line of its own colour for each value
+        figure = clone["path"] / "results" / "figures" / f"sweep_{factor}.png"
+        assert_picture(figure, colours=len(design.FACTORS[factor]))
     assert "/" not in json.dumps(sweep["provenance"]["data"])  # no folder of this machine
     # the exported autoencoder is the selected point's seed 0, with its recorded test MSE
     dataset = data.load(subset=600)
@@ -231,4 +232,14 @@ def test_label_efficiency_architecture_latent_and_bench_outputs(clone):
     assert schedule["chosen"] == {"epochs": 1, "learning_rate": 0.003, "batch_size": 100}
     assert "test" not in json.dumps(schedule["settings"]["sizes"])
     (entry,) = results(clone, "bench.json").values()
-    assert entry["training"]["autoencoder"]["kfashion"]["images_per_second_median"] > 0
+    for network in ("autoencoder", "classifier"):  # what the speed table shows, and how
+        timed = entry["training"][network]
+        for path in ("kfashion", "plain_fit"):
+            median = np.median(timed[path]["epoch_seconds"])
+            rate = entry["images_per_epoch"] / median
+            assert timed[path]["images_per_second_median"] == pytest.approx(rate)
+        ratio = (
+            timed["kfashion"]["images_per_second_median"]
+            / timed["plain_fit"]["images_per_second_median"]
+        )
+        assert timed["speedup"] == pytest.approx(ratio)
