@@ -73,25 +73,32 @@ def summarise(records: dict, counts: list, cases: list[int], seeds: list[int]) -
 
 
 def run(
-    template, cases, seeds, counts, dataset, schedule, argv, settings, results_dir, overwrite
+    template,
+    cases,
+    seeds,
+    counts,
+    ordinary: list[dict],
+    dataset,
+    schedule,
+    argv,
+    settings,
+    results_dir,
+    overwrite: bool,
 ) -> None:
     """Every case on each count of labelled images, over seeds: label_efficiency.json, figure.
 
-    The count "all" is the ordinary transfer runs (`kfashion.transfer.run_cases`, with their
-    saved classifiers); each other count is a group of runs with its own settings beside it.
+    The count "all" is the ordinary transfer runs, whose records `ordinary` holds (made by
+    `kfashion.transfer`, with their saved classifiers); each other count is a group of runs
+    with its own settings beside it.
     """
     from kfashion import plots
     from kfashion.cases import print_run, train_and_score
     from kfashion.guards import check_runs
-    from kfashion.transfer import run_cases
 
     few = [count for count in counts if count != "all"]
     min_steps = settings["min_steps"]
     repeats = {c: repeats_for(c, schedule.batch_size, schedule.epochs, min_steps) for c in few}
-    records = {}
-    if "all" in counts:
-        for record in run_cases(template, cases, seeds, dataset, schedule, results_dir):
-            records["all", record["case"], record["seed"]] = record
+    records = {("all", record["case"], record["seed"]): record for record in ordinary}
     for count in few:
         check_runs(layout.transfer_runs(results_dir, count), settings, overwrite)
         for seed in seeds:

@@ -178,13 +178,16 @@ def main(argv=None) -> None:
     print(f"data: {dataset.describe()}; encoder {path}", flush=True)
     seeds = list(range(args.seeds))
     if args.labels:  # the few-label runs, and the ordinary runs if "all" is asked for
+        ordinary = []
         if "all" in counts:
             check_runs(layout.transfer_runs(results_dir), settings, args.overwrite)
+            ordinary = run_cases(template, case_numbers, seeds, dataset, schedule, results_dir)
         labels.run(
             template,
             case_numbers,
             seeds,
             counts,
+            ordinary,
             dataset,
             schedule,
             argv,

@@ -34,7 +34,7 @@ SMALL = {
     "bench": ["--images", "200", "--repeats", "1", "--skip-study"],
 }
 # The quick study, smaller still, in its own folder; with 2 seeds, so its findings have intervals
-QUICK = ["--subset", "300", "--seeds", "2"]
+QUICK = ["--subset", "300", "--epochs", "2", "--seeds", "2"]
 LABELS = ["--labels", "50,all", "--min-steps", "10"]
 
 
