@@ -110,7 +110,8 @@ def claim(text: str, measure: str, comparisons: list[dict], rule: str = RULE) ->
 def settle(comparisons: list[dict]) -> dict:
     """Holm-adjust one family's p-values and give each comparison its verdict, in place.
     Comparisons without a p-value (one seed, or not recorded) are not resolved and not counted.
-    Returns the family's size and members."""
+    Each tested comparison also gets its simultaneous (Bonferroni) interval. Returns the
+    family's size."""
     tested = [c for c in comparisons if c["p_value"] is not None]
     m = len(tested)
     for c, adjusted in zip(tested, stats.holm([c["p_value"] for c in tested]), strict=True):

@@ -138,7 +138,8 @@ def findings_summary(findings: dict, link: str) -> list[str]:
             found["claim"],
             f"**{found['verdict']}**",
             "; ".join(
-                f"{c['name']}: {sections.interval(c)}; {sections.p_values(c)}"
+                f"{c['name']}: {sections.interval(c)}"
+                + (f"; {sections.p_values(c)}" if c["p_value"] is not None else "")
                 for c in found["comparisons"]
             ),
         ]

@@ -104,7 +104,11 @@ def baseline_lines(baseline: dict, transfer: dict) -> list[str]:
         if entry := baseline.get(key):
             grid = entry.get("grid")
             validation = (
-                ", ".join(f"C={row['C']:g}: {row['validation_accuracy']:.2%}" for row in grid)
+                ", ".join(
+                    f"C={row['C']:g}: {row['validation_accuracy']:.2%}"
+                    + ("" if row["converged"] else " (not converged)")
+                    for row in grid
+                )
                 if grid
                 else f"{entry['validation_accuracy']:.2%}"
             )
