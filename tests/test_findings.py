@@ -322,3 +322,15 @@ def test_figure_bands_are_the_95_percent_t_interval():
         0.95, 2, loc=rows[:, 1].mean(), scale=scipy_stats.sem(rows[:, 1])
     )
     assert (low[1], high[1]) == pytest.approx(expected)
+
+
+def test_every_sweep_seed_records_its_step_noise():
+    from kfashion import sweep
+
+    tuner = types.SimpleNamespace(  # only the two KerasTuner helpers `_callbacks` calls
+        _deepcopy_callbacks=list, _configure_tensorboard_dir=lambda *args, **kwargs: None
+    )
+    trial = types.SimpleNamespace(hyperparameters=sweep.search_space())
+    made = sweep.SweepTuner._callbacks(tuner, trial, 0, [], 10, 50_000)
+    noise = [c for c in made if isinstance(c, sweep.StepNoise)]
+    assert [(c.batch_size, c.samples) for c in noise] == [(design.BASE["batch_size"], 50_000)]
