@@ -52,6 +52,8 @@ IMPLIED = {"architecture": "course"}
 AROUND = {"architecture": {**BASE, "dropout": 0.0}}
 # The configuration the reference study chose in the end.
 REFERENCE_CHOICE = {**BASE, "dropout": 0.1}
+# The history key under which each sweep seed records its training loss's step noise.
+STEP_NOISE = "loss_chunk_noise"
 
 
 @dataclasses.dataclass(frozen=True)

@@ -23,9 +23,19 @@ def _band(ax, x, curves, color, **style) -> None:
         ax.fill_between(x, curves.min(axis=0), curves.max(axis=0), color=color, alpha=0.15)
 
 
+def _t_band(rows):
+    """The 95% two-sided t interval of the mean of `rows` (one row per seed), per column."""
+    from scipy import stats
+
+    rows = np.asarray(rows, dtype=float)
+    mean = rows.mean(axis=0)
+    half = stats.t.ppf(0.975, len(rows) - 1) * stats.sem(rows, axis=0)
+    return mean - half, mean + half
+
+
 def plot_factor(factor: str, trials: list[dict], path, others="the base case") -> None:
     """Train and validation loss against epoch, one line per value of `factor`: the mean over
-    seeds, with a band from the lowest to the highest seed.
+    seeds, with a band from the lowest to the highest seed (the range, not an interval).
 
     Args:
         factor: the factor the figure is about.
@@ -61,7 +71,7 @@ def plot_factor(factor: str, trials: list[dict], path, others="the base case") -
     axes[1].legend(title=factor)
     fig.suptitle(
         f"Autoencoder: effect of {factor} (others at {others}); mean of {seeds} seed(s), "
-        "band: lowest to highest"
+        "band: lowest to highest seed"
     )
     _save(fig, path)
 
@@ -135,13 +145,7 @@ def plot_transfer_curves(histories: dict, labels: dict, path) -> None:
                     label=f"{labels[case]} ({split})",
                 )
                 if len(runs) > 1:
-                    ax.fill_between(
-                        epochs,
-                        curves.min(axis=0),
-                        curves.max(axis=0),
-                        color=colors[case],
-                        alpha=0.15,
-                    )
+                    ax.fill_between(epochs, *_t_band(curves), color=colors[case], alpha=0.15)
     axes[0].set(title="cross-entropy loss", xlabel="epoch", ylabel="loss")
     axes[1].set(title="accuracy", xlabel="epoch", ylabel="accuracy")
     for ax in axes:
@@ -149,7 +153,9 @@ def plot_transfer_curves(histories: dict, labels: dict, path) -> None:
         ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     axes[1].legend(fontsize=7, loc="lower right")
     seeds = max(len(runs) for runs in histories.values())
-    fig.suptitle(f"Classifier training, mean over {seeds} seed(s) (band: min to max)")
+    fig.suptitle(
+        f"Classifier training, mean over {seeds} seed(s) (band: 95% t interval of the mean)"
+    )
     _save(fig, path)
 
 
@@ -187,10 +193,11 @@ def plot_confusion_grid(matrices: dict, labels: dict, class_names, path) -> None
 
 
 def plot_label_efficiency(summary: dict, counts: list, labels: dict, path, all_size: int) -> None:
-    """Test accuracy against the number of labelled images: one line per case, band = +- std.
+    """Test accuracy against the number of labelled images: one line per case, the band the 95%
+    t interval of the mean over seeds.
 
     Args:
-        summary: case -> count -> {"mean", "std"} of the test accuracy over seeds.
+        summary: case -> count -> {"mean", "per_seed"} of the test accuracy.
         counts: the label counts in order; "all" is drawn at `all_size`.
         labels: case -> legend label.
         path: where to write the PNG.
@@ -200,17 +207,17 @@ def plot_label_efficiency(summary: dict, counts: list, labels: dict, path, all_s
     xs = [all_size if count == "all" else count for count in counts]
     for case, color in zip(labels, plt.cm.tab10.colors, strict=False):
         rows = [summary[str(case)][str(count)] for count in counts]
-        mean = np.array([row["mean"] for row in rows])
-        std = np.array([row["std"] or 0.0 for row in rows])
-        ax.plot(xs, mean, "o-", color=color, label=labels[case])
-        ax.fill_between(xs, mean - std, mean + std, color=color, alpha=0.2)
+        seeds = np.array([row["per_seed"] for row in rows]).T  # one row per seed
+        ax.plot(xs, seeds.mean(axis=0), "o-", color=color, label=labels[case])
+        if len(seeds) > 1:
+            ax.fill_between(xs, *_t_band(seeds), color=color, alpha=0.2)
     ax.set_xscale("log")
     names = [f"all\n({all_size:,})" if count == "all" else f"{count:,}" for count in counts]
     ax.set_xticks(xs, names)
     ax.set(
         xlabel="labelled training images",
         ylabel="test accuracy",
-        title="Label efficiency (mean over seeds, band: +- std)",
+        title="Label efficiency (mean over seeds, band: 95% t interval of the mean)",
     )
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")

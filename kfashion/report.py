@@ -172,7 +172,7 @@ def render(results: Path, reference: Path | None = REFERENCE) -> str:
     if findings["claims"]:
         out += sections.findings_section(findings)
     if transfer:
-        out += sections.transfer_section(transfer, baseline)
+        out += sections.transfer_section(transfer, baseline, findings.get("per_class_recall"))
     if schedule:
         out += sections.schedule_section(schedule)
     if efficiency:
@@ -203,12 +203,16 @@ def findings_summary(findings: dict, link: str) -> list[str]:
         [
             found["claim"],
             f"**{found['verdict']}**",
-            "; ".join(f"{c['name']}: {sections.interval(c)}" for c in found["comparisons"])
-            or sections.derived(found),
+            "; ".join(
+                f"{c['name']}: {sections.interval(c)}"
+                + (f"; {sections.p_values(c)}" if c["p_value"] is not None else "")
+                for c in found["comparisons"]
+            ),
         ]
         for found in findings["claims"]
     ]
-    out = sections.table(["finding", "here", "mean [95% interval] over seeds"], rows)
+    out = sections.table(["finding", "here", "mean [95% interval] over seeds; p-values"], rows)
+    out += ["", sections.families(findings)]
     return out + ["", f"Measures, per-seed values and rules: [the report]({link}/README.md)."]
 
 
@@ -293,6 +297,12 @@ def headline(results: Path, link: str) -> str:
     if baseline := load(results, "baseline.json"):
         lr = baseline["logistic_regression"]["test_accuracy"]
         rows.append(["-", "logistic regression on raw pixels (baseline)", f"{lr:.2%}"])
+        for key, name in (
+            ("logistic_regression_tuned", "the same, C chosen on validation"),
+            ("pca_logistic_regression", "PCA-64 codes + logistic regression"),
+        ):
+            if key in baseline:
+                rows.append(["-", name, f"{baseline[key]['test_accuracy']:.2%}"])
     seeds = len(transfer["settings"]["seeds"])
     lines = [
         f"Test accuracy on the 10,000 test images, mean ± std over {seeds} seeds "

@@ -4,7 +4,7 @@ Every number comes from the JSON files the stages and `kfashion.findings` wrote;
 judges a finding or computes a statistic beyond formatting it.
 """
 
-from kfashion.design import BASE, CLASS_NAMES, network
+from kfashion.design import CLASS_NAMES, network
 from kfashion.provenance import made_on
 
 
@@ -21,6 +21,8 @@ def spread(cell: dict, percent: bool = True) -> str:
 
 def interval(result: dict) -> str:
     """ "+1.20 points [-0.40, +2.80]": a mean and its 95% interval, accuracies in points."""
+    if result.get("mean") is None:
+        return f"no value: {result['reason']}"
     points = result.get("unit") == "accuracy"
     scale, digits, unit = (100, 2, " points") if points else (1, 3, "")
 
@@ -30,7 +32,17 @@ def interval(result: dict) -> str:
     if result.get("ci95") is None:
         return f"{fmt(result['mean'])}{unit} (no interval: one seed)"
     low, high = result["ci95"]
-    return f"{fmt(result['mean'])}{unit} [{fmt(low)}, {fmt(high)}]"
+    text = f"{fmt(result['mean'])}{unit} [{fmt(low)}, {fmt(high)}]"
+    if wide := result.get("ci_simultaneous"):
+        text += f" (simultaneous [{fmt(wide[0])}, {fmt(wide[1])}])"
+    return text
+
+
+def p_values(result: dict) -> str:
+    """ "p 0.012, Holm 0.096": the raw and the family-adjusted p-value."""
+    if result.get("p_value") is None:
+        return "no test"
+    return f"p {result['p_value']:.2g}, Holm {result['p_holm']:.2g}"
 
 
 def per_seed(result: dict) -> str:
@@ -38,34 +50,29 @@ def per_seed(result: dict) -> str:
     return ", ".join(f"{v * 100:+.2f}" if points else f"{v:+.3g}" for v in result["per_seed"])
 
 
-def derived(found: dict) -> str:
-    """The numbers behind a finding that follows from another: where the lowest loss is."""
-    lowest, chosen = (
-        found.get("lowest_mean_best_val_loss"),
-        found.get("reference_choice_mean_best_val_loss"),
+def families(findings: dict) -> str:
+    sizes = "; ".join(
+        f"{name.replace('_', ' ')}: {family['size']} comparisons"
+        for name, family in findings["families"].items()
     )
-    if not lowest:
-        return "-"
-    moved = ", ".join(f"{k}={v}" for k, v in lowest["config"].items() if BASE.get(k) != v)
-    where = moved or "the base case"
-    return (
-        f"lowest mean best validation loss: {where} ({lowest['value']:.4f}); the "
-        f"reference's choice: {chosen:.4f}"
-    )
+    return f"Families, each Holm-adjusted on its own: {sizes}."
 
 
 def findings_section(findings: dict) -> list[str]:
     out = [
         "## The reference study's findings, checked",
         "",
-        f"Verdicts: {findings['rule']}. Test: {findings['test']}. Each claim's measure is "
-        "computed per seed; the numbers are its mean and 95% interval, then every seed's value.",
+        f"Verdicts: {findings['rule']}. A band claim: {findings['band_rule']}. Test: "
+        f"{findings['test']}. {families(findings)} Intervals: {findings['intervals']}. Each "
+        "claim's measure is computed per seed; the numbers are its mean, 95% interval and "
+        "p-values, then every seed's value.",
         "",
     ]
     rows = []
     for found in findings["claims"]:
         numbers = "; ".join(
-            f"{c['name']}: {interval(c)}; per seed {per_seed(c)}"
+            f"{c['name']}: {interval(c)}"
+            + (f"; {p_values(c)}; per seed {per_seed(c)}" if c["mean"] is not None else "")
             + (
                 f"; band {c['band'][0] * 100:+.0f} to {c['band'][1] * 100:+.0f} points"
                 if "band" in c
@@ -73,13 +80,66 @@ def findings_section(findings: dict) -> list[str]:
             )
             for c in found["comparisons"]
         )
-        rows.append(
-            [found["claim"], f"**{found['verdict']}**", found["measure"], numbers or derived(found)]
-        )
-    return out + table(["finding", "here", "measure", "mean [95% interval]"], rows) + [""]
+        rows.append([found["claim"], f"**{found['verdict']}**", found["measure"], numbers])
+    return out + table(["finding", "here", "measure", "mean [95% interval]; p-values"], rows) + [""]
 
 
-def transfer_section(transfer: dict, baseline: dict | None) -> list[str]:
+def baseline_lines(baseline: dict, transfer: dict) -> list[str]:
+    """The linear baselines beside the frozen cases, which are linear probes too."""
+    frozen = ", ".join(
+        f"case {case} ({entry['label']}) {spread(entry['test_accuracy'])}"
+        for case, entry in sorted(transfer["cases"].items(), key=lambda kv: int(kv[0]))
+        if "frozen" in entry["label"]
+    )
+    out = [
+        "",
+        "Linear baselines on the same split (scikit-learn, `kfashion.baseline`), beside the "
+        f"frozen cases, which are linear probes on fixed codes: {frozen}. C is the inverse "
+        "L2 strength; where chosen, it is the grid's C of highest validation accuracy, and the "
+        "test split was read once per model, after the choice:",
+        "",
+    ]
+    rows = []
+    for key in ("logistic_regression", "logistic_regression_tuned", "pca_logistic_regression"):
+        if entry := baseline.get(key):
+            grid = entry.get("grid")
+            validation = (
+                ", ".join(
+                    f"C={row['C']:g}: {row['validation_accuracy']:.2%}"
+                    + ("" if row["converged"] else " (not converged)")
+                    for row in grid
+                )
+                if grid
+                else f"{entry['validation_accuracy']:.2%}"
+            )
+            rows.append(
+                [
+                    entry["model"],
+                    entry["features"],
+                    validation,
+                    f"{entry['chosen_C']:g}" if grid else "1 (fixed)",
+                    f"{entry['test_accuracy']:.2%}",
+                ]
+            )
+    return out + table(["model", "features", "validation accuracy", "C", "test accuracy"], rows)
+
+
+def recall_lines(recall: dict) -> list[str]:
+    """Each class's accuracy (its recall) per case, mean ± std over seeds."""
+    cases = sorted(recall, key=int)
+    rows = [[name, *(spread(recall[case][name]) for case in cases)] for name in CLASS_NAMES]
+    return [
+        "",
+        "Each class's test accuracy (its recall: the share of its test images given its "
+        "label), mean ± std over seeds:",
+        "",
+        *table(["class", *(f"case {case}" for case in cases)], rows),
+    ]
+
+
+def transfer_section(
+    transfer: dict, baseline: dict | None, recall: dict | None = None
+) -> list[str]:
     settings = transfer["settings"]
     out = [
         "## Transfer: the four cases",
@@ -103,12 +163,9 @@ def transfer_section(transfer: dict, baseline: dict | None) -> list[str]:
         )
     out += table(["case", "encoder", "test accuracy (mean ± std)", "per seed"], rows)
     if baseline:
-        lr = baseline["logistic_regression"]
-        out += [
-            "",
-            f"Baseline: logistic regression on raw pixels (scikit-learn, same split): "
-            f"{lr['test_accuracy']:.2%} test accuracy.",
-        ]
+        out += baseline_lines(baseline, transfer)
+    if recall:
+        out += recall_lines(recall)
     figures = transfer["figures"]
     out += ["", f"![curves]({figures['curves']})", "", f"![confusion]({figures['confusion']})", ""]
     pairs = []
@@ -188,7 +245,9 @@ def labels_section(efficiency: dict, comparisons: list[dict]) -> list[str]:
     if comparisons:
         out += [
             "Paired by seed, the difference in test accuracy (points) with its 95% interval, "
-            "and which case is ahead where the interval says so:",
+            "its t test's p-value and its Holm-adjusted p-value over this table's "
+            f"{len(comparisons)} comparisons (one family), and which case is ahead where the "
+            "adjusted p < 0.05:",
             "",
         ]
         pairs = sorted({tuple(c["pair"]) for c in comparisons})
@@ -199,7 +258,7 @@ def labels_section(efficiency: dict, comparisons: list[dict]) -> list[str]:
                 c = next(
                     c for c in comparisons if tuple(c["pair"]) == (a, b) and c["labels"] == count
                 )
-                row.append(f"{interval(c)}: {c['outcome']}")
+                row.append(f"{interval(c)}; {p_values(c)}: {c['outcome']}")
             rows.append(row)
         out += table(["pair", *map(str, counts)], rows) + [""]
     return out + [f"![label efficiency]({efficiency['figure']})", ""]

@@ -1,12 +1,18 @@
-"""Statistics over seeds, from scipy: means, spreads, paired differences and their intervals.
+"""Statistics over seeds, from scipy and statsmodels: means, spreads, t tests and Holm.
 
-No framework is imported here. Intervals are 95% two-sided Student t intervals over seeds
-(`scipy.stats.ttest_1samp` and `ttest_rel`); with a single seed there is no interval.
+No framework is imported here. A measure is computed once per seed; its test is the one-sample
+Student t test of those values against 0 (`scipy.stats.ttest_1samp`), two-sided, with its 95%
+interval. With a single seed there is no test. A family's p-values are adjusted together by
+Holm's method (`statsmodels.stats.multitest.multipletests`), which holds the chance of any false
+verdict in the family at 5%.
 """
 
 import numpy as np
 
 CONFIDENCE = 0.95
+ALPHA = 1 - CONFIDENCE
+REPRODUCED, CONTRADICTED, NOT_RESOLVED = "reproduced", "contradicted", "not resolved"
+HIGHER, LOWER = f"{CONTRADICTED}: higher", f"{CONTRADICTED}: lower"
 
 
 def mean_std(values) -> dict:
@@ -16,39 +22,84 @@ def mean_std(values) -> dict:
     return {"mean": float(values.mean()), "std": std, "n": len(values)}
 
 
-def mean_interval(values) -> dict:
-    """Mean of `values` (one per seed) with its 95% t confidence interval."""
+def t_p(values, alternative: str = "two-sided") -> float | None:
+    """The one-sample t test's p-value of `values` against 0; None for fewer than 2 values.
+    Values all alike have no spread: p is 0 where they are on the alternative's side, else 1."""
     from scipy import stats
 
     values = np.asarray(values, dtype=float)
-    result = {"mean": float(values.mean()), "per_seed": values.tolist(), "ci95": None}
-    if len(values) > 1 and np.ptp(values) > 0:
-        interval = stats.ttest_1samp(values, 0.0).confidence_interval(CONFIDENCE)
-        result["ci95"] = [float(interval.low), float(interval.high)]
-    elif len(values) > 1:  # every seed gave the same number: the interval is that point
-        result["ci95"] = [result["mean"], result["mean"]]
-    return result
+    if len(values) < 2:
+        return None
+    if np.ptp(values) == 0:
+        side = {"two-sided": values[0] != 0, "greater": values[0] > 0, "less": values[0] < 0}
+        return 0.0 if side[alternative] else 1.0
+    return float(stats.ttest_1samp(values, 0.0, alternative=alternative).pvalue)
 
 
-def paired_difference(a, b) -> dict:
-    """Mean of a - b over paired seeds, with its 95% t confidence interval (scipy's ttest_rel;
-    None for a single pair)."""
-    return mean_interval(np.asarray(a, dtype=float) - np.asarray(b, dtype=float))
+def interval(values, confidence: float = CONFIDENCE) -> list[float] | None:
+    """The two-sided t interval of the mean of `values` at `confidence`."""
+    from scipy import stats
+
+    values = np.asarray(values, dtype=float)
+    if len(values) < 2:
+        return None
+    if np.ptp(values) == 0:  # every seed gave the same number: the interval is that point
+        return [float(values[0])] * 2
+    found = stats.ttest_1samp(values, 0.0).confidence_interval(confidence)
+    return [float(found.low), float(found.high)]
 
 
-REPRODUCED, CONTRADICTED, NOT_RESOLVED = "reproduced", "contradicted", "not resolved"
+def mean_interval(values) -> dict:
+    """Mean of `values` (one per seed), its 95% t interval and its two-sided p-value."""
+    values = np.asarray(values, dtype=float)
+    return {
+        "mean": float(values.mean()),
+        "per_seed": values.tolist(),
+        "ci95": interval(values),
+        "p_value": t_p(values),
+    }
 
 
-def verdict(interval, claimed_sign: int) -> str:
+def band_p(values, low: float, high: float) -> tuple[float | None, str]:
+    """The p-value and outcome of a claim that the mean of `values` lies inside [low, high].
+
+    Where the mean lies inside, the test is the equivalence test (two one-sided t tests, the
+    larger p); above, the one-sided t test that it lies above `high`; below, that it lies below
+    `low`. Each one-sided p is doubled, so that p < 0.05 where the 95% two-sided t interval lies
+    inside the band, or wholly above or below it, as with a two-sided test of a sign.
+    """
+    values = np.asarray(values, dtype=float)
+    if len(values) < 2:
+        return None, NOT_RESOLVED
+    mean = values.mean()
+    if mean > high:
+        p, outcome = t_p(values - high, "greater"), HIGHER
+    elif mean < low:
+        p, outcome = t_p(values - low, "less"), LOWER
+    else:
+        p = max(t_p(values - low, "greater"), t_p(values - high, "less"))
+        outcome = REPRODUCED
+    return min(1.0, 2 * p), outcome
+
+
+def holm(pvalues: list[float]) -> list[float]:
+    """Holm-adjusted p-values of one family, in the order given."""
+    from statsmodels.stats.multitest import multipletests
+
+    if not pvalues:
+        return []
+    return [float(p) for p in multipletests(pvalues, alpha=ALPHA, method="holm")[1]]
+
+
+def verdict(mean: float, p: float | None, claimed_sign: int, sides: bool = False) -> str:
     """Three-way verdict on a claim that a quantity is above 0 (`claimed_sign` +1) or below 0
-    (-1): reproduced where the whole 95% interval lies on the claimed side, contradicted where
-    it lies wholly on the other side, not resolved otherwise (or without an interval)."""
-    if interval is None:
+    (-1), from its (adjusted) two-sided p-value: reproduced where p < 0.05 and the mean lies on
+    the claimed side, contradicted where p < 0.05 and it lies on the other (with `sides`, which
+    side: "contradicted: higher" or "contradicted: lower"), not resolved otherwise."""
+    if p is None or p >= ALPHA or mean == 0:
         return NOT_RESOLVED
-    low, high = (claimed_sign * bound for bound in interval)
-    low, high = min(low, high), max(low, high)
-    if low > 0:
+    if np.sign(mean) == claimed_sign:
         return REPRODUCED
-    if high < 0:
-        return CONTRADICTED
-    return NOT_RESOLVED
+    if sides:
+        return HIGHER if mean > 0 else LOWER
+    return CONTRADICTED

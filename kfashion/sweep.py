@@ -17,7 +17,7 @@ import keras_tuner
 import numpy as np
 
 from kfashion import layout, models, training
-from kfashion.design import BASE, FACTORS, IMPLIED, DesignPoint, setting
+from kfashion.design import BASE, FACTORS, IMPLIED, STEP_NOISE, DesignPoint, setting
 from kfashion.files import read_json, write_json
 from kfashion.provenance import environment
 
@@ -117,6 +117,41 @@ def describe_seed(record: dict) -> str:
     return f"seed {record['seed']}: {outcome} ({record['seconds']:.0f} s)"
 
 
+class StepNoise(keras.callbacks.Callback):
+    """Records per epoch, as `history[KEY]`, how much the training loss jumps from one chunk of
+    steps to the next: the sample std of the differences between successive chunk means, over
+    the mean of the chunk means. A chunk is one call into the backend (`steps_per_execution`
+    steps, the last one shorter). Keras's `logs["loss"]` after a chunk is the running mean over
+    the epoch's images so far, weighted by images, so a chunk's own mean is recovered from two
+    running means: (n_k m_k - n_(k-1) m_(k-1)) / (n_k - n_(k-1)), n_k the images seen after it.
+    An epoch of fewer than 3 chunks records nothing.
+
+    Args:
+        batch_size: images a step.
+        samples: training images an epoch (the last batch may be short).
+    """
+
+    KEY = STEP_NOISE
+
+    def __init__(self, batch_size: int, samples: int):
+        super().__init__()
+        self.batch_size, self.samples = batch_size, samples
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.seen, self.running, self.chunks = 0, 0.0, []
+
+    def on_train_batch_end(self, batch, logs=None):
+        seen = min((batch + 1) * self.batch_size, self.samples)  # `batch`: the chunk's last step
+        mean = float(logs["loss"])
+        self.chunks.append((seen * mean - self.seen * self.running) / (seen - self.seen))
+        self.seen, self.running = seen, mean
+
+    def on_epoch_end(self, epoch, logs=None):
+        if len(self.chunks) >= 3 and logs is not None:
+            chunks = np.asarray(self.chunks)
+            logs[self.KEY] = float(np.diff(chunks).std(ddof=1) / chunks.mean())
+
+
 class SweepTuner(keras_tuner.Tuner):
     """Runs each trial's design point once per seed and keeps every seed's record.
 
@@ -159,12 +194,14 @@ class SweepTuner(keras_tuner.Tuner):
             raise keras_tuner.errors.FailedTrialError(f"diverged: {'; '.join(diverged)}")
         return {OBJECTIVE.name: float(np.mean([run["best_val_loss"] for run in runs]))}
 
-    def _callbacks(self, trial, seed: int, callbacks, epochs: int) -> list:
+    def _callbacks(self, trial, seed: int, callbacks, epochs: int, samples: int) -> list:
         callbacks = self._deepcopy_callbacks(list(callbacks))  # KerasTuner's own helpers:
         self._configure_tensorboard_dir(callbacks, trial, execution=seed)  # a log per seed
         best = keras.callbacks.EarlyStopping(  # never stops: it keeps the best epoch's weights
             OBJECTIVE.name, patience=epochs, restore_best_weights=True
         )
+        if not training.compiles_whole_epochs():  # compiled epochs run no per-batch callbacks
+            callbacks.append(StepNoise(choose(trial.hyperparameters, "batch_size"), samples))
         return [*callbacks, keras.callbacks.TerminateOnNaN(), best, training.stop_on_ctrl_c()]
 
     def _train(self, trial, seeds, callbacks, args, kwargs):
@@ -184,7 +221,10 @@ class SweepTuner(keras_tuner.Tuner):
                 batch_size=choose(hp, "batch_size"),
                 epochs=kwargs["epochs"],
                 validation_data=kwargs.get("validation_data"),
-                callbacks=[self._callbacks(trial, s, callbacks, kwargs["epochs"]) for s in seeds],
+                callbacks=[
+                    self._callbacks(trial, s, callbacks, kwargs["epochs"], len(args[0]))
+                    for s in seeds
+                ],
                 verbose=self.hypermodel.verbose,
             )
             seconds = (time.perf_counter() - start) / len(seeds)
@@ -201,7 +241,7 @@ class SweepTuner(keras_tuner.Tuner):
                 model,
                 *args,
                 seed=seed,
-                callbacks=self._callbacks(trial, seed, callbacks, kwargs["epochs"]),
+                callbacks=self._callbacks(trial, seed, callbacks, kwargs["epochs"], len(args[0])),
                 **kwargs,
             )
             yield seed, model, history, time.perf_counter() - start

@@ -1,35 +1,71 @@
-"""Findings are judged by the interval over seeds, three ways; built from synthetic JSON."""
+"""Findings are judged by t tests over seeds, Holm-adjusted per family, three ways; built from
+synthetic JSON. Also the step-noise callback the oscillation finding reads, the linear
+baselines and the figures' bands."""
+
+import types
 
 import numpy as np
 import pytest
 
-from kfashion import design, findings, stats
+from kfashion import baseline, design, findings, plots, sections, stats
+from kfashion.files import write_json
 
 
-def test_verdicts_are_three_way():
-    assert stats.verdict([0.1, 0.3], +1) == stats.REPRODUCED
-    assert stats.verdict([-0.3, -0.1], +1) == stats.CONTRADICTED
-    assert stats.verdict([-0.1, 0.3], +1) == stats.NOT_RESOLVED
-    assert stats.verdict([-0.3, -0.1], -1) == stats.REPRODUCED
-    assert stats.verdict(None, +1) == stats.NOT_RESOLVED  # one seed: no interval
-    assert findings.within([-0.01, 0.02], -0.03, 0.03) == stats.REPRODUCED
-    assert findings.within([0.04, 0.06], -0.03, 0.03) == stats.CONTRADICTED
-    assert findings.within([0.02, 0.05], -0.03, 0.03) == stats.NOT_RESOLVED
+def test_verdicts_are_three_way_and_follow_the_p_value():
+    assert stats.verdict(0.2, 0.01, +1) == stats.REPRODUCED
+    assert stats.verdict(-0.2, 0.01, +1) == stats.CONTRADICTED
+    assert stats.verdict(0.2, 0.06, +1) == stats.NOT_RESOLVED
+    assert stats.verdict(-0.2, 0.01, -1) == stats.REPRODUCED
+    assert stats.verdict(0.2, None, +1) == stats.NOT_RESOLVED  # one seed: no test
+    assert stats.verdict(0.2, 0.01, -1, sides=True) == stats.HIGHER
+    assert stats.verdict(-0.2, 0.01, +1, sides=True) == stats.LOWER
     assert findings.combine([stats.REPRODUCED, stats.NOT_RESOLVED]) == stats.NOT_RESOLVED
     assert findings.combine([stats.REPRODUCED, stats.CONTRADICTED]) == stats.CONTRADICTED
+    assert findings.combine([stats.HIGHER]) == stats.HIGHER
+    assert findings.combine([stats.HIGHER, stats.LOWER]) == stats.CONTRADICTED
 
 
-def test_mean_interval_matches_scipy():
+def test_band_claims_say_which_side_they_missed_on():
+    inside = [0.00, 0.002, -0.002, 0.001]
+    assert stats.band_p(inside, -0.03, 0.03)[1] == stats.REPRODUCED
+    assert stats.band_p(inside, -0.03, 0.03)[0] < 0.05
+    assert stats.band_p([0.05, 0.052, 0.048], -0.03, 0.03)[1] == stats.HIGHER
+    assert stats.band_p([-0.05, -0.052, -0.048], -0.03, 0.03)[1] == stats.LOWER
+    # p < 0.05 exactly where the 95% interval lies wholly above the band's top
+    for values in ([0.031, 0.036, 0.034], [0.025, 0.04, 0.034]):
+        low = stats.interval(values)[0]
+        assert (stats.band_p(values, -0.03, 0.03)[0] < 0.05) == (low > 0.03)
+
+
+def test_mean_interval_and_p_value_match_scipy():
     from scipy import stats as scipy_stats
 
     values = [0.2, 0.5, 0.3, 0.4]
     expected = scipy_stats.t.interval(0.95, 3, loc=np.mean(values), scale=scipy_stats.sem(values))
-    assert stats.mean_interval(values)["ci95"] == pytest.approx(list(expected))
+    result = stats.mean_interval(values)
+    assert result["ci95"] == pytest.approx(list(expected))
+    assert result["p_value"] == pytest.approx(scipy_stats.ttest_1samp(values, 0).pvalue)
+    assert stats.mean_interval([0.3])["p_value"] is None
 
 
-def synthetic_sweep(loss, seeds=(0, 1, 2), curve=None) -> dict:
+def test_holm_adjusts_a_family_and_can_undo_a_lone_verdict():
+    assert stats.holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
+    family = [findings.comparison(f"c{k}", [0.1, 0.3, 0.2, 0.25], +1) for k in range(6)]
+    assert family[0]["p_value"] < 0.05  # alone, each would be reproduced
+    assert findings.settle(family) == {"size": 6}
+    assert all(c["p_holm"] >= c["p_value"] for c in family)
+    assert [c["verdict"] for c in family] == [stats.NOT_RESOLVED] * 6
+    lone = [findings.comparison("c", [0.1, 0.3, 0.2, 0.25], +1)]
+    findings.settle(lone)
+    assert lone[0]["verdict"] == stats.REPRODUCED
+    assert lone[0]["ci_simultaneous"] == pytest.approx(lone[0]["ci95"])  # a family of one
+
+
+def synthetic_sweep(loss, seeds=(0, 1, 2), curve=None, train=None, noise=None) -> dict:
     """A sweep.json of the reference design whose best validation loss is `loss(config, seed)`
-    and whose curves come from `curve(config, seed, best)` (10 epochs)."""
+    and whose curves come from `curve(config, seed, best)` (10 epochs); the training curve is
+    `train(config, seed, val)` (the validation curve by default), and `noise(config, seed)`,
+    where given, is every epoch's recorded step noise."""
     curve = curve or (lambda config, seed, best: list(np.linspace(2 * best, best, 10)))
     trials = []
     for index, point in enumerate(design.make_design()):
@@ -37,13 +73,11 @@ def synthetic_sweep(loss, seeds=(0, 1, 2), curve=None) -> dict:
         for seed in seeds:
             best = loss(point.config, seed)
             val = curve(point.config, seed, best)
+            history = {"loss": train(point.config, seed, val) if train else val, "val_loss": val}
+            if noise:
+                history[design.STEP_NOISE] = [noise(point.config, seed)] * len(val)
             runs.append(
-                {
-                    "seed": seed,
-                    "best_val_loss": min(val),
-                    "best_epoch": 10,
-                    "history": {"loss": val, "val_loss": val},
-                }
+                {"seed": seed, "best_val_loss": min(val), "best_epoch": 10, "history": history}
             )
         trials.append(
             {
@@ -59,54 +93,98 @@ def synthetic_sweep(loss, seeds=(0, 1, 2), curve=None) -> dict:
     return {"trials": trials}
 
 
-def verdicts(found: list[dict]) -> dict:
+def judged(found: list[dict]) -> dict:
+    """claim -> verdict, each claim's comparisons a family of their own."""
+    for one in found:
+        findings.settle(one["comparisons"])
+        one["verdict"] = findings.combine([c["verdict"] for c in one["comparisons"]])
     return {f["claim"]: f["verdict"] for f in found}
 
 
-def test_trends_follow_the_losses_of_every_seed():
+def test_trends_and_the_selection_follow_the_losses_of_every_seed():
     def loss(config, seed):  # falls with n, rises with p, a little noise per seed
         return 0.05 / np.log2(config["latent_dim"]) + 0.02 * config["dropout"] + 0.0001 * seed
 
-    found = verdicts(findings.sweep_claims(synthetic_sweep(loss)))
+    found = judged(findings.sweep_claims(synthetic_sweep(loss)))
     assert found["Loss falls as n grows"] == "reproduced"
     assert found["Loss rises with p"] == "reproduced"
-    assert found["Final selection n=64, p=0.1, batch 100, lr 1e-3, Adam"].startswith("follows")
+    # p=0.0 beats the selection's p=0.1 in every seed
+    assert found["Final selection n=64, p=0.1, batch 100, lr 1e-3, Adam"] == "contradicted"
+
+    def best_at_the_selection(config, seed):
+        return 0.03 + 0.01 * (config != design.REFERENCE_CHOICE) + 0.001 * seed * (seed - 1)
+
+    found = judged(findings.sweep_claims(synthetic_sweep(best_at_the_selection)))
+    assert found["Final selection n=64, p=0.1, batch 100, lr 1e-3, Adam"] == "reproduced"
 
     def flat(config, seed):  # no trend: the seeds disagree in sign
         return 0.03 + (0.001 if seed == 1 else -0.001) * np.log2(config["latent_dim"])
 
-    assert (
-        verdicts(findings.sweep_claims(synthetic_sweep(flat)))["Loss falls as n grows"]
-        == "not resolved"
+    assert judged(findings.sweep_claims(synthetic_sweep(flat)))["Loss falls as n grows"] == (
+        "not resolved"
     )
 
     def rising(config, seed):
         return 0.01 * np.log2(config["latent_dim"]) + 0.0001 * seed
 
-    assert (
-        verdicts(findings.sweep_claims(synthetic_sweep(rising)))["Loss falls as n grows"]
-        == "contradicted"
+    assert judged(findings.sweep_claims(synthetic_sweep(rising)))["Loss falls as n grows"] == (
+        "contradicted"
     )
 
 
-def test_oscillation_and_overfitting_are_read_from_each_seeds_curve():
-    def curve(config, seed, best):
-        if config["learning_rate"] == 1e-2:  # up and down, ending where it began
+def test_a_curve_that_gets_lower_sooner_is_the_one_that_descends():
+    def curve(config, seed, best):  # 1e-2 starts lower and ends lower, but falls by less
+        if config["learning_rate"] == 1e-2:
+            return list(np.linspace(1.2 * best, (0.9 - 0.01 * seed) * best, 10))
+        return list(np.linspace(2 * best, best, 10))
+
+    sweep = synthetic_sweep(lambda config, seed: 0.03, curve=curve)
+    assert judged(findings.sweep_claims(sweep))["lr 1e-2 shows no clear descent"] == (
+        "contradicted"
+    )
+
+    def slow(config, seed, best):  # 1e-2 stays high
+        scale = (2.0 + 0.1 * seed) if config["learning_rate"] == 1e-2 else 1.0
+        return list(scale * np.linspace(2 * best, best, 10))
+
+    sweep = synthetic_sweep(lambda config, seed: 0.03, curve=slow)
+    assert judged(findings.sweep_claims(sweep))["lr 1e-2 shows no clear descent"] == ("reproduced")
+
+
+def test_oscillation_is_read_from_the_step_noise_and_never_from_the_epochs():
+    def up_and_down(config, seed, best):  # rising epochs galore, but no step noise recorded
+        if config["learning_rate"] == 1e-2:
             return [best * (1.2 if epoch % 2 else 1.0) for epoch in range(10)]
-        if config["batch_size"] == 50:  # falls, then climbs back
+        return list(np.linspace(2 * best, best, 10))
+
+    found = findings.sweep_claims(synthetic_sweep(lambda c, s: 0.03, curve=up_and_down))
+    oscillates = next(f for f in found if f["claim"] == "lr 1e-2 oscillates")
+    assert judged([oscillates])["lr 1e-2 oscillates"] == "not resolved"
+    assert findings.NOT_RECORDED in oscillates["comparisons"][0]["reason"]
+
+    def noise(config, seed):
+        return (0.05 + 0.005 * seed) if config["learning_rate"] == 1e-2 else 0.01
+
+    sweep = synthetic_sweep(lambda c, s: 0.03, noise=noise)
+    assert judged(findings.sweep_claims(sweep))["lr 1e-2 oscillates"] == "reproduced"
+    sweep = synthetic_sweep(lambda c, s: 0.03, noise=lambda c, s: 0.01 + 0.001 * s)
+    assert judged(findings.sweep_claims(sweep))["lr 1e-2 oscillates"] == "not resolved"
+
+
+def test_overfitting_is_a_growing_gap_not_a_rise_of_the_validation_loss():
+    def climbs_back(config, seed, best):  # batch 50: falls, then climbs back
+        if config["batch_size"] == 50:
             return [*np.linspace(2 * best, best, 6), *np.linspace(best, 1.1 * best, 5)[1:]]
         return list(np.linspace(2 * best, best, 10))
 
-    sweep = synthetic_sweep(lambda config, seed: 0.03 + 0.001 * seed, curve=curve)
-    found = verdicts(findings.sweep_claims(sweep))
-    assert found["lr 1e-2 oscillates"] == "reproduced"
-    assert found["lr 1e-2 shows no clear descent"] == "reproduced"
-    assert found["Batch 50 hints at overfitting"] == "reproduced"
-    assert found["Batches 100 and 150 fall more steadily than 50"] == "reproduced"
-    sweep = synthetic_sweep(lambda config, seed: 0.03 + 0.001 * seed)  # every curve falls
-    found = verdicts(findings.sweep_claims(sweep))
-    assert found["lr 1e-2 oscillates"] == "not resolved"  # the same every seed: no evidence
-    assert found["Batch 50 hints at overfitting"] == "not resolved"
+    def falls(config, seed, val):  # the training loss keeps falling: the gap grows
+        return list(np.linspace(val[0], (0.5 - 0.01 * seed) * val[0], len(val)))
+
+    sweep = synthetic_sweep(lambda c, s: 0.03, curve=climbs_back, train=falls)
+    assert judged(findings.sweep_claims(sweep))["Batch 50 hints at overfitting"] == "reproduced"
+    # the training loss climbs back with the validation loss: the same gap, no overfitting
+    sweep = synthetic_sweep(lambda c, s: 0.03, curve=climbs_back)
+    assert judged(findings.sweep_claims(sweep))["Batch 50 hints at overfitting"] == ("not resolved")
 
 
 def synthetic_transfer(accuracy) -> dict:
@@ -120,33 +198,139 @@ def synthetic_transfer(accuracy) -> dict:
     return {"cases": {str(c): {} for c in (1, 2, 3, 4)}, "runs": runs, "curves": curves}
 
 
-def test_case_claims_need_their_interval_not_just_their_mean():
+def test_case_claims_need_their_test_not_just_their_mean():
     tie = synthetic_transfer({1: 0.911, 2: 0.81, 3: 0.912, 4: 0.70})
-    found = verdicts(findings.transfer_claims(tie))
+    found = judged(findings.transfer_claims(tie))
     assert found["Case 1 has the highest accuracy"] == "not resolved"  # a tie is no contradiction
     assert found["Case 2: about 80%"] == "reproduced"
     assert found["Case 3: about 88%"] == "not resolved"  # 91.2%: its interval straddles 91%
     assert found["Case 4: below 75%"] == "reproduced"
     assert found["Case 4 starts from a very high loss"] == "reproduced"
     clear = synthetic_transfer({1: 0.93, 2: 0.81, 3: 0.88, 4: 0.70})
-    found = verdicts(findings.transfer_claims(clear))
+    found = judged(findings.transfer_claims(clear))
     assert found["Case 1 has the highest accuracy"] == "reproduced"
     assert found["Case 3: about 88%"] == "reproduced"
-    behind = synthetic_transfer({1: 0.85, 2: 0.70, 3: 0.90, 4: 0.80})
-    found = verdicts(findings.transfer_claims(behind))
+    behind = synthetic_transfer({1: 0.85, 2: 0.70, 3: 0.93, 4: 0.80})
+    found = judged(findings.transfer_claims(behind))
     assert found["Case 1 has the highest accuracy"] == "contradicted"
-    assert found["Case 2: about 80%"] == "contradicted"
-    assert found["Case 4: below 75%"] == "contradicted"
+    assert found["Case 2: about 80%"] == "contradicted: lower"
+    assert found["Case 3: about 88%"] == "contradicted: higher"
+    assert found["Case 4: below 75%"] == "contradicted: higher"
 
 
-def test_label_comparisons_say_who_is_ahead_only_where_the_interval_does():
-    efficiency = {
+def test_each_part_of_a_compound_claim_gets_its_own_verdict():
+    found = judged(findings.transfer_claims(synthetic_transfer({1: 0.85, 2: 0.7, 3: 0.9, 4: 0.6})))
+    assert found["Confusion: case 1 the cleanest"] == "contradicted"  # case 3 is cleaner
+    assert found["Confusion: case 4 the most confused"] == "reproduced"
+    sweep = judged(findings.sweep_claims(synthetic_sweep(lambda c, s: 0.03)))
+    assert {"Batch 100 falls more steadily than 50", "Batch 150 falls more steadily than 50"} <= (
+        set(sweep)
+    )
+
+
+def synthetic_labels() -> dict:
+    return {
         "settings": {"labels": [100, "all"]},
         "test_accuracy": {
             "1": {"100": {"per_seed": [0.70, 0.71, 0.72]}, "all": {"per_seed": [0.9, 0.91, 0.92]}},
             "3": {"100": {"per_seed": [0.60, 0.61, 0.62]}, "all": {"per_seed": [0.91, 0.9, 0.92]}},
         },
     }
-    rows = findings.label_comparisons(efficiency)
-    outcomes = {row["labels"]: row["outcome"] for row in rows}
-    assert outcomes == {100: "case 1 ahead", "all": "not resolved"}
+
+
+def test_label_comparisons_say_who_is_ahead_only_where_the_adjusted_test_does():
+    rows = findings.label_comparisons(synthetic_labels())
+    findings.settle(rows)
+    assert {row["labels"]: findings.ahead(row) for row in rows} == {
+        100: "case 1 ahead",
+        "all": "not resolved",
+    }
+
+
+def test_judge_states_its_families_and_the_report_shows_both_p_values(tmp_path):
+    sweep = synthetic_sweep(lambda c, s: 0.05 / np.log2(c["latent_dim"]) + 0.0001 * s)
+    write_json(tmp_path / "sweep.json", sweep)
+    write_json(tmp_path / "transfer.json", synthetic_transfer({1: 0.93, 2: 0.81, 3: 0.95, 4: 0.7}))
+    write_json(tmp_path / "label_efficiency.json", synthetic_labels())
+    judged_here = findings.judge(tmp_path)
+    compared = [c for f in judged_here["claims"] for c in f["comparisons"]]
+    tested = [c for c in compared if c["p_value"] is not None]
+    family = judged_here["families"]["findings"]
+    assert family["size"] == len(tested) == len(family["members"]) < len(compared)  # oscillation
+    assert judged_here["families"]["label_efficiency"]["size"] == 2
+    assert judged_here["per_class_recall"]["3"][design.CLASS_NAMES[9]]["mean"] == pytest.approx(
+        0.65
+    )
+    text = "\n".join(sections.findings_section(judged_here))
+    assert "Holm" in text and "contradicted: higher" in text and findings.NOT_RECORDED in text
+
+
+def test_step_noise_recovers_each_chunks_mean_from_the_running_means():
+    import keras
+
+    from kfashion import sweep, training
+
+    x = np.random.default_rng(0).normal(size=(245, 3)).astype("float32")  # a short last batch
+    y = x @ np.array([[1.0], [-2.0], [0.5]], dtype="float32")
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    # no learning: each batch's loss is known beforehand
+    model.compile(keras.optimizers.SGD(0.0), "mse", **training.compile_options())
+    noise = sweep.StepNoise(batch_size=10, samples=len(x))
+    history = model.fit(x, y, batch_size=10, epochs=2, shuffle=False, verbose=0, callbacks=[noise])
+    squared = ((model.predict(x, verbose=0) - y) ** 2).ravel()
+    chunk = 10 * training.STEPS_PER_EXECUTION  # images a chunk
+    expected = [squared[k : k + chunk].mean() for k in range(0, len(x), chunk)]
+    assert len(expected) == 3 and noise.chunks == pytest.approx(expected, rel=1e-4)
+    values = history.history[design.STEP_NOISE]
+    assert len(values) == 2
+    assert values[-1] == pytest.approx(np.diff(expected).std(ddof=1) / np.mean(expected), rel=1e-3)
+
+
+def test_baselines_choose_c_on_validation_and_keep_the_default_entry():
+    rng = np.random.default_rng(0)
+
+    def split(n):
+        labels = np.arange(n) % 10
+        images = rng.random((n, 28, 28, 1)) * 0.5 + labels[:, None, None, None] / 20
+        return images.astype("float32"), labels
+
+    (x_train, y_train), (x_val, y_val), (x_test, y_test) = split(300), split(100), split(100)
+    dataset = types.SimpleNamespace(
+        x_train=x_train, y_train=y_train, x_val=x_val, y_val=y_val, x_test=x_test, y_test=y_test
+    )
+    scores = baseline.fit_and_score(dataset, max_iter=200, grid=(1e-4, 1.0))
+    tuned = scores["logistic_regression_tuned"]
+    assert [row["C"] for row in tuned["grid"]] == [1e-4, 1.0]
+    best = max(tuned["grid"], key=lambda row: row["validation_accuracy"])
+    assert tuned["chosen_C"] == best["C"]
+    assert (
+        scores["logistic_regression"]["validation_accuracy"]
+        == tuned["grid"][1]["validation_accuracy"]
+    )
+    assert "test_accuracy" in scores["pca_logistic_regression"]
+    assert "test_accuracy" not in tuned["grid"][0]  # the test split is read only at the end
+    with pytest.raises(ValueError, match="C"):
+        baseline.fit_and_score(dataset, grid=(0.1,))
+
+
+def test_figure_bands_are_the_95_percent_t_interval():
+    from scipy import stats as scipy_stats
+
+    rows = np.array([[0.1, 0.5], [0.3, 0.6], [0.2, 0.9]])
+    low, high = plots._t_band(rows)
+    expected = scipy_stats.t.interval(
+        0.95, 2, loc=rows[:, 1].mean(), scale=scipy_stats.sem(rows[:, 1])
+    )
+    assert (low[1], high[1]) == pytest.approx(expected)
+
+
+def test_every_sweep_seed_records_its_step_noise():
+    from kfashion import sweep
+
+    tuner = types.SimpleNamespace(  # only the two KerasTuner helpers `_callbacks` calls
+        _deepcopy_callbacks=list, _configure_tensorboard_dir=lambda *args, **kwargs: None
+    )
+    trial = types.SimpleNamespace(hyperparameters=sweep.search_space())
+    made = sweep.SweepTuner._callbacks(tuner, trial, 0, [], 10, 50_000)
+    noise = [c for c in made if isinstance(c, sweep.StepNoise)]
+    assert [(c.batch_size, c.samples) for c in noise] == [(design.BASE["batch_size"], 50_000)]

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from helpers import refused, run_module
 
-from kfashion import cases, data, labels, models, stats, transfer
+from kfashion import cases, data, labels, models, transfer
 from kfashion.cases import load_encoder
 from kfashion.design import CASES
 from kfashion.errors import UserError
@@ -106,14 +106,6 @@ def test_fresh_encoders_depend_on_the_seed(encoder_file):
         cases.make_classifier(template, 3, seed, 1e-3, 10).get_layer("encoder") for seed in (0, 1)
     )
     assert not np.allclose(first.get_weights()[0], second.get_weights()[0])
-
-
-def test_paired_difference_interval_is_the_t_interval():
-    result = stats.paired_difference([0.90, 0.91, 0.92], [0.89, 0.89, 0.91])
-    assert result["mean"] == pytest.approx(0.0133333, abs=1e-6)
-    low, high = result["ci95"]
-    assert low < result["mean"] < high and high - low == pytest.approx(0.0287, abs=1e-3)
-    assert stats.paired_difference([0.9], [0.8])["ci95"] is None
 
 
 @pytest.mark.usefixtures("debian_data_dir")
