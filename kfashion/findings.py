@@ -67,6 +67,8 @@ def comparison(
     """One measure over seeds, claimed above 0 (`claimed_sign` +1) or below (-1); judged later,
     with its family. `unit` is "accuracy" for fractions the report shows in points; a
     `threshold` comparison (a number against a stated bound) says which side it missed on."""
+    if not len(per_seed):
+        return missing(name, NO_SEED)
     return {
         "name": name,
         **stats.mean_interval(per_seed),
@@ -79,6 +81,8 @@ def comparison(
 
 def band_comparison(name: str, per_seed, low: float, high: float, unit: str = "") -> dict:
     """One measure over seeds claimed to lie inside [low, high]."""
+    if not len(per_seed):
+        return missing(name, NO_SEED)
     p, outcome = stats.band_p(per_seed, low, high)
     return {
         "name": name,
@@ -89,6 +93,9 @@ def band_comparison(name: str, per_seed, low: float, high: float, unit: str = ""
         "band": [low, high],
         "outcome": outcome,
     }
+
+
+NO_SEED = "no seed of the points or runs it compares finished"
 
 
 def missing(name: str, reason: str) -> dict:

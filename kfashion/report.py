@@ -40,11 +40,12 @@ def headline_numbers(results: Path) -> dict:
             )
     if sweep := load(results, "sweep.json"):
         chosen = next(t for t in sweep["trials"] if t["trial_id"] == sweep["selected"]["trial_id"])
-        numbers["exported autoencoder's point, test MSE"] = (
-            chosen["test_mse"],
-            [r["test_mse"] for r in chosen["seeds"]],
-            False,
-        )
+        if chosen["test_mse"] is not None:  # a point that did not complete has none
+            numbers["exported autoencoder's point, test MSE"] = (
+                chosen["test_mse"],
+                [r["test_mse"] for r in chosen["seeds"]],
+                False,
+            )
     if baseline := load(results, "baseline.json"):
         value = baseline["logistic_regression"]["test_accuracy"]
         numbers["baseline test accuracy"] = (value, [value], True)

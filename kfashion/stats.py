@@ -53,7 +53,7 @@ def mean_interval(values) -> dict:
     """Mean of `values` (one per seed), its 95% t interval and its two-sided p-value."""
     values = np.asarray(values, dtype=float)
     return {
-        "mean": float(values.mean()),
+        "mean": float(values.mean()) if len(values) else None,  # None: no seed to judge
         "per_seed": values.tolist(),
         "ci95": interval(values),
         "p_value": t_p(values),

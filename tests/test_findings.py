@@ -2,13 +2,17 @@
 synthetic JSON. Also the step-noise callback the oscillation finding reads, the linear
 baselines and the figures' bands."""
 
+import json
 import types
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from kfashion import baseline, design, findings, plots, sections, stats
+from kfashion import baseline, design, findings, plots, report, sections, stats
 from kfashion.files import write_json
+
+REFERENCE = Path(__file__).resolve().parents[1] / "results" / "reference"
 
 
 def test_verdicts_are_three_way_and_follow_the_p_value():
@@ -334,3 +338,19 @@ def test_every_sweep_seed_records_its_step_noise():
     made = sweep.SweepTuner._callbacks(tuner, trial, 0, [], 10, 50_000)
     noise = [c for c in made if isinstance(c, sweep.StepNoise)]
     assert [(c.batch_size, c.samples) for c in noise] == [(design.BASE["batch_size"], 50_000)]
+
+
+def test_a_sweep_whose_trials_all_failed_is_reported_not_judged(tmp_path):
+    """A sweep.json in which no trial completed (every seed diverged) gives a report whose
+    sweep findings say they have nothing to measure, not a traceback."""
+    sweep = json.loads((REFERENCE / "sweep.json").read_text())
+    for trial in sweep["trials"]:
+        trial.update(status="FAILED", best_val_loss=None, test_mse=None)
+        for run in trial["seeds"]:
+            run.update(diverged="loss became nan in epoch 1", best_val_loss=None, test_mse=None)
+    (tmp_path / "sweep.json").write_text(json.dumps(sweep))
+    report.main(["--results", str(tmp_path)])
+    judged = json.loads((tmp_path / "findings.json").read_text())
+    for found in judged["claims"]:
+        assert found["verdict"] == "not resolved", found["claim"]
+    assert findings.NO_SEED in (tmp_path / "README.md").read_text()
