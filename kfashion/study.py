@@ -21,7 +21,7 @@ import sys
 import time
 from pathlib import Path
 
-from kfashion import cli
+from kfashion import cli, parallel
 from kfashion.errors import exit_on_user_error
 from kfashion.files import read_json
 
@@ -255,6 +255,7 @@ def main(argv=None) -> None:
             cli.at_least(getattr(args, flag), 1, f"--{flag}")
     if args.subset is not None:
         cli.check_data_flags(args)
+    parallel.check_workers(args.workers or 1)  # at once, not when tune starts
     cli.check_data_dir(args.data_dir)
     results, directory = folders(args)
     cli.writable_folder(results, "--results")
