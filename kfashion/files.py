@@ -82,6 +82,11 @@ def write_json(path, obj) -> None:
     _replace_atomically(Path(path), lambda tmp: tmp.write_text(text))
 
 
+def write_text(path, text: str) -> None:
+    """Write `text` atomically: a kill or a full disk leaves the old file whole."""
+    _replace_atomically(Path(path), lambda tmp: tmp.write_text(text))
+
+
 def read_json(path):
     """The JSON at `path`, or a UserError naming the file, what is wrong and how to remake it."""
     path = Path(path)

@@ -19,7 +19,7 @@ import numpy as np
 from kfashion import data
 from kfashion.design import CASES, NUM_CLASSES
 from kfashion.errors import UserError
-from kfashion.files import read_json, write_json
+from kfashion.files import read_json, read_record, write_json
 from kfashion.provenance import made_on, provenance
 
 
@@ -94,7 +94,7 @@ def run(template, cases, seeds, counts, dataset, schedule, argv, settings, resul
                 subset = labelled_subset(dataset, count, seed, repeats[count])
             for case in cases:
                 path = run_path(runs_dir, count, case, seed)
-                if not path.exists():
+                if read_record(path) is None:  # none, or cut short: not done
                     if count == "all":  # the ordinary run, as `python -m kfashion.transfer`
                         _, record = train_and_score(template, case, seed, dataset, schedule)
                     else:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from kfashion import cli, parallel
 from kfashion.errors import exit_on_user_error
-from kfashion.files import read_json
+from kfashion.files import read_json, read_record
 
 # Where each kind of run goes; the reference folders hold the committed run.
 RESULTS, DIRECTORY = "results", "tuning"
@@ -60,7 +60,7 @@ class Stage:
         seconds = []
         for path in self.root.glob(self.done_files) if self.done_files else []:
             try:
-                seconds.append(float(read_json(path)["seconds"]))
+                seconds.append(float(read_record(path)["seconds"]))  # None: TypeError
             except (ValueError, KeyError, TypeError):
                 continue
         return sum(seconds) / len(seconds) if seconds else None

@@ -23,7 +23,7 @@ from kfashion import cli
 from kfashion.cases import encoder_path, load_encoder, parse_cases
 from kfashion.design import CASES
 from kfashion.errors import UserError, exit_on_user_error
-from kfashion.files import read_json, write_json
+from kfashion.files import read_json, read_record, write_json
 from kfashion.guards import check_runs, hold_lock
 
 # Defaults of the reference run, all visible here. The schedule is the candidate with the best
@@ -123,7 +123,7 @@ def run_cases(template, case_numbers, seeds, dataset, schedule, results_dir: Pat
 
     together = training.compiles_whole_epochs()
     for case in case_numbers if together else []:
-        pending = [seed for seed in seeds if not path(case, seed).exists()]
+        pending = [seed for seed in seeds if read_record(path(case, seed)) is None]
         if CASES[case].train_encoder and len(pending) > 1:
             for seed, (classifier, record) in zip(
                 pending, train_together(template, case, pending, dataset, schedule), strict=True
@@ -131,7 +131,7 @@ def run_cases(template, case_numbers, seeds, dataset, schedule, results_dir: Pat
                 keep(case, seed, classifier, scored(classifier, record, dataset))
     for seed in seeds:
         for case in case_numbers:
-            if not path(case, seed).exists():
+            if read_record(path(case, seed)) is None:  # none, or cut short: not done
                 keep(case, seed, *train_and_score(template, case, seed, dataset, schedule))
     return [read_json(path(c, s)) for s in seeds for c in case_numbers]
 
