@@ -62,6 +62,8 @@ def _replace_atomically(path: Path, write) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
         os.close(fd)
+        # mkstemp makes it private (0600); the results are for reading, as a plain write gives
+        os.chmod(tmp, path.stat().st_mode & 0o777 if path.exists() else 0o644)
         write(Path(tmp))
         os.replace(tmp, path)
     except Exception as error:
