@@ -62,7 +62,7 @@ def load_encoder(path: Path, hint: str = HINT):
     kind = f"a {model.name}, " if model.name in OTHER_KINDS else ""
     if inputs is None or inputs[1:] != IMAGE_SHAPE or len(outputs) != 2 or kind:
         raise UserError(
-            f"{path}: not an encoder: {kind}it maps {inputs} to {outputs}; an encoder maps "
+            f"{path}: not an encoder: {kind}it maps {inputs} to {outputs}; an encoder must map "
             f"(None, 28, 28, 1) images to (None, n) codes; {hint}"
         )
     return model
@@ -75,8 +75,8 @@ def load_decoder(path: Path, latent_dim: int, encoder_path: Path, hint: str = HI
     inputs, outputs = shapes(model)
     if inputs != (None, latent_dim) or outputs is None or outputs[1:] != IMAGE_SHAPE:
         raise UserError(
-            f"{path}: not the decoder of {encoder_path}: it maps {inputs} to {outputs}; the "
-            f"decoder maps the encoder's (None, {latent_dim}) codes to (None, 28, 28, 1) "
+            f"{path}: not the decoder of {encoder_path}: it maps {inputs} to {outputs}; it must "
+            f"map the encoder's (None, {latent_dim}) codes to (None, 28, 28, 1) "
             f"images; put the decoder saved with that encoder beside it; {hint}"
         )
     return model

@@ -168,3 +168,20 @@ def test_report_writes_a_model_card_from_the_json(reference_copy):
     card = (models / "README.md").read_text()
     assert "## `encoder.keras`" in card and "Input (None, 28, 28, 1), output (None, 64)" in card
     assert "## `mine.keras`\n\nNot described by this folder's JSON files." in card
+
+
+@pytest.mark.usefixtures("debian_data_dir")
+def test_transfer_runs_again_a_run_whose_record_was_cut_short(tmp_path, capsys):
+    from kfashion import models, transfer
+
+    encoder = tmp_path / "encoder.keras"
+    models.build_encoder(latent_dim=16).save(encoder)
+    args = ["--subset", "600", "--epochs", "1", "--seeds", "1", "--cases", "4"]
+    args += ["--encoder", str(encoder), "--results", str(tmp_path / "r")]
+    transfer.main(args)
+    record = tmp_path / "r" / "transfer" / "runs" / "case4_seed0.json"
+    record.write_bytes(record.read_bytes()[:40])  # cut short from outside
+    capsys.readouterr()
+    transfer.main(args)
+    assert "case 4 (random encoder, frozen), seed 0:" in capsys.readouterr().out
+    assert json.loads(record.read_text())["case"] == 4
