@@ -271,6 +271,11 @@ def load_raw(data_dir=None) -> RawData:
     sources, explicit = _sources(data_dir)
     names = [name for name, _, _ in FILES.values()]
     for label, folder in sources:
+        if explicit and not folder.is_dir():
+            what = "is a file, not a folder" if folder.exists() else "does not exist"
+            raise DataError(
+                f"{folder} ({label}): {what}; give the folder that holds the four IDX .gz files"
+            )
         missing = [name for name in names if not (folder / name).is_file()]
         if not missing:
             return _read_folder(label, folder)

@@ -102,6 +102,7 @@ def render(folder: Path) -> str | None:
             "",
             "```python",
             "import keras",
+            "",
             f'model = keras.saving.load_model("{path.name}")',
             USE[kind].format(inputs=inputs, outputs=outputs),
             "```",

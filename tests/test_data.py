@@ -174,6 +174,17 @@ def test_environment_variable_names_the_folder(tmp_path, monkeypatch):
         data.load_raw()
 
 
+@pytest.mark.parametrize("kind", ["a file", "nothing"])
+def test_environment_variable_naming_no_folder_says_so(tmp_path, monkeypatch, kind):
+    path = tmp_path / "data"
+    if kind == "a file":
+        path.write_text("not a folder")
+    monkeypatch.setenv("KFASHION_DATA", str(path))
+    what = "is a file, not a folder" if kind == "a file" else "does not exist"
+    with pytest.raises(data.DataError, match=f"KFASHION_DATA.: {what}"):
+        data.load_raw()
+
+
 def test_real_data_from_debian(debian_data_dir):
     raw = data.load_raw(debian_data_dir)  # checks every checksum on the way
     assert raw.source == "--data-dir" and set(raw.sha256) == {n for n, _, _ in data.FILES.values()}
