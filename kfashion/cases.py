@@ -12,14 +12,13 @@ once, after training.
 import dataclasses
 import sys
 import time
-import zipfile
-from pathlib import Path
 
 import numpy as np
 
-from kfashion import cli, training
-from kfashion.design import CASES, IMAGE_SHAPE, NUM_CLASSES
+from kfashion import training
+from kfashion.design import CASES, NUM_CLASSES
 from kfashion.errors import UserError
+from kfashion.saved_models import encoder_path, load_encoder  # noqa: F401 (for the stages)
 
 
 def parse_cases(text: str) -> list[int]:
@@ -30,37 +29,6 @@ def parse_cases(text: str) -> list[int]:
     if not cases or not set(cases) <= set(CASES):
         raise UserError(f"--cases {text!r}: give case numbers from 1-4, e.g. --cases 1,3")
     return cases
-
-
-def encoder_path(args) -> Path:
-    """The encoder to start from: --encoder, or the one `tune` wrote into --results."""
-    flag = "--encoder" if args.encoder else "the encoder in --results"
-    path = Path(args.encoder or Path(args.results) / "models" / "encoder.keras")
-    hint = "run `python -m kfashion.tune` first, or pass --encoder a file it saved"
-    cli.readable_file(path, flag, hint)
-    if not zipfile.is_zipfile(path):  # checked before Keras is loaded, so it answers at once
-        raise UserError(f"{flag} {path}: not a readable .keras model (not a zip archive); {hint}")
-    return path
-
-
-def load_encoder(path: Path):
-    """Load and check the pretrained encoder: images (28, 28, 1) in, a flat code out."""
-    import keras
-
-    try:
-        encoder = keras.saving.load_model(path, compile=False)
-    except Exception as error:  # any failure to read the file means the same to the user
-        message = str(error).strip().splitlines()[0] if str(error).strip() else ""
-        raise UserError(
-            f"{path}: not a readable .keras model ({type(error).__name__}: {message}); "
-            "pass --encoder a file saved by `python -m kfashion.tune`"
-        ) from None
-    if tuple(encoder.input_shape[1:]) != IMAGE_SHAPE or len(encoder.output_shape) != 2:
-        raise UserError(
-            f"{path}: the model maps {encoder.input_shape} to {encoder.output_shape}; an encoder "
-            f"must map (None, 28, 28, 1) images to (None, n) codes"
-        )
-    return encoder
 
 
 @dataclasses.dataclass(frozen=True)

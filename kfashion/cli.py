@@ -7,14 +7,24 @@ answers at once and leaves every saved file as it was.
 
 import argparse
 import os
+import sys
 from pathlib import Path
 
 from kfashion.errors import UserError
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser, refusing bad flags (a non-integer, an unknown flag) as every other
+    refusal: one line, exit code 2, instead of the usage block and then the error."""
+
+    def error(self, message):
+        print(f"kfashion: error: {message}; see `{self.prog} --help`", file=sys.stderr)
+        sys.exit(2)
+
+
 def parser(prog: str, description: str) -> argparse.ArgumentParser:
     """An argument parser whose --help shows every default."""
-    return argparse.ArgumentParser(
+    return _Parser(
         prog=f"python -m {prog}",
         description=description,
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,

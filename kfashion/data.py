@@ -225,6 +225,28 @@ def _download() -> None:
     load_keras().datasets.fashion_mnist.load_data()
 
 
+def download_failure(error: BaseException) -> str:
+    """Why a download failed, in a few words: Keras re-raises urllib's errors as a bare
+    Exception whose context is the original one, so the chain is searched."""
+    import socket
+    import urllib.error
+
+    seen = error
+    while seen is not None:
+        if isinstance(seen, urllib.error.HTTPError):
+            return f"HTTP error {seen.code} {seen.msg}".strip()
+        if isinstance(seen, urllib.error.URLError):
+            reason = getattr(seen.reason, "strerror", None) or seen.reason
+            return f"no connection: {reason}"
+        if isinstance(seen, (ConnectionError, socket.timeout, socket.gaierror)):
+            return f"no connection: {seen.strerror or seen}"
+        if isinstance(seen, ValueError) and "hash" in str(seen):
+            return "the downloaded file's checksum did not match (a cut or altered download)"
+        seen = seen.__cause__ or seen.__context__
+    first = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    return f"{type(error).__name__}: {first}" if first else type(error).__name__
+
+
 def _read_folder(label: str, folder: Path) -> RawData:
     train_images, train_labels, train_digests = read_split(folder, "train")
     test_images, test_labels, test_digests = read_split(folder, "test")
@@ -243,6 +265,11 @@ def load_raw(data_dir=None) -> RawData:
     sources, explicit = _sources(data_dir)
     names = [name for name, _, _ in FILES.values()]
     for label, folder in sources:
+        if explicit and not folder.is_dir():
+            what = "is a file, not a folder" if folder.exists() else "does not exist"
+            raise DataError(
+                f"{folder} ({label}): {what}; give the folder that holds the four IDX .gz files"
+            )
         missing = [name for name in names if not (folder / name).is_file()]
         if not missing:
             return _read_folder(label, folder)
@@ -254,7 +281,7 @@ def load_raw(data_dir=None) -> RawData:
         looked = ", ".join(str(folder) for _, folder in sources)
         raise DataError(
             f"Fashion-MNIST not found in {looked} and the download failed "
-            f"({type(error).__name__}); {HOW_TO_GET}"
+            f"({download_failure(error)}); {HOW_TO_GET}"
         ) from None
     return _read_folder("Keras download", KERAS_CACHE.expanduser())
 

@@ -1,6 +1,7 @@
 """Results files on disk: JSON written atomically and read with a clear error, the SHA-256
 of a file, and `.keras` models saved atomically."""
 
+import errno
 import hashlib
 import json
 import os
@@ -8,6 +9,10 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from kfashion.errors import UserError
+
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 
 
 def _jsonable(value):
@@ -20,16 +25,47 @@ def _jsonable(value):
     raise TypeError(f"cannot write {type(value).__name__} to JSON")
 
 
+def remake(path) -> str:
+    """How to make the results file at `path` again: the command that writes it."""
+    path = Path(path)
+    from kfashion.layout import MADE_BY
+
+    command = MADE_BY.get(path.name)
+    if command is None:
+        return "delete it and run the command that wrote it again"
+    return f"make it again with `{command} --results {path.parent}` (or delete it)"
+
+
+def _disk_full(error: BaseException) -> bool:
+    """Whether `error`, or an error it was raised from (Keras wraps some), is a full disk."""
+    while error is not None:
+        if isinstance(error, OSError) and error.errno in DISK_FULL:
+            return True
+        error = error.__cause__ or error.__context__
+    return False
+
+
 def _replace_atomically(path: Path, write) -> None:
-    """Write through `write(tmp_path)` beside `path`, then rename: a kill leaves old or new."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
-    os.close(fd)
+    """Write through `write(tmp_path)` beside `path`, then rename: a kill leaves old or new,
+    and a full disk leaves the old file and a one-line error."""
+    tmp = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
+        os.close(fd)
+        # mkstemp makes it private (0600); the results are for reading, as a plain write gives
+        os.chmod(tmp, path.stat().st_mode & 0o777 if path.exists() else 0o644)
         write(Path(tmp))
         os.replace(tmp, path)
+    except Exception as error:
+        if _disk_full(error):
+            raise UserError(
+                f"the disk holding {path.parent} is full (writing {path.name}); free some space "
+                "and run the same command again: it continues from the finished files"
+            ) from None
+        raise
     finally:
-        if os.path.exists(tmp):
+        if tmp is not None and os.path.exists(tmp):
             os.remove(tmp)
 
 
@@ -39,12 +75,30 @@ def write_json(path, obj) -> None:
 
 
 def write_text(path, text: str) -> None:
-    """Write `text` to `path` atomically."""
+    """Write `text` atomically: a kill or a full disk leaves the old file whole."""
     _replace_atomically(Path(path), lambda tmp: tmp.write_text(text))
 
 
 def read_json(path):
-    return json.loads(Path(path).read_text())
+    """The JSON at `path`, or a UserError naming the file, what is wrong and how to remake it."""
+    path = Path(path)
+    try:
+        return json.loads(path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        what = "not valid JSON" if isinstance(error, json.JSONDecodeError) else "not text"
+        raise UserError(f"{path}: {what} (cut short or edited?); {remake(path)}") from None
+    except IsADirectoryError:
+        raise UserError(f"{path}: is a folder, not a results file; {remake(path)}") from None
+
+
+def read_record(path) -> dict | None:
+    """A finished run's record, or None when there is none or it is unreadable: a record cut
+    short from outside (writes are atomic) means the run is not done, and it runs again."""
+    try:
+        record = json.loads(Path(path).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return record if isinstance(record, dict) else None
 
 
 def changed_settings(path, settings: dict) -> list[str]:

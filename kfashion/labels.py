@@ -18,7 +18,7 @@ import numpy as np
 from kfashion import data, layout
 from kfashion.design import CASES, NUM_CLASSES
 from kfashion.errors import UserError
-from kfashion.files import read_json, write_json
+from kfashion.files import read_json, read_record, write_json
 from kfashion.provenance import made_on, provenance
 
 
@@ -105,7 +105,7 @@ def run(
             subset = labelled_subset(dataset, count, seed, repeats[count])
             for case in cases:
                 path = layout.transfer_run(results_dir, case, seed, count)
-                if not path.exists():
+                if read_record(path) is None:  # none, or cut short: not done
                     _, record = train_and_score(
                         template, case, seed, subset, schedule, validate=False
                     )

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kfashion import cli
+from kfashion import cli, saved_models
 from kfashion.design import CLASS_NAMES
 from kfashion.errors import UserError, exit_on_user_error
 from kfashion.files import file_digest, write_json
@@ -25,15 +25,6 @@ STEPS = 9  # decoded points per path, ends included
 
 def decoder_beside(encoder_path: Path) -> Path:
     return encoder_path.with_name(encoder_path.name.replace("encoder", "decoder"))
-
-
-def load(path: Path):
-    import keras
-
-    try:
-        return keras.saving.load_model(path, compile=False)
-    except Exception as error:  # any failure to read the file means the same to the user
-        raise UserError(f"{path}: not a readable .keras model ({type(error).__name__})") from None
 
 
 def short_names(paths: list[Path]) -> list[str]:
@@ -92,17 +83,22 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     cli.check_data_flags(args)
     encoders = [Path(p) for p in args.encoder or [Path(args.results) / "models" / "encoder.keras"]]
-    hint = "run `python -m kfashion.tune` first, or pass --encoder a file it saved"
     for path in encoders:
-        cli.readable_file(path, "--encoder", hint)
-        cli.readable_file(decoder_beside(path), "the decoder beside --encoder", hint)
+        saved_models.readable_archive(path, "--encoder")
+        saved_models.readable_archive(decoder_beside(path), "the decoder beside --encoder")
     results = cli.writable_folder(args.results, "--results")
     from kfashion import data, plots
     from kfashion.provenance import provenance
     from kfashion.quiet_keras import load_keras
 
     load_keras()
-    models = [(path, load(path), load(decoder_beside(path))) for path in encoders]
+    models = []
+    for path in encoders:
+        encoder = saved_models.load_encoder(path)
+        latent_dim = encoder.output_shape[-1]
+        models.append(
+            (path, encoder, saved_models.load_decoder(decoder_beside(path), latent_dim, path))
+        )
     dataset = data.load(args.data_dir, subset=args.subset)
     if not 50 <= args.tsne_images <= len(dataset.y_test):
         raise UserError(f"--tsne-images {args.tsne_images}: give 50 to {len(dataset.y_test)}")

@@ -33,6 +33,17 @@ TRANSFER_TABLE = "transfer.csv"
 LABEL_TABLE = "label_efficiency.csv"
 ARCHITECTURE = "architecture"  # `tune --factors architecture` and its transfer runs
 SETTINGS = "settings.json"  # beside a group of runs: what they were made with
+# The command that writes each results file, for the line that says how to make one again.
+MADE_BY = {
+    SWEEP: "python -m kfashion.tune",
+    TRANSFER: "python -m kfashion.transfer",
+    SCHEDULE: "python -m kfashion.schedule",
+    BASELINE: "python -m kfashion.baseline",
+    LABEL_EFFICIENCY: "python -m kfashion.transfer --labels ...",
+    LATENT: "python -m kfashion.latent",
+    FINDINGS: "python -m kfashion.report",
+    BENCH: "python -m kfashion.bench",
+}
 SWEEP_PROJECT = "sweep"  # KerasTuner's project folder inside --directory
 SWEEP_SETTINGS = "kfashion_settings.json"  # inside it: what its trials were made with
 MODELS = ("autoencoder", "encoder", "decoder")  # what a sweep exports

@@ -9,8 +9,15 @@ rest) imports Keras plainly and changes nothing in the process it is imported in
 """
 
 import contextlib
+import importlib.util
+import json
 import logging
 import os
+from pathlib import Path
+
+from kfashion.errors import UserError
+
+BACKENDS = ("tensorflow", "jax", "torch")  # Keras 3's backends that train; pip names the same
 
 
 @contextlib.contextmanager
@@ -26,8 +33,44 @@ def _stderr_to_devnull():
         os.close(devnull)
 
 
+def chosen_backend() -> tuple[str, str]:
+    """The backend Keras will load and where that was chosen, read as Keras reads it
+    (KERAS_BACKEND, else "backend" in KERAS_HOME's or ~/.keras's keras.json), without it."""
+    if os.environ.get("KERAS_BACKEND"):
+        return os.environ["KERAS_BACKEND"], "KERAS_BACKEND"
+    config = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "keras.json"
+    try:
+        name = json.loads(config.read_text()).get("backend")
+    except (OSError, ValueError, AttributeError):  # no file, or not one Keras can use either
+        name = None
+    return (name, str(config)) if name else ("tensorflow", "Keras's default")
+
+
+def check_backend() -> str:
+    """The chosen backend, or a UserError if it is unknown or not installed (an import of
+    Keras would end in a long traceback). Nothing is imported: find_spec only looks."""
+    name, where = chosen_backend()
+    installed = [b for b in BACKENDS if importlib.util.find_spec(b) is not None]
+    have = f"installed: {', '.join(installed)}" if installed else "none of them is installed"
+    if name not in BACKENDS:
+        raise UserError(
+            f"Keras backend {name!r} (from {where}) is not one kfashion runs on; choose "
+            f"tensorflow, jax or torch ({have}), e.g. KERAS_BACKEND={(installed or BACKENDS)[0]}"
+        )
+    if name not in installed:
+        other = (
+            f" or choose an installed one, e.g. KERAS_BACKEND={installed[0]}" if installed else ""
+        )
+        raise UserError(
+            f"Keras backend {name!r} (from {where}) is not installed ({have}); install it with "
+            f"`python -m pip install {name}`{other}"
+        )
+    return name
+
+
 def load_keras():
     """Import Keras quietly, set up for kfashion's commands, and return it."""
+    check_backend()  # before the import: a missing backend is one line, not a traceback
     # TensorFlow's own log lines (CPU flags, retracing) would hide the progress users read.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     # The networks are small and `tune --workers N` runs N processes on one GPU: no framework

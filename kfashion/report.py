@@ -7,12 +7,13 @@ and the report can be regenerated at any time. A folder other than the committed
 Only rendering the reference folder updates the project README's results and speed blocks.
 """
 
+import contextlib
 import sys
 from pathlib import Path
 
-from kfashion import cli, sections
+from kfashion import cli, model_card, sections
 from kfashion.errors import UserError, exit_on_user_error
-from kfashion.files import read_json
+from kfashion.files import read_json, remake, write_text
 
 PROJECT = Path(__file__).resolve().parents[1]
 REFERENCE = PROJECT / "results" / "reference"
@@ -25,6 +26,20 @@ SPEED = ("<!-- speed:start -->", "<!-- speed:end -->")
 def load(results: Path, name: str) -> dict | None:
     path = results / name
     return read_json(path) if path.exists() else None
+
+
+@contextlib.contextmanager
+def reading(*paths: Path):
+    """Within the block, a results file that lacks a key or holds a value of another kind (cut
+    short, edited by hand, or from another version) is one line naming it, not a traceback."""
+    try:
+        yield
+    except (KeyError, IndexError, TypeError, AttributeError, ValueError, StopIteration) as error:
+        what = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+        raise UserError(
+            f"{' or '.join(map(str, paths))}: not what this version of kfashion writes ({what}); "
+            + "; ".join(remake(path) for path in paths)
+        ) from None
 
 
 def headline_numbers(results: Path) -> dict:
@@ -167,34 +182,51 @@ def render(results: Path, reference: Path | None = REFERENCE) -> str:
         "",
     ]
     if reference is not None and results.resolve() != reference.resolve():
-        if sweep and transfer:
-            out += about_this_run(sweep, transfer, findings, reference)
-        out += beside_reference(results, reference)
-    if findings["claims"]:
-        out += sections.findings_section(findings)
-    if transfer:
-        out += sections.transfer_section(transfer, baseline, findings.get("per_class_recall"))
-    if schedule:
-        out += sections.schedule_section(schedule)
-    if efficiency:
-        out += sections.labels_section(efficiency, findings["label_efficiency"])
-    if sweep:
-        out += sections.sweep_section(sweep)
-    if variant:
-        out += sections.architecture_section(variant, frozen, ARCHITECTURE_DIR)
-    if latent:
-        out += sections.latent_section(latent)
+        with reading(*(results / n for n in ("transfer.json", "sweep.json", "baseline.json"))):
+            if sweep and transfer:
+                out += about_this_run(sweep, transfer, findings, reference)
+            out += beside_reference(results, reference)
+    with reading(results / "findings.json"):
+        out += sections.findings_section(findings) if findings["claims"] else []
+    parts = [  # each section with the file it is rendered from
+        (
+            "transfer.json",
+            transfer,
+            lambda: sections.transfer_section(transfer, baseline, findings.get("per_class_recall")),
+        ),
+        ("schedule.json", schedule, lambda: sections.schedule_section(schedule)),
+        (
+            "label_efficiency.json",
+            efficiency,
+            lambda: sections.labels_section(efficiency, findings["label_efficiency"]),
+        ),
+        ("sweep.json", sweep, lambda: sections.sweep_section(sweep)),
+        (
+            f"{ARCHITECTURE_DIR}/sweep.json",
+            variant,
+            lambda: sections.architecture_section(variant, frozen, ARCHITECTURE_DIR),
+        ),
+        ("latent.json", latent, lambda: sections.latent_section(latent)),
+    ]
+    for name, stage, section in parts:
+        if stage:
+            with reading(results / name):
+                out += section()
     stages = {
-        "sweep": sweep,
-        "schedule": schedule,
-        "transfer": transfer,
-        "baseline": baseline,
-        "label efficiency": efficiency,
-        "architecture sweep": variant,
-        "architecture transfer": frozen,
-        "latent space": latent,
+        "sweep": ("sweep.json", sweep),
+        "schedule": ("schedule.json", schedule),
+        "transfer": ("transfer.json", transfer),
+        "baseline": ("baseline.json", baseline),
+        "label efficiency": ("label_efficiency.json", efficiency),
+        "architecture sweep": (f"{ARCHITECTURE_DIR}/sweep.json", variant),
+        "architecture transfer": (f"{ARCHITECTURE_DIR}/transfer.json", frozen),
+        "latent space": ("latent.json", latent),
     }
-    out += sections.how_section({name: stage for name, stage in stages.items() if stage})
+    for name, (file, stage) in stages.items():
+        if stage:
+            with reading(results / file):  # each stage's provenance alone, to name its file
+                sections.how_section({name: stage})
+    out += sections.how_section({name: stage for name, (_, stage) in stages.items() if stage})
     return "\n".join(out)
 
 
@@ -343,19 +375,37 @@ def main(argv=None) -> None:
     results = Path(args.results)
     if not results.is_dir():
         raise UserError(f"--results {results}: not a folder; run `python -m kfashion.study` first")
+    cli.writable_folder(results, "--results")
     from kfashion import findings
 
     if (results / "sweep.json").exists() or (results / "transfer.json").exists():
+        judges = {
+            "sweep.json": findings.sweep_claims,
+            "transfer.json": findings.transfer_claims,
+            "label_efficiency.json": findings.label_comparisons,
+        }
+        for name, judge in judges.items():  # each file alone first, to name a bad one
+            if (results / name).exists():
+                with reading(results / name):
+                    judge(read_json(results / name))
         findings.write(results)
     text = render(results)
-    (results / "README.md").write_text(text)
+    write_text(results / "README.md", text)
     print(f"wrote {results / 'findings.json'} and {results / 'README.md'}")
+    for folder in (results, results / ARCHITECTURE_DIR):
+        with reading(folder / "sweep.json", folder / "transfer.json"):
+            card = model_card.render(folder)
+        if card:
+            write_text(folder / "models" / "README.md", card)
+            print(f"wrote {folder / 'models' / 'README.md'}")
     from kfashion import tables
 
     print(f"wrote the tables {', '.join(tables.write_tables(results))} in {results}")
     readme = PROJECT / "README.md"
     if results.resolve() == REFERENCE.resolve() and (results / "transfer.json").exists():
-        readme.write_text(project_readme(readme.read_text(), results, "results/reference"))
+        with reading(results / "transfer.json"):
+            text = project_readme(readme.read_text(), results, "results/reference")
+        write_text(readme, text)
         print(f"updated the results, findings and speed blocks of {readme}")
 
 

@@ -15,7 +15,7 @@ import sys
 from kfashion import cli, layout
 from kfashion.design import CASES
 from kfashion.errors import UserError, exit_on_user_error
-from kfashion.files import read_json, write_json
+from kfashion.files import read_json, read_record, write_json
 
 # The candidates, all visible here: (epochs, initial learning rate).
 CANDIDATES = "15:0.001,30:0.001,15:0.003,30:0.003"
@@ -123,7 +123,7 @@ def main(argv=None) -> None:
         for seed in seeds:
             for case in case_numbers:
                 run_path = layout.schedule_run(results_dir, epochs, rate, case, seed)
-                if not run_path.exists():
+                if read_record(run_path) is None:  # none, or cut short: not done
                     _, record = cases.train(template, case, seed, dataset, schedule)
                     record |= {
                         "epochs": epochs,

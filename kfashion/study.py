@@ -26,7 +26,7 @@ from pathlib import Path
 
 from kfashion import cli, layout
 from kfashion.errors import exit_on_user_error
-from kfashion.files import read_json
+from kfashion.files import read_json, read_record
 
 # Where each kind of run goes; the reference folders hold the committed run.
 RESULTS, DIRECTORY = "results", "tuning"
@@ -64,7 +64,7 @@ class Stage:
         seconds = []
         for path in self.finished() if self.finished else []:
             try:
-                seconds.append(float(read_json(path)["seconds"]))
+                seconds.append(float(read_record(path)["seconds"]))  # None: TypeError
             except (ValueError, KeyError, TypeError):
                 continue
         return sum(seconds) / len(seconds) if seconds else None
@@ -250,7 +250,8 @@ def folders(args) -> tuple[Path, Path]:
 def main(argv=None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
-    # the sizes and folders are checked by the stages that take them, the first one at once
+    # the sizes, folders and workers are checked by the stages that take them, at once: the
+    # sweep, which checks them all before it loads a framework, comes first
     results, directory = folders(args)
     plan = stages(args, results, directory)
     start = time.perf_counter()

@@ -18,7 +18,7 @@ import numpy as np
 
 from kfashion import layout, models, training
 from kfashion.design import BASE, FACTORS, IMPLIED, STEP_NOISE, DesignPoint, setting
-from kfashion.files import read_json, write_json
+from kfashion.files import read_json, read_record, write_json
 from kfashion.provenance import environment
 
 OBJECTIVE = keras_tuner.Objective("val_loss", direction="min")
@@ -183,7 +183,7 @@ class SweepTuner(keras_tuner.Tuner):
 
     def run_trial(self, trial, *args, callbacks=(), **kwargs):
         folder = self.get_trial_dir(trial.trial_id)
-        pending = [seed for seed in self.seeds if not layout.seed_record(folder, seed).exists()]
+        pending = [s for s in self.seeds if read_record(layout.seed_record(folder, s)) is None]
         for seed, model, history, seconds in self._train(trial, pending, callbacks, args, kwargs):
             record = self._record(trial, seed, model, history, seconds)
             write_json(layout.seed_record(folder, seed), record)  # last: the seed is now done

@@ -23,7 +23,7 @@ from kfashion import cli, layout
 from kfashion.cases import encoder_path, load_encoder, parse_cases
 from kfashion.design import CASES
 from kfashion.errors import UserError, exit_on_user_error
-from kfashion.files import read_json, write_json
+from kfashion.files import read_json, read_record, write_json
 from kfashion.guards import check_runs, hold_lock
 
 # Defaults of the reference run, all visible here. The schedule is the candidate with the best
@@ -112,9 +112,9 @@ def run_cases(template, case_numbers, seeds, dataset, schedule, results_dir: Pat
     from kfashion.cases import print_run, scored, train_and_score, train_together
     from kfashion.files import save_model
 
-    def done(case, seed):
+    def done(case, seed):  # its record whole (not cut short), and its classifier if it has one
         saved = seed != seeds[0] or layout.classifier(results_dir, case).exists()
-        return saved and layout.transfer_run(results_dir, case, seed).exists()
+        return saved and read_record(layout.transfer_run(results_dir, case, seed)) is not None
 
     def keep(case, seed, classifier, record):
         if seed == seeds[0]:

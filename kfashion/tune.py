@@ -83,6 +83,7 @@ def design_from_args(args) -> list[design.DesignPoint]:
     cli.at_least(args.epochs, 1, "--epochs")
     cli.at_least(args.seeds, 1, "--seeds")
     cli.at_least(args.workers, 1, "--workers")
+    parallel.check_workers(args.workers)
     cli.check_data_flags(args)
     try:
         points = design.make_design([f for f in args.factors.split(",") if f])

@@ -48,10 +48,10 @@ def write_idx_gz(path, array: np.ndarray) -> None:
     path.write_bytes(gzip.compress(idx_bytes(array), compresslevel=1))
 
 
-def predict_elsewhere(model_paths, inputs: np.ndarray, tmp_path) -> list[np.ndarray]:
+def predict_elsewhere(model_paths, inputs: np.ndarray, tmp_path, env=None) -> list[np.ndarray]:
     """Load each .keras file in one fresh, isolated Python that never imports kfashion (`-I`:
     neither the current folder nor the environment's PYTHON* variables are on its path), and
-    predict `inputs` with each."""
+    predict `inputs` with each; `env`: variables to set there (KERAS_BACKEND)."""
     inputs_path = tmp_path / "inputs.npy"
     np.save(inputs_path, inputs)
     outputs = [tmp_path / f"outputs{i}.npy" for i in range(len(model_paths))]
@@ -60,6 +60,7 @@ def predict_elsewhere(model_paths, inputs: np.ndarray, tmp_path) -> list[np.ndar
         [sys.executable, "-I", "-c", LOAD_ELSEWHERE, str(inputs_path), *pairs],
         check=True,
         cwd=tmp_path,
+        env={**os.environ, **(env or {})},
     )
     return [np.load(path) for path in outputs]
 

@@ -1,8 +1,10 @@
 import gzip
 import os
 import shutil
+import socket
 import subprocess
 import sys
+import urllib.error
 
 import numpy as np
 import pytest
@@ -166,6 +168,17 @@ def test_environment_variable_names_the_folder(tmp_path, monkeypatch):
         data.load_raw()
 
 
+@pytest.mark.parametrize("kind", ["a file", "nothing"])
+def test_environment_variable_naming_no_folder_says_so(tmp_path, monkeypatch, kind):
+    path = tmp_path / "data"
+    if kind == "a file":
+        path.write_text("not a folder")
+    monkeypatch.setenv("KFASHION_DATA", str(path))
+    what = "is a file, not a folder" if kind == "a file" else "does not exist"
+    with pytest.raises(data.DataError, match=f"KFASHION_DATA.: {what}"):
+        data.load_raw()
+
+
 def test_real_data_from_debian(debian_data_dir):
     raw = data.load_raw(debian_data_dir)  # checks every checksum on the way
     assert raw.source == "--data-dir" and set(raw.sha256) == {n for n, _, _ in data.FILES.values()}
@@ -215,3 +228,49 @@ def test_the_download_goes_through_keras(tmp_path):
     done = subprocess.run([sys.executable, "-c", program], env=env, capture_output=True, text=True)
     assert done.returncode != 0
     assert "URL fetch failure" in done.stderr, done.stderr[-2000:]
+    # and the command says why, in its one line (Debian's folder hidden, as on other machines)
+    program = "from kfashion import data; data.DEBIAN_DIR = data.Path('/none'); data.main([])"
+    done = subprocess.run([sys.executable, "-c", program], env=env, capture_output=True, text=True)
+    assert done.returncode == 2 and len(done.stderr.splitlines()) == 1, done.stderr[-2000:]
+    assert "the download failed (no connection: Connection refused)" in done.stderr
+
+
+def keras_raising(error: BaseException):
+    """A download that fails as Keras's get_file does: urllib's error re-raised as a bare
+    Exception (its context the original), a bad checksum as a ValueError."""
+
+    def download():
+        if not isinstance(error, urllib.error.URLError):
+            raise error
+        try:
+            raise error
+        except urllib.error.URLError as failure:
+            raise Exception(f"URL fetch failure on the origin: {failure}")  # noqa: B904
+
+    return download
+
+
+@pytest.mark.parametrize(
+    "error, reason",
+    [
+        (urllib.error.HTTPError("url", 404, "Not Found", {}, None), "HTTP error 404 Not Found"),
+        (urllib.error.URLError(socket.gaierror(-2, "Name or service not known")), "no connection"),
+        (ConnectionResetError(104, "Connection reset by peer"), "no connection: Connection reset"),
+        (
+            ValueError(
+                "Incomplete or corrupted file detected. The sha256 file hash does not match"
+            ),
+            "the downloaded file's checksum did not match",
+        ),
+        (RuntimeError("something else"), "RuntimeError: something else"),
+    ],
+)
+def test_a_failed_download_says_why(tmp_path, monkeypatch, capsys, error, reason):
+    monkeypatch.setattr(data, "KERAS_CACHE", tmp_path / "keras")
+    monkeypatch.setattr(data, "DEBIAN_DIR", tmp_path / "debian")
+    monkeypatch.setattr(data, "_download", keras_raising(error))
+    monkeypatch.delenv("KFASHION_DATA", raising=False)
+    with pytest.raises(SystemExit):
+        data.main([])
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert f"the download failed ({reason}" in line and "apt-get install" in line

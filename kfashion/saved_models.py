@@ -1,0 +1,82 @@
+"""The saved models the stages read: found, loaded and checked in one place.
+
+Every command that loads a `.keras` file checks what it maps to what before using it, so a
+wrong file (a decoder or a classifier given as an encoder, a decoder of another latent size)
+is one line naming the file, not a traceback from inside Keras.
+"""
+
+import zipfile
+from pathlib import Path
+
+from kfashion import cli, layout
+from kfashion.design import IMAGE_SHAPE
+from kfashion.errors import UserError
+
+HINT = "run `python -m kfashion.tune` first, or pass --encoder a file it saved"
+# kfashion's names for the models that are not encoders (models.build_*), to say which it is
+OTHER_KINDS = ("classifier", "autoencoder", "decoder")
+
+
+def readable_archive(path, flag: str, hint: str = HINT) -> Path:
+    """A readable file that is a zip archive, as every `.keras` file is; checked before Keras
+    is loaded, so a wrong file answers at once."""
+    path = cli.readable_file(path, flag, hint)
+    if not zipfile.is_zipfile(path):
+        raise UserError(f"{flag} {path}: not a readable .keras model (not a zip archive); {hint}")
+    return path
+
+
+def encoder_path(args) -> Path:
+    """The encoder to start from: --encoder, or the one `tune` wrote into --results."""
+    flag = "--encoder" if args.encoder else "the encoder in --results"
+    return readable_archive(args.encoder or layout.model(args.results, "encoder"), flag)
+
+
+def load(path: Path, hint: str = HINT):
+    """Load a `.keras` file, or a UserError naming it."""
+    import keras
+
+    try:
+        return keras.saving.load_model(path, compile=False)
+    except Exception as error:  # any failure to read the file means the same to the user
+        message = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        raise UserError(
+            f"{path}: not a readable .keras model ({type(error).__name__}: {message}); {hint}"
+        ) from None
+
+
+def shapes(model) -> tuple:
+    """(input shape, output shape) of a one-input, one-output model, or (None, None)."""
+    try:
+        inputs, outputs = model.input_shape, model.output_shape
+    except (AttributeError, ValueError):  # not built, or a subclassed model
+        return None, None
+    single = all(isinstance(s, tuple) for s in (inputs, outputs))
+    return (tuple(inputs), tuple(outputs)) if single else (None, None)
+
+
+def load_encoder(path: Path, hint: str = HINT):
+    """Load and check an encoder: images (None, 28, 28, 1) in, flat codes (None, n) out."""
+    model = load(path, hint)
+    inputs, outputs = shapes(model)
+    kind = f"a {model.name}, " if model.name in OTHER_KINDS else ""
+    if inputs is None or inputs[1:] != IMAGE_SHAPE or len(outputs) != 2 or kind:
+        raise UserError(
+            f"{path}: not an encoder: {kind}it maps {inputs} to {outputs}; an encoder must map "
+            f"(None, 28, 28, 1) images to (None, n) codes; {hint}"
+        )
+    return model
+
+
+def load_decoder(path: Path, latent_dim: int, encoder_path: Path, hint: str = HINT):
+    """Load and check the decoder for an encoder of `latent_dim`: (None, n) codes in, images
+    (None, 28, 28, 1) out."""
+    model = load(path, hint)
+    inputs, outputs = shapes(model)
+    if inputs != (None, latent_dim) or outputs is None or outputs[1:] != IMAGE_SHAPE:
+        raise UserError(
+            f"{path}: not the decoder of {encoder_path}: it maps {inputs} to {outputs}; it must "
+            f"map the encoder's (None, {latent_dim}) codes to (None, 28, 28, 1) "
+            f"images; put the decoder saved with that encoder beside it; {hint}"
+        )
+    return model
