@@ -1,5 +1,4 @@
-"""One transfer run: a classifier for one case and seed, trained, then scored on the test set;
-and the pretrained encoder it starts from, checked before anything trains.
+"""One transfer run: a classifier for one case and seed, trained, then scored on the test set.
 
 Classifier = encoder + one Dense(10) giving logits (`models.build_classifier`). The four cases
 (`design.CASES`) differ only in the encoder's starting weights and its `trainable` flag. Every
@@ -17,18 +16,6 @@ import numpy as np
 
 from kfashion import training
 from kfashion.design import CASES, NUM_CLASSES
-from kfashion.errors import UserError
-from kfashion.saved_models import encoder_path, load_encoder  # noqa: F401 (for the stages)
-
-
-def parse_cases(text: str) -> list[int]:
-    try:
-        cases = sorted({int(part) for part in text.split(",") if part.strip()})
-    except ValueError:
-        cases = []
-    if not cases or not set(cases) <= set(CASES):
-        raise UserError(f"--cases {text!r}: give case numbers from 1-4, e.g. --cases 1,3")
-    return cases
 
 
 @dataclasses.dataclass(frozen=True)
@@ -236,12 +223,12 @@ def test_scores(classifier, dataset) -> dict:
     }
 
 
-def print_run(record: dict, note: str = "") -> None:
-    print(
+def describe_run(record: dict, note: str = "") -> str:
+    """One line for a finished run."""
+    return (
         f"case {record['case']} ({CASES[record['case']].label}), seed {record['seed']}{note}: "
         f"test accuracy {record['test_accuracy']:.4f}, loss {record['test_loss']:.4f} "
-        f"({record['seconds']:.0f} s)",
-        flush=True,
+        f"({record['seconds']:.0f} s)"
     )
 
 

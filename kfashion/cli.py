@@ -10,6 +10,7 @@ import os
 import sys
 from pathlib import Path
 
+from kfashion.design import CASES
 from kfashion.errors import UserError
 
 
@@ -92,3 +93,14 @@ def readable_file(path, flag: str, hint: str) -> Path:
     if not os.access(path, os.R_OK):
         raise UserError(f"{flag} {path}: cannot be read; {hint}")
     return path
+
+
+def parse_cases(text: str) -> list[int]:
+    """ "1,3" -> [1, 3]: --cases, each a case of `design.CASES`."""
+    try:
+        cases = sorted({int(part) for part in text.split(",") if part.strip()})
+    except ValueError:
+        cases = []
+    if not cases or not set(cases) <= set(CASES):
+        raise UserError(f"--cases {text!r}: give case numbers from 1-4, e.g. --cases 1,3")
+    return cases

@@ -92,7 +92,7 @@ def run(
     with its own settings beside it.
     """
     from kfashion import plots
-    from kfashion.cases import print_run, train_and_score
+    from kfashion.cases import describe_run, train_and_score
     from kfashion.guards import check_runs
 
     few = [count for count in counts if count != "all"]
@@ -110,7 +110,7 @@ def run(
                         template, case, seed, subset, schedule, validate=False
                     )
                     write_json(path, {**record, "repeats": repeats[count]})
-                    print_run(record, f", {count} labels")
+                    print(describe_run(record, f", {count} labels"), flush=True)
                 records[count, case, seed] = read_json(path)
     summary = summarise(records, counts, cases, seeds)
     names = {case: f"case {case}: {CASES[case].label}" for case in cases}

@@ -89,9 +89,9 @@ def main(argv=None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
     candidates = parse_candidates(args.candidates)
-    from kfashion.cases import encoder_path, load_encoder, parse_cases
+    from kfashion.saved_models import encoder_path, load_encoder
 
-    case_numbers = parse_cases(args.cases)
+    case_numbers = cli.parse_cases(args.cases)
     cli.at_least(args.seeds, 1, "--seeds")
     cli.at_least(args.batch_size, 1, "--batch-size")
     cli.check_data_flags(args)

@@ -99,19 +99,19 @@ def flags(**values) -> list[str]:
 
 def units(module: str, argv: list[str]) -> int:
     """The units of work a stage's command will do, from its own parsed arguments."""
-    from kfashion import cases, design, schedule, transfer, tune
+    from kfashion import design, schedule, transfer, tune
 
     if module == "tune":
         args = tune.parse_args(argv)
         return len(design.make_design([f for f in args.factors.split(",") if f])) * args.seeds
     if module == "schedule":
         args = schedule.parse_args(argv)
-        runs = len(cases.parse_cases(args.cases)) * args.seeds
+        runs = len(cli.parse_cases(args.cases)) * args.seeds
         return len(schedule.parse_candidates(args.candidates)) * runs
     if module == "transfer":
         args = transfer.parse_args(argv)
         counts = [c for c in (args.labels or "all").split(",") if c.strip() not in ("", "all")]
-        return len(cases.parse_cases(args.cases)) * args.seeds * max(len(counts), 1)
+        return len(cli.parse_cases(args.cases)) * args.seeds * max(len(counts), 1)
     return 1
 
 

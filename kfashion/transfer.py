@@ -20,11 +20,11 @@ import sys
 from pathlib import Path
 
 from kfashion import cli, layout
-from kfashion.cases import encoder_path, load_encoder, parse_cases
 from kfashion.design import CASES
 from kfashion.errors import UserError, exit_on_user_error
 from kfashion.files import read_json, read_record, write_json
 from kfashion.guards import check_runs, hold_lock
+from kfashion.saved_models import encoder_path, load_encoder
 
 # Defaults of the reference run, all visible here. The schedule is the candidate with the best
 # mean validation accuracy in `python -m kfashion.schedule` (results/reference/schedule.json;
@@ -109,7 +109,7 @@ def run_cases(template, case_numbers, seeds, dataset, schedule, results_dir: Pat
     first seed's classifier of each case is saved too: that run is done once both are saved.
     """
     from kfashion import training
-    from kfashion.cases import print_run, scored, train_and_score, train_together
+    from kfashion.cases import describe_run, scored, train_and_score, train_together
     from kfashion.files import save_model
 
     def done(case, seed):  # its record whole (not cut short), and its classifier if it has one
@@ -121,7 +121,7 @@ def run_cases(template, case_numbers, seeds, dataset, schedule, results_dir: Pat
             save_model(classifier, layout.classifier(results_dir, case))
         # last: a run counts as done once all is saved
         write_json(layout.transfer_run(results_dir, case, seed), record)
-        print_run(record)
+        print(describe_run(record), flush=True)
 
     together = training.compiles_whole_epochs()
     for case in case_numbers if together else []:
@@ -142,7 +142,7 @@ def run_cases(template, case_numbers, seeds, dataset, schedule, results_dir: Pat
 def main(argv=None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
-    case_numbers = parse_cases(args.cases)
+    case_numbers = cli.parse_cases(args.cases)
     for flag in ("epochs", "seeds", "batch_size", "min_steps"):
         cli.at_least(getattr(args, flag), 1, "--" + flag.replace("_", "-"))
     if not args.learning_rate > 0:

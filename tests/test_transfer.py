@@ -7,9 +7,9 @@ import pytest
 from helpers import refused, run_module
 
 from kfashion import cases, data, labels, models, transfer
-from kfashion.cases import load_encoder
 from kfashion.design import CASES
 from kfashion.errors import UserError
+from kfashion.saved_models import load_encoder
 
 SMALL = ["--subset", "600", "--epochs", "1"]
 
