@@ -74,3 +74,13 @@ def test_the_quick_look_runs_every_stage_of_the_study_at_its_sizes(tmp_path):
     assert parsed(plan[0]).subset == study.QUICK["subset"] == parsed(plan[1]).subset
     assert parsed(plan[0]).seeds == study.QUICK["seeds"]
     assert parsed(plan[1]).seeds == study.QUICK["transfer_seeds"]
+
+
+def test_the_readme_describes_the_quick_look_at_its_sizes():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    subset = study.QUICK["subset"]
+    assert f"runs every stage on {subset:,} images ({subset * 5 // 6:,} to train" in readme
+    assert f"{study.QUICK['epochs']} epochs, one\nsweep seed a point and two transfer" in readme
+    assert (study.QUICK["seeds"], study.QUICK["transfer_seeds"]) == (1, 2)
