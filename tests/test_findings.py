@@ -189,6 +189,10 @@ def test_overfitting_is_a_growing_gap_not_a_rise_of_the_validation_loss():
     # the training loss climbs back with the validation loss: the same gap, no overfitting
     sweep = synthetic_sweep(lambda c, s: 0.03, curve=climbs_back)
     assert judged(findings.sweep_claims(sweep))["Batch 50 hints at overfitting"] == ("not resolved")
+    # runs of one epoch have no trend to measure: the claim says so, and nothing raises
+    sweep = synthetic_sweep(lambda c, s: 0.03, curve=lambda config, seed, best: [best])
+    (found,) = [c for c in findings.sweep_claims(sweep) if c["claim"].startswith("Batch 50")]
+    assert "4 epochs or more" in found["comparisons"][0]["reason"]
 
 
 def synthetic_transfer(accuracy) -> dict:
