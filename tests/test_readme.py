@@ -206,10 +206,13 @@ def test_findings_and_report_of_a_users_run(clone):
     assert {"Loss falls as n grows", "Case 1 has the highest accuracy"} <= set(verdicts)
     for found in quick["claims"]:
         for comparison in found["comparisons"]:
-            assert len(comparison["per_seed"]) == 2 and len(comparison["ci95"]) == 2
+            if comparison.get("reason"):  # a measure these tiny runs cannot give, and why
+                assert comparison["per_seed"] == [] and found["verdict"] == "not resolved"
+            else:
+                assert len(comparison["per_seed"]) == 2 and len(comparison["ci95"]) == 2
     one_seed = results(clone, "findings.json")  # 1 seed: no interval, so nothing is resolved
     for found in one_seed["claims"]:
-        assert found["verdict"] in ("not resolved", "follows from 'Loss rises with p'")
+        assert found["verdict"] == "not resolved", found["claim"]
     report = (clone["path"] / "results" / "README.md").read_text()
     assert "## The reference study's findings, checked" in report
     assert "(no interval: one seed)" in report
