@@ -16,7 +16,7 @@ import keras
 import keras_tuner
 import numpy as np
 
-from kfashion import layout, models, training
+from kfashion import layout, models, seeds_together, training
 from kfashion.design import BASE, FACTORS, IMPLIED, DesignPoint, setting
 from kfashion.files import read_json, write_json
 from kfashion.provenance import environment
@@ -117,6 +117,12 @@ def describe_seed(record: dict) -> str:
     return f"seed {record['seed']}: {outcome} ({record['seconds']:.0f} s)"
 
 
+def _history(curves: dict) -> keras.callbacks.History:
+    history = keras.callbacks.History()
+    history.history = curves
+    return history
+
+
 class SweepTuner(keras_tuner.Tuner):
     """Runs each trial's design point once per seed and keeps every seed's record.
 
@@ -168,8 +174,10 @@ class SweepTuner(keras_tuner.Tuner):
         return [*callbacks, keras.callbacks.TerminateOnNaN(), best, training.stop_on_ctrl_c()]
 
     def _train(self, trial, seeds, callbacks, args, kwargs):
-        """Yield (seed, trained model, History, seconds) for each seed: one after another, or,
-        where whole epochs compile (JAX on an accelerator), all together in one program."""
+        """Yield (seed, trained model, History, seconds) for each seed: where whole epochs
+        compile (JAX on an accelerator), all together in one program; otherwise together as
+        branches of one Keras model (`kfashion.seeds_together`), or one after another when
+        TensorBoard logs are asked for (a log per seed needs a model per `fit`)."""
         hp = trial.hyperparameters
         if len(seeds) > 1 and training.compiles_whole_epochs():
             from kfashion import compiled_fit
@@ -192,19 +200,38 @@ class SweepTuner(keras_tuner.Tuner):
                 (s, m, h, seconds) for s, m, h in zip(seeds, models, histories, strict=True)
             )
             return
-        for seed in seeds:
-            keras.backend.clear_session()  # the previous seed's models are done with
+        groups = [[seed] for seed in seeds] if callbacks else [seeds]
+        for group in groups:
+            yield from self._train_together(trial, group, callbacks, args, kwargs)
+
+    def _train_together(self, trial, seeds, callbacks, args, kwargs):
+        """Train `seeds` as one group in their explicit epoch orders; a seed that diverges is
+        yielded as such and the others start again without it."""
+        hp = trial.hyperparameters
+        while seeds:
+            keras.backend.clear_session()  # the previous group's models are done with
             start = time.perf_counter()
-            model = self.hypermodel.build(hp, seed)
-            history = self.hypermodel.fit(
-                hp,
-                model,
+            models = [self.hypermodel.build(hp, seed) for seed in seeds]
+            own = self._deepcopy_callbacks(list(callbacks))
+            if len(seeds) == 1:  # alone: KerasTuner's TensorBoard log for this seed
+                self._configure_tensorboard_dir(own, trial, execution=seeds[0])
+            curves, diverged = seeds_together.fit(
+                models,
+                seeds,
                 *args,
-                seed=seed,
-                callbacks=self._callbacks(trial, seed, callbacks, kwargs["epochs"]),
-                **kwargs,
+                epochs=kwargs["epochs"],
+                batch_size=choose(hp, "batch_size"),
+                validation_data=kwargs.get("validation_data"),
+                callbacks=[*own, training.stop_on_ctrl_c()],
+                verbose=self.hypermodel.verbose,
+                **training.fit_options(),
             )
-            yield seed, model, history, time.perf_counter() - start
+            seconds = (time.perf_counter() - start) / len(seeds)
+            finished = diverged or set(seeds)  # the others' runs were cut short: train again
+            for seed, model, history in zip(seeds, models, curves, strict=True):
+                if seed in finished:
+                    yield seed, model, _history(history), seconds
+            seeds = [seed for seed in seeds if seed not in finished]
 
     def _record(self, trial, seed: int, model, history, seconds: float) -> dict:
         """One seed's record; its best epoch's weights (in the model now) are saved beside it."""
