@@ -39,20 +39,20 @@ class Branches(keras.callbacks.Callback):
 
     Args:
         models: each seed's model (a branch of the trained model, or the model itself).
-        prefixes: the log name prefix of each seed's loss ("" for a model trained alone).
+        keys: the log name of each seed's training loss; "val_" + key is its validation loss.
     """
 
-    def __init__(self, models, prefixes):
+    def __init__(self, models, keys):
         super().__init__()
-        self.models, self.prefixes = models, prefixes
+        self.models, self.keys = models, keys
         self.curves = [{"loss": [], "val_loss": []} for _ in models]
         self.best = [math.inf] * len(models)
         self.best_weights = [None] * len(models)
         self.diverged = set()
 
     def on_epoch_end(self, epoch, logs=None):
-        for k, (model, prefix) in enumerate(zip(self.models, self.prefixes, strict=True)):
-            loss, val_loss = logs[f"{prefix}loss"], logs.get(f"val_{prefix}loss", math.nan)
+        for k, (model, key) in enumerate(zip(self.models, self.keys, strict=True)):
+            loss, val_loss = logs[key], logs.get(f"val_{key}", math.nan)
             self.curves[k]["loss"].append(float(loss))
             self.curves[k]["val_loss"].append(float(val_loss))
             if not (np.isfinite(loss) and np.isfinite(val_loss)):
@@ -77,14 +77,16 @@ def group(models, seeds) -> keras.Model:
     together = keras.Model(inputs, outputs, name="seeds_together")
     first = models[0]
     optimizer = type(first.optimizer).from_config(first.optimizer.get_config())
+    # Keras's per-output "seed<k>_loss" averages the batches unweighted (a last, smaller batch
+    # counts in full), unlike a lone model's "loss"; the loss as a metric weighs each image alike
+    mean_loss = [[keras.metrics.MeanMetricWrapper(keras.losses.get(first.loss), "mean_loss")]]
     together.compile(
-        optimizer=optimizer, loss=[first.loss] * len(models), **_compile_options(first)
+        optimizer=optimizer,
+        loss=[first.loss] * len(models),
+        metrics=mean_loss * len(models),
+        steps_per_execution=first.steps_per_execution,
     )
     return together
-
-
-def _compile_options(model) -> dict:
-    return {"steps_per_execution": model.steps_per_execution}
 
 
 def copy_optimizer_state(together: keras.Model, model: keras.Model) -> None:
@@ -128,9 +130,7 @@ def fit(
     alone = len(models) == 1
     names = [model.name for model in models]
     trained = models[0] if alone else group(models, seeds)
-    # a lone model logs "loss"; a branch its output's "seed<k>_loss"
-    prefixes = [""] if alone else [f"seed{seed}_" for seed in seeds]
-    branches = Branches(models, prefixes)
+    branches = Branches(models, ["loss"] if alone else [f"seed{s}_mean_loss" for s in seeds])
     validation = validation_data
     if validation is not None and not alone:
         validation = tuple([part] * len(models) for part in validation)
