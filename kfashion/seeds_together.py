@@ -79,11 +79,14 @@ def group(models, seeds) -> keras.Model:
     optimizer = type(first.optimizer).from_config(first.optimizer.get_config())
     # Keras's per-output "seed<k>_loss" averages the batches unweighted (a last, smaller batch
     # counts in full), unlike a lone model's "loss"; the loss as a metric weighs each image alike
-    mean_loss = [[keras.metrics.MeanMetricWrapper(keras.losses.get(first.loss), "mean_loss")]]
+    # (one metric object per branch: a shared one would average all the branches together)
+    mean_loss = [
+        [keras.metrics.MeanMetricWrapper(keras.losses.get(first.loss), "mean_loss")] for _ in models
+    ]
     together.compile(
         optimizer=optimizer,
         loss=[first.loss] * len(models),
-        metrics=mean_loss * len(models),
+        metrics=mean_loss,
         steps_per_execution=first.steps_per_execution,
     )
     return together
