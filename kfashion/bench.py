@@ -179,7 +179,8 @@ def _sweep_seeds(together: bool):
         return [x[seeds_together.epoch_order(seed, epochs[0], len(x))] for seed in seeds]
 
     if together:
-        group = seeds_together.group(models, seeds)
+        # even batches, as the sweep's 50,000 images in batches of 100: no loss metrics needed
+        group = seeds_together.group(models, seeds, uneven=False)
 
         def run(x):
             inputs = ordered(x)

@@ -67,8 +67,9 @@ class Branches(keras.callbacks.Callback):
                 model.set_weights(weights)
 
 
-def group(models, seeds) -> keras.Model:
-    """One functional model whose branch k is `models[k]`, input and output named seed<k>."""
+def group(models, seeds, uneven: bool = True) -> keras.Model:
+    """One functional model whose branch k is `models[k]`, input and output named seed<k>;
+    `uneven`: whether a last batch may be smaller than the others (see below)."""
     for model, seed in zip(models, seeds, strict=True):
         model.name = f"seed{seed}"  # a functional model's layers need distinct names; `fit`
         # gives each its own name back
@@ -78,15 +79,16 @@ def group(models, seeds) -> keras.Model:
     first = models[0]
     optimizer = type(first.optimizer).from_config(first.optimizer.get_config())
     # Keras's per-output "seed<k>_loss" averages the batches unweighted (a last, smaller batch
-    # counts in full), unlike a lone model's "loss"; the loss as a metric weighs each image alike
-    # (one metric object per branch: a shared one would average all the branches together)
+    # counts in full), unlike a lone model's "loss"; the loss as a metric weighs each image alike,
+    # at 5% of the time, so only where batches are uneven. One metric object per branch: a
+    # shared one would average all the branches together.
     mean_loss = [
         [keras.metrics.MeanMetricWrapper(keras.losses.get(first.loss), "mean_loss")] for _ in models
     ]
     together.compile(
         optimizer=optimizer,
         loss=[first.loss] * len(models),
-        metrics=mean_loss,
+        metrics=mean_loss if uneven else None,
         steps_per_execution=first.steps_per_execution,
     )
     return together
@@ -132,8 +134,12 @@ def fit(
     """
     alone = len(models) == 1
     names = [model.name for model in models]
-    trained = models[0] if alone else group(models, seeds)
-    branches = Branches(models, ["loss"] if alone else [f"seed{s}_mean_loss" for s in seeds])
+    validation_batch = fit_options.get("validation_batch_size") or batch_size
+    uneven = len(x) % batch_size != 0
+    uneven |= validation_data is not None and len(validation_data[0]) % validation_batch != 0
+    trained = models[0] if alone else group(models, seeds, uneven)
+    loss = "mean_loss" if uneven else "loss"
+    branches = Branches(models, ["loss"] if alone else [f"seed{s}_{loss}" for s in seeds])
     validation = validation_data
     if validation is not None and not alone:
         validation = tuple([part] * len(models) for part in validation)
