@@ -5,10 +5,12 @@ after a warm-up) of the autoencoder and the classifier at batch 100, through the
 code path and through a plain `model.fit` of the same network (and, with `--torch`, a plain
 PyTorch loop of the same autoencoder), taking the variants in turn so all see the same
 machine; FLOPs per training image counted from the layers and the fraction of this machine's
-measured float32 matmul peak that reaches; the wall time of `python -m kfashion.study --quick`;
-with `--study`, that of the whole default study from scratch, stage by stage, with JAX's
-compilation-cache hits and misses; with `--full-sweep N`, that of the default sweep alone on N
-workers. Writes `bench.json` under `--results`, one entry per machine and backend.
+measured float32 matmul peak that reaches; images/s per seed trained of a sweep point's seeds
+trained together as one model against one at a time (the CPU path); the wall time of
+`python -m kfashion.study --quick`; with `--study`, that of the whole default study from
+scratch, stage by stage, with JAX's compilation-cache hits and misses; with `--full-sweep N`,
+that of the default sweep alone on N workers. Writes `bench.json` under `--results`, one entry
+per machine and backend.
 """
 
 import json
@@ -31,6 +33,7 @@ IMAGES = 10_000  # training images per timed epoch
 REPEATS = 5  # timed epochs per variant, after one warm-up epoch
 BATCH_SIZE = 100
 RESULTS = "results"
+SEEDS = 3  # seeds of one sweep point, trained together or one at a time
 
 
 def training_flops_per_image(model) -> int:
@@ -155,6 +158,61 @@ def _stage_autoencoder():
     hp = keras_tuner.HyperParameters()
     model = hypermodel.build(hp)
     return lambda x: hypermodel.fit(hp, model, x, x, epochs=1), model
+
+
+def _sweep_seeds(together: bool):
+    """The sweep's seeds of the base case on a CPU: as branches of one model
+    (`kfashion.seeds_together`), or one model after another, each epoch in the seeds' own
+    image orders as the tune stage feeds them. One run trains every seed one epoch."""
+    import keras_tuner
+
+    from kfashion import seeds_together, sweep
+
+    hypermodel = sweep.AutoencoderHyperModel(verbose=0)
+    hp = keras_tuner.HyperParameters()
+    seeds = list(range(SEEDS))
+    models = [hypermodel.build(hp, seed) for seed in seeds]
+    epochs = [0]
+
+    def ordered(x):
+        epochs[0] += 1
+        return [x[seeds_together.epoch_order(seed, epochs[0], len(x))] for seed in seeds]
+
+    if together:
+        # even batches, as the sweep's 50,000 images in batches of 100: no loss metrics needed
+        group = seeds_together.group(models, seeds, uneven=False)
+
+        def run(x):
+            inputs = ordered(x)
+            group.fit(inputs, inputs, batch_size=BATCH_SIZE, shuffle=False, verbose=0)
+
+        return run, group
+
+    def run(x):
+        for model, inputs in zip(models, ordered(x), strict=True):
+            model.fit(inputs, inputs, batch_size=BATCH_SIZE, shuffle=False, verbose=0)
+
+    return run, models[0]
+
+
+def measure_seeds_together(x, repeats: int) -> dict:
+    """Images/s per seed trained (each seed's images count) of `SEEDS` seeds together and one
+    at a time, and the ratio."""
+    variants = {"together": _sweep_seeds(True), "one_at_a_time": _sweep_seeds(False)}
+    measured = throughput(variants, x, repeats)
+    for entry in measured.values():
+        for name in ("images_per_second_median", "images_per_second_best"):
+            entry[f"seed_{name}"] = entry.pop(name) * SEEDS
+        entry["seed_images_per_cpu_second_median"] = (
+            entry.pop("images_per_cpu_second_median") * SEEDS
+        )
+    rate = {name: m["seed_images_per_second_median"] for name, m in measured.items()}
+    return {
+        "network": "autoencoder",
+        "seeds": SEEDS,
+        **measured,
+        "speedup": rate["together"] / rate["one_at_a_time"],
+    }
 
 
 def _plain_classifier(labels):
@@ -358,6 +416,7 @@ def main(argv=None) -> None:
         },
     }
     results = measure(networks, x, args.repeats, peak)
+    together = measure_seeds_together(x, args.repeats)
     entry = {
         "provenance": provenance("kfashion.bench", argv, dataset),
         "machine": about,
@@ -367,6 +426,7 @@ def main(argv=None) -> None:
         "data_load_seconds": load_seconds,
         "matmul_peak_gflops": peak,
         "training": results,
+        "seeds_together": together,
         "quick_study": None if args.skip_study else timed_study(["--quick"], args.data_dir),
         "study": timed_study([], args.data_dir) if args.study else None,
         "full_sweeps": [full_sweep(workers, args.data_dir) for workers in args.full_sweep],
@@ -403,6 +463,16 @@ def print_table(entry: dict) -> None:
                 print(
                     f"{network:<12} kfashion / {name.removeprefix('kfashion_over_')}: {ratio:.2f}x"
                 )
+    if together := entry.get("seeds_together"):
+        rates = {
+            name: f"{together[name]['seed_images_per_second_median']:.0f}"
+            for name in ("together", "one_at_a_time")
+        }
+        print(
+            f"{together['network']}, {together['seeds']} seeds (images/s per seed trained): "
+            f"together {rates['together']}, one at a time {rates['one_at_a_time']}, "
+            f"{together['speedup']:.2f}x"
+        )
     for name in ("quick_study", "study"):
         if run := entry[name]:
             stages = ", ".join(f"{s.split()[0]} {t:.0f} s" for s, t in run["stage_seconds"].items())

@@ -7,7 +7,9 @@ and best-epoch weights are written beside the trial as soon as that seed ends, s
 was interrupted resumes at its first unfinished seed.
 
 `DesignOracle` hands the points out in order (KerasTuner's GridSearch cannot resume a stopped
-search), `AutoencoderHyperModel` builds and fits one seed, `SweepTuner` runs a trial's seeds.
+search), `AutoencoderHyperModel` builds and fits one seed, `SweepTuner` runs a trial's seeds:
+on a CPU together as branches of one model (`kfashion.seeds_together`, which fits the
+hypermodel's models itself), with an accelerator in one compiled program (`compiled_fit`).
 """
 
 import time
@@ -16,8 +18,8 @@ import keras
 import keras_tuner
 import numpy as np
 
-from kfashion import layout, models, training
-from kfashion.design import BASE, FACTORS, IMPLIED, STEP_NOISE, DesignPoint, setting
+from kfashion import layout, models, seeds_together, training
+from kfashion.design import BASE, FACTORS, IMPLIED, DesignPoint, setting
 from kfashion.files import read_json, read_record, write_json
 from kfashion.provenance import environment
 
@@ -117,39 +119,10 @@ def describe_seed(record: dict) -> str:
     return f"seed {record['seed']}: {outcome} ({record['seconds']:.0f} s)"
 
 
-class StepNoise(keras.callbacks.Callback):
-    """Records per epoch, as `history[KEY]`, how much the training loss jumps from one chunk of
-    steps to the next: the sample std of the differences between successive chunk means, over
-    the mean of the chunk means. A chunk is one call into the backend (`steps_per_execution`
-    steps, the last one shorter). Keras's `logs["loss"]` after a chunk is the running mean over
-    the epoch's images so far, weighted by images, so a chunk's own mean is recovered from two
-    running means: (n_k m_k - n_(k-1) m_(k-1)) / (n_k - n_(k-1)), n_k the images seen after it.
-    An epoch of fewer than 3 chunks records nothing.
-
-    Args:
-        batch_size: images a step.
-        samples: training images an epoch (the last batch may be short).
-    """
-
-    KEY = STEP_NOISE
-
-    def __init__(self, batch_size: int, samples: int):
-        super().__init__()
-        self.batch_size, self.samples = batch_size, samples
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.seen, self.running, self.chunks = 0, 0.0, []
-
-    def on_train_batch_end(self, batch, logs=None):
-        seen = min((batch + 1) * self.batch_size, self.samples)  # `batch`: the chunk's last step
-        mean = float(logs["loss"])
-        self.chunks.append((seen * mean - self.seen * self.running) / (seen - self.seen))
-        self.seen, self.running = seen, mean
-
-    def on_epoch_end(self, epoch, logs=None):
-        if len(self.chunks) >= 3 and logs is not None:
-            chunks = np.asarray(self.chunks)
-            logs[self.KEY] = float(np.diff(chunks).std(ddof=1) / chunks.mean())
+def _history(curves: dict) -> keras.callbacks.History:
+    history = keras.callbacks.History()
+    history.history = curves
+    return history
 
 
 class SweepTuner(keras_tuner.Tuner):
@@ -194,19 +167,19 @@ class SweepTuner(keras_tuner.Tuner):
             raise keras_tuner.errors.FailedTrialError(f"diverged: {'; '.join(diverged)}")
         return {OBJECTIVE.name: float(np.mean([run["best_val_loss"] for run in runs]))}
 
-    def _callbacks(self, trial, seed: int, callbacks, epochs: int, samples: int) -> list:
+    def _callbacks(self, trial, seed: int, callbacks, epochs: int) -> list:
         callbacks = self._deepcopy_callbacks(list(callbacks))  # KerasTuner's own helpers:
         self._configure_tensorboard_dir(callbacks, trial, execution=seed)  # a log per seed
         best = keras.callbacks.EarlyStopping(  # never stops: it keeps the best epoch's weights
             OBJECTIVE.name, patience=epochs, restore_best_weights=True
         )
-        if not training.compiles_whole_epochs():  # compiled epochs run no per-batch callbacks
-            callbacks.append(StepNoise(choose(trial.hyperparameters, "batch_size"), samples))
         return [*callbacks, keras.callbacks.TerminateOnNaN(), best, training.stop_on_ctrl_c()]
 
     def _train(self, trial, seeds, callbacks, args, kwargs):
-        """Yield (seed, trained model, History, seconds) for each seed: one after another, or,
-        where whole epochs compile (JAX on an accelerator), all together in one program."""
+        """Yield (seed, trained model, History, seconds) for each seed: where whole epochs
+        compile (JAX on an accelerator), all together in one program; otherwise together as
+        branches of one Keras model (`kfashion.seeds_together`), or one after another when
+        TensorBoard logs are asked for (a log per seed needs a model per `fit`)."""
         hp = trial.hyperparameters
         if len(seeds) > 1 and training.compiles_whole_epochs():
             from kfashion import compiled_fit
@@ -221,10 +194,7 @@ class SweepTuner(keras_tuner.Tuner):
                 batch_size=choose(hp, "batch_size"),
                 epochs=kwargs["epochs"],
                 validation_data=kwargs.get("validation_data"),
-                callbacks=[
-                    self._callbacks(trial, s, callbacks, kwargs["epochs"], len(args[0]))
-                    for s in seeds
-                ],
+                callbacks=[self._callbacks(trial, s, callbacks, kwargs["epochs"]) for s in seeds],
                 verbose=self.hypermodel.verbose,
             )
             seconds = (time.perf_counter() - start) / len(seeds)
@@ -232,19 +202,38 @@ class SweepTuner(keras_tuner.Tuner):
                 (s, m, h, seconds) for s, m, h in zip(seeds, models, histories, strict=True)
             )
             return
-        for seed in seeds:
-            keras.backend.clear_session()  # the previous seed's models are done with
+        groups = [[seed] for seed in seeds] if callbacks else [seeds]
+        for group in groups:
+            yield from self._train_together(trial, group, callbacks, args, kwargs)
+
+    def _train_together(self, trial, seeds, callbacks, args, kwargs):
+        """Train `seeds` as one group in their explicit epoch orders; a seed that diverges is
+        yielded as such and the others start again without it."""
+        hp = trial.hyperparameters
+        while seeds:
+            keras.backend.clear_session()  # the previous group's models are done with
             start = time.perf_counter()
-            model = self.hypermodel.build(hp, seed)
-            history = self.hypermodel.fit(
-                hp,
-                model,
+            models = [self.hypermodel.build(hp, seed) for seed in seeds]
+            own = self._deepcopy_callbacks(list(callbacks))
+            if len(seeds) == 1:  # alone: KerasTuner's TensorBoard log for this seed
+                self._configure_tensorboard_dir(own, trial, execution=seeds[0])
+            curves, diverged = seeds_together.fit(
+                models,
+                seeds,
                 *args,
-                seed=seed,
-                callbacks=self._callbacks(trial, seed, callbacks, kwargs["epochs"], len(args[0])),
-                **kwargs,
+                epochs=kwargs["epochs"],
+                batch_size=choose(hp, "batch_size"),
+                validation_data=kwargs.get("validation_data"),
+                callbacks=[*own, training.stop_on_ctrl_c()],
+                verbose=self.hypermodel.verbose,
+                **training.fit_options(),
             )
-            yield seed, model, history, time.perf_counter() - start
+            seconds = (time.perf_counter() - start) / len(seeds)
+            finished = diverged or set(seeds)  # the others' runs were cut short: train again
+            for seed, model, history in zip(seeds, models, curves, strict=True):
+                if seed in finished:
+                    yield seed, model, _history(history), seconds
+            seeds = [seed for seed in seeds if seed not in finished]
 
     def _record(self, trial, seed: int, model, history, seconds: float) -> dict:
         """One seed's record; its best epoch's weights (in the model now) are saved beside it."""
