@@ -17,6 +17,48 @@ import numpy as np
 from kfashion import training
 from kfashion.design import CASES, NUM_CLASSES
 
+# Validation images (a fixed stratified sample) on which each run's code units are checked
+PROBE_IMAGES = 1000
+
+
+def probe_images(dataset) -> np.ndarray:
+    """The fixed sample of validation images the diagnostics read (no label is used)."""
+    from kfashion.data import stratified_sample
+
+    return dataset.x_val[stratified_sample(dataset.y_val, min(PROBE_IMAGES, len(dataset.y_val)), 0)]
+
+
+def dead_units(encoder, images) -> float:
+    """The fraction of code units that are 0 on every one of `images` (dead ReLU units)."""
+    codes = encoder.predict(images, batch_size=training.EVAL_BATCH_SIZE, verbose=0)
+    return float(np.mean(np.all(codes == 0, axis=0)))
+
+
+def diagnostics(classifier, images, before: tuple) -> dict:
+    """What training did to the encoder: its dead code units before and after, and how far
+    its weights moved, relative to where they started (the norm over all its weights).
+
+    Args:
+        before: (dead units, weights) of the encoder before training.
+    """
+    encoder = classifier.get_layer("encoder")
+    dead_before, start = before
+    moved = sum(
+        float(np.sum((a - b) ** 2)) for a, b in zip(encoder.get_weights(), start, strict=True)
+    )
+    size = sum(float(np.sum(b**2)) for b in start)
+    return {
+        "dead_code_units_before": dead_before,
+        "dead_code_units_after": dead_units(encoder, images),
+        "encoder_weight_change": (moved / size) ** 0.5,
+    }
+
+
+def before_training(classifier, images) -> tuple:
+    """(dead units, weights) of a classifier's encoder, before it trains."""
+    encoder = classifier.get_layer("encoder")
+    return dead_units(encoder, images), [np.array(w) for w in encoder.get_weights()]
+
 
 @dataclasses.dataclass(frozen=True)
 class Schedule:
@@ -102,6 +144,8 @@ def train(
 
     steps = schedule.steps(len(dataset.y_train))
     classifier = make_classifier(template, case_number, seed, schedule.learning_rate, steps)
+    probe = probe_images(dataset)
+    before = before_training(classifier, probe)
     start = time.perf_counter()
     model, x_train, x_val = classifier, dataset.x_train, dataset.x_val
     if not CASES[case_number].train_encoder:
@@ -141,6 +185,7 @@ def train(
         "history": curves,
         "best_epoch": int(np.argmax(curves["val_accuracy"])) + 1 if validate else schedule.epochs,
         "seconds": time.perf_counter() - start,
+        **diagnostics(classifier, probe, before),
     }
     if validate:
         record["best_val_accuracy"] = max(curves["val_accuracy"])
@@ -159,11 +204,13 @@ def train_together(template, case_number: int, seeds, dataset, schedule: Schedul
     from kfashion import compiled_fit
 
     steps = schedule.steps(len(dataset.y_train))
-    start = time.perf_counter()
     classifiers = [
         make_classifier(template, case_number, seed, schedule.learning_rate, steps)
         for seed in seeds
     ]
+    probe = probe_images(dataset)
+    befores = [before_training(classifier, probe) for classifier in classifiers]
+    start = time.perf_counter()
     callbacks = [
         [
             keras.callbacks.EarlyStopping(
@@ -188,7 +235,9 @@ def train_together(template, case_number: int, seeds, dataset, schedule: Schedul
     )
     seconds = (time.perf_counter() - start) / len(seeds)
     out = []
-    for seed, classifier, history in zip(seeds, classifiers, histories, strict=True):
+    for seed, classifier, history, before in zip(
+        seeds, classifiers, histories, befores, strict=True
+    ):
         curves = {name: [float(v) for v in values] for name, values in history.history.items()}
         record = {
             "case": case_number,
@@ -197,6 +246,7 @@ def train_together(template, case_number: int, seeds, dataset, schedule: Schedul
             "best_epoch": int(np.argmax(curves["val_accuracy"])) + 1,
             "best_val_accuracy": max(curves["val_accuracy"]),
             "seconds": seconds,
+            **diagnostics(classifier, probe, before),
         }
         out.append((classifier, record))
     return out

@@ -82,11 +82,12 @@ class Branches(keras.callbacks.Callback):
     Args:
         models: each seed's model (a branch of the trained model, or the model itself).
         keys: the log name of each seed's training loss; "val_" + key is its validation loss.
+        noise_keys: the log name of each seed's step noise (`StepNoise`), where recorded.
     """
 
-    def __init__(self, models, keys):
+    def __init__(self, models, keys, noise_keys):
         super().__init__()
-        self.models, self.keys = models, keys
+        self.models, self.keys, self.noise_keys = models, keys, noise_keys
         self.curves = [{"loss": [], "val_loss": []} for _ in models]
         self.best = [math.inf] * len(models)
         self.best_weights = [None] * len(models)
@@ -97,8 +98,8 @@ class Branches(keras.callbacks.Callback):
             loss, val_loss = logs[key], logs.get(f"val_{key}", math.nan)
             self.curves[k]["loss"].append(float(loss))
             self.curves[k]["val_loss"].append(float(val_loss))
-            if f"{key}_{STEP_NOISE}" in logs:  # from the StepNoise callback of this seed
-                self.curves[k].setdefault(STEP_NOISE, []).append(logs[f"{key}_{STEP_NOISE}"])
+            if self.noise_keys[k] in logs:  # from the StepNoise callback of this seed
+                self.curves[k].setdefault(STEP_NOISE, []).append(logs[self.noise_keys[k]])
             if not (np.isfinite(loss) and np.isfinite(val_loss)):
                 self.diverged.add(k)
             elif val_loss < self.best[k]:
@@ -184,8 +185,9 @@ def fit(
     trained = models[0] if alone else group(models, seeds, uneven)
     loss = "mean_loss" if uneven else "loss"
     keys = ["loss"] if alone else [f"seed{s}_{loss}" for s in seeds]
-    branches = Branches(models, keys)
-    noise = [StepNoise(batch_size, len(x), key, f"{key}_{STEP_NOISE}") for key in keys]
+    noise_keys = [STEP_NOISE] if alone else [f"seed{s}_{STEP_NOISE}" for s in seeds]
+    branches = Branches(models, keys, noise_keys)
+    noise = [StepNoise(batch_size, len(x), *pair) for pair in zip(keys, noise_keys, strict=True)]
     validation = validation_data
     if validation is not None and not alone:
         validation = tuple([part] * len(models) for part in validation)

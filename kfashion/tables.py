@@ -63,6 +63,10 @@ def transfer_rows(transfer: dict) -> list[dict]:
             "best_epoch": run["best_epoch"],
             "best_val_accuracy": run["best_val_accuracy"],
             "seconds": round(run["seconds"], 2),
+            # what training did to the encoder (blank for runs made before it was recorded)
+            "dead_code_units_before": run.get("dead_code_units_before", ""),
+            "dead_code_units_after": run.get("dead_code_units_after", ""),
+            "encoder_weight_change": run.get("encoder_weight_change", ""),
         }
         for run in transfer["runs"]
     ]

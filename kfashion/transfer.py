@@ -84,6 +84,10 @@ def summarise(runs: list[dict], case_numbers: list[int]) -> dict:
     return summary
 
 
+# What each run records of its encoder (`cases.diagnostics`); runs made before had none
+DIAGNOSTICS = ("dead_code_units_before", "dead_code_units_after", "encoder_weight_change")
+
+
 def write_figures(runs, summary: dict, results_dir: Path) -> dict:
     from kfashion import plots
     from kfashion.design import CLASS_NAMES
@@ -210,6 +214,7 @@ def main(argv=None) -> None:
         "best_epoch",
         "best_val_accuracy",
         "seconds",
+        *DIAGNOSTICS,
         "environment",
     )
     write_json(
@@ -224,7 +229,7 @@ def main(argv=None) -> None:
                 "sizes": dataset.sizes(),
             },
             "cases": summary,
-            "runs": [{k: r[k] for k in kept} for r in runs],
+            "runs": [{k: r[k] for k in kept if k in r} for r in runs],
             "curves": {f"case{r['case']}_seed{r['seed']}": r["history"] for r in runs},
             "figures": figures,
             "models": {c: f"{layout.classifier('.', c)} (seed {seeds[0]})" for c in case_numbers},

@@ -78,7 +78,7 @@ def test_each_seed_keeps_its_own_best_epoch():
     x = np.random.default_rng(0).random((SIZE, 28, 28, 1), dtype="float32")
     hypermodel = sweep.AutoencoderHyperModel(verbose=0)
     models = [hypermodel.build(keras_tuner.HyperParameters(), seed) for seed in (0, 1)]
-    branches = seeds_together.Branches(models, ["a", "b"])
+    branches = seeds_together.Branches(models, ["a", "b"], ["a_noise", "b_noise"])
     logs = {"a": 1.0, "val_a": 0.5, "b": 1.0, "val_b": 0.9}
     branches.on_epoch_end(0, logs)
     best = [model.get_weights() for model in models]

@@ -195,3 +195,21 @@ def test_label_runs_save_the_classifiers_and_overwrite_discards_only_its_own_run
     assert overwritten.returncode == 0, err
     assert finished_runs(out) == [(2, 0)]
     assert few.read_bytes() == kept  # another group of runs: not transfer's to discard
+
+
+@pytest.mark.parametrize("case_number", [2, 3])
+def test_each_run_records_what_training_did_to_its_encoder(case_number, encoder_file, small_data):
+    template = load_encoder(encoder_file)
+    schedule = cases.Schedule(epochs=1, batch_size=100, learning_rate=1e-2)
+    classifier, record = cases.train(template, case_number, 0, small_data, schedule)
+    probe = cases.probe_images(small_data)
+    assert len(probe) == len(small_data.y_val)  # fewer than PROBE_IMAGES: all of them
+    encoder = classifier.get_layer("encoder")
+    assert record["dead_code_units_after"] == cases.dead_units(encoder, probe)
+    codes = encoder.predict(probe, verbose=0)
+    assert record["dead_code_units_after"] == np.mean(np.all(codes == 0, axis=0))
+    if CASES[case_number].train_encoder:
+        assert record["encoder_weight_change"] > 0  # the jointly trained encoder moved
+    else:  # a frozen encoder: not a weight moved, no unit died or woke
+        assert record["encoder_weight_change"] == 0
+        assert record["dead_code_units_before"] == record["dead_code_units_after"]
