@@ -21,7 +21,7 @@ import sys
 import time
 import warnings
 
-from kfashion import cli
+from kfashion import cli, layout
 from kfashion.errors import exit_on_user_error
 from kfashion.files import read_json, write_json
 from kfashion.provenance import provenance
@@ -124,7 +124,7 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     cli.at_least(args.max_iter, 1, "--max-iter")
     cli.check_data_flags(args)
-    path = cli.writable_folder(args.results, "--results") / "baseline.json"
+    path = cli.writable_folder(args.results, "--results") / layout.BASELINE
     settings = {"subset": args.subset, "max_iter": args.max_iter}
     if path.exists() and not args.overwrite and read_json(path)["settings"].get("run") == settings:
         print(f"{path} holds this baseline already (pass --overwrite to fit it again)")

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kfashion import cli, data
+from kfashion import cli, data, layout
 from kfashion.errors import UserError, exit_on_user_error
 from kfashion.files import read_json, write_json
 from kfashion.provenance import machine, provenance
@@ -325,7 +325,7 @@ def full_sweep(workers: int, data_dir: str | None) -> dict:
     command += ["--data-dir", str(Path(data_dir).resolve())] if data_dir else []
     with tempfile.TemporaryDirectory() as folder:
         wall, _ = _timed_run(command, folder)
-        summary = read_json(Path(folder) / "results" / "sweep.json")
+        summary = read_json(Path(folder) / "results" / layout.SWEEP)
     return {
         "command": " ".join(["python -m", *command]),
         "wall_seconds": wall,
@@ -390,7 +390,7 @@ def main(argv=None) -> None:
     if any(workers < 1 for workers in args.full_sweep):
         raise UserError("--full-sweep takes a number of workers, at least 1")
     cli.check_data_dir(args.data_dir)
-    path = cli.writable_folder(args.results, "--results") / "bench.json"
+    path = cli.writable_folder(args.results, "--results") / layout.BENCH
     from kfashion.quiet_keras import load_keras
 
     load_keras()

@@ -28,9 +28,10 @@ def _jsonable(value):
 def remake(path) -> str:
     """How to make the results file at `path` again: the command that writes it."""
     path = Path(path)
-    from kfashion.layout import MADE_BY
+    from kfashion.layout import ARCHITECTURE, MADE_BY, MADE_BY_ARCHITECTURE
 
-    command = MADE_BY.get(path.name)
+    made_by = MADE_BY_ARCHITECTURE if path.parent.name == ARCHITECTURE else MADE_BY
+    command = made_by.get(path.name)
     if command is None:
         return "delete it and run the command that wrote it again"
     return f"make it again with `{command} --results {path.parent}` (or delete it)"

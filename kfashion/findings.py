@@ -14,7 +14,7 @@ nothing here is typed by hand.
 
 import numpy as np
 
-from kfashion import stats
+from kfashion import layout, stats
 from kfashion.design import CASES, CLASS_NAMES, REFERENCE_CHOICE, STEP_NOISE
 from kfashion.files import file_digest, read_json, write_json
 
@@ -532,8 +532,8 @@ def per_class_recall(transfer: dict) -> dict | None:
 def judge(results) -> dict:
     """Every finding the JSON files under `results` support, each family Holm-adjusted."""
     sources, claims = {}, []
-    sweep_path, transfer_path = results / "sweep.json", results / "transfer.json"
-    labels_path = results / "label_efficiency.json"
+    sweep_path, transfer_path = results / layout.SWEEP, results / layout.TRANSFER
+    labels_path = results / layout.LABEL_EFFICIENCY
     if sweep_path.exists():
         claims += sweep_claims(read_json(sweep_path))
     if transfer_path.exists():
@@ -581,5 +581,5 @@ def judge(results) -> dict:
 def write(results) -> dict:
     """Judge the findings under `results` and write `findings.json` there."""
     findings = judge(results)
-    write_json(results / "findings.json", findings)
+    write_json(results / layout.FINDINGS, findings)
     return findings

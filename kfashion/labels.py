@@ -112,6 +112,12 @@ def run(
                     write_json(path, {**record, "repeats": repeats[count]})
                     print(describe_run(record, f", {count} labels"), flush=True)
                 records[count, case, seed] = read_json(path)
+                if records[count, case, seed]["repeats"] != repeats[count]:  # made before its
+                    # folder had settings.json: its record says how it was made
+                    raise UserError(
+                        f"{path.parent} holds runs made with another --min-steps; pass the "
+                        "same, --overwrite to discard them, or choose another --results"
+                    )
     summary = summarise(records, counts, cases, seeds)
     names = {case: f"case {case}: {CASES[case].label}" for case in cases}
     figure = layout.figure(results_dir, "label_efficiency")

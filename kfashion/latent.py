@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kfashion import cli, saved_models
+from kfashion import cli, layout, saved_models
 from kfashion.design import CLASS_NAMES
 from kfashion.errors import UserError, exit_on_user_error
 from kfashion.files import file_digest, write_json
@@ -82,7 +82,7 @@ def main(argv=None) -> None:
     parser.add_argument("--results", default="results", help="where figures and JSON go")
     args = parser.parse_args(argv)
     cli.check_data_flags(args)
-    encoders = [Path(p) for p in args.encoder or [Path(args.results) / "models" / "encoder.keras"]]
+    encoders = [Path(p) for p in args.encoder or [layout.model(args.results, "encoder")]]
     for path in encoders:
         saved_models.readable_archive(path, "--encoder")
         saved_models.readable_archive(decoder_beside(path), "the decoder beside --encoder")
@@ -115,11 +115,11 @@ def main(argv=None) -> None:
             **{k: rows[name][k] for k in ("pca_explained_variance", "tsne_kl_divergence")},
         }
         print(f"{path}: codes of {len(codes)} test images mapped", flush=True)
-    figures = results / "figures"
-    plots.plot_latent_maps(rows, CLASS_NAMES, figures / "latent_maps.png")
-    plots.plot_latent_paths(rows, PATHS, figures / "latent_paths.png")
+    figures = {name: layout.figure(results, f"latent_{name}") for name in ("maps", "paths")}
+    plots.plot_latent_maps(rows, CLASS_NAMES, figures["maps"])
+    plots.plot_latent_paths(rows, PATHS, figures["paths"])
     write_json(
-        results / "latent.json",
+        results / layout.LATENT,
         {
             "provenance": provenance("kfashion.latent", argv, dataset),
             "settings": {
@@ -130,10 +130,10 @@ def main(argv=None) -> None:
                 "steps": STEPS,
             },
             "encoders": summary,
-            "figures": {"maps": "figures/latent_maps.png", "paths": "figures/latent_paths.png"},
+            "figures": {name: str(path.relative_to(results)) for name, path in figures.items()},
         },
     )
-    print(f"wrote {figures / 'latent_maps.png'}, {figures / 'latent_paths.png'} and latent.json")
+    print(f"wrote {figures['maps']}, {figures['paths']} and {results / layout.LATENT}")
 
 
 if __name__ == "__main__":

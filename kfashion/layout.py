@@ -8,7 +8,7 @@ them. No framework is imported here.
       latent.json  findings.json  bench.json  README.md (the report)
       sweep.csv  transfer.csv  label_efficiency.csv   one row per seed or run (pandas, etc.)
       figures/NAME.png
-      models/{autoencoder,encoder,decoder,classifier_case1..4}.keras
+      models/{autoencoder,encoder,decoder,classifier_case1..4}.keras, models/README.md
       transfer/runs/case{C}_seed{S}.json            a transfer run on all labels
       transfer/runs/labels{N}/case{C}_seed{S}.json  a run on N labelled images
       schedule/runs/epochs{E}_lr{R}_case{C}_seed{S}.json
@@ -44,6 +44,12 @@ MADE_BY = {
     FINDINGS: "python -m kfashion.report",
     BENCH: "python -m kfashion.bench",
 }
+# ... and in the architecture comparison's folder, which the study makes (`study --reference`)
+MADE_BY_ARCHITECTURE = {
+    SWEEP: "python -m kfashion.tune --factors architecture --select best "
+    f"--directory tuning/{ARCHITECTURE}",
+    TRANSFER: "python -m kfashion.transfer --cases 2,4",
+}
 SWEEP_PROJECT = "sweep"  # KerasTuner's project folder inside --directory
 SWEEP_SETTINGS = "kfashion_settings.json"  # inside it: what its trials were made with
 MODELS = ("autoencoder", "encoder", "decoder")  # what a sweep exports
@@ -55,6 +61,11 @@ def figure(results, name: str) -> Path:
 
 def model(results, name: str) -> Path:
     return Path(results) / "models" / f"{name}.keras"
+
+
+def model_card(results) -> Path:
+    """What each model of a results folder is (`kfashion.model_card`)."""
+    return Path(results) / "models" / REPORT
 
 
 def classifier(results, case: int) -> Path:

@@ -8,6 +8,7 @@ holds, the command and versions that made it, and three lines of code to use it.
 
 from pathlib import Path
 
+from kfashion import layout
 from kfashion.design import IMAGE_SHAPE, NUM_CLASSES
 from kfashion.files import read_json
 
@@ -26,7 +27,7 @@ def made_by(stage: dict) -> str:
     return f"`{p['command']}` on {p['date'][:10]}, backend {p['backend']}; {versions}"
 
 
-def describe(models: Path, sweep: dict | None, transfer: dict | None) -> dict:
+def describe(sweep: dict | None, transfer: dict | None) -> dict:
     """file name -> (what it is, input shape, output shape, test score, seed, made by)."""
     found = {}
     if sweep:
@@ -76,9 +77,9 @@ def render(folder: Path) -> str | None:
         return None
     sweep, transfer = (
         read_json(folder / name) if (folder / name).exists() else None
-        for name in ("sweep.json", "transfer.json")
+        for name in (layout.SWEEP, layout.TRANSFER)
     )
-    known = describe(models, sweep, transfer)
+    known = describe(sweep, transfer)
     out = [
         "# Models",
         "",

@@ -11,13 +11,12 @@ import contextlib
 import sys
 from pathlib import Path
 
-from kfashion import cli, model_card, sections
+from kfashion import cli, layout, model_card, sections
 from kfashion.errors import UserError, exit_on_user_error
 from kfashion.files import read_json, remake, write_text
 
 PROJECT = Path(__file__).resolve().parents[1]
 REFERENCE = PROJECT / "results" / "reference"
-ARCHITECTURE_DIR = "architecture"  # `tune --factors architecture` results, inside --results
 HEADLINE = ("<!-- results:start -->", "<!-- results:end -->")
 FINDINGS = ("<!-- findings:start -->", "<!-- findings:end -->")
 SPEED = ("<!-- speed:start -->", "<!-- speed:end -->")
@@ -45,7 +44,7 @@ def reading(*paths: Path):
 def headline_numbers(results: Path) -> dict:
     """name -> (this folder's number, its per-seed values) for the numbers a reader looks at."""
     numbers = {}
-    if transfer := load(results, "transfer.json"):
+    if transfer := load(results, layout.TRANSFER):
         for case, entry in sorted(transfer["cases"].items(), key=lambda kv: int(kv[0])):
             per_seed = [r["test_accuracy"] for r in transfer["runs"] if str(r["case"]) == case]
             numbers[f"case {case} test accuracy ({entry['label']})"] = (
@@ -53,7 +52,7 @@ def headline_numbers(results: Path) -> dict:
                 per_seed,
                 True,
             )
-    if sweep := load(results, "sweep.json"):
+    if sweep := load(results, layout.SWEEP):
         chosen = next(t for t in sweep["trials"] if t["trial_id"] == sweep["selected"]["trial_id"])
         if chosen["test_mse"] is not None:  # a point that did not complete has none
             numbers["exported autoencoder's point, test MSE"] = (
@@ -61,7 +60,7 @@ def headline_numbers(results: Path) -> dict:
                 [r["test_mse"] for r in chosen["seeds"]],
                 False,
             )
-    if baseline := load(results, "baseline.json"):
+    if baseline := load(results, layout.BASELINE):
         value = baseline["logistic_regression"]["test_accuracy"]
         numbers["baseline test accuracy"] = (value, [value], True)
     return numbers
@@ -163,17 +162,17 @@ def about_this_run(sweep, transfer, findings: dict, reference: Path | None) -> l
 
 def render(results: Path, reference: Path | None = REFERENCE) -> str:
     """The report's Markdown, from whichever JSON files exist under `results`."""
-    sweep, transfer = load(results, "sweep.json"), load(results, "transfer.json")
+    sweep, transfer = load(results, layout.SWEEP), load(results, layout.TRANSFER)
     if not sweep and not transfer:
         raise UserError(
             f"{results} holds neither sweep.json nor transfer.json: run "
             "`python -m kfashion.study` (or `tune` and `transfer`) first"
         )
-    baseline, schedule = load(results, "baseline.json"), load(results, "schedule.json")
-    efficiency, latent = load(results, "label_efficiency.json"), load(results, "latent.json")
-    variant = load(results, f"{ARCHITECTURE_DIR}/sweep.json")
-    frozen = load(results, f"{ARCHITECTURE_DIR}/transfer.json")
-    findings = load(results, "findings.json") or {"claims": [], "label_efficiency": []}
+    baseline, schedule = load(results, layout.BASELINE), load(results, layout.SCHEDULE)
+    efficiency, latent = load(results, layout.LABEL_EFFICIENCY), load(results, layout.LATENT)
+    variant = load(results, f"{layout.ARCHITECTURE}/{layout.SWEEP}")
+    frozen = load(results, f"{layout.ARCHITECTURE}/{layout.TRANSFER}")
+    findings = load(results, layout.FINDINGS) or {"claims": [], "label_efficiency": []}
     out = [
         "# Results",
         "",
@@ -182,45 +181,45 @@ def render(results: Path, reference: Path | None = REFERENCE) -> str:
         "",
     ]
     if reference is not None and results.resolve() != reference.resolve():
-        with reading(*(results / n for n in ("transfer.json", "sweep.json", "baseline.json"))):
+        with reading(*(results / n for n in (layout.TRANSFER, layout.SWEEP, layout.BASELINE))):
             if sweep and transfer:
                 out += about_this_run(sweep, transfer, findings, reference)
             out += beside_reference(results, reference)
-    with reading(results / "findings.json"):
+    with reading(results / layout.FINDINGS):
         out += sections.findings_section(findings) if findings["claims"] else []
     parts = [  # each section with the file it is rendered from
         (
-            "transfer.json",
+            layout.TRANSFER,
             transfer,
             lambda: sections.transfer_section(transfer, baseline, findings.get("per_class_recall")),
         ),
-        ("schedule.json", schedule, lambda: sections.schedule_section(schedule)),
+        (layout.SCHEDULE, schedule, lambda: sections.schedule_section(schedule)),
         (
-            "label_efficiency.json",
+            layout.LABEL_EFFICIENCY,
             efficiency,
             lambda: sections.labels_section(efficiency, findings["label_efficiency"]),
         ),
-        ("sweep.json", sweep, lambda: sections.sweep_section(sweep)),
+        (layout.SWEEP, sweep, lambda: sections.sweep_section(sweep)),
         (
-            f"{ARCHITECTURE_DIR}/sweep.json",
+            f"{layout.ARCHITECTURE}/{layout.SWEEP}",
             variant,
-            lambda: sections.architecture_section(variant, frozen, ARCHITECTURE_DIR),
+            lambda: sections.architecture_section(variant, frozen, layout.ARCHITECTURE),
         ),
-        ("latent.json", latent, lambda: sections.latent_section(latent)),
+        (layout.LATENT, latent, lambda: sections.latent_section(latent)),
     ]
     for name, stage, section in parts:
         if stage:
             with reading(results / name):
                 out += section()
     stages = {
-        "sweep": ("sweep.json", sweep),
-        "schedule": ("schedule.json", schedule),
-        "transfer": ("transfer.json", transfer),
-        "baseline": ("baseline.json", baseline),
-        "label efficiency": ("label_efficiency.json", efficiency),
-        "architecture sweep": (f"{ARCHITECTURE_DIR}/sweep.json", variant),
-        "architecture transfer": (f"{ARCHITECTURE_DIR}/transfer.json", frozen),
-        "latent space": ("latent.json", latent),
+        "sweep": (layout.SWEEP, sweep),
+        "schedule": (layout.SCHEDULE, schedule),
+        "transfer": (layout.TRANSFER, transfer),
+        "baseline": (layout.BASELINE, baseline),
+        "label efficiency": (layout.LABEL_EFFICIENCY, efficiency),
+        "architecture sweep": (f"{layout.ARCHITECTURE}/{layout.SWEEP}", variant),
+        "architecture transfer": (f"{layout.ARCHITECTURE}/{layout.TRANSFER}", frozen),
+        "latent space": (layout.LATENT, latent),
     }
     for name, (file, stage) in stages.items():
         if stage:
@@ -322,12 +321,12 @@ def speed_section(bench: dict) -> list[str]:
 
 def headline(results: Path, link: str) -> str:
     """The few lines for the project's README: the four cases, the baseline, the key figure."""
-    transfer = read_json(results / "transfer.json")
+    transfer = read_json(results / layout.TRANSFER)
     rows = [
         [case, entry["label"], sections.spread(entry["test_accuracy"])]
         for case, entry in sorted(transfer["cases"].items(), key=lambda kv: int(kv[0]))
     ]
-    if baseline := load(results, "baseline.json"):
+    if baseline := load(results, layout.BASELINE):
         lr = baseline["logistic_regression"]["test_accuracy"]
         rows.append(["-", "logistic regression on raw pixels (baseline)", f"{lr:.2%}"])
         for key, name in (
@@ -360,9 +359,9 @@ def project_readme(text: str, results: Path, link: str) -> str:
     """The project README's text with its results, findings and speed blocks rendered from the
     JSON under `results` (linked from the README as `link`)."""
     text = replace_block(text, HEADLINE, headline(results, link))
-    if findings := load(results, "findings.json"):
+    if findings := load(results, layout.FINDINGS):
         text = replace_block(text, FINDINGS, "\n".join(findings_summary(findings, link)))
-    if bench := load(results, "bench.json"):
+    if bench := load(results, layout.BENCH):
         text = replace_block(text, SPEED, "\n".join(speed_section(bench)))
     return text
 
@@ -378,7 +377,7 @@ def main(argv=None) -> None:
     cli.writable_folder(results, "--results")
     from kfashion import findings
 
-    if (results / "sweep.json").exists() or (results / "transfer.json").exists():
+    if (results / layout.SWEEP).exists() or (results / layout.TRANSFER).exists():
         judges = {
             "sweep.json": findings.sweep_claims,
             "transfer.json": findings.transfer_claims,
@@ -388,25 +387,28 @@ def main(argv=None) -> None:
             if (results / name).exists():
                 with reading(results / name):
                     judge(read_json(results / name))
-        findings.write(results)
-    text = render(results)
-    write_text(results / "README.md", text)
-    print(f"wrote {results / 'findings.json'} and {results / 'README.md'}")
-    for folder in (results, results / ARCHITECTURE_DIR):
-        with reading(folder / "sweep.json", folder / "transfer.json"):
-            card = model_card.render(folder)
-        if card:
-            write_text(folder / "models" / "README.md", card)
-            print(f"wrote {folder / 'models' / 'README.md'}")
+        with reading(*(results / name for name in judges)):
+            findings.write(results)
+    # everything is rendered before anything more is written: a bad file changes nothing
     from kfashion import tables
 
-    print(f"wrote the tables {', '.join(tables.write_tables(results))} in {results}")
+    outputs = {results / layout.REPORT: render(results)}
+    for folder in (results, results / layout.ARCHITECTURE):
+        with reading(folder / layout.SWEEP, folder / layout.TRANSFER):
+            card = model_card.render(folder)
+        if card:
+            outputs[layout.model_card(folder)] = card
+    for source, table, rows in tables.TABLES:
+        if (results / source).exists():
+            with reading(results / source):
+                outputs[results / table] = tables.csv_text(rows(read_json(results / source)))
     readme = PROJECT / "README.md"
-    if results.resolve() == REFERENCE.resolve() and (results / "transfer.json").exists():
-        with reading(results / "transfer.json"):
-            text = project_readme(readme.read_text(), results, "results/reference")
-        write_text(readme, text)
-        print(f"updated the results, findings and speed blocks of {readme}")
+    if results.resolve() == REFERENCE.resolve() and (results / layout.TRANSFER).exists():
+        with reading(results / layout.TRANSFER):
+            outputs[readme] = project_readme(readme.read_text(), results, "results/reference")
+    for path, text in outputs.items():
+        write_text(path, text)
+        print(f"wrote {path}")
 
 
 if __name__ == "__main__":

@@ -71,7 +71,9 @@ class DesignOracle(keras_tuner.Oracle):
 
 
 class AutoencoderHyperModel(keras_tuner.HyperModel):
-    """Reads a trial's hyperparameters; builds, compiles and fits one seed's autoencoder."""
+    """Reads a trial's hyperparameters; builds and compiles one seed's autoencoder. (Its `fit`
+    is KerasTuner's one-model path; the sweep trains a point's seeds through
+    `kfashion.seeds_together` or, where epochs compile, `kfashion.compiled_fit`.)"""
 
     def __init__(self, verbose: int = 1):
         super().__init__(name="autoencoder")
@@ -181,7 +183,7 @@ class SweepTuner(keras_tuner.Tuner):
         branches of one Keras model (`kfashion.seeds_together`), or one after another when
         TensorBoard logs are asked for (a log per seed needs a model per `fit`)."""
         hp = trial.hyperparameters
-        if len(seeds) > 1 and training.compiles_whole_epochs():
+        if seeds and training.compiles_whole_epochs():  # one seed too: its orders are the same
             from kfashion import compiled_fit
 
             keras.backend.clear_session()

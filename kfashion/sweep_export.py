@@ -162,7 +162,7 @@ def export(args, argv, tuner, points, dataset, settings, search_seconds) -> None
     autoencoder = load_seed_model(tuner, chosen, seed)
     results_dir = Path(args.results)
     models = {"autoencoder": autoencoder}
-    models |= {name: autoencoder.get_layer(name) for name in ("encoder", "decoder")}
+    models |= {name: autoencoder.get_layer(name) for name in layout.MODELS[1:]}
     for name, model in models.items():
         save_model(model, layout.model(results_dir, name))
     latent_dims = sorted({r["config"]["latent_dim"] for r in records})

@@ -11,13 +11,13 @@ from kfashion.design import CASES, FACTORS, setting
 from kfashion.files import read_json, write_text
 
 
-def write_csv(path, rows: list[dict]) -> None:
-    """Write `rows` (dicts with the same keys) as a CSV file with a header, atomically."""
+def csv_text(rows: list[dict]) -> str:
+    """`rows` (dicts with the same keys) as CSV with a header."""
     text = io.StringIO()
     writer = csv.DictWriter(text, fieldnames=list(rows[0]) if rows else [], lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
-    write_text(path, text.getvalue())
+    return text.getvalue()
 
 
 def sweep_rows(sweep: dict) -> list[dict]:
@@ -95,6 +95,6 @@ def write_tables(results: Path) -> list[str]:
     written = []
     for source, table, rows in TABLES:
         if (results / source).exists():
-            write_csv(results / table, rows(read_json(results / source)))
+            write_text(results / table, csv_text(rows(read_json(results / source))))
             written.append(table)
     return written

@@ -15,8 +15,9 @@ Runs the 14 points of the design in `kfashion.design`, each with every seed, on 
 The selected point is the study's own choice (`--select reference`) or the lowest mean
 validation loss (`--select best`); nothing is chosen by a test number.
 
-Stop it at any time and run the same command again: finished points and seeds are kept, the
-interrupted seed is run again from scratch.
+Stop it at any time and run the same command again: finished points and seeds are kept; the
+seeds that were training when it stopped (a point's pending seeds train together) run again
+from scratch.
 """
 
 import dataclasses
@@ -101,7 +102,8 @@ def design_from_args(args) -> list[design.DesignPoint]:
     cli.at_least(args.epochs, 1, "--epochs")
     cli.at_least(args.seeds, 1, "--seeds")
     cli.at_least(args.workers, 1, "--workers")
-    parallel.check_workers(args.workers)
+    if parallel.role() == "single":  # a worker is not told --workers: the chief checked it
+        parallel.check_workers(args.workers)
     cli.check_data_flags(args)
     try:
         points = design.make_design([f for f in args.factors.split(",") if f])

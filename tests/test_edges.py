@@ -185,3 +185,11 @@ def test_transfer_runs_again_a_run_whose_record_was_cut_short(tmp_path, capsys):
     transfer.main(args)
     assert "case 4 (random encoder, frozen), seed 0:" in capsys.readouterr().out
     assert json.loads(record.read_text())["case"] == 4
+
+
+def test_the_remake_hint_of_the_architecture_folder_names_its_own_command():
+    from kfashion import files
+
+    hint = files.remake(Path("results/architecture/sweep.json"))
+    assert "--factors architecture" in hint and "--results results/architecture" in hint
+    assert "--factors" not in files.remake(Path("results/sweep.json"))

@@ -4,6 +4,7 @@ import re
 import signal
 import subprocess
 import sys
+import types
 
 import keras
 import keras_tuner
@@ -11,6 +12,7 @@ import pytest
 from helpers import refused, run_module
 
 from kfashion import data, design, plots, sweep, tune
+from kfashion.errors import UserError
 from kfashion.guards import hold_lock
 
 SMALL = ["--subset", "600", "--epochs", "1"]
@@ -271,3 +273,35 @@ def test_killed_worker_is_restarted_and_its_trial_continues(tmp_path):
     assert starts.count(killed) == 2 and len(starts) == 4  # only the killed trial ran again
     summary = json.loads((tmp_path / "results" / "sweep.json").read_text())
     assert [t["status"] for t in summary["trials"]] == ["COMPLETED"] * 3
+
+
+def test_a_lone_pending_seed_takes_the_compiled_path_where_epochs_compile(monkeypatch):
+    """A resume with one seed left (or --seeds 1) on a GPU trains it as its siblings were:
+    in the compiled program, whose image orders are drawn from its seed alone."""
+    from kfashion import compiled_fit, training
+
+    class Compiled(Exception):
+        pass
+
+    def fit_seeds(models, *args, seeds, **kwargs):
+        raise Compiled(seeds)
+
+    monkeypatch.setattr(training, "compiles_whole_epochs", lambda: True)
+    monkeypatch.setattr(compiled_fit, "fit_seeds", fit_seeds)
+    tuner = sweep.SweepTuner.__new__(sweep.SweepTuner)  # only what _train reads
+    tuner.hypermodel = sweep.AutoencoderHyperModel(verbose=0)
+    tuner._deepcopy_callbacks = list
+    tuner._configure_tensorboard_dir = lambda *args, **kwargs: None
+    trial = types.SimpleNamespace(hyperparameters=sweep.search_space(), trial_id="0")
+    with pytest.raises(Compiled, match=r"\[2\]"):
+        next(tuner._train(trial, [2], [], ([],), {"epochs": 1}))
+
+
+def test_a_worker_does_not_check_the_worker_count_it_was_not_given(monkeypatch):
+    monkeypatch.setenv("KERASTUNER_ORACLE_IP", "127.0.0.1")  # a worker of a chief elsewhere
+    monkeypatch.setenv("KERASTUNER_TUNER_ID", "tuner0")
+    args = tune.parse_args(["--workers", "100000"])  # a worker's default may not fit here
+    assert len(tune.design_from_args(args)) == 14
+    monkeypatch.delenv("KERASTUNER_ORACLE_IP")
+    with pytest.raises(UserError, match="--workers 100000"):
+        tune.design_from_args(args)
