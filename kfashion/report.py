@@ -293,6 +293,23 @@ def speed_section(bench: dict) -> list[str]:
         rows,
     )
     for machine, entry in bench.items():
+        if together := entry.get("seeds_together"):  # the sweep's seeds on a CPU
+            rates = {
+                name: together[name]["seed_images_per_second_median"]
+                for name in ("together", "one_at_a_time")
+            }
+            torch = entry["training"][together["network"]].get("plain_torch")
+            beside = (
+                f"; a plain PyTorch loop of one: {torch['images_per_second_median']:,.0f} "
+                f"({rates['together'] / torch['images_per_second_median']:.2f}x per seed trained)"
+                if torch
+                else ""
+            )
+            out.append(
+                f"\n{together['seeds']} seeds of the {together['network']} trained together "
+                f"on {machine}: {rates['together']:,.0f} images/s per seed trained, against "
+                f"{rates['one_at_a_time']:,.0f} one at a time ({together['speedup']:.2f}x){beside}."
+            )
         for name in ("study", "quick_study"):
             if run := entry.get(name):
                 stages = ", ".join(
