@@ -25,7 +25,7 @@ NOT_RUN = {
 TINY = ["--subset", "600", "--epochs", "1", "--seeds", "1"]
 # Appended to each command (argparse keeps an option's last value): small sizes, same meaning.
 SMALL = {
-    "study": [*TINY, "--workers", "2"],  # the sweep's chief and workers, as by default
+    "study": TINY,
     "tune": TINY,
     "transfer": TINY,
     "schedule": ["--subset", "600", "--candidates", "1:0.003", "--seeds", "1"],
@@ -34,7 +34,8 @@ SMALL = {
     "bench": ["--images", "200", "--repeats", "1", "--skip-study"],
 }
 # The quick study, smaller still, in its own folder; with 2 seeds, so its findings have intervals
-QUICK = ["--subset", "300", "--epochs", "2", "--seeds", "2"]
+# (its own seeds: one a sweep point, two a transfer case, so its transfer findings have intervals)
+QUICK = ["--subset", "300", "--epochs", "2"]
 LABELS = ["--labels", "50,all", "--min-steps", "10"]
 
 
@@ -64,9 +65,7 @@ def small(command: str) -> list[str]:
     """The command's arguments, with small sizes appended."""
     words = command.split()
     module = words[2].removeprefix("kfashion.")
-    extra = list(SMALL.get(module, []))
-    if module == "study" and "--quick" in words:
-        extra += QUICK
+    extra = list(QUICK if module == "study" and "--quick" in words else SMALL.get(module, []))
     if "--labels" in words:
         extra += LABELS
     if module == "tune":  # the sweep again, or a small one: workers would only start and stop
@@ -157,7 +156,8 @@ def test_the_study_says_what_runs_how_far_along_and_the_time_left(clone):
     assert "0 of 14 seeds done" in lines[1] and "timed once the first of each ends" in lines[1]
     assert "0 of 4 runs done" in lines[3] and "time left:" in lines[3]
     quick = results(clone, "sweep.json", "results/quick")
-    assert quick["settings"]["subset"] == 300 and quick["settings"]["seeds"] == [0, 1]
+    assert quick["settings"]["subset"] == 300 and quick["settings"]["seeds"] == [0]
+    assert results(clone, "transfer.json", "results/quick")["settings"]["seeds"] == [0, 1]
     assert (clone["path"] / "results" / "quick" / "README.md").exists()
 
 
@@ -201,15 +201,20 @@ def test_transfer_cases_load_elsewhere_and_give_their_recorded_accuracy(clone, t
 
 
 def test_findings_and_report_of_a_users_run(clone):
-    quick = results(clone, "findings.json", "results/quick")  # 2 seeds: intervals
+    quick = results(clone, "findings.json", "results/quick")  # transfer: 2 seeds, intervals
     verdicts = {found["claim"]: found["verdict"] for found in quick["claims"]}
     assert {"Loss falls as n grows", "Case 1 has the highest accuracy"} <= set(verdicts)
     for found in quick["claims"]:
         for comparison in found["comparisons"]:
             if comparison.get("reason"):  # a measure these tiny runs cannot give, and why
                 assert comparison["per_seed"] == [] and found["verdict"] == "not resolved"
-            else:
+            elif found["claim"].startswith(("Case", "Confusion")):  # the transfer's
                 assert len(comparison["per_seed"]) == 2 and len(comparison["ci95"]) == 2
+            else:  # the sweep's, one seed a point: no interval, nothing resolved
+                assert len(comparison["per_seed"]) == 1 and comparison["ci95"] is None
+                assert found["verdict"] == "not resolved"
+    report = (clone["path"] / "results" / "quick" / "README.md").read_text()
+    assert "## What this run is" in report and "Not resolved with one seed" in report
     one_seed = results(clone, "findings.json")  # 1 seed: no interval, so nothing is resolved
     for found in one_seed["claims"]:
         assert found["verdict"] == "not resolved", found["claim"]
