@@ -23,7 +23,7 @@ import warnings
 
 from kfashion import cli, layout
 from kfashion.errors import exit_on_user_error
-from kfashion.files import read_json, write_json
+from kfashion.files import read_json, read_record, reading, write_json
 from kfashion.provenance import provenance
 
 MAX_ITER = 1000  # lbfgs iterations at most; the JSON says whether each fit converged
@@ -126,7 +126,12 @@ def main(argv=None) -> None:
     cli.check_data_flags(args)
     path = cli.writable_folder(args.results, "--results") / layout.BASELINE
     settings = {"subset": args.subset, "max_iter": args.max_iter}
-    if path.exists() and not args.overwrite and read_json(path)["settings"].get("run") == settings:
+    if path.exists() and not args.overwrite and read_record(path) is not None:
+        with reading(path):
+            kept = read_json(path)["settings"].get("run") == settings
+    else:
+        kept = False
+    if kept:
         print(f"{path} holds this baseline already (pass --overwrite to fit it again)")
         return
     from kfashion import data

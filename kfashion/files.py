@@ -1,6 +1,7 @@
 """Results files on disk: JSON written atomically and read with a clear error, the SHA-256
 of a file, and `.keras` models saved atomically."""
 
+import contextlib
 import errno
 import hashlib
 import json
@@ -35,6 +36,20 @@ def remake(path) -> str:
     if command is None:
         return "delete it and run the command that wrote it again"
     return f"make it again with `{command} --results {path.parent}` (or delete it)"
+
+
+@contextlib.contextmanager
+def reading(*paths: Path):
+    """Within the block, a results file that lacks a key or holds a value of another kind (cut
+    short, edited by hand, or from another version) is one line naming it, not a traceback."""
+    try:
+        yield
+    except (KeyError, IndexError, TypeError, AttributeError, ValueError, StopIteration) as error:
+        what = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+        raise UserError(
+            f"{' or '.join(map(str, paths))}: not what this version of kfashion writes ({what}); "
+            + "; ".join(remake(path) for path in paths)
+        ) from None
 
 
 def _disk_full(error: BaseException) -> bool:

@@ -7,13 +7,12 @@ and the report can be regenerated at any time. A folder other than the committed
 Only rendering the reference folder updates the project README's results and speed blocks.
 """
 
-import contextlib
 import sys
 from pathlib import Path
 
 from kfashion import cli, layout, model_card, sections
 from kfashion.errors import UserError, exit_on_user_error
-from kfashion.files import read_json, remake, write_text
+from kfashion.files import read_json, reading, write_text
 
 PROJECT = Path(__file__).resolve().parents[1]
 REFERENCE = PROJECT / "results" / "reference"
@@ -25,20 +24,6 @@ SPEED = ("<!-- speed:start -->", "<!-- speed:end -->")
 def load(results: Path, name: str) -> dict | None:
     path = results / name
     return read_json(path) if path.exists() else None
-
-
-@contextlib.contextmanager
-def reading(*paths: Path):
-    """Within the block, a results file that lacks a key or holds a value of another kind (cut
-    short, edited by hand, or from another version) is one line naming it, not a traceback."""
-    try:
-        yield
-    except (KeyError, IndexError, TypeError, AttributeError, ValueError, StopIteration) as error:
-        what = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
-        raise UserError(
-            f"{' or '.join(map(str, paths))}: not what this version of kfashion writes ({what}); "
-            + "; ".join(remake(path) for path in paths)
-        ) from None
 
 
 def headline_numbers(results: Path) -> dict:

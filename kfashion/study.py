@@ -26,7 +26,7 @@ from pathlib import Path
 
 from kfashion import cli, layout
 from kfashion.errors import exit_on_user_error
-from kfashion.files import read_json, read_record
+from kfashion.files import read_json, read_record, reading
 
 # Where each kind of run goes; the reference folders hold the committed run.
 RESULTS, DIRECTORY = "results", "tuning"
@@ -124,9 +124,10 @@ def chosen_schedule(results: Path, epochs_given: bool) -> Callable[[], list[str]
     its learning rate, and its epochs unless the study was given --epochs."""
 
     def chosen() -> list[str]:
-        pick = read_json(results / layout.SCHEDULE)["chosen"]
-        epochs = [] if epochs_given else ["--epochs", str(pick["epochs"])]
-        return [*epochs, "--learning-rate", repr(pick["learning_rate"])]
+        with reading(results / layout.SCHEDULE):
+            pick = read_json(results / layout.SCHEDULE)["chosen"]
+            epochs = [] if epochs_given else ["--epochs", str(pick["epochs"])]
+            return [*epochs, "--learning-rate", repr(float(pick["learning_rate"]))]
 
     return chosen
 

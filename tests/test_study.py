@@ -84,3 +84,16 @@ def test_the_readme_describes_the_quick_look_at_its_sizes():
     assert f"runs every stage on {subset:,} images ({subset * 5 // 6:,} to train" in readme
     assert f"{study.QUICK['epochs']} epochs, one\nsweep seed a point and two transfer" in readme
     assert (study.QUICK["seeds"], study.QUICK["transfer_seeds"]) == (1, 2)
+
+
+def test_a_damaged_schedule_is_one_line_naming_it(tmp_path):
+    import pytest
+
+    from kfashion.errors import UserError
+
+    args = study.parse_args(["--reference", "--results", str(tmp_path)])
+    plan = study.stages(args, *study.folders(args))
+    (tmp_path / "schedule.json").write_text(json.dumps({"chosen": {"epochs": 30}}))
+    later = next(stage.later for stage in plan if stage.later)
+    with pytest.raises(UserError, match=r"schedule\.json: not what this version.*learning_rate"):
+        later()
