@@ -7,7 +7,7 @@ and best-epoch weights are written beside the trial as soon as that seed ends, s
 was interrupted resumes at its first unfinished seed.
 
 `DesignOracle` hands the points out in order (KerasTuner's GridSearch cannot resume a stopped
-search), `AutoencoderHyperModel` builds and fits one seed, `SweepTuner` runs a trial's seeds:
+search), `AutoencoderHyperModel` builds one seed's model, `SweepTuner` runs a trial's seeds:
 on a CPU together as branches of one model (`kfashion.seeds_together`, which fits the
 hypermodel's models itself), with an accelerator in one compiled program (`compiled_fit`).
 """

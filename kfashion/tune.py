@@ -216,11 +216,12 @@ def make_tuner(args, points, dataset, project_dir: Path):
     return tuner
 
 
-def run_search(args, points, dataset, project_dir: Path):
-    """Run (or resume) the KerasTuner search and return the tuner."""
+def run_search(args, points, dataset, project_dir: Path, tuner=None):
+    """Run (or resume) the KerasTuner search and return the tuner (`tuner`, or a new one: a
+    chief's must be made once KerasTuner's variables say it is the chief)."""
     import keras
 
-    tuner = make_tuner(args, points, dataset, project_dir)
+    tuner = tuner or make_tuner(args, points, dataset, project_dir)
     if parallel.role() == "chief":  # it trains nothing: it hands out trials until all are done
         parallel.serve_oracle(tuner)
         return tuner
@@ -239,10 +240,11 @@ def run_search(args, points, dataset, project_dir: Path):
     return tuner
 
 
-def search(args, points, dataset, project_dir: Path):
-    """Run the search in this process, or as the chief of `--workers` local workers."""
+def search(args, points, dataset, project_dir: Path, tuner):
+    """Run the search with `tuner` in this process, or as the chief of `--workers` local
+    workers."""
     if args.workers == 1 or parallel.role() != "single":
-        return run_search(args, points, dataset, project_dir)
+        return run_search(args, points, dataset, project_dir, tuner)
     with (
         parallel.chief_on_loopback(),
         parallel.LocalWorkers(args.workers, worker_args(args)) as workers,
@@ -294,7 +296,7 @@ def main(argv=None) -> None:
     start = time.perf_counter()
     tuner = make_tuner(args, points, dataset, project_dir)
     if not every_trial_ended(tuner, len(points)):  # else nothing to train: export only
-        tuner = search(args, points, dataset, project_dir)
+        tuner = search(args, points, dataset, project_dir, tuner)
     from kfashion import sweep_export
 
     sweep_export.export(args, argv, tuner, points, dataset, settings, time.perf_counter() - start)
