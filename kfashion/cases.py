@@ -1,11 +1,12 @@
-"""One transfer run: a classifier for one case and seed, trained, then scored on the test set.
+"""One transfer run: a classifier for one case, recipe and seed, trained, then scored on test.
 
 Classifier = encoder + one Dense(10) giving logits (`models.build_classifier`). The four cases
-(`design.CASES`) differ only in the encoder's starting weights and its `trainable` flag. Every
-case trains the same way: Adam with its learning rate decayed to 0 along a cosine over all
-steps, cross-entropy on the logits, and the epoch with the best validation accuracy kept.
-Training reads only the training and validation splits; `test_scores` reads the test split,
-once, after training.
+(`design.CASES`) differ only in the encoder's starting weights and its `trainable` flag; the
+recipes (`grid.RECIPES`) in what trains when. Every phase trains with Adam, its learning rate
+decayed to 0 along a cosine over the phase's steps, cross-entropy on the logits. A run that
+validates keeps its best epoch by validation accuracy (in its last phase); one that does not
+(a few-label run) keeps its last. Training reads only the training and validation arrays it is
+given; `test_scores` reads the test split, once, after training.
 """
 
 import dataclasses
@@ -21,6 +22,32 @@ from kfashion.design import CASES, NUM_CLASSES
 PROBE_IMAGES = 1000
 
 
+@dataclasses.dataclass(frozen=True)
+class Split:
+    """What one run trains and validates on.
+
+    `x_val` is None for a run that does not validate (it keeps its last epoch); `repeats` is
+    how often each labelled image appears in an epoch of `x_train`.
+    """
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray | None
+    y_val: np.ndarray | None
+    repeats: int = 1
+    validation: str | None = "the validation split"
+    keep_best: bool = True  # else the last epoch, as a run that does not validate
+
+    @property
+    def images(self) -> int:
+        """Distinct labelled images it trains on."""
+        return len(self.y_train) // self.repeats
+
+
+def whole_split(dataset) -> Split:
+    return Split(dataset.x_train, dataset.y_train, dataset.x_val, dataset.y_val)
+
+
 def probe_images(dataset) -> np.ndarray:
     """The fixed sample of validation images the diagnostics read (no label is used)."""
     from kfashion.data import stratified_sample
@@ -34,13 +61,15 @@ def dead_units(encoder, images) -> float:
     return float(np.mean(np.all(codes == 0, axis=0)))
 
 
+def before_training(classifier, images) -> tuple:
+    """(dead units, weights) of a classifier's encoder, before it trains."""
+    encoder = classifier.get_layer("encoder")
+    return dead_units(encoder, images), [np.array(w) for w in encoder.get_weights()]
+
+
 def diagnostics(classifier, images, before: tuple) -> dict:
     """What training did to the encoder: its dead code units before and after, and how far
-    its weights moved, relative to where they started (the norm over all its weights).
-
-    Args:
-        before: (dead units, weights) of the encoder before training.
-    """
+    its weights moved, relative to where they started (the norm over all its weights)."""
     encoder = classifier.get_layer("encoder")
     dead_before, start = before
     moved = sum(
@@ -54,45 +83,28 @@ def diagnostics(classifier, images, before: tuple) -> dict:
     }
 
 
-def before_training(classifier, images) -> tuple:
-    """(dead units, weights) of a classifier's encoder, before it trains."""
-    encoder = classifier.get_layer("encoder")
-    return dead_units(encoder, images), [np.array(w) for w in encoder.get_weights()]
+def steps(images: int, batch_size: int, epochs: int) -> int:
+    return -(-images // batch_size) * epochs
 
 
-@dataclasses.dataclass(frozen=True)
-class Schedule:
-    """How every case trains: epochs, batch size and Adam's initial learning rate."""
-
-    epochs: int
-    batch_size: int
-    learning_rate: float
-
-    def steps(self, images: int) -> int:
-        return -(-images // self.batch_size) * self.epochs
-
-
-def make_classifier(template, case_number: int, seed: int, learning_rate: float, steps: int):
-    """A compiled classifier for a case, its encoder a copy of `template` (trained or fresh)."""
+def make_classifier(template, case_number: int, seed: int, train_encoder: bool):
+    """A classifier for a case, its encoder a copy of `template` (trained or fresh)."""
     import keras
 
     from kfashion import models
 
-    case = CASES[case_number]
     keras.utils.set_random_seed(seed)
     encoder = keras.models.clone_model(template)  # same configuration, freshly initialised
-    if case.pretrained:
+    if CASES[case_number].pretrained:
         encoder.set_weights(template.get_weights())
-    classifier = models.build_classifier(encoder, train_encoder=case.train_encoder)
-    compile_classifier(classifier, learning_rate, steps)  # after the trainable flag is set
-    return classifier
+    return models.build_classifier(encoder, train_encoder=train_encoder)
 
 
 def compile_classifier(model, learning_rate: float, steps: int) -> None:
-    """The one training set-up of every case: Adam with cosine decay, cross-entropy on logits."""
+    """The one training set-up of every phase: Adam with cosine decay, cross-entropy on logits."""
     import keras
 
-    schedule = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=steps)
+    schedule = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=max(1, steps))
     model.compile(
         optimizer=keras.optimizers.Adam(schedule),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
@@ -121,134 +133,146 @@ def head_on_codes(classifier, learning_rate: float, steps: int):
     return encoder, model
 
 
-def train(
-    template,
-    case_number: int,
-    seed: int,
-    dataset,
-    schedule: Schedule,
-    *,
-    validate: bool = True,
-    verbose: int = 0,
-):
-    """Train one (case, seed) run on the training split.
-
-    With `validate`, the validation split is scored every epoch and the best epoch's weights
-    are kept; without it (few-label runs, where 10,000 labelled validation images would be
-    more labels than the run may use) the last epoch's weights are kept.
-
-    Returns:
-        (the trained classifier, a record of its curves, best epoch and seconds).
-    """
+def best_epoch_kept(epochs: int):
+    """A callback that keeps the best validation-accuracy epoch's weights (it never stops)."""
     import keras
 
-    steps = schedule.steps(len(dataset.y_train))
-    classifier = make_classifier(template, case_number, seed, schedule.learning_rate, steps)
-    probe = probe_images(dataset)
+    return keras.callbacks.EarlyStopping(
+        monitor="val_accuracy", mode="max", patience=epochs, restore_best_weights=True
+    )
+
+
+def fit_phase(
+    model, x, y, split: Split, epochs: int, batch_size: int, seed: int, verbose, codes=None
+):
+    """One phase of training on `x` (images, or their codes), validated on the split's
+    validation images (or `codes`, theirs) if it has any; its best epoch's weights are kept
+    where the split says so."""
+    import keras
+
+    options = {"callbacks": [training.stop_on_ctrl_c()]}
+    if split.x_val is not None:
+        options["validation_data"] = (split.x_val if codes is None else codes, split.y_val)
+        if split.keep_best:
+            options["callbacks"].insert(0, best_epoch_kept(epochs))
+        options |= training.fit_options()
+    keras.utils.set_random_seed(seed)  # every case of a seed sees the same batches
+    history = model.fit(x, y, epochs=epochs, batch_size=batch_size, verbose=verbose, **options)
+    return {name: [float(v) for v in values] for name, values in history.history.items()}
+
+
+def codes_of(encoder, x):
+    return None if x is None else encoder.predict(x, batch_size=training.EVAL_BATCH_SIZE, verbose=0)
+
+
+def train(template, case_number, recipe, rate, seed, split, epochs, batch_size, probe, verbose=0):
+    """Train one run: case `case_number` by `recipe` (`grid.RECIPES`) at learning rate `rate`,
+    `epochs` in all, on `split`; `probe`: the images the diagnostics read (`probe_images`).
+
+    Returns:
+        (the trained classifier, a record of its curves, best epoch, validation accuracy and
+        seconds, and what training did to its encoder).
+    """
+    from kfashion.grid import HEAD_RATE, RECIPES
+
+    head_epochs, joint_epochs = RECIPES[recipe].phases(epochs)
+    classifier = make_classifier(template, case_number, seed, train_encoder=not head_epochs)
     before = before_training(classifier, probe)
     start = time.perf_counter()
-    model, x_train, x_val = classifier, dataset.x_train, dataset.x_val
-    if not CASES[case_number].train_encoder:
-        encoder, model = head_on_codes(classifier, schedule.learning_rate, steps)
-        x_train = encoder.predict(x_train, batch_size=training.EVAL_BATCH_SIZE, verbose=0)
-        if validate:
-            x_val = encoder.predict(x_val, batch_size=training.EVAL_BATCH_SIZE, verbose=0)
-    options = {}
-    if validate:
-        # keeps the best validation-accuracy epoch's weights (the run never stops early)
-        best = keras.callbacks.EarlyStopping(
-            monitor="val_accuracy",
-            mode="max",
-            patience=schedule.epochs,
-            restore_best_weights=True,
+    per_epoch = steps(len(split.y_train), batch_size, 1)
+    curves = {}
+    if head_epochs:  # the head alone, on codes computed once
+        head_rate = rate if not joint_epochs else HEAD_RATE
+        encoder, head = head_on_codes(classifier, head_rate, per_epoch * head_epochs)
+        curves = fit_phase(
+            head,
+            codes_of(encoder, split.x_train),
+            split.y_train,
+            split,
+            head_epochs,
+            batch_size,
+            seed,
+            verbose,
+            codes=codes_of(encoder, split.x_val),
         )
-        options = {"validation_data": (x_val, dataset.y_val), "callbacks": [best]}
-        options |= training.fit_options()
-    options.setdefault("callbacks", []).append(training.stop_on_ctrl_c())
-    keras.utils.set_random_seed(seed)  # every case of a seed sees the same batches
-    history = model.fit(
-        x_train,
-        dataset.y_train,
-        epochs=schedule.epochs,
-        batch_size=schedule.batch_size,
-        verbose=verbose,
-        **options,
-    )
-    curves = {name: [float(v) for v in values] for name, values in history.history.items()}
-    if model is not classifier:
+    if joint_epochs:  # every layer
+        classifier.get_layer("encoder").trainable = True
+        compile_classifier(classifier, rate, per_epoch * joint_epochs)
+        more = fit_phase(
+            classifier,
+            split.x_train,
+            split.y_train,
+            split,
+            joint_epochs,
+            batch_size,
+            seed,
+            verbose,
+        )
+        curves = {name: curves.get(name, []) + values for name, values in more.items()}
+    else:
         # the classifier's own optimizer never ran: give it its variables, so that the saved
         # file loads without a "skipping variable loading for optimizer" warning
+        compile_classifier(classifier, rate, 1)
         classifier.optimizer.build(classifier.trainable_variables)
+    return classifier, record_of(curves, (head_epochs, joint_epochs), split, start) | diagnostics(
+        classifier, probe, before
+    )
+
+
+def record_of(curves: dict, phases: tuple, split: Split, start: float) -> dict:
+    """The training part of a run's record: curves, the epoch kept and its validation score."""
+    head_epochs, joint_epochs = phases
+    last_phase = joint_epochs or head_epochs
     record = {
-        "case": case_number,
-        "seed": seed,
         "history": curves,
-        "best_epoch": int(np.argmax(curves["val_accuracy"])) + 1 if validate else schedule.epochs,
+        "phase_epochs": list(phases),
+        "repeats": split.repeats,
+        "train_images": split.images,
+        "validation": split.validation,
         "seconds": time.perf_counter() - start,
-        **diagnostics(classifier, probe, before),
+        "best_epoch": head_epochs + joint_epochs,
+        "val_accuracy": None,
     }
-    if validate:
-        record["best_val_accuracy"] = max(curves["val_accuracy"])
-    return classifier, record
+    if split.x_val is not None:
+        val = curves["val_accuracy"][-last_phase:]  # the last phase's epochs: the kept one's
+        kept = int(np.argmax(val)) if split.keep_best else len(val) - 1
+        record["best_epoch"] = len(curves["val_accuracy"]) - last_phase + kept + 1
+        record["val_accuracy"] = val[kept]
+    return record
 
 
-def train_together(template, case_number: int, seeds, dataset, schedule: Schedule):
-    """Train one jointly trained case's seeds in one compiled program (`compiled_fit.fit_seeds`,
-    JAX on an accelerator), each still its own run; as `train` otherwise.
+def train_together(template, case_number, rate, seeds, split, epochs, batch_size, probe):
+    """The joint recipe's runs of `seeds` in one compiled program (`compiled_fit.fit_seeds`,
+    JAX on an accelerator), each still its own run; the split must validate and keep the best
+    epoch.
 
     Returns:
         [(classifier, record)] in the order of `seeds`.
     """
-    import keras
-
     from kfashion import compiled_fit
 
-    steps = schedule.steps(len(dataset.y_train))
-    classifiers = [
-        make_classifier(template, case_number, seed, schedule.learning_rate, steps)
-        for seed in seeds
-    ]
-    probe = probe_images(dataset)
+    classifiers = [make_classifier(template, case_number, seed, True) for seed in seeds]
     befores = [before_training(classifier, probe) for classifier in classifiers]
+    total = steps(len(split.y_train), batch_size, epochs)
+    for classifier in classifiers:
+        compile_classifier(classifier, rate, total)
     start = time.perf_counter()
-    callbacks = [
-        [
-            keras.callbacks.EarlyStopping(
-                monitor="val_accuracy",
-                mode="max",
-                patience=schedule.epochs,
-                restore_best_weights=True,
-            ),
-            training.stop_on_ctrl_c(),
-        ]
-        for _ in seeds
-    ]
     histories = compiled_fit.fit_seeds(
         classifiers,
-        dataset.x_train,
-        dataset.y_train,
+        split.x_train,
+        split.y_train,
         seeds=seeds,
-        batch_size=schedule.batch_size,
-        epochs=schedule.epochs,
-        validation_data=(dataset.x_val, dataset.y_val),
-        callbacks=callbacks,
+        batch_size=batch_size,
+        epochs=epochs,
+        validation_data=(split.x_val, split.y_val),
+        callbacks=[[best_epoch_kept(epochs), training.stop_on_ctrl_c()] for _ in seeds],
     )
-    seconds = (time.perf_counter() - start) / len(seeds)
     out = []
-    for seed, classifier, history, before in zip(
-        seeds, classifiers, histories, befores, strict=True
-    ):
+    for classifier, history, before in zip(classifiers, histories, befores, strict=True):
         curves = {name: [float(v) for v in values] for name, values in history.history.items()}
-        record = {
-            "case": case_number,
-            "seed": seed,
-            "history": curves,
-            "best_epoch": int(np.argmax(curves["val_accuracy"])) + 1,
-            "best_val_accuracy": max(curves["val_accuracy"]),
-            "seconds": seconds,
-            **diagnostics(classifier, probe, before),
-        }
-        out.append((classifier, record))
+        record = record_of(curves, (0, epochs), split, start)
+        record["seconds"] /= len(seeds)
+        out.append((classifier, record | diagnostics(classifier, probe, before)))
     return out
 
 
@@ -273,26 +297,6 @@ def test_scores(classifier, dataset) -> dict:
     }
 
 
-def describe_run(record: dict, note: str = "") -> str:
-    """One line for a finished run."""
-    return (
-        f"case {record['case']} ({CASES[record['case']].label}), seed {record['seed']}{note}: "
-        f"test accuracy {record['test_accuracy']:.4f}, loss {record['test_loss']:.4f} "
-        f"({record['seconds']:.0f} s)"
-    )
-
-
-def train_and_score(template, case: int, seed: int, dataset, schedule, validate=True):
-    """One run: trained on train (and validation), then scored once on the test split."""
-    verbose = (1 if sys.stdout.isatty() else 2) if validate else 0
-    classifier, record = train(
-        template, case, seed, dataset, schedule, validate=validate, verbose=verbose
-    )
-    return classifier, scored(classifier, record, dataset)
-
-
-def scored(classifier, record: dict, dataset) -> dict:
-    """A trained run's record with its test scores and the environment it ran in."""
-    from kfashion.provenance import environment
-
-    return record | test_scores(classifier, dataset) | {"environment": environment()}
+def verbosity() -> int:
+    """Keras's progress bar in a terminal, one line per epoch otherwise."""
+    return 1 if sys.stdout.isatty() else 2

@@ -9,9 +9,11 @@ them. No framework is imported here.
       sweep.csv  transfer.csv  label_efficiency.csv   one row per seed or run (pandas, etc.)
       figures/NAME.png
       models/{autoencoder,encoder,decoder,classifier_case1..4}.keras, models/README.md
-      transfer/runs/case{C}_seed{S}.json            a transfer run on all labels
-      transfer/runs/labels{N}/case{C}_seed{S}.json  a run on N labelled images
-      schedule/runs/epochs{E}_lr{R}_case{C}_seed{S}.json
+      models/encoder_seed{S}.keras  the selected point's encoder of each pretraining seed
+      grid.json  grid.csv                the grid of transfer runs, and the answer it gives
+      transfer/runs/{NETWORK}/labels{N|all}/   one group of runs, with its settings.json:
+        case{C}_{RECIPE}_{enc{E}|random}_seed{S}.json   a final run
+        search_case{C}_{RECIPE}_lr{R}_seed{S}.json      a recipe-search run (validation only)
       architecture/                  the architecture comparison, a results folder itself
     DIRECTORY/                       (`--directory`; default tuning/)
       sweep/trial_{ID}/seed{S}.json, seed{S}.weights.h5   one sweep seed's record, weights
@@ -20,7 +22,9 @@ them. No framework is imported here.
 from pathlib import Path
 
 SWEEP = "sweep.json"
-SCHEDULE = "schedule.json"
+SCHEDULE = "schedule.json"  # made by earlier versions; the grid's recipe search replaced it
+GRID = "grid.json"
+GRID_TABLE = "grid.csv"
 TRANSFER = "transfer.json"
 LABEL_EFFICIENCY = "label_efficiency.json"
 BASELINE = "baseline.json"
@@ -37,9 +41,9 @@ SETTINGS = "settings.json"  # beside a group of runs: what they were made with
 MADE_BY = {
     SWEEP: "python -m kfashion.tune",
     TRANSFER: "python -m kfashion.transfer",
-    SCHEDULE: "python -m kfashion.schedule",
+    GRID: "python -m kfashion.transfer",
     BASELINE: "python -m kfashion.baseline",
-    LABEL_EFFICIENCY: "python -m kfashion.transfer --labels ...",
+    LABEL_EFFICIENCY: "python -m kfashion.transfer --labels ...,all",
     LATENT: "python -m kfashion.latent",
     FINDINGS: "python -m kfashion.report",
     BENCH: "python -m kfashion.bench",
@@ -77,22 +81,23 @@ def lock(results, stage: str) -> Path:
     return Path(results) / stage / ".lock"
 
 
-def transfer_runs(results, labels="all") -> Path:
-    """The folder of transfer runs on `labels` labelled images ("all": the ordinary runs)."""
-    runs = Path(results) / "transfer" / "runs"
-    return runs if labels == "all" else runs / f"labels{labels}"
+def encoder_seed(models_folder, seed: int) -> Path:
+    """The encoder of one pretraining seed of a sweep's selected point."""
+    return Path(models_folder) / f"encoder_seed{seed}.keras"
 
 
-def transfer_run(results, case: int, seed: int, labels="all") -> Path:
-    return transfer_runs(results, labels) / f"case{case}_seed{seed}.json"
+def grid_runs(results, network: str, labels: str) -> Path:
+    """The folder of one group of transfer runs: one network, one label count."""
+    return Path(results) / "transfer" / "runs" / network / f"labels{labels}"
 
 
-def schedule_runs(results) -> Path:
-    return Path(results) / "schedule" / "runs"
-
-
-def schedule_run(results, epochs: int, rate: float, case: int, seed: int) -> Path:
-    return schedule_runs(results) / f"epochs{epochs}_lr{rate:g}_case{case}_seed{seed}.json"
+def grid_run(results, cell, seed: int) -> Path:
+    """One run's record: `cell` (`grid.Cell`) with fine-tuning seed `seed`."""
+    folder = grid_runs(results, cell.network, cell.labels)
+    if cell.search:
+        return folder / f"search_case{cell.case}_{cell.recipe}_lr{cell.rate:g}_seed{seed}.json"
+    encoder = "random" if cell.encoder_seed < 0 else f"enc{cell.encoder_seed}"
+    return folder / f"case{cell.case}_{cell.recipe}_{encoder}_seed{seed}.json"
 
 
 def sweep_project(directory) -> Path:
@@ -117,12 +122,5 @@ def finished_sweep_seeds(directory) -> list[Path]:
 
 
 def finished_transfer_runs(results) -> list[Path]:
-    return sorted(transfer_runs(results).glob("case*_seed*.json"))
-
-
-def finished_label_runs(results) -> list[Path]:
-    return sorted(transfer_runs(results).glob("labels*/case*_seed*.json"))
-
-
-def finished_schedule_runs(results) -> list[Path]:
-    return sorted(schedule_runs(results).glob("epochs*_case*_seed*.json"))
+    """Every finished run of the grid, search runs included."""
+    return sorted((Path(results) / "transfer" / "runs").glob("*/labels*/*case*_seed*.json"))

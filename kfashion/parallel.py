@@ -154,16 +154,18 @@ def _die_with_parent() -> None:
 
 
 class LocalWorkers:
-    """N worker processes running `python -m kfashion.tune ARGS`, watched from a thread.
+    """N worker processes running `python -m MODULE ARGS` (a sweep's or a grid's), watched
+    from a thread.
 
     Each worker's output is passed through line by line behind its name. A worker that exits
     with an error is started again (up to RESTARTS times); if one cannot be kept alive, the
     main thread is interrupted so the sweep stops instead of waiting for it forever.
     """
 
-    def __init__(self, count: int, args: list[str]):
+    def __init__(self, count: int, args: list[str], module: str = "kfashion.tune"):
         self.count = count
         self.args = args
+        self.module = module
         self.threads = max(1, (os.cpu_count() or 1) // count)
         self.processes = {}
         self.restarts = dict.fromkeys(self.names(), 0)
@@ -181,7 +183,7 @@ class LocalWorkers:
             "PYTHONUNBUFFERED": "1",
         }
         process = subprocess.Popen(
-            [sys.executable, "-m", "kfashion.tune", *self.args],
+            [sys.executable, "-m", self.module, *self.args],
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

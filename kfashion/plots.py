@@ -224,6 +224,39 @@ def plot_label_efficiency(summary: dict, counts: list, labels: dict, path, all_s
     _save(fig, path)
 
 
+def plot_grid(lines: dict, counts: list, path, all_size: int) -> None:
+    """Test accuracy against labelled images, one line per network, case and recipe; the band
+    the 95% t interval of the mean over independent starts (`answer.side_values`).
+
+    Args:
+        lines: legend label -> count -> one test accuracy per start.
+        counts: the label counts in order; "all" is drawn at `all_size`.
+    """
+    fig, ax = plt.subplots(figsize=(8, 5), layout="constrained")
+    xs = [all_size if count == "all" else int(count) for count in counts]
+    colors = plt.cm.tab20.colors
+    for (label, values), color in zip(lines.items(), colors * 2, strict=False):
+        means = [np.mean(values[c]) if values[c] else np.nan for c in counts]
+        style = "--" if "frozen" in label else "-"
+        ax.plot(xs, means, "o" + style, color=color, label=label, markersize=4)
+        from kfashion.stats import interval
+
+        bands = [interval(values[c]) for c in counts]
+        if all(band is not None for band in bands):
+            ax.fill_between(xs, *np.array(bands).T, color=color, alpha=0.15)
+    ax.set_xscale("log")
+    names = [f"all\n({all_size:,})" if count == "all" else f"{int(count):,}" for count in counts]
+    ax.set_xticks(xs, names)
+    ax.set(
+        xlabel="labelled training images",
+        ylabel="test accuracy",
+        title="The grid: mean over starts, band: 95% t interval",
+    )
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="lower right", ncol=2)
+    _save(fig, path)
+
+
 def plot_latent_maps(rows: dict, class_names, path) -> None:
     """One row per encoder: its test codes in 2-D by PCA and by t-SNE, coloured by class.
 

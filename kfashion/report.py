@@ -19,6 +19,7 @@ REFERENCE = PROJECT / "results" / "reference"
 HEADLINE = ("<!-- results:start -->", "<!-- results:end -->")
 FINDINGS = ("<!-- findings:start -->", "<!-- findings:end -->")
 SPEED = ("<!-- speed:start -->", "<!-- speed:end -->")
+ANSWER = ("<!-- answer:start -->", "<!-- answer:end -->")
 
 
 def load(results: Path, name: str) -> dict | None:
@@ -172,7 +173,9 @@ def render(results: Path, reference: Path | None = REFERENCE) -> str:
             out += beside_reference(results, reference)
     with reading(results / layout.FINDINGS):
         out += sections.findings_section(findings) if findings["claims"] else []
+    grid = load(results, layout.GRID)
     parts = [  # each section with the file it is rendered from
+        (layout.GRID, grid, lambda: sections.grid_section(grid)),
         (
             layout.TRANSFER,
             transfer,
@@ -200,6 +203,7 @@ def render(results: Path, reference: Path | None = REFERENCE) -> str:
         "sweep": (layout.SWEEP, sweep),
         "schedule": (layout.SCHEDULE, schedule),
         "transfer": (layout.TRANSFER, transfer),
+        "transfer grid": (layout.GRID, grid),
         "baseline": (layout.BASELINE, baseline),
         "label efficiency": (layout.LABEL_EFFICIENCY, efficiency),
         "architecture sweep": (f"{layout.ARCHITECTURE}/{layout.SWEEP}", variant),
@@ -363,6 +367,8 @@ def project_readme(text: str, results: Path, link: str) -> str:
     text = replace_block(text, HEADLINE, headline(results, link))
     if findings := load(results, layout.FINDINGS):
         text = replace_block(text, FINDINGS, "\n".join(findings_summary(findings, link)))
+    if grid := load(results, layout.GRID):
+        text = replace_block(text, ANSWER, "\n".join(sections.answer_lines(grid["answer"])))
     if bench := load(results, layout.BENCH):
         text = replace_block(text, SPEED, "\n".join(speed_section(bench)))
     return text

@@ -4,7 +4,7 @@ Every number comes from the JSON files the stages and `kfashion.findings` wrote;
 judges a finding or computes a statistic beyond formatting it.
 """
 
-from kfashion.design import CLASS_NAMES, network
+from kfashion.design import CASES, CLASS_NAMES, network
 from kfashion.provenance import made_on
 
 
@@ -141,12 +141,17 @@ def transfer_section(
     transfer: dict, baseline: dict | None, recall: dict | None = None
 ) -> list[str]:
     settings = transfer["settings"]
+    rate = settings["learning_rate"]
+    if isinstance(rate, dict):  # chosen per case on validation (the grid's recipe search)
+        rates = "learning rates " + ", ".join(f"case {c} {r:g}" for c, r in rate.items())
+        rates += f" ({settings['schedule']})"
+    else:
+        rates = f"learning rate {rate} ({settings['schedule']}), the same for every case"
     out = [
         "## Transfer: the four cases",
         "",
         f"Encoder + Dense(10) on {settings['sizes']['train']:,} training images, "
-        f"{settings['epochs']} epochs, batch {settings['batch_size']}, learning rate "
-        f"{settings['learning_rate']} ({settings['schedule']}), the same for every case; "
+        f"{settings['epochs']} epochs, batch {settings['batch_size']}, {rates}; "
         f"seeds {settings['seeds']}. Test accuracy, read once per run after training:",
         "",
     ]
@@ -178,6 +183,121 @@ def transfer_section(
     if models := transfer.get("models"):
         out += ["Saved classifiers: " + ", ".join(f"`{m}`" for m in models.values()) + ".", ""]
     return out
+
+
+def _labels(labels: str) -> str:
+    return "all" if labels == "all" else f"{int(labels):,}"
+
+
+def _difference(row: dict) -> str:
+    if row["mean_difference"] is None:
+        return "-"
+    text = f"{100 * row['mean_difference']:+.2f}"
+    if row["ci95"] is not None:
+        low, high = (100 * v for v in row["ci95"])
+        text += f" [{low:+.2f}, {high:+.2f}]"
+    return text
+
+
+def _p(row: dict) -> str:
+    if row["p_value"] is None:
+        return "-"
+    return f"{row['p_value']:.3g} / {row['p_holm']:.3g}"
+
+
+def answer_lines(found: dict) -> list[str]:
+    """The answer's sentence and its headline table (for the report and the README)."""
+    rows = [
+        [
+            r["network"],
+            _labels(r["labels"]),
+            f"case {r['pretrained']['case']}, {r['pretrained']['recipe']}: "
+            f"{r['pretrained_mean']:.2%}",
+            f"case {r['random']['case']}, {r['random']['recipe']}: {r['random_mean']:.2%}",
+            _difference(r),
+            _p(r),
+            f"**{r['verdict']}**",
+        ]
+        for r in found["best_recipes"]
+    ]
+    return [
+        f"**{found['sentence']}**",
+        "",
+        *table(
+            [
+                "encoder",
+                "labels",
+                "pretrained (best on validation)",
+                "random (best on validation)",
+                "difference, points [95% interval]",
+                "p raw / Holm",
+                "verdict",
+            ],
+            rows,
+        ),
+    ]
+
+
+def grid_section(found: dict) -> list[str]:
+    """The grid of transfer runs: the answer, each recipe alone, the recipe search's choices,
+    and what training did to the encoders."""
+    settings = found["settings"]
+    out = [
+        "## Does reconstruction pretraining help the classifier? The grid",
+        "",
+        f"`{found['provenance']['command']}`: encoders {', '.join(settings['networks'])}; "
+        f"label counts {', '.join(map(_labels, settings['labels']))}; cases "
+        f"{settings['cases']}; recipes: "
+        + "; ".join(f"{name}: {text}" for name, text in settings["recipes"].items())
+        + f". {settings['kerastuner'].capitalize()}.",
+        "",
+        *answer_lines(found["answer"]),
+        "",
+        found["answer"]["method"],
+        "",
+        "Each recipe alone (a second family, Holm over its rows), pretrained minus random in "
+        "points:",
+        "",
+    ]
+    rows = [
+        [r["network"], _labels(r["labels"]), r["recipe"], f"{r['cases'][0]} - {r['cases'][1]}",
+         _difference(r), _p(r), r["verdict"]]
+        for r in found["answer"]["each_recipe"]
+    ]  # fmt: skip
+    out += table(["encoder", "labels", "recipe", "cases", "difference", "p raw / Holm",
+                  "verdict"], rows)  # fmt: skip
+    out += ["", f"The recipe search: {settings['search']}", ""]
+    rows = []
+    for group in found["recipe_search"]:
+        scores = ", ".join(
+            f"{c['learning_rate']:g}: "
+            + ("-" if c["mean_val_accuracy"] is None else f"{c['mean_val_accuracy']:.2%}")
+            for c in group["candidates"]
+        )
+        rows.append(
+            [group["network"], _labels(group["labels"]), group["case"], group["recipe"], scores,
+             f"{group['chosen_learning_rate']:g}"]
+        )  # fmt: skip
+    out += table(["encoder", "labels", "case", "recipe", "validation accuracy by rate",
+                  "chosen"], rows)  # fmt: skip
+    out += [
+        "",
+        "What training did to the encoder (jointly trained cases): the share of code units "
+        "that are 0 on every one of 1,000 fixed validation images, before and after, and how "
+        "far its weights moved relative to their norm; mean ± std over the cell's runs:",
+        "",
+    ]
+    rows = [
+        [c["network"], _labels(c["labels"]), c["case"], c["recipe"],
+         "random" if c["encoder_seed"] < 0 else c["encoder_seed"],
+         spread(c["dead_code_units_before"]), spread(c["dead_code_units_after"]),
+         spread(c["encoder_weight_change"], percent=False)]
+        for c in found["cells"]
+        if CASES[c["case"]].train_encoder
+    ]  # fmt: skip
+    out += table(["encoder", "labels", "case", "recipe", "pretraining seed", "dead before",
+                  "dead after", "weight change"], rows)  # fmt: skip
+    return out + ["", f"![the grid]({found['figure']})", ""]
 
 
 def most_confused_pair(matrix) -> tuple[str, str, int]:

@@ -9,9 +9,9 @@ the finished units of work took. Stop it at any time and run the same command ag
 - `--quick`: a first look at every stage on a 2-core CPU in a few minutes (QUICK below), into
   `results/quick/` and `tuning/quick/`, with its own report.
 - `--reference`: the committed reference run, into `results/reference/` and
-  `tuning/reference/`; it adds the schedule comparison on validation (whose choice the
-  transfer stages then use), label efficiency, the architecture comparison and the latent maps.
-  Only this rewrites committed files, and only when asked for.
+  `tuning/reference/`; it adds the architecture comparison, makes the transfer stage the whole
+  grid (both networks, every pretraining seed, both recipes, label counts LABELS) and draws the
+  latent maps. Only this rewrites committed files, and only when asked for.
 
 Each stage's settings are its own command's defaults, except the sizes given here (`--subset`,
 `--epochs`, `--seeds`, or --quick's), which every stage that trains receives; the counts of
@@ -26,7 +26,7 @@ from pathlib import Path
 
 from kfashion import cli, layout
 from kfashion.errors import exit_on_user_error
-from kfashion.files import read_json, read_record, reading
+from kfashion.files import read_record
 
 # Where each kind of run goes; the reference folders hold the committed run.
 RESULTS, DIRECTORY = "results", "tuning"
@@ -36,8 +36,8 @@ REFERENCE_RESULTS, REFERENCE_DIRECTORY = "results/reference", "tuning/reference"
 # time): enough images and epochs that every case lands well above chance and in the
 # reference run's order, one sweep seed a point (the sweep is most of the time).
 QUICK = {"subset": 12_000, "epochs": 4, "seeds": 1, "transfer_seeds": 2}
-LABELS = "100,300,1000,3000,10000,all"  # label counts of the reference run's efficiency stage
-LABEL_SEEDS = 3
+LABELS = "100,1000,10000,all"  # label counts of the reference run's grid
+RECIPES = "joint,two_phase"  # the reference grid's recipes of the jointly trained cases
 
 
 @dataclasses.dataclass
@@ -49,7 +49,6 @@ class Stage:
     what: str
     units: int = 1  # units of work (sweep seeds, runs), for the progress line
     finished: Callable[[], list[Path]] | None = None  # the records of finished units
-    later: Callable[[], list[str]] | None = None  # more arguments, known when the stage starts
 
     @property
     def unit_name(self) -> str:
@@ -99,42 +98,35 @@ def flags(**values) -> list[str]:
 
 def units(module: str, argv: list[str]) -> int:
     """The units of work a stage's command will do, from its own parsed arguments."""
-    from kfashion import design, schedule, transfer, tune
+    from kfashion import design, grid, transfer, tune
 
     if module == "tune":
         args = tune.parse_args(argv)
         return len(design.make_design([f for f in args.factors.split(",") if f])) * args.seeds
-    if module == "schedule":
-        args = schedule.parse_args(argv)
-        runs = len(cli.parse_cases(args.cases)) * args.seeds
-        return len(schedule.parse_candidates(args.candidates)) * runs
     if module == "transfer":
         args = transfer.parse_args(argv)
-        counts = [c for c in (args.labels or "all").split(",") if c.strip() not in ("", "all")]
-        return len(cli.parse_cases(args.cases)) * args.seeds * max(len(counts), 1)
+        images = args.subset or 60_000
+        cells = grid.plan(
+            [f"network{i}" for i in range(len(args.encoder or [None]))],
+            grid.parse_counts(args.labels, images - images // 6),
+            cli.parse_cases(args.cases),
+            grid.parse_recipes(args.recipes),
+            transfer.parse_seeds(args.encoder_seeds),
+            range(args.seeds),
+            range(args.nested_seeds),
+            range(args.search_seeds),
+        )
+        return sum(len(cell.seeds) for cell in cells)
     return 1
 
 
-def stage(module, argv, what, finished=None, later=None) -> Stage:
-    return Stage(module, argv, what, units(module, argv), finished, later)
-
-
-def chosen_schedule(results: Path, epochs_given: bool) -> Callable[[], list[str]]:
-    """A function giving transfer's flags for the schedule validation chose (schedule.json):
-    its learning rate, and its epochs unless the study was given --epochs."""
-
-    def chosen() -> list[str]:
-        with reading(results / layout.SCHEDULE):
-            pick = read_json(results / layout.SCHEDULE)["chosen"]
-            epochs = [] if epochs_given else ["--epochs", str(pick["epochs"])]
-            return [*epochs, "--learning-rate", repr(float(pick["learning_rate"]))]
-
-    return chosen
+def stage(module, argv, what, finished=None) -> Stage:
+    return Stage(module, argv, what, units(module, argv), finished)
 
 
 def stages(args, results: Path, directory: Path) -> list[Stage]:
     """The study's commands in order, with the arguments that keep them in one folder."""
-    from kfashion import schedule
+    from kfashion import tune
 
     quick = QUICK if args.quick else {}
     subset = args.subset or quick.get("subset")
@@ -144,10 +136,8 @@ def stages(args, results: Path, directory: Path) -> list[Stage]:
     data = flags(data_dir=args.data_dir, subset=subset)
     here = flags(results=results)
     sweep = [*data, *flags(epochs=epochs, seeds=seeds, workers=args.workers)]
-    transfer = [*data, *flags(epochs=epochs, seeds=transfer_seeds)]
-    schedule_of = None
-    if args.reference:  # every transfer stage uses the schedule validation chose
-        schedule_of = chosen_schedule(results, epochs is not None)
+    transfer = [*data, *flags(epochs=epochs, seeds=transfer_seeds), *here]
+    transfer += flags(directory=directory)
     plan = [
         stage(
             "tune",
@@ -156,65 +146,38 @@ def stages(args, results: Path, directory: Path) -> list[Stage]:
             lambda: layout.finished_sweep_seeds(directory),
         )
     ]
-    if args.reference:
-        candidates = schedule.parse_candidates(schedule.CANDIDATES)
-        if epochs is not None:  # the candidates' learning rates at the epochs asked for
-            rates = sorted({rate for _, rate in candidates})
-            candidates = [(epochs, rate) for rate in rates]
-        plan.append(
-            stage(
-                "schedule",
-                [*data, *here, "--candidates", ",".join(f"{e}:{r!r}" for e, r in candidates)],
-                "the transfer schedule, chosen on validation",
-                lambda: layout.finished_schedule_runs(results),
-            )
-        )
-    plan.append(
-        stage(
-            "transfer",
-            [*transfer, *here],
-            "the four transfer cases",
-            lambda: layout.finished_transfer_runs(results),
-            schedule_of,
-        )
-    )
-    if args.reference:
-        plan.append(
-            stage(
-                "transfer",
-                [*data, *flags(epochs=epochs, seeds=args.seeds or LABEL_SEEDS), *here]
-                + ["--labels", LABELS],
-                "label efficiency",
-                lambda: layout.finished_label_runs(results),
-                schedule_of,
-            )
-        )
-    plan.append(stage("baseline", [*data, *here], "logistic regression on pixels"))
+    what = "the four transfer cases"
     if args.reference:
         variant = results / layout.ARCHITECTURE
         variant_tuning = directory / layout.ARCHITECTURE
-        plan += [
+        plan.append(
             stage(
                 "tune",
                 [*sweep, "--factors", "architecture", "--select", "best"]
                 + flags(results=variant, directory=variant_tuning),
                 "the architecture comparison",
                 lambda: layout.finished_sweep_seeds(variant_tuning),
-            ),
-            stage(
-                "transfer",
-                [*transfer, "--cases", "2,4", *flags(results=variant)],
-                "frozen encoders of the variant",
-                lambda: layout.finished_transfer_runs(variant),
-                schedule_of,
-            ),
+            )
+        )
+        pretraining = range(seeds or tune.SEEDS)  # every seed the sweeps trained
+        transfer += ["--encoder", str(layout.model(results, "encoder").parent)]
+        transfer += ["--encoder", str(layout.model(variant, "encoder").parent)]
+        transfer += ["--encoder-seeds", ",".join(map(str, pretraining))]
+        train = (subset or 60_000) - (subset or 60_000) // 6  # the counts below it, and all
+        counts = [c for c in LABELS.split(",") if c == "all" or int(c) < train]
+        transfer += ["--recipes", RECIPES, "--labels", ",".join(counts)]
+        what = "the grid of transfer runs"
+    plan.append(stage("transfer", transfer, what, lambda: layout.finished_transfer_runs(results)))
+    plan.append(stage("baseline", [*data, *here], "logistic regression on pixels"))
+    if args.reference:
+        plan.append(
             stage(
                 "latent",
                 [*data, *here, "--encoder", str(layout.model(results, "encoder"))]
                 + ["--encoder", str(layout.model(variant, "encoder"))],
                 "maps of the latent space",
-            ),
-        ]
+            )
+        )
     plan.append(stage("report", here, "the findings and the report"))
     return plan
 
@@ -257,7 +220,6 @@ def main(argv=None) -> None:
     plan = stages(args, results, directory)
     start = time.perf_counter()
     for index, stage in enumerate(plan):
-        stage.argv += stage.later() if stage.later else []
         command = " ".join(["python -m", f"kfashion.{stage.module}", *stage.argv])
         done = f"{stage.done()} of {stage.units} {stage.unit_name} done; "
         progress = done if stage.finished else ""

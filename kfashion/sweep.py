@@ -158,7 +158,7 @@ class SweepTuner(keras_tuner.Tuner):
 
     def run_trial(self, trial, *args, callbacks=(), **kwargs):
         folder = self.get_trial_dir(trial.trial_id)
-        pending = [s for s in self.seeds if read_record(layout.seed_record(folder, s)) is None]
+        pending = [s for s in self.seeds if not self._done(folder, s)]
         for seed, model, history, seconds in self._train(trial, pending, callbacks, args, kwargs):
             record = self._record(trial, seed, model, history, seconds)
             write_json(layout.seed_record(folder, seed), record)  # last: the seed is now done
@@ -168,6 +168,15 @@ class SweepTuner(keras_tuner.Tuner):
         if diverged:
             raise keras_tuner.errors.FailedTrialError(f"diverged: {'; '.join(diverged)}")
         return {OBJECTIVE.name: float(np.mean([run["best_val_loss"] for run in runs]))}
+
+    @staticmethod
+    def _done(folder, seed: int) -> bool:
+        """A seed is done once its record is whole and, unless it diverged, its weights are
+        there too (a folder copied without its weights trains them again)."""
+        record = read_record(layout.seed_record(folder, seed))
+        if record is None:
+            return False
+        return bool(record.get("diverged")) or layout.seed_weights(folder, seed).exists()
 
     def _callbacks(self, trial, seed: int, callbacks, epochs: int) -> list:
         callbacks = self._deepcopy_callbacks(list(callbacks))  # KerasTuner's own helpers:

@@ -83,10 +83,21 @@ def label_rows(efficiency: dict) -> list[dict]:
     ]
 
 
+def grid_rows(found: dict) -> list[dict]:
+    """One row per final run of the grid: its point, its test accuracy and diagnostics."""
+    columns = (
+        "network", "labels", "case", "recipe", "encoder_seed", "seed", "learning_rate",
+        "train_images", "best_epoch", "val_accuracy", "test_accuracy", "test_loss",
+        "dead_code_units_before", "dead_code_units_after", "encoder_weight_change", "seconds",
+    )  # fmt: skip
+    return [{name: run.get(name, "") for name in columns} for run in found["runs"]]
+
+
 TABLES = (  # (the stage's JSON, its table, the rows)
     (layout.SWEEP, layout.SWEEP_TABLE, sweep_rows),
     (layout.TRANSFER, layout.TRANSFER_TABLE, transfer_rows),
     (layout.LABEL_EFFICIENCY, layout.LABEL_TABLE, label_rows),
+    (layout.GRID, layout.GRID_TABLE, grid_rows),
 )
 
 

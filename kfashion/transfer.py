@@ -3,143 +3,262 @@
 Classifier = encoder + one Dense(10) giving logits. Four cases, which differ only in the
 encoder's starting weights and its `trainable` flag (`kfashion.cases`):
 
-    case 1  pretrained encoder (tune's encoder.keras), trained jointly with the head
-    case 2  pretrained encoder, frozen (trainable=False; its head trains on codes computed once)
-    case 3  fresh encoder of the same configuration (cloned from the file, re-initialised), joint
+    case 1  pretrained encoder (one a sweep saved), trained with the head (joint or two-phase)
+    case 2  pretrained encoder, frozen (its head trains on codes computed once)
+    case 3  fresh encoder of the same configuration (cloned from the file, re-initialised)
     case 4  fresh encoder, frozen
 
-Every case runs once per seed (default 5 seeds, 0-4) with the same schedule, which validation
-accuracy chose (`python -m kfashion.schedule`). Each finished (case, seed) run is written as it
-ends, so a rerun skips it. Writes `transfer.json`, `transfer/runs/*.json`,
-`figures/transfer_*.png` and `models/classifier_case{1..4}.keras` (first seed) under
-`--results`; the encoder is read from the same folder unless `--encoder` names another. With
-`--labels`, the cases train on a few labelled images instead (`kfashion.labels`).
+The runs form one grid (`kfashion.grid`): every encoder network given, its pretraining seeds,
+every recipe, every case and label count, over fine-tuning seeds. Each cell's learning rate is
+chosen on validation first, by a KerasTuner search over its recipe's candidates; the grid runs
+on KerasTuner's distributed mode like the sweep (`--workers N`, or workers on other machines).
+Each finished run is written as it ends, so a rerun skips it. Writes under `--results`:
+
+- `grid.json` (every run, the recipe search's numbers and choices, and the answer: pretrained
+  minus random per network and label count, with intervals and verdicts), `grid.csv`,
+  `figures/transfer_grid.png`;
+- the four cases of the first network on all labels with the first recipe, first pretraining
+  seed (`transfer.json`, `figures/transfer_{curves,confusion}.png`,
+  `models/classifier_case{1..4}.keras` of the first seed), and with several label counts
+  `label_efficiency.json` and its figure.
 """
 
 import sys
 from pathlib import Path
 
-from kfashion import cli, layout
-from kfashion.design import CASES
+from kfashion import cli, grid, layout, parallel
+from kfashion.design import network
 from kfashion.errors import UserError, exit_on_user_error
-from kfashion.files import read_json, read_record, write_json
+from kfashion.files import read_json, read_record
 from kfashion.guards import check_runs, hold_lock
-from kfashion.saved_models import encoder_path, load_encoder
 
-# Defaults of the reference run, all visible here. The schedule is the candidate with the best
-# mean validation accuracy in `python -m kfashion.schedule` (results/reference/schedule.json;
-# a test checks that these agree with its choice). Test accuracy chose nothing.
+# Defaults, all visible here. The epochs and batch size are those the earlier schedule search
+# chose on validation (30 epochs, batch 100); the learning rates are chosen per cell.
 EPOCHS = 30
 BATCH_SIZE = 100
-LEARNING_RATE = 3e-3  # Adam, decayed to 0 along a cosine over all steps
-SEEDS = 5  # seeds 0-4: a mean, a spread and paired intervals between cases
-RESULTS = "results"  # read the encoder from, and write into, this folder
+SEEDS = 5  # fine-tuning seeds of a random case, and of the first pretraining seed
+NESTED_SEEDS = 2  # fine-tuning seeds of every other pretraining seed
+SEARCH_SEEDS = 1  # runs of each candidate learning rate in the recipe search
+MIN_STEPS = 1000  # training steps of a few-label run, at least (its images repeat)
+RESULTS, DIRECTORY = "results", "tuning"
+PROJECT = "transfer"  # KerasTuner's project folder inside --directory
 
 
 def parse_args(argv):
-    parser = cli.parser("kfashion.transfer", "Train the four transfer-learning cases over seeds.")
+    parser = cli.parser("kfashion.transfer", "Train the grid of transfer runs over seeds.")
     parser.add_argument("--epochs", type=int, default=EPOCHS, help="epochs per run")
     parser.add_argument("--batch-size", type=int, default=BATCH_SIZE, help="training batch size")
     parser.add_argument(
-        "--learning-rate", type=float, default=LEARNING_RATE, help="Adam's initial learning rate"
+        "--seeds",
+        type=int,
+        default=SEEDS,
+        help="fine-tuning seeds of each random case and of the first pretraining seed: 0, 1, ...",
     )
-    parser.add_argument("--seeds", type=int, default=SEEDS, help="seeds per case: 0, 1, ...")
+    parser.add_argument(
+        "--nested-seeds",
+        type=int,
+        default=NESTED_SEEDS,
+        help="fine-tuning seeds of each further pretraining seed",
+    )
+    parser.add_argument(
+        "--search-seeds",
+        type=int,
+        default=SEARCH_SEEDS,
+        help="runs of each candidate learning rate in the recipe search",
+    )
     parser.add_argument("--cases", default="1,2,3,4", help="comma-separated cases to run")
     parser.add_argument(
+        "--recipes",
+        default="joint",
+        help="recipes of the jointly trained cases: joint, two_phase (the frozen cases have one)",
+    )
+    parser.add_argument(
         "--labels",
-        help="label efficiency instead: train on this many labelled images, e.g. 100,1000,all",
+        default=grid.ALL,
+        help="labelled training images of each run: counts and/or all, e.g. 100,1000,all",
     )
     parser.add_argument(
         "--min-steps",
         type=int,
-        default=1000,
-        help="with --labels: training steps of a few-label run, at least (its images repeat)",
+        default=MIN_STEPS,
+        help="training steps of a few-label run, at least (its images repeat)",
     )
     parser.add_argument(
-        "--encoder", help="the pretrained encoder (default: RESULTS/models/encoder.keras)"
+        "--encoder",
+        action="append",
+        help="a saved encoder, or a models folder holding encoder_seed{S}.keras; once per "
+        "network (default: RESULTS/models)",
+    )
+    parser.add_argument(
+        "--encoder-seeds", default="0", help="pretraining seeds of each network, e.g. 0,1,2"
     )
     cli.add_data_flags(parser)
     parser.add_argument("--results", default=RESULTS, help="where results are written")
+    parser.add_argument("--directory", default=DIRECTORY, help="KerasTuner's working folder")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="run cells in this many local worker processes (KerasTuner's distributed mode)",
+    )
     parser.add_argument(
         "--overwrite", action="store_true", help="discard runs made with other settings"
     )
     return parser.parse_args(argv)
 
 
-def summarise(runs: list[dict], case_numbers: list[int]) -> dict:
-    import numpy as np
-
-    from kfashion.stats import mean_std
-
-    summary = {}
-    for case in case_numbers:
-        mine = sorted((r for r in runs if r["case"] == case), key=lambda r: r["seed"])
-        summary[str(case)] = {
-            "label": CASES[case].label,
-            "seeds": [r["seed"] for r in mine],
-            "test_accuracy": mean_std([r["test_accuracy"] for r in mine]),
-            "test_loss": mean_std([r["test_loss"] for r in mine]),
-            "confusion_matrix_all_seeds": np.sum([r["confusion_matrix"] for r in mine], axis=0),
-        }
-    return summary
+def parse_seeds(text: str) -> list[int]:
+    try:
+        seeds = sorted({int(part) for part in text.split(",") if part.strip()})
+    except ValueError:
+        seeds = []
+    if not seeds or min(seeds) < 0:
+        raise UserError(f"--encoder-seeds {text!r}: give seeds from 0, e.g. --encoder-seeds 0,1,2")
+    return seeds
 
 
-# What each run records of its encoder (`cases.diagnostics`); runs made before had none
-DIAGNOSTICS = ("dead_code_units_before", "dead_code_units_after", "encoder_weight_change")
+def encoder_files(args, encoder_seeds) -> dict:
+    """network name -> pretraining seed -> encoder file, each checked as readable.
+
+    A network is named by the sweep that saved it (the architecture of the sweep.json beside
+    its models folder), or "course" where there is none."""
+    from kfashion.saved_models import readable_archive
+
+    entries = args.encoder or [str(layout.model(args.results, "encoder").parent)]
+    found = {}
+    for entry in map(Path, entries):
+        folder = entry if entry.is_dir() else entry.parent
+        sweep = folder.parent / layout.SWEEP
+        name = network(read_json(sweep)["selected"]["config"]) if sweep.is_file() else "course"
+        if name in found:
+            raise UserError(f"--encoder {entry}: a second encoder of the {name} network; give one")
+        files = {}
+        for seed in encoder_seeds:
+            path = layout.encoder_seed(folder, seed) if entry.is_dir() else entry
+            older = path.with_name("encoder.keras")  # a sweep's export before it saved seeds
+            if entry.is_dir() and seed == encoder_seeds[0] and not path.exists() and older.exists():
+                path = older
+            if not entry.is_dir() and len(encoder_seeds) > 1:
+                raise UserError(
+                    f"--encoder {entry}: one file holds one pretraining seed; give the models "
+                    "folder a sweep wrote for --encoder-seeds"
+                )
+            files[seed] = readable_archive(path, "--encoder")
+        found[name] = files
+    return found
 
 
-def write_figures(runs, summary: dict, results_dir: Path) -> dict:
-    from kfashion import plots
-    from kfashion.design import CLASS_NAMES
-
-    case_numbers = [int(case) for case in summary]
-    paths = {
-        "curves": layout.figure(results_dir, "transfer_curves"),
-        "confusion": layout.figure(results_dir, "transfer_confusion"),
-    }
-    labels = {case: f"case {case}: {CASES[case].label}" for case in case_numbers}
-    histories = {case: [r["history"] for r in runs if r["case"] == case] for case in case_numbers}
-    plots.plot_transfer_curves(histories, labels, paths["curves"])
-    matrices = {case: summary[str(case)]["confusion_matrix_all_seeds"] for case in case_numbers}
-    plots.plot_confusion_grid(matrices, labels, CLASS_NAMES, paths["confusion"])
-    return {name: str(path.relative_to(results_dir)) for name, path in paths.items()}
+def saved_classifier(results: Path, main) -> callable:
+    """Where a cell keeps its first seed's classifier: only transfer.json's four cells do
+    (`main`: `grid.is_main` of a cell)."""
+    return lambda cell: layout.classifier(results, cell.case) if main(cell) else None
 
 
-def run_cases(template, case_numbers, seeds, dataset, schedule, results_dir: Path) -> list[dict]:
-    """Every (case, seed) run on all labels not yet on disk; then every run's record.
+def worker_args(args) -> list[str]:
+    """The arguments a worker needs to run the chief's cells."""
+    out = []
+    for name in (
+        "epochs",
+        "batch_size",
+        "seeds",
+        "nested_seeds",
+        "search_seeds",
+        "cases",
+        "recipes",
+        "labels",
+        "min_steps",
+        "encoder_seeds",
+        "data_dir",
+        "subset",
+        "results",
+        "directory",
+    ):
+        value = getattr(args, name)
+        if value is not None:
+            out += [f"--{name.replace('_', '-')}", str(value)]
+    for entry in args.encoder or []:
+        out += ["--encoder", entry]
+    return out
 
-    Runs go one after another, each written as it ends; where whole epochs compile (JAX on an
-    accelerator), a jointly trained case's pending seeds train together in one program. The
-    first seed's classifier of each case is saved too: that run is done once both are saved.
-    """
-    from kfashion import training
-    from kfashion.cases import describe_run, scored, train_and_score, train_together
-    from kfashion.files import save_model
 
-    def done(case, seed):  # its record whole (not cut short), and its classifier if it has one
-        saved = seed != seeds[0] or layout.classifier(results_dir, case).exists()
-        return saved and read_record(layout.transfer_run(results_dir, case, seed)) is not None
+def check_encoders(results, groups, digests: dict, overwrite: bool) -> None:
+    """Refuse records of a group made from another encoder file (unless --overwrite)."""
+    for network_name, labels in groups:
+        folder = layout.grid_runs(results, network_name, labels)
+        known = set(digests[network_name].values())
+        for path in sorted(folder.glob("*case*_seed*.json")):
+            record = read_record(path)
+            if record is not None and record.get("encoder_sha256") not in known and not overwrite:
+                raise UserError(
+                    f"{folder} holds runs made from another encoder ({path.name}); rerun with "
+                    "the same encoder to resume, pass --overwrite to discard them, or choose "
+                    "another --results"
+                )
+            if record is not None and record.get("encoder_sha256") not in known:
+                path.unlink()
 
-    def keep(case, seed, classifier, record):
-        if seed == seeds[0]:
-            save_model(classifier, layout.classifier(results_dir, case))
-        # last: a run counts as done once all is saved
-        write_json(layout.transfer_run(results_dir, case, seed), record)
-        print(describe_run(record), flush=True)
 
-    together = training.compiles_whole_epochs()
-    for case in case_numbers if together else []:
-        pending = [seed for seed in seeds if not done(case, seed)]
-        if CASES[case].train_encoder and len(pending) > 1:
-            for seed, (classifier, record) in zip(
-                pending, train_together(template, case, pending, dataset, schedule), strict=True
-            ):
-                keep(case, seed, classifier, scored(classifier, record, dataset))
-    for seed in seeds:
-        for case in case_numbers:
-            if not done(case, seed):
-                keep(case, seed, *train_and_score(template, case, seed, dataset, schedule))
-    return [read_json(layout.transfer_run(results_dir, c, s)) for s in seeds for c in case_numbers]
+def fresh_project(project: Path) -> None:
+    """KerasTuner's project only coordinates this command's processes: the run records are
+    the grid. It is made anew each time, so its trials read back every run already recorded
+    and train the rest, whatever an earlier command left in it (a record cut short, a grid of
+    other cells)."""
+    import shutil
+
+    shutil.rmtree(project, ignore_errors=True)
+    project.mkdir(parents=True, exist_ok=True)
+
+
+def main_of(args, cells) -> callable:
+    """`grid.is_main` for this grid."""
+    recipes = grid.parse_recipes(args.recipes)
+    seeds = parse_seeds(args.encoder_seeds)
+    return lambda cell: grid.is_main(cell, cells[0].network, recipes, seeds[0])
+
+
+def make_tuner(args, cells, encoders, dataset, results):
+    from kfashion.grid_tuner import GridOracle, GridTuner
+
+    tuner = GridTuner(
+        encoders,
+        dataset,
+        results,
+        args.epochs,
+        args.batch_size,
+        args.min_steps,
+        saved_classifier(results, main_of(args, cells)),
+        oracle=GridOracle(cells),
+        directory=args.directory,
+        project_name=PROJECT,
+    )
+    tuner.oracle.verbose = 0  # each run's line replaces KerasTuner's table
+    return tuner
+
+
+def run_grid(args, cells, encoders, dataset, results) -> None:
+    """Every cell's runs, in this process or over `--workers` local worker processes."""
+
+    def search():
+        tuner = make_tuner(args, cells, encoders, dataset, results)
+        if parallel.role() == "chief":
+            parallel.serve_oracle(tuner)
+            return
+        tuner.search()
+        if parallel.role() == "single":
+            tuner.oracle.save()  # see kfashion.tune.run_search
+
+    if args.workers == 1 or parallel.role() != "single":
+        return search()
+    with (
+        parallel.chief_on_loopback(),
+        parallel.LocalWorkers(args.workers, worker_args(args), "kfashion.transfer") as workers,
+    ):
+        try:
+            return search()
+        except KeyboardInterrupt:
+            if workers.failure:
+                raise UserError(f"{workers.failure}; its output is above") from None
+            raise
 
 
 @exit_on_user_error
@@ -147,102 +266,69 @@ def main(argv=None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
     case_numbers = cli.parse_cases(args.cases)
-    for flag in ("epochs", "seeds", "batch_size", "min_steps"):
+    recipes = grid.parse_recipes(args.recipes)
+    for flag in ("epochs", "seeds", "nested_seeds", "search_seeds", "batch_size", "min_steps"):
         cli.at_least(getattr(args, flag), 1, "--" + flag.replace("_", "-"))
-    if not args.learning_rate > 0:
-        raise UserError(f"--learning-rate {args.learning_rate}: must be positive")
+    cli.at_least(args.workers, 1, "--workers")
+    if parallel.role() == "single":
+        parallel.check_workers(args.workers)
     cli.check_data_flags(args)
-    if args.labels:
-        from kfashion import labels
-
-        images = args.subset or 60_000
-        counts = labels.parse_counts(args.labels, images - images // 6)
-    path = encoder_path(args)
-    results_dir = cli.writable_folder(args.results, "--results")
+    images = args.subset or 60_000
+    counts = grid.parse_counts(args.labels, images - images // 6)
+    encoder_seeds = parse_seeds(args.encoder_seeds)
+    files = encoder_files(args, encoder_seeds)
+    results = cli.writable_folder(args.results, "--results")
+    cli.writable_folder(args.directory, "--directory")
 
     from kfashion import data
-    from kfashion.cases import Schedule
     from kfashion.files import file_digest
-    from kfashion.provenance import provenance
     from kfashion.quiet_keras import load_keras
+    from kfashion.saved_models import load_encoder
 
     load_keras()
-    template = load_encoder(path)
+    encoders = {
+        name: {seed: (load_encoder(path), file_digest(path)) for seed, path in mine.items()}
+        for name, mine in files.items()
+    }
     dataset = data.load(args.data_dir, subset=args.subset)
-    lock = hold_lock(layout.lock(results_dir, "transfer"), f"{results_dir}/transfer")
-    schedule = Schedule(args.epochs, args.batch_size, args.learning_rate)
+    cells = grid.plan(
+        list(files),
+        counts,
+        case_numbers,
+        recipes,
+        encoder_seeds,
+        list(range(args.seeds)),
+        list(range(args.nested_seeds)),
+        list(range(args.search_seeds)),
+    )
+    if parallel.role() == "worker":  # runs only: the chief checks, locks and writes
+        run_grid(args, cells, encoders, dataset, results)
+        return
+    lock = hold_lock(layout.lock(results, "transfer"), f"{results}/transfer")
     settings = {
-        "encoder_sha256": file_digest(path),
         "epochs": args.epochs,
         "batch_size": args.batch_size,
-        "learning_rate": args.learning_rate,
         "subset": args.subset,
-        "schedule": "Adam, cosine decay to 0 over all steps; best val_accuracy epoch kept",
+        "min_steps": args.min_steps,
     }
-    print(f"data: {dataset.describe()}; encoder {path}", flush=True)
-    seeds = list(range(args.seeds))
-    if args.labels:  # the few-label runs, and the ordinary runs if "all" is asked for
-        ordinary = []
-        if "all" in counts:
-            check_runs(layout.transfer_runs(results_dir), settings, args.overwrite)
-            ordinary = run_cases(template, case_numbers, seeds, dataset, schedule, results_dir)
-        labels.run(
-            template,
-            case_numbers,
-            seeds,
-            counts,
-            ordinary,
-            dataset,
-            schedule,
-            argv,
-            {**settings, "min_steps": args.min_steps},
-            results_dir,
-            args.overwrite,
-        )
-        lock.close()
-        return
-    check_runs(layout.transfer_runs(results_dir), settings, args.overwrite)
-    runs = run_cases(template, case_numbers, seeds, dataset, schedule, results_dir)
-    summary = summarise(runs, case_numbers)
-    figures = write_figures(runs, summary, results_dir)
-    kept = (
-        "case",
-        "seed",
-        "test_accuracy",
-        "test_loss",
-        "recall",
-        "best_epoch",
-        "best_val_accuracy",
-        "seconds",
-        *DIAGNOSTICS,
-        "environment",
+    groups = [(name, labels) for name in files for labels in counts]
+    for name, labels in groups:  # the minimum steps matter to few-label runs only
+        mine = {k: v for k, v in settings.items() if labels != grid.ALL or k != "min_steps"}
+        check_runs(layout.grid_runs(results, name, labels), mine, args.overwrite)
+    digests = {name: {s: d for s, (_, d) in mine.items()} for name, mine in encoders.items()}
+    check_encoders(results, groups, digests, args.overwrite)
+    fresh_project(Path(args.directory) / PROJECT)
+    finals = sum(len(c.seeds) for c in cells if not c.search)
+    searches = sum(len(c.seeds) for c in cells if c.search)
+    print(
+        f"data: {dataset.describe()}; networks {', '.join(files)}; {searches} search runs "
+        f"and {finals} runs",
+        flush=True,
     )
-    write_json(
-        results_dir / layout.TRANSFER,
-        {
-            "provenance": provenance("kfashion.transfer", argv, dataset),
-            "settings": {
-                **settings,
-                "encoder": str(path),
-                "seeds": seeds,
-                "cases": case_numbers,
-                "sizes": dataset.sizes(),
-            },
-            "cases": summary,
-            "runs": [{k: r[k] for k in kept if k in r} for r in runs],
-            "curves": {f"case{r['case']}_seed{r['seed']}": r["history"] for r in runs},
-            "figures": figures,
-            "models": {c: f"{layout.classifier('.', c)} (seed {seeds[0]})" for c in case_numbers},
-        },
-    )
-    for case in case_numbers:
-        accuracy = summary[str(case)]["test_accuracy"]
-        spread = f" +- {accuracy['std']:.4f}" if accuracy["std"] is not None else ""
-        print(
-            f"case {case} ({CASES[case].label}): {accuracy['mean']:.4f}{spread} over "
-            f"{accuracy['n']} seeds"
-        )
-    print(f"wrote {results_dir / layout.TRANSFER}, figures and models")
+    run_grid(args, cells, encoders, dataset, results)
+    from kfashion import grid_results
+
+    grid_results.write(argv, cells, main_of(args, cells), files, dataset, settings, results)
     lock.close()
 
 

@@ -149,9 +149,8 @@ def check_settings(project_dir: Path, settings: dict, overwrite: bool) -> bool:
 
 def warn_about_transfer_runs(results_dir: Path) -> None:
     """Say up front what a new sweep's encoder does to the transfer runs made from the old one."""
-    runs = layout.transfer_runs(results_dir)
-    finished = layout.finished_transfer_runs(results_dir) + layout.finished_label_runs(results_dir)
-    count = len(finished)
+    runs = results_dir / "transfer" / "runs"
+    count = len(layout.finished_transfer_runs(results_dir))
     if count:
         print(
             f"note: this sweep will write {layout.model(results_dir, 'encoder')} when it "

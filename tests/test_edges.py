@@ -178,12 +178,15 @@ def test_transfer_runs_again_a_run_whose_record_was_cut_short(tmp_path, capsys):
     models.build_encoder(latent_dim=16).save(encoder)
     args = ["--subset", "600", "--epochs", "1", "--seeds", "1", "--cases", "4"]
     args += ["--encoder", str(encoder), "--results", str(tmp_path / "r")]
+    args += ["--directory", str(tmp_path / "tuning")]
     transfer.main(args)
-    record = tmp_path / "r" / "transfer" / "runs" / "case4_seed0.json"
+    record = tmp_path / "r/transfer/runs/course/labelsall/case4_frozen_random_seed0.json"
     record.write_bytes(record.read_bytes()[:40])  # cut short from outside
     capsys.readouterr()
     transfer.main(args)
-    assert "case 4 (random encoder, frozen), seed 0:" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "case 4 (random encoder, frozen), frozen at lr" in out and "seed 0: test" in out
+    assert "(search)" not in out  # only the run cut short trains again
     assert json.loads(record.read_text())["case"] == 4
 
 

@@ -15,6 +15,8 @@ from helpers import assert_picture, predict_elsewhere
 
 from kfashion import data, design, report
 
+RECIPES = ("joint", "two_phase")
+
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 # Commands the README shows that this test does not run, each with the reason.
@@ -28,7 +30,6 @@ SMALL = {
     "study": TINY,
     "tune": TINY,
     "transfer": TINY,
-    "schedule": ["--subset", "600", "--candidates", "1:0.003", "--seeds", "1"],
     "baseline": ["--subset", "600"],
     "latent": ["--subset", "600", "--tsne-images", "50"],
     "bench": ["--images", "200", "--repeats", "1", "--skip-study"],
@@ -43,7 +44,7 @@ def readme_commands(text: str) -> list[str]:
     """Every `python -m kfashion.X ...` the README shows (in code blocks and inline), in the
     order they appear, each once; not those quoted inside the blocks rendered from results,
     which say which commands made those results."""
-    for start, end in (report.HEADLINE, report.FINDINGS, report.SPEED):
+    for start, end in (report.HEADLINE, report.FINDINGS, report.SPEED, report.ANSWER):
         before, rest = text.split(start, 1)
         text = before + " " * len(start + rest.split(end, 1)[0]) + rest.split(end, 1)[1]
     found = []  # (position in the README, command)
@@ -66,7 +67,9 @@ def small(command: str) -> list[str]:
     words = command.split()
     module = words[2].removeprefix("kfashion.")
     extra = list(QUICK if module == "study" and "--quick" in words else SMALL.get(module, []))
-    if "--labels" in words:
+    if "--encoder-seeds" in words:  # the whole grid: the one pretraining seed the tiny sweeps
+        extra += ["--encoder-seeds", "0", "--labels", "all"]  # have, and the labels above
+    elif "--labels" in words:
         extra += LABELS
     if module == "tune":  # the sweep again, or a small one: workers would only start and stop
         extra += ["--workers", "1"]
@@ -154,7 +157,7 @@ def test_the_study_says_what_runs_how_far_along_and_the_time_left(clone):
     lines = [line for line in output.splitlines() if line.startswith("[study ")]
     assert [line.split("]")[0] for line in lines[::2]] == [f"[study {i}/4" for i in range(1, 5)]
     assert "0 of 14 seeds done" in lines[1] and "timed once the first of each ends" in lines[1]
-    assert "0 of 4 runs done" in lines[3] and "time left:" in lines[3]
+    assert "0 of 12 runs done" in lines[3] and "time left:" in lines[3]  # 8 search runs
     quick = results(clone, "sweep.json", "results/quick")
     assert quick["settings"]["subset"] == 300 and quick["settings"]["seeds"] == [0]
     assert results(clone, "transfer.json", "results/quick")["settings"]["seeds"] == [0, 1]
@@ -188,7 +191,7 @@ def test_sweep_records_every_seed_and_exports_the_reference_choice(clone, tmp_pa
 def test_transfer_cases_load_elsewhere_and_give_their_recorded_accuracy(clone, tmp_path):
     transfer = results(clone, "transfer.json")
     assert {r["case"] for r in transfer["runs"]} == {1, 2, 3, 4}
-    assert transfer["settings"]["encoder"] == "results/models/encoder.keras"
+    assert transfer["settings"]["encoder"] == "results/models/encoder_seed0.keras"
     dataset = data.load(subset=600)
     models = clone["path"] / "results" / "models"
     paths = [models / f"classifier_case{case}.keras" for case in (1, 2, 3, 4)]
@@ -232,13 +235,20 @@ def test_label_efficiency_architecture_latent_and_bench_outputs(clone):
     variant = results(clone, "sweep.json", "results/architecture")
     networks = [design.network(t["config"]) for t in variant["trials"]]
     assert networks == ["course", "course", "linear_code"]
-    frozen = results(clone, "transfer.json", "results/architecture")
-    assert set(frozen["cases"]) == {"2", "4"}
+    found = results(clone, "grid.json")  # the whole grid: both networks, both recipes
+    assert found["settings"]["networks"] == ["course", "linear_code"]
+    assert {(r["network"], r["recipe"]) for r in found["runs"] if r["case"] == 1} == {
+        (network, recipe) for network in ("course", "linear_code") for recipe in RECIPES
+    }
+    for row in found["answer"]["best_recipes"]:  # one start a side: a difference, no interval
+        assert row["ci95"] is None and row["verdict"] == "no detectable difference"
+    assert found["answer"]["sentence"].startswith("Reconstruction pretraining never helps")
+    for group in found["recipe_search"]:  # chosen by validation alone
+        best = max(group["candidates"], key=lambda c: c["mean_val_accuracy"])
+        assert group["chosen_learning_rate"] == best["learning_rate"]
+    assert_picture(clone["path"] / "results" / found["figure"], colours=12)
     latent = results(clone, "latent.json")
     assert len(latent["encoders"]) == 2
-    schedule = results(clone, "schedule.json")
-    assert schedule["chosen"] == {"epochs": 1, "learning_rate": 0.003, "batch_size": 100}
-    assert "test" not in json.dumps(schedule["settings"]["sizes"])
     (entry,) = results(clone, "bench.json").values()
     for network in ("autoencoder", "classifier"):  # what the speed table shows, and how
         timed = entry["training"][network]

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from helpers import predict_elsewhere
 
-from kfashion import data, findings, layout, model_card, report, schedule, tables, transfer, tune
+from kfashion import data, findings, layout, model_card, report, tables, transfer, tune
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT / "results" / "reference"
@@ -53,24 +53,12 @@ def test_no_number_is_typed_by_hand_outside_the_rendered_blocks():
     assert [t for t in typed if t != "95%"] == [], typed  # 95%: the intervals' level, a setting
 
 
-def test_defaults_are_what_validation_chose_and_the_reference_was_made_with():
-    chosen = committed("schedule.json")["chosen"]
-    assert (transfer.EPOCHS, transfer.LEARNING_RATE, transfer.BATCH_SIZE) == (
-        chosen["epochs"],
-        chosen["learning_rate"],
-        chosen["batch_size"],
-    )
-    assert committed("schedule.json")["settings"]["candidates"] == [
-        list(c) for c in schedule.parse_candidates(schedule.CANDIDATES)
-    ]
+def test_defaults_are_what_the_reference_was_made_with():
     settings = committed("transfer.json")["settings"]
-    assert (settings["epochs"], settings["learning_rate"]) == (
-        chosen["epochs"],
-        chosen["learning_rate"],
-    )
+    assert (settings["epochs"], settings["batch_size"]) == (transfer.EPOCHS, transfer.BATCH_SIZE)
+    assert len(settings["seeds"]) == transfer.SEEDS
     sweep = committed("sweep.json")["settings"]
     assert (sweep["epochs"], len(sweep["seeds"])) == (tune.EPOCHS, tune.SEEDS)
-    assert len(committed("transfer.json")["settings"]["seeds"]) == transfer.SEEDS
 
 
 def test_no_folder_of_the_making_machine_is_recorded():

@@ -1,4 +1,5 @@
 import json
+import re
 import signal
 
 import keras
@@ -6,12 +7,13 @@ import numpy as np
 import pytest
 from helpers import refused, run_module
 
-from kfashion import cases, data, labels, models, transfer
+from kfashion import answer, cases, data, grid, grid_tuner, models, transfer
 from kfashion.design import CASES
 from kfashion.errors import UserError
 from kfashion.saved_models import load_encoder
 
 SMALL = ["--subset", "600", "--epochs", "1"]
+FINAL = re.compile(r"case (\d) .*, seed (\d+): test accuracy")
 
 
 @pytest.fixture(scope="module")
@@ -33,21 +35,26 @@ def start_transfer(*args):
 
 
 def finished_runs(output: str) -> list[tuple[int, int]]:
-    return [
-        (int(line.split()[1]), int(line.split("seed ")[1].split(":")[0]))
-        for line in output.splitlines()
-        if line.startswith("case ") and ", seed " in line
-    ]
+    """(case, seed) of each final run the output reports, in order."""
+    return [tuple(map(int, m.groups())) for m in map(FINAL.search, output.splitlines()) if m]
 
 
 def weights_of(model):
     return [np.array(w) for w in model.get_weights()]
 
 
+def train(template, case, recipe, data_, epochs=1, rate=1e-2, split=None):
+    split = split or cases.whole_split(data_)
+    probe = cases.probe_images(data_)
+    return cases.train(template, case, recipe, rate, 0, split, epochs, 100, probe)
+
+
 @pytest.mark.parametrize("case_number", [1, 2, 3, 4])
 def test_cases_train_only_what_they_should(case_number, encoder_file, small_data):
     template = load_encoder(encoder_file)
-    classifier = cases.make_classifier(template, case_number, seed=0, learning_rate=1e-2, steps=10)
+    trains = CASES[case_number].train_encoder
+    classifier = cases.make_classifier(template, case_number, seed=0, train_encoder=trains)
+    cases.compile_classifier(classifier, 1e-2, 10)
     encoder = classifier.get_layer("encoder")
     assert encoder.get_layer("enc_dense").units == 32  # the file's configuration, not a default
     assert encoder.get_layer("enc_dropout1").rate == 0.1
@@ -62,7 +69,7 @@ def test_cases_train_only_what_they_should(case_number, encoder_file, small_data
     after_encoder = weights_of(encoder)
     for before, after in zip(before_head, weights_of(classifier.get_layer("head")), strict=True):
         assert not np.allclose(before, after)
-    if CASES[case_number].train_encoder:
+    if trains:
         assert not np.allclose(before_encoder[0], after_encoder[0])
     else:
         for before, after in zip(before_encoder, after_encoder, strict=True):
@@ -77,64 +84,165 @@ def test_frozen_cases_train_on_codes_as_the_whole_classifier_would(
     path = tmp_path / "encoder.keras"
     models.build_encoder(latent_dim=32, dropout=0.0).save(path)
     template = load_encoder(path)
-    schedule = cases.Schedule(epochs=2, batch_size=100, learning_rate=1e-2)
-    fast, record = cases.train(template, case_number, 0, small_data, schedule)
-    whole = cases.make_classifier(template, case_number, 0, 1e-2, schedule.steps(500))
-    keras.utils.set_random_seed(0)  # as cases.train does before fitting
-    best = keras.callbacks.EarlyStopping(  # as cases.train keeps the best epoch
-        monitor="val_accuracy", mode="max", patience=2, restore_best_weights=True
-    )
+    fast, record = train(template, case_number, "frozen", small_data, epochs=2)
+    whole = cases.make_classifier(template, case_number, 0, train_encoder=False)
+    cases.compile_classifier(whole, 1e-2, cases.steps(500, 100, 2))
+    keras.utils.set_random_seed(0)  # as cases.fit_phase does before fitting
     history = whole.fit(
         small_data.x_train,
         small_data.y_train,
         epochs=2,
         batch_size=100,
         validation_data=(small_data.x_val, small_data.y_val),
-        callbacks=[best],
+        callbacks=[cases.best_epoch_kept(2)],
         verbose=0,
     )
     for name in ("loss", "val_accuracy"):
         np.testing.assert_allclose(record["history"][name], history.history[name], rtol=1e-4)
     for a, b in zip(weights_of(fast), weights_of(whole), strict=True):
         np.testing.assert_allclose(a, b, atol=1e-5)
-    assert record["best_val_accuracy"] == max(history.history["val_accuracy"])
+    assert record["val_accuracy"] == max(history.history["val_accuracy"])
+
+
+def test_the_two_phase_recipe_trains_the_head_alone_first_then_every_layer(
+    encoder_file, small_data
+):
+    template = load_encoder(encoder_file)
+    classifier, record = train(template, 1, "two_phase", small_data, epochs=3, rate=1e-3)
+    assert record["phase_epochs"] == [1, 2] and len(record["history"]["val_accuracy"]) == 3
+    assert record["encoder_weight_change"] > 0  # the second phase moved the encoder
+    assert 2 <= record["best_epoch"] <= 3  # the epoch kept is one of the last phase's
+    assert record["val_accuracy"] == max(record["history"]["val_accuracy"][1:])
+    # phase one alone (one epoch): the encoder stays where it started
+    _, head_only = train(template, 1, "two_phase", small_data, epochs=1, rate=0.0)
+    assert head_only["phase_epochs"] == [1, 1]
 
 
 def test_fresh_encoders_depend_on_the_seed(encoder_file):
     template = load_encoder(encoder_file)
     first, second = (
-        cases.make_classifier(template, 3, seed, 1e-3, 10).get_layer("encoder") for seed in (0, 1)
+        cases.make_classifier(template, 3, seed, True).get_layer("encoder") for seed in (0, 1)
     )
     assert not np.allclose(first.get_weights()[0], second.get_weights()[0])
 
 
+def test_the_grid_holds_every_cell_with_nested_seeds():
+    cells = grid.plan(["course"], ["100", "all"], [1, 2, 3, 4], ["joint", "two_phase"],
+                      [0, 1, 2], [0, 1, 2, 3, 4], [0, 1], [0])  # fmt: skip
+    searches = [c for c in cells if c.search]
+    finals = [c for c in cells if not c.search]
+    assert cells[: len(searches)] == searches  # the search first: the finals need its choice
+    assert len(searches) == 2 * 6 * 2  # label counts x (case, recipe) x candidate rates
+    case1 = [c for c in finals if (c.labels, c.case, c.recipe) == ("all", 1, "joint")]
+    assert [(c.encoder_seed, c.seeds) for c in case1] == [
+        (0, (0, 1, 2, 3, 4)),
+        (1, (0, 1)),
+        (2, (0, 1)),
+    ]
+    case3 = [c for c in finals if (c.labels, c.case) == ("all", 3)]
+    assert [(c.recipe, c.encoder_seed, c.seeds) for c in case3] == [
+        ("joint", -1, (0, 1, 2, 3, 4)),
+        ("two_phase", -1, (0, 1, 2, 3, 4)),
+    ]
+    assert {c.recipe for c in finals if c.case in (2, 4)} == {"frozen"}
+    assert all(grid.Cell.from_values(c.values()) == c for c in cells)  # as KerasTuner holds it
+
+
+def test_the_search_chooses_the_rate_validation_scored_best():
+    group = ("course", "all", 1, "joint")
+    assert grid.choose_rate(group, {1e-3: 0.80, 3e-3: 0.85}) == 3e-3
+    assert grid.choose_rate(group, {1e-3: 0.90, 3e-3: 0.85}) == 1e-3
+    assert grid.choose_rate(group, {1e-3: 0.90}) is None  # a candidate not yet scored: wait
+
+
+def test_label_counts_are_parsed_and_checked():
+    assert grid.parse_counts("all,1000, 100", 50_000) == ["100", "1000", "all"]
+    for bad in ("", "5", "49", "50000", "ten", "100,-3"):
+        with pytest.raises(UserError, match="--labels"):
+            grid.parse_counts(bad, 50_000)
+
+
+def test_few_label_runs_see_only_their_labels_and_take_at_least_the_minimum_steps(small_data):
+    assert grid_tuner.repeats_for(100, 100, 30, 1000) * 30 >= 1000  # one batch per epoch
+    assert grid_tuner.repeats_for(10_000, 100, 30, 1000) == 1  # 3,000 steps already
+    cell = grid.Cell("course", "100", 1, "joint", 0, (3,), search=False, rate=1e-3)
+    final = grid_tuner.split_for(cell, 3, small_data, 100, 2, 4)
+    assert final.x_val is None and final.images == 100 and final.repeats == 2
+    assert np.bincount(final.y_train).tolist() == [20] * 10
+    search = grid_tuner.split_for(grid.Cell(**{**vars(cell), "search": True}), 3, small_data,
+                                  100, 2, 4)  # fmt: skip
+    assert len(search.y_val) == 20 and np.bincount(search.y_val).tolist() == [2] * 10
+    assert search.images == 80 and not search.keep_best
+    pool = {img.tobytes() for img in final.x_train}  # the search's images are the final's
+    seen = {img.tobytes() for img in np.concatenate([search.x_train, search.x_val])}
+    assert seen == pool
+    assert not {img.tobytes() for img in search.x_val} & {i.tobytes() for i in search.x_train}
+
+
+def test_the_answer_compares_independent_starts_and_holds_across_the_family():
+    runs = []
+    for labels, gain in (("100", 0.05), ("all", 0.0)):
+        for encoder_seed, seeds in ((0, 5), (1, 2), (2, 2)):
+            runs += [
+                {"network": "course", "labels": labels, "case": 1, "recipe": "joint",
+                 "encoder_seed": encoder_seed, "seed": s,
+                 "test_accuracy": 0.8 + gain + 0.001 * encoder_seed + 0.0001 * s}
+                for s in range(seeds)
+            ]  # fmt: skip
+        runs += [
+            {"network": "course", "labels": labels, "case": 3, "recipe": "joint",
+             "encoder_seed": -1, "seed": s, "test_accuracy": 0.8 + 0.002 * (s - 2)}
+            for s in range(5)
+        ]  # fmt: skip
+    assert len(answer.side_values(runs, "course", "100", 1, "joint")) == 3  # per encoder
+    choices = {
+        f"course|{labels}|{case}|joint": {"chosen_val_accuracy": 0.8}
+        for labels in ("100", "all")
+        for case in (1, 3)
+    }
+    found = answer.headline(runs, choices, ["course"], ["100", "all"], [1, 3], ["joint"])
+    few, every = found["best_recipes"]
+    assert few["starts"] == [3, 5] and few["verdict"] == answer.HELPS
+    assert few["p_holm"] >= few["p_value"]
+    assert every["verdict"] == answer.UNDETECTED
+    assert found["sentence"] == (
+        "Reconstruction pretraining helps the classifier with the course encoder at 100 "
+        "labels (+5.1 points), never with all labels."
+    )
+
+
 @pytest.mark.usefixtures("debian_data_dir")
-def test_killed_run_keeps_finished_runs_and_more_seeds_add_only_missing(tmp_path, encoder_file):
-    args = [*SMALL, "--encoder", str(encoder_file), "--results", str(tmp_path), "--cases", "2,4"]
+def test_killed_grid_keeps_finished_runs_and_more_seeds_add_only_missing(tmp_path, encoder_file):
+    folders = ["--results", str(tmp_path), "--directory", str(tmp_path / "tuning")]
+    args = [*SMALL, *folders, "--cases", "2,4", "--encoder", str(encoder_file)]
     first = start_transfer(*args, "--seeds", "2")
     seen = []
     for line in first.stdout:
         seen.append(line)
-        if line.startswith("case 4") and "seed 0:" in line:
-            first.send_signal(signal.SIGKILL)  # during case 2 seed 1
+        if FINAL.search(line) and line.startswith("course") and "case 4" in line:
+            first.send_signal(signal.SIGKILL)  # after case 2's two runs and case 4's first
             break
     first.wait(timeout=60)
-    assert finished_runs("".join(seen)) == [(2, 0), (4, 0)]
+    assert finished_runs("".join(seen)) == [(2, 0), (2, 1), (4, 0)]
 
-    second = start_transfer(*args, "--seeds", "3")
+    second = start_transfer(*args, "--seeds", "3")  # another grid: KerasTuner's folder anew
     out, err = second.communicate(timeout=600)
     assert second.returncode == 0, err
-    assert finished_runs(out) == [(2, 1), (4, 1), (2, 2), (4, 2)]
+    assert finished_runs(out) == [(2, 2), (4, 1), (4, 2)]  # the rest, from the records
+    assert "(search)" not in out  # the search's records were read back, not trained again
     summary = json.loads((tmp_path / "transfer.json").read_text())
     assert summary["cases"]["4"]["seeds"] == [0, 1, 2]
     assert summary["runs"][0]["environment"]["backend"] == "tensorflow"
+    found = json.loads((tmp_path / "grid.json").read_text())
+    chosen = {c["case"]: c["chosen_learning_rate"] for c in found["recipe_search"]}
+    assert {c: summary["cases"][str(c)]["learning_rate"] for c in (2, 4)} == chosen
 
     message = refused(start_transfer(*args, "--seeds", "3", "--epochs", "2"))
     assert "other epochs" in message and "--overwrite" in message
     other = tmp_path / "other.keras"
     models.build_encoder(latent_dim=32, dropout=0.1).save(other)
-    message = refused(start_transfer(*args, "--encoder", str(other)))
-    assert "another encoder (its SHA-256 differs)" in message
+    message = refused(start_transfer(*args[:-1], str(other)))
+    assert "from another encoder" in message
 
 
 def test_bad_encoders_are_refused(tmp_path, capsys):
@@ -154,21 +262,9 @@ def test_bad_encoders_are_refused(tmp_path, capsys):
         assert exit_info.value.code == 2 and message.count("\n") == 1
         assert str(path) in message and fragment in message
     assert not (tmp_path / "r").exists()
-
-
-def test_label_counts_are_parsed_and_checked():
-    assert labels.parse_counts("all,1000, 100", 50_000) == [100, 1000, "all"]
-    for bad in ("", "5", "50000", "ten", "100,-3"):
-        with pytest.raises(UserError, match="--labels"):
-            labels.parse_counts(bad, 50_000)
-
-
-def test_few_label_runs_take_at_least_the_minimum_steps(small_data):
-    assert labels.repeats_for(100, 100, 30, 1000) * 30 >= 1000  # one batch per epoch
-    assert labels.repeats_for(10_000, 100, 30, 1000) == 1  # 3,000 steps already
-    subset = labels.labelled_subset(small_data, 100, seed=3, repeats=2)
-    assert len(subset.y_train) == 200 and np.bincount(subset.y_train).tolist() == [20] * 10
-    assert np.array_equal(subset.x_train[:100], subset.x_train[100:])
+    with pytest.raises(SystemExit):
+        transfer.main(["--encoder", str(colour), "--encoder-seeds", "0,1"])
+    assert "one file holds one pretraining seed" in capsys.readouterr().err
 
 
 @pytest.mark.usefixtures("debian_data_dir")
@@ -176,32 +272,33 @@ def test_label_runs_save_the_classifiers_and_overwrite_discards_only_its_own_run
     tmp_path, encoder_file
 ):
     args = [*SMALL, "--encoder", str(encoder_file), "--results", str(tmp_path), "--seeds", "1"]
-    args += ["--cases", "2"]
-    labelled = start_transfer(*args, "--labels", "20,all", "--min-steps", "5")
+    args += ["--cases", "2", "--directory", str(tmp_path / "tuning")]
+    labelled = start_transfer(*args, "--labels", "50,all", "--min-steps", "5")
     _, err = labelled.communicate(timeout=600)
     assert labelled.returncode == 0, err
-    classifier = tmp_path / "models" / "classifier_case2.keras"
-    assert classifier.exists()  # the "all" runs are transfer's own runs, saved models and all
+    assert (tmp_path / "models" / "classifier_case2.keras").exists()
+    efficiency = json.loads((tmp_path / "label_efficiency.json").read_text())
+    assert efficiency["settings"]["labels"] == [50, "all"]
 
     again = start_transfer(*args)
     out, err = again.communicate(timeout=600)
     assert again.returncode == 0, err
-    assert finished_runs(out) == []  # found done, as the label stage left it
-    few = tmp_path / "transfer" / "runs" / "labels20" / "case2_seed0.json"
+    assert finished_runs(out) == []  # found done, as the label grid left it
+    few = tmp_path / "transfer/runs/course/labels50/case2_frozen_enc0_seed0.json"
     kept = few.read_bytes()
 
     overwritten = start_transfer(*args, "--epochs", "2", "--overwrite")
     out, err = overwritten.communicate(timeout=600)
     assert overwritten.returncode == 0, err
     assert finished_runs(out) == [(2, 0)]
-    assert few.read_bytes() == kept  # another group of runs: not transfer's to discard
+    assert few.read_bytes() == kept  # another group of runs: not this grid's to discard
 
 
 @pytest.mark.parametrize("case_number", [2, 3])
 def test_each_run_records_what_training_did_to_its_encoder(case_number, encoder_file, small_data):
     template = load_encoder(encoder_file)
-    schedule = cases.Schedule(epochs=1, batch_size=100, learning_rate=1e-2)
-    classifier, record = cases.train(template, case_number, 0, small_data, schedule)
+    recipe = "joint" if CASES[case_number].train_encoder else "frozen"
+    classifier, record = train(template, case_number, recipe, small_data)
     probe = cases.probe_images(small_data)
     assert len(probe) == len(small_data.y_val)  # fewer than PROBE_IMAGES: all of them
     encoder = classifier.get_layer("encoder")

@@ -1,0 +1,204 @@
+"""The transfer stage as a grid of runs: what a run is, which runs the grid holds, and how the
+recipe search's validation numbers choose each cell's learning rate. No framework is imported.
+
+A run is one point: the encoder network ("course", "linear_code"), the encoder's pretraining
+seed (for the pretrained cases 1 and 2; a random encoder has none), the recipe, the case, the
+label count and the fine-tuning seed. A cell is a run without its fine-tuning seed; each cell
+is one KerasTuner trial, whose executions are its fine-tuning seeds (`kfashion.grid_tuner`).
+
+Every cell's learning rate is chosen on validation first: for each (network, label count,
+case, recipe) every candidate rate of the recipe trains `search_seeds` runs from the first
+pretraining seed, scored on validation only; the rate with the highest mean validation
+accuracy is the cell's. A run on all labels validates on the validation split and keeps its
+best epoch. A few-label run has no labelled validation set bigger than its training set: its
+search runs train on four fifths of its own labelled images and validate on the other fifth
+(stratified), scoring the last epoch, and its final runs train on all of them and keep the last
+epoch. So a run on N labels sees N labels, and no test number chooses anything.
+"""
+
+import dataclasses
+
+from kfashion.design import CASES, NUM_CLASSES
+
+ALL = "all"
+# The fifth of a few-label run's own images its recipe search validates on.
+HELD_OUT = 5
+# The fewest labels a run may have: a search's held-out fifth holds every class.
+FEWEST_LABELS = HELD_OUT * NUM_CLASSES
+
+
+@dataclasses.dataclass(frozen=True)
+class Recipe:
+    """How a case trains: its candidate learning rates (Adam, cosine decay to 0 over each
+    phase's steps) and what trains when.
+
+    Two-phase (keras-io's transfer-learning guide): the head trains alone on the frozen
+    encoder's codes for a third of the epochs at HEAD_RATE, then every layer at a low rate.
+    """
+
+    name: str
+    cases: tuple
+    rates: tuple
+    description: str
+
+    def phases(self, epochs: int) -> tuple[int, int]:
+        """(epochs of the head alone, epochs of every layer) of a run of `epochs`."""
+        if self.name == "two_phase":
+            head = max(1, epochs // 3)
+            return head, max(1, epochs - head)
+        return (epochs, 0) if self.name == "frozen" else (0, epochs)
+
+
+HEAD_RATE = 3e-3  # the two-phase recipe's first phase: the frozen recipe's default rate
+RECIPES = {
+    "joint": Recipe(
+        "joint",
+        (1, 3),
+        (1e-3, 3e-3),
+        "every layer trains from the first step",
+    ),
+    "two_phase": Recipe(
+        "two_phase",
+        (1, 3),
+        (1e-5, 1e-4),
+        f"the head alone on the frozen encoder's codes (a third of the epochs, at {HEAD_RATE:g}), "
+        "then every layer at the low rate",
+    ),
+    "frozen": Recipe("frozen", (2, 4), (1e-3, 3e-3), "the head alone, the encoder frozen"),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Cell:
+    """A run without its fine-tuning seed: one KerasTuner trial, whose executions are `seeds`.
+
+    `encoder_seed` is -1 for a random encoder. `rate` is None in a final cell until the search
+    has chosen it.
+    """
+
+    network: str
+    labels: str  # a count, or "all"
+    case: int
+    recipe: str
+    encoder_seed: int
+    seeds: tuple
+    search: bool
+    rate: float | None = None
+
+    @property
+    def group(self) -> tuple:
+        """The cells whose learning rate one search chooses: (network, labels, case, recipe)."""
+        return self.network, self.labels, self.case, self.recipe
+
+    def describe(self) -> str:
+        encoder = "random" if self.encoder_seed < 0 else f"pretraining seed {self.encoder_seed}"
+        labels = "all labels" if self.labels == ALL else f"{int(self.labels):,} labels"
+        what = f"search at lr {self.rate:g}" if self.search else f"lr {self.rate:g}"
+        return (
+            f"{self.network}, {labels}, case {self.case} ({CASES[self.case].label}), "
+            f"{self.recipe} ({what}), {encoder}"
+        )
+
+    def values(self) -> dict:
+        """The cell as KerasTuner hyperparameter values (str, int, float and bool only)."""
+        out = dataclasses.asdict(self)
+        out["seeds"] = ",".join(map(str, self.seeds))
+        return out
+
+    @classmethod
+    def from_values(cls, values: dict) -> "Cell":
+        fields = {f.name for f in dataclasses.fields(cls)}
+        kept = {k: v for k, v in values.items() if k in fields}
+        kept["seeds"] = tuple(int(s) for s in str(kept["seeds"]).split(","))
+        return cls(**kept)
+
+
+def parse_counts(text: str, train_size: int) -> list[str]:
+    """ "100,1000,all" -> ["100", "1000", "all"], sorted, each count from FEWEST_LABELS to
+    below the train size."""
+    from kfashion.errors import UserError
+
+    counts = set()
+    for part in (p.strip() for p in text.split(",") if p.strip()):
+        if part == ALL:
+            counts.add(ALL)
+            continue
+        count = int(part) if part.isdigit() else -1
+        if not FEWEST_LABELS <= count < train_size:
+            raise UserError(
+                f"--labels {text!r}: give counts from {FEWEST_LABELS} to {train_size - 1} "
+                "and/or 'all', e.g. --labels 100,1000,all"
+            )
+        counts.add(str(count))
+    if not counts:
+        raise UserError(f"--labels {text!r}: give at least one count, e.g. --labels 100,1000,all")
+    return sorted(counts, key=lambda c: (c == ALL, int(c) if c != ALL else 0))
+
+
+def parse_recipes(text: str) -> list[str]:
+    """ "joint,two_phase" -> the recipes of the jointly trained cases (frozen ones have one)."""
+    from kfashion.errors import UserError
+
+    names = [p.strip() for p in text.split(",") if p.strip()]
+    joint = [name for name in RECIPES if RECIPES[name].cases == (1, 3)]
+    if not names or not set(names) <= set(joint):
+        raise UserError(f"--recipes {text!r}: give some of {', '.join(joint)}")
+    return [name for name in joint if name in names]
+
+
+def recipes_of(case: int, recipes: list[str]) -> list[str]:
+    """The recipes case `case` trains with: the frozen cases' own, or those asked for."""
+    return ["frozen"] if not CASES[case].train_encoder else recipes
+
+
+def plan(networks, counts, cases, recipes, encoder_seeds, seeds, nested_seeds, search_seeds):
+    """Every cell of the grid: the search cells first, then the final cells, in order.
+
+    Args:
+        networks: the encoder networks' names.
+        counts: label counts (`parse_counts`).
+        cases, recipes: the cases, and the recipes of the jointly trained ones.
+        encoder_seeds: the pretraining seeds of each network's encoders.
+        seeds: fine-tuning seeds of the random cases and of the first pretraining seed.
+        nested_seeds: fine-tuning seeds of every other pretraining seed.
+        search_seeds: fine-tuning seeds of each candidate rate in the search.
+    """
+    search, final = [], []
+    for network in networks:
+        for labels in counts:
+            for case in cases:
+                pretrained = CASES[case].pretrained
+                for recipe in recipes_of(case, recipes):
+                    first = encoder_seeds[0] if pretrained else -1
+                    if len(RECIPES[recipe].rates) > 1:
+                        search += [
+                            Cell(network, labels, case, recipe, first, tuple(search_seeds), True, r)
+                            for r in RECIPES[recipe].rates
+                        ]
+                    for encoder_seed in encoder_seeds if pretrained else [-1]:
+                        mine = tuple(seeds if encoder_seed == first else nested_seeds)
+                        final.append(Cell(network, labels, case, recipe, encoder_seed, mine, False))
+    return search + final
+
+
+def choose_rate(group: tuple, scored: dict) -> float | None:
+    """The learning rate of a group's final cells: its recipe's only rate, or the candidate
+    with the highest validation score (`scored`: rate -> mean validation accuracy of its
+    search runs); None until every candidate is scored."""
+    rates = RECIPES[group[3]].rates
+    if len(rates) == 1:
+        return rates[0]
+    if any(scored.get(rate) is None for rate in rates):
+        return None
+    return max(rates, key=lambda rate: scored[rate])  # ties: the first, the lower rate
+
+
+def is_main(cell: Cell, network: str, recipes: list[str], encoder_seed: int) -> bool:
+    """Whether a final cell is one of the classic four-case comparison's (transfer.json): the
+    first network on all labels, the first recipe, the first pretraining seed."""
+    return (
+        not cell.search
+        and (cell.network, cell.labels) == (network, ALL)
+        and cell.recipe == recipes_of(cell.case, recipes)[0]
+        and cell.encoder_seed == (encoder_seed if CASES[cell.case].pretrained else -1)
+    )

@@ -1,0 +1,298 @@
+"""What a finished grid of transfer runs writes: grid.json with the answer, transfer.json and
+label_efficiency.json for the classic comparisons within it, and their figures.
+
+Everything is read back from the run records on disk, so the files are the same however the
+runs were spread over processes and machines.
+"""
+
+from pathlib import Path
+
+import numpy as np
+
+from kfashion import answer, grid, layout
+from kfashion.design import CASES
+from kfashion.files import file_digest, read_json, write_json
+from kfashion.provenance import made_on, portable, provenance
+from kfashion.stats import mean_std
+
+# What grid.json keeps of each final run (its curves stay in its record)
+KEPT = (
+    "network",
+    "labels",
+    "case",
+    "recipe",
+    "encoder_seed",
+    "seed",
+    "learning_rate",
+    "train_images",
+    "repeats",
+    "best_epoch",
+    "val_accuracy",
+    "split_val_accuracy",
+    "test_accuracy",
+    "test_loss",
+    "recall",
+    "dead_code_units_before",
+    "dead_code_units_after",
+    "encoder_weight_change",
+    "seconds",
+    "environment",
+)
+GROUP_KEY = "{}|{}|{}|{}"  # network|labels|case|recipe
+
+
+def records(results: Path, cells) -> tuple[list, list]:
+    """(search records, final records) of every cell's runs, in the grid's order."""
+    search, final = [], []
+    for cell in cells:
+        for seed in cell.seeds:
+            (search if cell.search else final).append(
+                read_json(layout.grid_run(results, cell, seed))
+            )
+    return search, final
+
+
+def choices(search_runs, cells) -> dict:
+    """Per search group: each candidate rate's validation accuracy, and the rate chosen."""
+    out = {}
+    for group in dict.fromkeys(cell.group for cell in cells if not cell.search):
+        candidates = []
+        for rate in grid.RECIPES[group[3]].rates:
+            mine = [
+                r["val_accuracy"]
+                for r in search_runs
+                if (r["network"], r["labels"], r["case"], r["recipe"]) == group
+                and r["learning_rate"] == rate
+            ]
+            candidates.append({"learning_rate": rate, "val_accuracy": mine})
+        scored = {
+            c["learning_rate"]: np.mean(c["val_accuracy"]) for c in candidates if c["val_accuracy"]
+        }
+        chosen = grid.choose_rate(group, scored)
+        out[GROUP_KEY.format(*group)] = {
+            "network": group[0],
+            "labels": group[1],
+            "case": group[2],
+            "recipe": group[3],
+            "candidates": [
+                {**c, "mean_val_accuracy": scored.get(c["learning_rate"])} for c in candidates
+            ],
+            "chosen_learning_rate": chosen,
+            "chosen_val_accuracy": scored.get(chosen),
+        }
+    return out
+
+
+def summaries(final_runs) -> list[dict]:
+    """Test accuracy and the diagnostics per cell of the grid (over its fine-tuning seeds)."""
+    cells = {}
+    for run in final_runs:
+        key = (run["network"], run["labels"], run["case"], run["recipe"], run["encoder_seed"])
+        cells.setdefault(key, []).append(run)
+    out = []
+    for (network, labels, case, recipe, encoder_seed), runs in cells.items():
+        out.append(
+            {
+                "network": network,
+                "labels": labels,
+                "case": case,
+                "recipe": recipe,
+                "encoder_seed": encoder_seed,
+                "learning_rate": runs[0]["learning_rate"],
+                "seeds": [r["seed"] for r in runs],
+                **{
+                    name: mean_std([r[name] for r in runs])
+                    for name in (
+                        "test_accuracy",
+                        "dead_code_units_before",
+                        "dead_code_units_after",
+                        "encoder_weight_change",
+                    )
+                },
+            }
+        )
+    return out
+
+
+def transfer_summary(runs: list[dict], case_numbers: list[int]) -> dict:
+    summary = {}
+    for case in case_numbers:
+        mine = sorted((r for r in runs if r["case"] == case), key=lambda r: r["seed"])
+        summary[str(case)] = {
+            "label": CASES[case].label,
+            "recipe": mine[0]["recipe"],
+            "learning_rate": mine[0]["learning_rate"],
+            "seeds": [r["seed"] for r in mine],
+            "test_accuracy": mean_std([r["test_accuracy"] for r in mine]),
+            "test_loss": mean_std([r["test_loss"] for r in mine]),
+            "confusion_matrix_all_seeds": np.sum([r["confusion_matrix"] for r in mine], axis=0),
+        }
+    return summary
+
+
+def write_transfer(argv, runs, encoder, dataset, settings, results: Path) -> None:
+    """transfer.json: the four cases of the classic comparison, and their figures."""
+    from kfashion import plots
+    from kfashion.design import CLASS_NAMES
+
+    case_numbers = sorted({r["case"] for r in runs})
+    summary = transfer_summary(runs, case_numbers)
+    paths = {
+        "curves": layout.figure(results, "transfer_curves"),
+        "confusion": layout.figure(results, "transfer_confusion"),
+    }
+    labels = {case: f"case {case}: {CASES[case].label}" for case in case_numbers}
+    histories = {c: [r["history"] for r in runs if r["case"] == c] for c in case_numbers}
+    plots.plot_transfer_curves(histories, labels, paths["curves"])
+    matrices = {c: summary[str(c)]["confusion_matrix_all_seeds"] for c in case_numbers}
+    plots.plot_confusion_grid(matrices, labels, CLASS_NAMES, paths["confusion"])
+    kept = (*KEPT, "best_val_accuracy")
+    seeds = sorted({r["seed"] for r in runs})
+    write_json(
+        results / layout.TRANSFER,
+        {
+            "provenance": provenance("kfashion.transfer", argv, dataset),
+            "settings": {
+                **settings,
+                "network": runs[0]["network"],
+                "encoder": portable(str(encoder)),
+                "encoder_seed": max(r["encoder_seed"] for r in runs),
+                "learning_rate": {str(c): summary[str(c)]["learning_rate"] for c in case_numbers},
+                "schedule": "Adam, cosine decay to 0 over all steps, learning rate chosen per "
+                "case on validation; best val_accuracy epoch kept",
+                "seeds": seeds,
+                "cases": case_numbers,
+                "sizes": dataset.sizes(),
+            },
+            "cases": summary,
+            "runs": [
+                {k: r[k] for k in kept if k in r} | {"best_val_accuracy": r["val_accuracy"]}
+                for r in runs
+            ],
+            "curves": {f"case{r['case']}_seed{r['seed']}": r["history"] for r in runs},
+            "figures": {name: str(path.relative_to(results)) for name, path in paths.items()},
+            "models": {c: f"{layout.classifier('.', c)} (seed {seeds[0]})" for c in case_numbers},
+        },
+    )
+
+
+def write_label_efficiency(argv, runs, counts, dataset, settings, results: Path) -> None:
+    """label_efficiency.json: the classic comparison's cells at every label count."""
+    from kfashion import plots
+
+    cases = sorted({r["case"] for r in runs})
+    seeds = sorted({r["seed"] for r in runs})
+    summary = {}
+    for case in cases:
+        summary[str(case)] = {}
+        for count in counts:
+            mine = sorted(
+                (r for r in runs if (r["case"], r["labels"]) == (case, count)),
+                key=lambda r: r["seed"],
+            )
+            values = [r["test_accuracy"] for r in mine]
+            summary[str(case)][count] = {**mean_std(values), "per_seed": values}
+    names = {case: f"case {case}: {CASES[case].label}" for case in cases}
+    figure = layout.figure(results, "label_efficiency")
+    counts = [count if count == grid.ALL else int(count) for count in counts]  # as before
+    plots.plot_label_efficiency(summary, counts, names, figure, len(dataset.y_train))
+    repeats = {r["labels"]: r["repeats"] for r in runs if r["labels"] != grid.ALL}
+    write_json(
+        results / layout.LABEL_EFFICIENCY,
+        {
+            "provenance": provenance("kfashion.transfer", argv, dataset),
+            "settings": {
+                **settings,
+                "labels": counts,
+                "seeds": seeds,
+                "cases": cases,
+                "few_label_runs": "no validation, last epoch kept; images repeated within "
+                f"each epoch for at least {settings['min_steps']} steps; learning rate chosen "
+                "on a held-out fifth of the run's own labels",
+            },
+            "test_accuracy": summary,
+            "repeats_per_epoch": repeats,
+            "made_on": sorted({made_on(r["environment"]) for r in runs}),
+            "figure": str(figure.relative_to(results)),
+        },
+    )
+
+
+def write(argv, cells, main, files, dataset, settings, results: Path) -> None:
+    """Every file a finished grid writes (`main`: `grid.is_main` of a cell)."""
+    from kfashion import plots
+
+    search_runs, final_runs = records(results, cells)
+    chosen = choices(search_runs, cells)
+    networks = list(dict.fromkeys(cell.network for cell in cells))
+    counts = list(dict.fromkeys(cell.labels for cell in cells))
+    cases = sorted({cell.case for cell in cells})
+    recipes = [r for r in dict.fromkeys(cell.recipe for cell in cells) if r != "frozen"]
+    found = answer.headline(final_runs, chosen, networks, counts, cases, recipes)
+    figure = layout.figure(results, "transfer_grid")
+    lines = {
+        f"{network}, case {case}, {recipe}": {
+            count: answer.side_values(final_runs, network, count, case, recipe) for count in counts
+        }
+        for network in networks
+        for case in cases
+        for recipe in (recipes if CASES[case].train_encoder else ["frozen"])
+    }
+    plots.plot_grid(lines, counts, figure, len(dataset.y_train))
+    write_json(
+        results / layout.GRID,
+        {
+            "provenance": provenance("kfashion.transfer", argv, dataset),
+            "settings": {
+                **settings,
+                "networks": networks,
+                "labels": counts,
+                "cases": cases,
+                "recipes": {name: grid.RECIPES[name].description for name in [*recipes, "frozen"]},
+                "encoders": {
+                    name: {
+                        str(s): {"file": portable(str(p)), "sha256": file_digest(p)}
+                        for s, p in mine.items()
+                    }
+                    for name, mine in files.items()
+                },
+                "sizes": dataset.sizes(),
+                "search": grid.__doc__.split("\n\n")[2].replace("\n", " "),
+                "kerastuner": "one trial per cell (network, labels, case, recipe, pretraining "
+                "seed, learning rate); its executions are the cell's fine-tuning seeds",
+            },
+            "recipe_search": list(chosen.values()),
+            "answer": found,
+            "cells": summaries(final_runs),
+            "runs": [{k: r[k] for k in KEPT if k in r} for r in final_runs],
+            "search_seconds": sum(r["seconds"] for r in search_runs),
+            "run_seconds": sum(r["seconds"] for r in final_runs),
+            "made_on": sorted({made_on(r["environment"]) for r in search_runs + final_runs}),
+            "figure": str(figure.relative_to(results)),
+        },
+    )
+    classic = [r for cell in cells if main(cell) for r in final_runs if _of(r, cell)]
+    if classic:
+        first = files[classic[0]["network"]]
+        write_transfer(argv, classic, first[min(first)], dataset, settings, results)
+    if len(counts) > 1:
+        slice_ = [r for r in final_runs for cell in cells if _of(r, cell) and main(_at_all(cell))]
+        write_label_efficiency(argv, slice_, counts, dataset, settings, results)
+    print(found["sentence"])
+    print(f"wrote {results / layout.GRID} and its figure" + (", transfer.json" if classic else ""))
+
+
+def _of(run: dict, cell) -> bool:
+    return not cell.search and (
+        run["network"],
+        run["labels"],
+        run["case"],
+        run["recipe"],
+        run["encoder_seed"],
+    ) == (cell.network, cell.labels, cell.case, cell.recipe, cell.encoder_seed)
+
+
+def _at_all(cell):
+    import dataclasses
+
+    return dataclasses.replace(cell, labels=grid.ALL)
