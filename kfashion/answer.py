@@ -16,6 +16,7 @@ from kfashion import stats
 from kfashion.design import CASES
 
 HELPS, HURTS, UNDETECTED = "helps", "hurts", "no detectable difference"
+NO_INTERVAL = "not resolved (no interval)"  # fewer than 2 independent starts on a side
 VERDICTS = {stats.REPRODUCED: HELPS, stats.CONTRADICTED: HURTS, stats.NOT_RESOLVED: UNDETECTED}
 METHOD = (
     "Each side's values are one per independent start: for a pretrained case, each pretraining "
@@ -78,7 +79,7 @@ def judge(rows: list[dict]) -> list[dict]:
     for row in rows:
         row.setdefault("p_holm", None)
         sign = stats.verdict(row["mean_difference"] or 0.0, row["p_holm"], +1)
-        row["verdict"] = VERDICTS[sign]
+        row["verdict"] = VERDICTS[sign] if row["p_value"] is not None else NO_INTERVAL
     return rows
 
 
@@ -156,8 +157,14 @@ def sentence(rows: list[dict], counts) -> str:
     """One plain sentence from the headline verdicts."""
     helps = [row for row in rows if row["verdict"] == HELPS]
     hurts = [row for row in rows if row["verdict"] == HURTS]
+    unresolved = [row for row in rows if row["verdict"] == NO_INTERVAL]
     if not rows:
         return "No comparison of a pretrained and a random encoder was run."
+    if len(unresolved) == len(rows):
+        return (
+            "Not resolved here: no comparison has an interval (each side needs at least two "
+            "independent starts: pretraining seeds, or seeds of a random encoder)."
+        )
     if not helps:
         text = (
             "Reconstruction pretraining never helps the classifier here, with any of these "
@@ -169,4 +176,6 @@ def sentence(rows: list[dict], counts) -> str:
             text += ", never with all labels"
     if hurts:
         text += f"; it hurts {_where(hurts)}"
+    if unresolved:
+        text += f"; not resolved (no interval) {_where(unresolved)}"
     return text + "."

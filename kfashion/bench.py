@@ -235,7 +235,8 @@ def _stage_classifier(labels):
     from kfashion import cases, models, training
 
     encoder = models.build_encoder(64, 0.1)
-    model = cases.make_classifier(encoder, 1, 0, 1e-3, steps=10_000)
+    model = cases.make_classifier(encoder, 1, 0, train_encoder=True)
+    cases.compile_classifier(model, 1e-3, steps=10_000)
     fit_options = {k: v for k, v in training.fit_options().items() if "validation" not in k}
     return (
         lambda x: model.fit(x, labels, batch_size=BATCH_SIZE, epochs=1, verbose=0, **fit_options),
