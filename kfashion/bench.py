@@ -160,45 +160,69 @@ def _stage_autoencoder():
     return lambda x: hypermodel.fit(hp, model, x, x, epochs=1), model
 
 
-def _sweep_seeds(together: bool):
-    """The sweep's seeds of the base case on a CPU: as branches of one model
-    (`kfashion.seeds_together`), or one model after another, each epoch in the seeds' own
-    image orders as the tune stage feeds them. One run trains every seed one epoch."""
+def _seed_models(network: str, seeds):
+    """Each seed's model as its stage builds it: the sweep's base-case autoencoder, or case 1's
+    classifier (a fresh course encoder, p=0.1, and the head) as the grid compiles it."""
     import keras_tuner
 
-    from kfashion import seeds_together, sweep
+    from kfashion import cases, models, sweep
 
-    hypermodel = sweep.AutoencoderHyperModel(verbose=0)
-    hp = keras_tuner.HyperParameters()
+    if network == "autoencoder":
+        hypermodel = sweep.AutoencoderHyperModel(verbose=0)
+        return [hypermodel.build(keras_tuner.HyperParameters(), seed) for seed in seeds]
+    built = []
+    for seed in seeds:
+        classifier = cases.make_classifier(models.build_encoder(64, 0.1), 3, seed, True)
+        cases.compile_classifier(classifier, 1e-3, steps=10_000)
+        built.append(classifier)
+    return built
+
+
+def _seeds(network: str, together: bool, labels):
+    """A stage's seeds on a CPU: as branches of one model (`kfashion.seeds_together`), or one
+    model after another, each epoch in the seeds' own image orders. One run trains every seed
+    one epoch; `labels` are the classifier's targets."""
+    from kfashion import seeds_together
+
     seeds = list(range(SEEDS))
-    models = [hypermodel.build(hp, seed) for seed in seeds]
+    models = _seed_models(network, seeds)
     epochs = [0]
 
     def ordered(x):
         epochs[0] += 1
-        return [x[seeds_together.epoch_order(seed, epochs[0], len(x))] for seed in seeds]
+        orders = [seeds_together.epoch_order(seed, epochs[0], len(x)) for seed in seeds]
+        targets = [x[o] if network == "autoencoder" else labels[o] for o in orders]
+        return [x[o] for o in orders], targets
 
     if together:
-        # even batches, as the sweep's 50,000 images in batches of 100: no loss metrics needed
+        # even batches, as the stages' 50,000 images in batches of 100: no loss metrics needed
         group = seeds_together.group(models, seeds, uneven=False)
 
         def run(x):
-            inputs = ordered(x)
-            group.fit(inputs, inputs, batch_size=BATCH_SIZE, shuffle=False, verbose=0)
+            inputs, targets = ordered(x)
+            group.fit(inputs, targets, batch_size=BATCH_SIZE, shuffle=False, verbose=0)
 
         return run, group
 
     def run(x):
-        for model, inputs in zip(models, ordered(x), strict=True):
-            model.fit(inputs, inputs, batch_size=BATCH_SIZE, shuffle=False, verbose=0)
+        for model, *data_ in zip(models, *ordered(x), strict=True):
+            model.fit(*data_, batch_size=BATCH_SIZE, shuffle=False, verbose=0)
 
     return run, models[0]
 
 
-def measure_seeds_together(x, repeats: int) -> dict:
-    """Images/s per seed trained (each seed's images count) of `SEEDS` seeds together and one
-    at a time, and the ratio."""
-    variants = {"together": _sweep_seeds(True), "one_at_a_time": _sweep_seeds(False)}
+# bench.json's entries of seeds trained together: the sweep's autoencoders, the grid's
+# classifiers
+SEEDS_TOGETHER = ("seeds_together", "classifier_seeds_together")
+
+
+def measure_seeds_together(x, repeats: int, network="autoencoder", labels=None) -> dict:
+    """Images/s per seed trained (each seed's images count) of `SEEDS` seeds of `network`
+    together and one at a time, and the ratio."""
+    variants = {
+        "together": _seeds(network, True, labels),
+        "one_at_a_time": _seeds(network, False, labels),
+    }
     measured = throughput(variants, x, repeats)
     for entry in measured.values():
         for name in ("images_per_second_median", "images_per_second_best"):
@@ -208,7 +232,7 @@ def measure_seeds_together(x, repeats: int) -> dict:
         )
     rate = {name: m["seed_images_per_second_median"] for name, m in measured.items()}
     return {
-        "network": "autoencoder",
+        "network": network,
         "seeds": SEEDS,
         **measured,
         "speedup": rate["together"] / rate["one_at_a_time"],
@@ -418,6 +442,7 @@ def main(argv=None) -> None:
     }
     results = measure(networks, x, args.repeats, peak)
     together = measure_seeds_together(x, args.repeats)
+    classifiers = measure_seeds_together(x, args.repeats, "classifier", labels)
     entry = {
         "provenance": provenance("kfashion.bench", argv, dataset),
         "machine": about,
@@ -428,6 +453,7 @@ def main(argv=None) -> None:
         "matmul_peak_gflops": peak,
         "training": results,
         "seeds_together": together,
+        "classifier_seeds_together": classifiers,
         "quick_study": None if args.skip_study else timed_study(["--quick"], args.data_dir),
         "study": timed_study([], args.data_dir) if args.study else None,
         "full_sweeps": [full_sweep(workers, args.data_dir) for workers in args.full_sweep],
@@ -464,7 +490,7 @@ def print_table(entry: dict) -> None:
                 print(
                     f"{network:<12} kfashion / {name.removeprefix('kfashion_over_')}: {ratio:.2f}x"
                 )
-    if together := entry.get("seeds_together"):
+    for together in filter(None, (entry.get(k) for k in SEEDS_TOGETHER)):
         rates = {
             name: f"{together[name]['seed_images_per_second_median']:.0f}"
             for name in ("together", "one_at_a_time")

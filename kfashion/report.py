@@ -243,6 +243,8 @@ def version(entry: dict) -> str:
 
 def speed_section(bench: dict) -> list[str]:
     """Training throughput and study times from `python -m kfashion.bench`, per machine."""
+    from kfashion.bench import SEEDS_TOGETHER
+
     rows = []
     for machine, entry in bench.items():
         made = f"{entry['provenance']['date'][:10]}, kfashion {version(entry)}"
@@ -282,7 +284,9 @@ def speed_section(bench: dict) -> list[str]:
         rows,
     )
     for machine, entry in bench.items():
-        if together := entry.get("seeds_together"):  # the sweep's seeds on a CPU
+        for key in SEEDS_TOGETHER:  # a stage's seeds on a CPU
+            if not (together := entry.get(key)):
+                continue
             rates = {
                 name: together[name]["seed_images_per_second_median"]
                 for name in ("together", "one_at_a_time")

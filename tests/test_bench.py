@@ -25,10 +25,12 @@ def test_the_pytorch_loop_is_the_same_network():
     assert tuple(out.shape) == (2, 1, 28, 28)
 
 
-def test_seeds_together_counts_every_seeds_images():
+@pytest.mark.parametrize("network", ["autoencoder", "classifier"])
+def test_seeds_together_counts_every_seeds_images(network):
     x = np.random.default_rng(0).random((200, 28, 28, 1), dtype="float32")
-    measured = bench.measure_seeds_together(x, repeats=1)
-    assert measured["seeds"] == bench.SEEDS == 3
+    labels = np.arange(200) % 10
+    measured = bench.measure_seeds_together(x, 1, network, labels)
+    assert measured["seeds"] == bench.SEEDS == 3 and measured["network"] == network
     for name in ("together", "one_at_a_time"):
         (seconds,) = measured[name]["epoch_seconds"]  # one epoch of every seed
         assert measured[name]["seed_images_per_second_median"] == pytest.approx(3 * 200 / seconds)
