@@ -14,23 +14,42 @@ import numpy as np
 
 from kfashion import stats
 from kfashion.design import CASES
+from kfashion.grid import group_key
 
 HELPS, HURTS, UNDETECTED = "helps", "hurts", "no detectable difference"
 NO_INTERVAL = "not resolved (no interval)"  # fewer than 2 independent starts on a side
 VERDICTS = {stats.REPRODUCED: HELPS, stats.CONTRADICTED: HURTS, stats.NOT_RESOLVED: UNDETECTED}
 METHOD = (
-    "Each side's values are one per independent start: for a pretrained case, each pretraining "
-    "seed's mean test accuracy over its fine-tuning seeds; for a random case, each seed's. The "
-    "difference of the two sides' means has Welch's 95% t interval and p-value; each family's "
-    "p-values are Holm-adjusted, and a verdict is 'helps' or 'hurts' where the adjusted p is "
-    "below 0.05, 'no detectable difference' otherwise."
+    "Each side's values are one per start: for a pretrained case, each pretraining seed's mean "
+    "test accuracy over the fine-tuning seeds every pretraining seed has; for a random case, "
+    "each seed's. The difference of the two sides' means has Welch's 95% t interval and "
+    "p-value, which treat the starts as independent: the pretraining seeds are, while a "
+    "fine-tuning seed draws the same labelled images and batch order on both sides and for "
+    "every pretraining seed. Each family's p-values are Holm-adjusted; a verdict is 'helps' or "
+    "'hurts' where the adjusted p is below 0.05, 'no detectable difference' otherwise, and "
+    "'not resolved (no interval)' where a side has a single start."
 )
 
 
 def side_values(runs, network: str, labels: str, case: int, recipe: str) -> list[float]:
-    """One test accuracy per independent start of a (network, labels, case, recipe) cell."""
+    """One test accuracy per start of a (network, labels, case, recipe) cell: each pretraining
+    seed's mean over the fine-tuning seeds every pretraining seed has (the first has more, which
+    count nowhere here, so each start weighs alike), or each random seed's."""
+    mine = [
+        run
+        for run in runs
+        if (run["network"], run["labels"], run["case"], run["recipe"]) == (network, labels, case,
+                                                                          recipe)
+    ]  # fmt: skip
+    pretrained = [run for run in mine if run["encoder_seed"] >= 0]
+    if pretrained:
+        by_start = {}
+        for run in pretrained:
+            by_start.setdefault(run["encoder_seed"], set()).add(run["seed"])
+        common = set.intersection(*by_start.values())
+        mine = [run for run in pretrained if run["seed"] in common]
     starts = {}
-    for run in runs:
+    for run in mine:
         if (run["network"], run["labels"], run["case"], run["recipe"]) == (
             network,
             labels,
@@ -50,8 +69,11 @@ def difference(pretrained: list[float], random: list[float]) -> dict:
     if not pretrained or not random:
         return out
     out["mean_difference"] = float(np.mean(pretrained) - np.mean(random))
-    if min(len(pretrained), len(random)) < 2 or np.ptp(pretrained) == np.ptp(random) == 0:
+    if min(len(pretrained), len(random)) < 2:
         return out
+    if np.ptp(pretrained) == np.ptp(random) == 0:  # no spread: the interval is the point
+        point = out["mean_difference"]
+        return out | {"ci95": [point, point], "p_value": 0.0 if point else 1.0}
     test = scipy_stats.ttest_ind(pretrained, random, equal_var=False)
     found = test.confidence_interval(stats.CONFIDENCE)
     out |= {"ci95": [float(found.low), float(found.high)], "p_value": float(test.pvalue)}
@@ -62,7 +84,7 @@ def best_option(options, choices: dict, network: str, labels: str):
     """The (case, recipe) of `options` whose chosen learning rate scored best on validation."""
     scored = []
     for case, recipe in options:
-        choice = choices.get(f"{network}|{labels}|{case}|{recipe}")
+        choice = choices.get(group_key((network, labels, case, recipe)))
         if choice is not None:
             scored.append((choice["chosen_val_accuracy"], case, recipe))
     if not scored:
@@ -167,13 +189,13 @@ def sentence(rows: list[dict], counts) -> str:
         )
     if not helps:
         text = (
-            "Reconstruction pretraining never helps the classifier here, with any of these "
-            "encoders, recipes and label counts"
+            "Reconstruction pretraining gives the classifier no detectable benefit here, with "
+            "any of these encoders and label counts (each side with the recipe validation chose)"
         )
     else:
         text = f"Reconstruction pretraining helps the classifier {_where(helps)}"
         if "all" in counts and not any(row["labels"] == "all" for row in helps):
-            text += ", never with all labels"
+            text += ", not detectably with all labels"
     if hurts:
         text += f"; it hurts {_where(hurts)}"
     if unresolved:

@@ -91,13 +91,12 @@ class Cell:
         return self.network, self.labels, self.case, self.recipe
 
     def describe(self) -> str:
+        """The cell in words, for a message about it."""
         encoder = "random" if self.encoder_seed < 0 else f"pretraining seed {self.encoder_seed}"
         labels = "all labels" if self.labels == ALL else f"{int(self.labels):,} labels"
-        what = f"search at lr {self.rate:g}" if self.search else f"lr {self.rate:g}"
-        return (
-            f"{self.network}, {labels}, case {self.case} ({CASES[self.case].label}), "
-            f"{self.recipe} ({what}), {encoder}"
-        )
+        rate = "" if self.rate is None else f" at lr {self.rate:g}"
+        search = " (search)" if self.search else ""
+        return f"{self.network}, {labels}, case {self.case}, {self.recipe}{rate}{search}, {encoder}"
 
     def values(self) -> dict:
         """The cell as KerasTuner hyperparameter values (str, int, float and bool only)."""
@@ -115,7 +114,7 @@ class Cell:
 
 def parse_counts(text: str, train_size: int) -> list[str]:
     """ "100,1000,all" -> ["100", "1000", "all"], sorted, each count from FEWEST_LABELS to
-    below the train size."""
+    NUM_CLASSES below the train size."""
     from kfashion.errors import UserError
 
     counts = set()
@@ -124,9 +123,10 @@ def parse_counts(text: str, train_size: int) -> list[str]:
             counts.add(ALL)
             continue
         count = int(part) if part.isdigit() else -1
-        if not FEWEST_LABELS <= count < train_size:
+        most = train_size - NUM_CLASSES  # a stratified sample leaves each class some images
+        if not FEWEST_LABELS <= count <= most:
             raise UserError(
-                f"--labels {text!r}: give counts from {FEWEST_LABELS} to {train_size - 1} "
+                f"--labels {text!r}: give counts from {FEWEST_LABELS} to {most} "
                 "and/or 'all', e.g. --labels 100,1000,all"
             )
         counts.add(str(count))
@@ -179,6 +179,11 @@ def plan(networks, counts, cases, recipes, encoder_seeds, seeds, nested_seeds, s
                         mine = tuple(seeds if encoder_seed == first else nested_seeds)
                         final.append(Cell(network, labels, case, recipe, encoder_seed, mine, False))
     return search + final
+
+
+def group_key(group: tuple) -> str:
+    """A search group (network, labels, case, recipe) as one string: "course|100|1|joint"."""
+    return "|".join(map(str, group))
 
 
 def choose_rate(group: tuple, scored: dict) -> float | None:

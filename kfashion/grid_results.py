@@ -38,7 +38,6 @@ KEPT = (
     "seconds",
     "environment",
 )
-GROUP_KEY = "{}|{}|{}|{}"  # network|labels|case|recipe
 
 
 def records(results: Path, cells) -> tuple[list, list]:
@@ -69,7 +68,7 @@ def choices(search_runs, cells) -> dict:
             c["learning_rate"]: np.mean(c["val_accuracy"]) for c in candidates if c["val_accuracy"]
         }
         chosen = grid.choose_rate(group, scored)
-        out[GROUP_KEY.format(*group)] = {
+        out[grid.group_key(group)] = {
             "network": group[0],
             "labels": group[1],
             "case": group[2],
@@ -156,10 +155,17 @@ def write_transfer(argv, runs, encoder, dataset, settings, results: Path) -> Non
                 **settings,
                 "network": runs[0]["network"],
                 "encoder": portable(str(encoder)),
-                "encoder_seed": max(r["encoder_seed"] for r in runs),
+                "encoder_seed": max(r["encoder_seed"] for r in runs)
+                if any(CASES[c].pretrained for c in case_numbers)
+                else None,
                 "learning_rate": {str(c): summary[str(c)]["learning_rate"] for c in case_numbers},
-                "schedule": "Adam, cosine decay to 0 over all steps, learning rate chosen per "
-                "case on validation; best val_accuracy epoch kept",
+                "schedule": "; ".join(
+                    f"case {c} {summary[str(c)]['recipe']}: "
+                    f"{grid.RECIPES[summary[str(c)]['recipe']].description}"
+                    for c in case_numbers
+                )
+                + "; Adam, cosine decay to 0 over each phase, its learning rate chosen per case "
+                "on validation; best val_accuracy epoch kept",
                 "seeds": seeds,
                 "cases": case_numbers,
                 "sizes": dataset.sizes(),

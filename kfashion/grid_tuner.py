@@ -17,8 +17,8 @@ import numpy as np
 
 from kfashion import cases, layout, training
 from kfashion.design import CASES
-from kfashion.files import read_json, read_record, save_model, write_json
-from kfashion.grid import ALL, HEAD_RATE, HELD_OUT, Cell, choose_rate
+from kfashion.files import file_digest, read_json, read_record, save_model, write_json
+from kfashion.grid import ALL, HEAD_RATE, HELD_OUT, RECIPES, Cell, choose_rate
 
 OBJECTIVE = keras_tuner.Objective("val_accuracy", direction="max")
 TrialStatus = keras_tuner.engine.trial.TrialStatus
@@ -26,23 +26,17 @@ WAIT_SECONDS = 2  # between a waiting worker's asks for a trial
 
 
 def search_space(cells) -> keras_tuner.HyperParameters:
-    """A Choice for every field of a cell, over the values the grid's cells take."""
+    """A Choice for every field of a cell, over the values the grid's cells take (a final
+    cell's rate is one of its recipe's candidates)."""
     hp = keras_tuner.HyperParameters()
     values = [cell.values() for cell in cells]
+    rates = sorted({rate for cell in cells for rate in RECIPES[cell.recipe].rates})
     for name in values[0]:
         if name == "search":
             hp.Boolean(name)
-            continue
-        taken = sorted({v[name] for v in values if v[name] is not None})
-        rates = {rate for cell in cells for rate in _rates(cell)}
-        hp.Choice(name, sorted(rates) if name == "rate" else taken)
+        else:
+            hp.Choice(name, rates if name == "rate" else sorted({v[name] for v in values}))
     return hp
-
-
-def _rates(cell: Cell) -> tuple:
-    from kfashion.grid import RECIPES
-
-    return RECIPES[cell.recipe].rates
 
 
 class GridOracle(keras_tuner.Oracle):
@@ -139,11 +133,15 @@ class GridTuner(keras_tuner.Tuner):
         super().on_trial_begin(trial)
 
     def done(self, cell: Cell, seed: int) -> bool:
-        """Its record whole (not cut short), and its classifier if it keeps one."""
-        saved = self.saved(cell)
-        if seed == cell.seeds[0] and saved is not None and not saved.exists():
+        """Its record whole (not cut short) and made at the rate the search chose now, and the
+        classifier it keeps, if it keeps one, the one it saved."""
+        record = read_record(layout.grid_run(self.results, cell, seed))
+        if record is None or record["learning_rate"] != cell.rate:
             return False
-        return read_record(layout.grid_run(self.results, cell, seed)) is not None
+        saved = self.saved(cell) if seed == cell.seeds[0] else None
+        return saved is None or (
+            saved.exists() and file_digest(saved) == record.get("classifier_sha256")
+        )
 
     def run_trial(self, trial, *args, **kwargs):
         cell = Cell.from_values(trial.hyperparameters.values)
@@ -152,6 +150,7 @@ class GridTuner(keras_tuner.Tuner):
             saved = self.saved(cell)
             if seed == cell.seeds[0] and saved is not None:
                 save_model(classifier, saved)
+                record["classifier_sha256"] = file_digest(saved)  # which run the file is
             write_json(layout.grid_run(self.results, cell, seed), record)  # last: now done
             print(describe(record), flush=True)
         records = [read_json(layout.grid_run(self.results, cell, s)) for s in cell.seeds]
@@ -205,7 +204,7 @@ class GridTuner(keras_tuner.Tuner):
             **{k: v for k, v in dataclasses.asdict(cell).items() if k not in ("seeds", "rate")},
             "seed": seed,
             "learning_rate": cell.rate,
-            "epochs": self.epochs,
+            "epochs": sum(record["phase_epochs"]),  # two-phase: at least one of each
             "batch_size": self.batch_size,
             "encoder_sha256": digest,  # a random encoder: the file its configuration came from
             **record,

@@ -40,8 +40,8 @@ def check_runs(runs_dir: Path, settings: dict, overwrite: bool) -> None:
     """Refuse to mix runs made with other training settings, unless --overwrite.
 
     A group of runs is the run records directly in `runs_dir`, with their settings beside
-    them; --overwrite discards that group only, never the groups in folders below it (the
-    few-label runs below the ordinary transfer runs).
+    them (the grid's runs of one network and label count); --overwrite discards that group
+    only, never the groups in other folders.
     """
     from kfashion import layout
     from kfashion.errors import UserError

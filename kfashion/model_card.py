@@ -47,6 +47,11 @@ def describe(sweep: dict | None, transfer: dict | None) -> dict:
         for kind, path in chosen["models"].items():
             what = f"the sweep's selected {kind} ({chosen['rule']}: {config})"
             found[Path(path).name] = (kind, what, *shapes[kind], score, chosen["seed"], sweep)
+        runs = {run["seed"]: run for run in point["seeds"]}
+        for seed, path in chosen.get("encoder_seeds", {}).items():  # every pretraining seed's
+            what = f"the selected point's encoder of pretraining seed {seed} ({config})"
+            score = f"test MSE {runs[int(seed)]['test_mse']:.4f} (its autoencoder, this seed)"
+            found[Path(path).name] = ("encoder", what, *shapes["encoder"], score, seed, sweep)
     if transfer:
         seed = transfer["settings"]["seeds"][0]  # the saved classifiers' seed
         for case, name in transfer["models"].items():

@@ -356,8 +356,9 @@ def labels_section(efficiency: dict, comparisons: list[dict]) -> list[str]:
         f"Each case trained on a stratified sample of that many labelled training images "
         f"(a new sample per seed, the same for every case; seeds {settings['seeds']}), the "
         f"encoder pretrained on all of them without labels, {settings['epochs']} epochs. "
-        f'Few-label runs: {settings["few_label_runs"]} ({repeats}); "all" is the ordinary '
-        "run above, for these seeds. Test accuracy, mean ± std:",
+        f"Few-label runs: {settings['few_label_runs']} ({repeats})"
+        + ('; "all" is the ordinary run above, for these seeds' if "all" in counts else "")
+        + ". Test accuracy, mean ± std:",
         "",
     ]
     rows = [[count, *(spread(summary[case][str(count)]) for case in summary)] for count in counts]

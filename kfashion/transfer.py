@@ -15,8 +15,8 @@ on KerasTuner's distributed mode like the sweep (`--workers N`, or workers on ot
 Each finished run is written as it ends, so a rerun skips it. Writes under `--results`:
 
 - `grid.json` (every run, the recipe search's numbers and choices, and the answer: pretrained
-  minus random per network and label count, with intervals and verdicts), `grid.csv`,
-  `figures/transfer_grid.png`;
+  minus random per network and label count, with intervals and verdicts) and
+  `figures/transfer_grid.png` (`python -m kfashion.report` renders it, and `grid.csv`);
 - the four cases of the first network on all labels with the first recipe, first pretraining
   seed (`transfer.json`, `figures/transfer_{curves,confusion}.png`,
   `models/classifier_case{1..4}.keras` of the first seed), and with several label counts
@@ -41,7 +41,7 @@ NESTED_SEEDS = 2  # fine-tuning seeds of every other pretraining seed
 SEARCH_SEEDS = 1  # runs of each candidate learning rate in the recipe search
 MIN_STEPS = 1000  # training steps of a few-label run, at least (its images repeat)
 RESULTS, DIRECTORY = "results", "tuning"
-PROJECT = "transfer"  # KerasTuner's project folder inside --directory
+PROJECT = "transfer_grid"  # KerasTuner's project folder inside --directory
 
 
 def parse_args(argv):
@@ -102,7 +102,9 @@ def parse_args(argv):
         help="run cells in this many local worker processes (KerasTuner's distributed mode)",
     )
     parser.add_argument(
-        "--overwrite", action="store_true", help="discard runs made with other settings"
+        "--overwrite",
+        action="store_true",
+        help="discard the runs already in this grid's groups (network and label count) first",
     )
     return parser.parse_args(argv)
 
@@ -135,8 +137,8 @@ def encoder_files(args, encoder_seeds) -> dict:
         files = {}
         for seed in encoder_seeds:
             path = layout.encoder_seed(folder, seed) if entry.is_dir() else entry
-            older = path.with_name("encoder.keras")  # a sweep's export before it saved seeds
-            if entry.is_dir() and seed == encoder_seeds[0] and not path.exists() and older.exists():
+            older = path.with_name("encoder.keras")  # seed 0's, as a sweep exported it before
+            if entry.is_dir() and seed == 0 and not path.exists() and older.exists():
                 path = older
             if not entry.is_dir() and len(encoder_seeds) > 1:
                 raise UserError(
@@ -181,21 +183,38 @@ def worker_args(args) -> list[str]:
     return out
 
 
-def check_encoders(results, groups, digests: dict, overwrite: bool) -> None:
-    """Refuse records of a group made from another encoder file (unless --overwrite)."""
+def check_encoders(results, groups, digests: dict) -> None:
+    """Refuse records of a group made from another encoder file than their pretraining seed's
+    (a random case's: from any of the network's, whose configuration it takes)."""
     for network_name, labels in groups:
         folder = layout.grid_runs(results, network_name, labels)
-        known = set(digests[network_name].values())
+        mine = digests[network_name]
         for path in sorted(folder.glob("*case*_seed*.json")):
             record = read_record(path)
-            if record is not None and record.get("encoder_sha256") not in known and not overwrite:
+            if record is None:
+                continue
+            seed = record["encoder_seed"]
+            known = {mine.get(seed)} if seed >= 0 else set(mine.values())
+            if record.get("encoder_sha256") not in known:
                 raise UserError(
                     f"{folder} holds runs made from another encoder ({path.name}); rerun with "
                     "the same encoder to resume, pass --overwrite to discard them, or choose "
                     "another --results"
                 )
-            if record is not None and record.get("encoder_sha256") not in known:
-                path.unlink()
+
+
+def check_every_cell_ran(tuner) -> None:
+    """One line naming a cell whose run failed (KerasTuner records the error and goes on)."""
+    from keras_tuner.engine.trial import TrialStatus
+
+    failed = [t for t in tuner.oracle.trials.values() if t.status == TrialStatus.FAILED]
+    if failed:
+        cell = grid.Cell.from_values(failed[0].hyperparameters.values)
+        message = (failed[0].message or "").strip().splitlines() or ["no message"]
+        raise UserError(
+            f"{len(failed)} cells of the grid failed, first {cell.describe()}: {message[-1]}; "
+            "the runs that ended are kept: fix the cause and run the same command again"
+        )
 
 
 def fresh_project(project: Path) -> None:
@@ -235,17 +254,17 @@ def make_tuner(args, cells, encoders, dataset, results):
     return tuner
 
 
-def run_grid(args, cells, encoders, dataset, results) -> None:
-    """Every cell's runs, in this process or over `--workers` local worker processes."""
+def run_grid(args, cells, encoders, dataset, results):
+    """Every cell's runs, in this process or over `--workers` local worker processes; returns
+    the tuner, whose oracle has every trial."""
 
     def search():
         tuner = make_tuner(args, cells, encoders, dataset, results)
         if parallel.role() == "chief":
             parallel.serve_oracle(tuner)
-            return
+            return tuner
         tuner.search()
-        if parallel.role() == "single":
-            tuner.oracle.save()  # see kfashion.tune.run_search
+        return tuner
 
     if args.workers == 1 or parallel.role() != "single":
         return search()
@@ -316,7 +335,7 @@ def main(argv=None) -> None:
         mine = {k: v for k, v in settings.items() if labels != grid.ALL or k != "min_steps"}
         check_runs(layout.grid_runs(results, name, labels), mine, args.overwrite)
     digests = {name: {s: d for s, (_, d) in mine.items()} for name, mine in encoders.items()}
-    check_encoders(results, groups, digests, args.overwrite)
+    check_encoders(results, groups, digests)
     fresh_project(Path(args.directory) / PROJECT)
     finals = sum(len(c.seeds) for c in cells if not c.search)
     searches = sum(len(c.seeds) for c in cells if c.search)
@@ -325,7 +344,7 @@ def main(argv=None) -> None:
         f"and {finals} runs",
         flush=True,
     )
-    run_grid(args, cells, encoders, dataset, results)
+    check_every_cell_ran(run_grid(args, cells, encoders, dataset, results))
     from kfashion import grid_results
 
     grid_results.write(argv, cells, main_of(args, cells), files, dataset, settings, results)

@@ -207,7 +207,7 @@ def test_the_answer_compares_independent_starts_and_holds_across_the_family():
     assert every["verdict"] == answer.UNDETECTED
     assert found["sentence"] == (
         "Reconstruction pretraining helps the classifier with the course encoder at 100 "
-        "labels (+5.1 points), never with all labels."
+        "labels (+5.1 points), not detectably with all labels."
     )
 
 
@@ -310,3 +310,48 @@ def test_each_run_records_what_training_did_to_its_encoder(case_number, encoder_
     else:  # a frozen encoder: not a weight moved, no unit died or woke
         assert record["encoder_weight_change"] == 0
         assert record["dead_code_units_before"] == record["dead_code_units_after"]
+
+
+def test_a_run_counts_as_done_only_at_the_rate_chosen_now_with_the_classifier_it_saved(
+    tmp_path, small_data
+):
+    from kfashion import layout
+    from kfashion.files import write_json
+
+    cell = grid.Cell("course", "all", 2, "frozen", 0, (0,), search=False, rate=3e-3)
+    saved = tmp_path / "models" / "classifier_case2.keras"
+    tuner = grid_tuner.GridTuner(
+        {}, small_data, tmp_path, 1, 100, 10, lambda c: saved,
+        oracle=grid_tuner.GridOracle([cell]), directory=str(tmp_path), project_name="p",
+    )  # fmt: skip
+    path = layout.grid_run(tmp_path, cell, 0)
+    write_json(path, {"learning_rate": 1e-3, "classifier_sha256": "x"})
+    assert not tuner.done(cell, 0)  # made at another rate: the search chose again
+    saved.parent.mkdir()
+    saved.write_bytes(b"another run's classifier")
+    write_json(path, {"learning_rate": 3e-3, "classifier_sha256": "x"})
+    assert not tuner.done(cell, 0)  # the file there is not the one this run saved
+    from kfashion.files import file_digest
+
+    write_json(path, {"learning_rate": 3e-3, "classifier_sha256": file_digest(saved)})
+    assert tuner.done(cell, 0)
+
+
+def test_a_cell_that_failed_is_one_line_naming_it():
+    from keras_tuner.engine.trial import Trial, TrialStatus
+
+    cell = grid.Cell("course", "100", 1, "joint", 0, (0, 1), search=False, rate=1e-3)
+    hp = grid_tuner.search_space([cell])
+    hp.values = cell.values()
+    failed = Trial(hp, "3", TrialStatus.FAILED, message="Traceback...\nValueError: bad shape")
+
+    class Tuner:  # what check_every_cell_ran reads of KerasTuner's tuner
+        class oracle:
+            trials = {"3": failed}
+
+    with pytest.raises(UserError) as error:
+        transfer.check_every_cell_ran(Tuner)
+    message = str(error.value)
+    assert "1 cells of the grid failed, first course, 100 labels, case 1, joint at lr" in message
+    assert message.endswith("fix the cause and run the same command again")
+    assert "ValueError: bad shape" in message and "\n" not in message
