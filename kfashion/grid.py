@@ -60,7 +60,7 @@ RECIPES = {
     "two_phase": Recipe(
         "two_phase",
         (1, 3),
-        (1e-5, 1e-4),
+        (1e-5, 1e-4, 1e-3),  # the guide's 1e-5, and higher: these encoders are small
         f"the head alone on the frozen encoder's codes (a third of the epochs, at {HEAD_RATE:g}), "
         "then every layer at the low rate",
     ),

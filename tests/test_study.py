@@ -36,10 +36,11 @@ def test_every_stage_of_the_reference_plan_gets_the_sizes_given(tmp_path):
 def test_units_of_work_follow_each_commands_defaults(tmp_path):
     sweep, variant, cells = plan_of(["--reference"], tmp_path)[:3]
     assert sweep.units == 14 * tune.SEEDS and variant.units == 3 * tune.SEEDS
-    # per network and label count: the search (2 rates, 1 seed) of case 1 and 3 by 2 recipes
-    # and of case 2 and 4, then case 1 by 2 recipes and case 2 from 3 pretraining seeds
-    # (5 + 2 + 2 fine-tuning seeds), case 3 by 2 recipes and case 4 with 5 seeds
-    per_group = 6 * 2 + 3 * 9 + 3 * 5
+    # per network and label count: the search (1 seed a rate) of case 1 and 3 by the joint
+    # recipe (2 rates) and the two-phase one (3) and of case 2 and 4 (2), then case 1 by 2
+    # recipes and case 2 from 3 pretraining seeds (5 + 2 + 2 fine-tuning seeds), case 3 by 2
+    # recipes and case 4 with 5 seeds
+    per_group = 2 * (2 + 3 + 2) + 3 * 9 + 3 * 5
     assert cells.units == 2 * 4 * per_group
 
 

@@ -132,7 +132,7 @@ def test_the_grid_holds_every_cell_with_nested_seeds():
     searches = [c for c in cells if c.search]
     finals = [c for c in cells if not c.search]
     assert cells[: len(searches)] == searches  # the search first: the finals need its choice
-    assert len(searches) == 2 * 6 * 2  # label counts x (case, recipe) x candidate rates
+    assert len(searches) == 2 * (4 * 2 + 2 * 3)  # label counts x (case, recipe) x rates
     case1 = [c for c in finals if (c.labels, c.case, c.recipe) == ("all", 1, "joint")]
     assert [(c.encoder_seed, c.seeds) for c in case1] == [
         (0, (0, 1, 2, 3, 4)),
