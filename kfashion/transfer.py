@@ -131,7 +131,8 @@ def encoder_files(args, encoder_seeds) -> dict:
     for entry in map(Path, entries):
         folder = entry if entry.is_dir() else entry.parent
         sweep = folder.parent / layout.SWEEP
-        name = network(read_json(sweep)["selected"]["config"]) if sweep.is_file() else "course"
+        selected = read_json(sweep).get("selected") or {} if sweep.is_file() else {}
+        name = network(selected.get("config", {}))
         if name in found:
             raise UserError(f"--encoder {entry}: a second encoder of the {name} network; give one")
         files = {}
