@@ -12,6 +12,7 @@ ends (`layout.grid_run`), so a grid resumes from its records even without KerasT
 import dataclasses
 import time
 
+import keras
 import keras_tuner
 import numpy as np
 
@@ -164,6 +165,7 @@ class GridTuner(keras_tuner.Tuner):
         arguments = (self.dataset, self.batch_size, self.epochs, self.min_steps)
         together = training.compiles_whole_epochs() and cell.recipe == "joint"
         if together and cell.labels == ALL and len(seeds) > 1:
+            keras.backend.clear_session()
             split = cases.whole_split(self.dataset)
             trained = cases.train_together(
                 template,
@@ -182,6 +184,7 @@ class GridTuner(keras_tuner.Tuner):
         # (`kfashion.seeds_together`, as the sweep's autoencoders train) ran at 0.67x the
         # images/s of one alone (2-core machine, TensorFlow, batch 100, 10,000 images).
         for seed in seeds:
+            keras.backend.clear_session()  # the last run's models and functions are done with
             split = split_for(cell, seed, *arguments)
             classifier, record = cases.train(
                 template,
