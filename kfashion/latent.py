@@ -76,7 +76,11 @@ def main(argv=None) -> None:
         action="append",
         help="encoder .keras (repeat to compare; default: RESULTS/models/encoder.keras)",
     )
-    parser.add_argument("--tsne-images", type=int, default=TSNE_IMAGES, help="t-SNE sample size")
+    parser.add_argument(
+        "--tsne-images",
+        type=int,
+        help=f"t-SNE sample size (default: {TSNE_IMAGES:,}, or every test image if fewer)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the sample, PCA and t-SNE")
     cli.add_data_flags(parser)
     parser.add_argument("--results", default="results", help="where figures and JSON go")
@@ -100,6 +104,8 @@ def main(argv=None) -> None:
             (path, encoder, saved_models.load_decoder(decoder_beside(path), latent_dim, path))
         )
     dataset = data.load(args.data_dir, subset=args.subset)
+    if args.tsne_images is None:  # a --subset of the study leaves fewer test images
+        args.tsne_images = min(TSNE_IMAGES, len(dataset.y_test))
     if not 50 <= args.tsne_images <= len(dataset.y_test):
         raise UserError(f"--tsne-images {args.tsne_images}: give 50 to {len(dataset.y_test)}")
     sample = data.stratified_sample(dataset.y_test, args.tsne_images, args.seed)

@@ -21,9 +21,10 @@ def saved_pair(tmp_path):
 @pytest.mark.usefixtures("debian_data_dir")
 def test_maps_and_paths_of_a_saved_encoder(tmp_path, saved_pair):
     results = tmp_path / "results"
-    args = ["--encoder", str(saved_pair), "--subset", "600", "--tsne-images", "60"]
+    args = ["--encoder", str(saved_pair), "--subset", "600"]  # 100 test images, below 3,000
     latent.main([*args, "--results", str(results)])
     summary = json.loads((results / "latent.json").read_text())
+    assert summary["settings"]["tsne_images"] == 100  # all of them, as a --subset study asks
     (numbers,) = summary["encoders"].values()
     variance = numbers["pca_explained_variance"]
     assert len(variance) == 2 and 0 < variance[1] <= variance[0] < 1
