@@ -237,7 +237,7 @@ def write(argv, cells, main, files, dataset, settings, results: Path) -> None:
     found = answer.headline(final_runs, chosen, networks, counts, cases, recipes)
     figure = layout.figure(results, "transfer_grid")
     lines = {
-        f"{network}, case {case}, {recipe}": {
+        (network, case, recipe): {
             count: answer.side_values(final_runs, network, count, case, recipe) for count in counts
         }
         for network in networks

@@ -225,35 +225,43 @@ def plot_label_efficiency(summary: dict, counts: list, labels: dict, path, all_s
 
 
 def plot_grid(lines: dict, counts: list, path, all_size: int) -> None:
-    """Test accuracy against labelled images, one line per network, case and recipe; the band
-    the 95% t interval of the mean over independent starts (`answer.side_values`).
+    """Test accuracy against labelled images, one panel per encoder network, one line per
+    case and recipe (colour: case; dashes: frozen, dots: two-phase); the band the 95% t
+    interval of the mean over starts (`answer.side_values`), within [0, 1].
 
     Args:
-        lines: legend label -> count -> one test accuracy per start.
+        lines: (network, case, recipe) -> count -> one test accuracy per start.
         counts: the label counts in order; "all" is drawn at `all_size`.
     """
-    fig, ax = plt.subplots(figsize=(8, 5), layout="constrained")
-    xs = [all_size if count == "all" else int(count) for count in counts]
-    colors = plt.cm.tab20.colors
-    for (label, values), color in zip(lines.items(), colors * 2, strict=False):
-        means = [np.mean(values[c]) if values[c] else np.nan for c in counts]
-        style = "--" if "frozen" in label else "-"
-        ax.plot(xs, means, "o" + style, color=color, label=label, markersize=4)
-        from kfashion.stats import interval
+    from kfashion.stats import interval
 
-        bands = [interval(values[c]) for c in counts]
-        if all(band is not None for band in bands):
-            ax.fill_between(xs, *np.array(bands).T, color=color, alpha=0.15)
-    ax.set_xscale("log")
+    networks = list(dict.fromkeys(network for network, _, _ in lines))
+    fig, axes = plt.subplots(
+        1, len(networks), figsize=(6 * len(networks), 4.5), squeeze=False, sharey=True,
+        layout="constrained",
+    )  # fmt: skip
+    xs = [all_size if count == "all" else int(count) for count in counts]
+    styles = {"joint": "-", "two_phase": ":", "frozen": "--"}
     names = [f"all\n({all_size:,})" if count == "all" else f"{int(count):,}" for count in counts]
-    ax.set_xticks(xs, names)
-    ax.set(
-        xlabel="labelled training images",
-        ylabel="test accuracy",
-        title="The grid: mean over starts, band: 95% t interval",
-    )
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="lower right", ncol=2)
+    for ax, network in zip(axes[0], networks, strict=True):
+        for (mine, case, recipe), values in lines.items():
+            if mine != network:
+                continue
+            color = plt.cm.tab10(case - 1)
+            means = [np.mean(values[c]) if values[c] else np.nan for c in counts]
+            label = f"case {case}, {recipe}"
+            ax.plot(xs, means, "o" + styles[recipe], color=color, label=label, markersize=4)
+            bands = [interval(values[c]) for c in counts]
+            if all(band is not None for band in bands):
+                low, high = np.clip(np.array(bands).T, 0, 1)
+                ax.fill_between(xs, low, high, color=color, alpha=0.12)
+        ax.set_xscale("log")
+        ax.set_xticks(xs, names)
+        ax.set(xlabel="labelled training images", title=f"{network} encoder")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, loc="lower right")
+    axes[0, 0].set_ylabel("test accuracy")
+    fig.suptitle("The grid: mean over starts, band: 95% t interval of the mean")
     _save(fig, path)
 
 
