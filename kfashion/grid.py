@@ -8,12 +8,14 @@ is one KerasTuner trial, whose executions are its fine-tuning seeds (`kfashion.g
 
 Every cell's learning rate is chosen on validation first: for each (network, label count,
 case, recipe) every candidate rate of the recipe trains `search_seeds` runs from the first
-pretraining seed, scored on validation only; the rate with the highest mean validation
+pretraining seed (fine-tuning seeds of their own, from SEARCH_SEEDS_FROM), scored on validation
+only; the rate with the highest mean validation
 accuracy is the cell's. A run on all labels validates on the validation split and keeps its
-best epoch. A few-label run has no labelled validation set bigger than its training set: its
-search runs train on four fifths of its own labelled images and validate on the other fifth
-(stratified), scoring the last epoch, and its final runs train on all of them and keep the last
-epoch. So a run on N labels sees N labels, and no test number chooses anything.
+best epoch. A few-label run has no labelled validation set bigger than its training set: a
+search run draws N labelled images as a final run does, trains on four fifths of them and
+validates on the other fifth (stratified), scoring the last epoch; the final runs train on all
+N of theirs and keep the last epoch. So every run on N labels sees N labels, and no test number
+chooses anything.
 """
 
 import dataclasses
@@ -25,6 +27,9 @@ ALL = "all"
 HELD_OUT = 5
 # The fewest labels a run may have: a search's held-out fifth holds every class.
 FEWEST_LABELS = HELD_OUT * NUM_CLASSES
+# The search runs' fine-tuning seeds start here, apart from the final runs' (0, 1, ...): no
+# final run is the run whose validation score chose its rate, and none repeats one.
+SEARCH_SEEDS_FROM = 1000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -161,8 +166,10 @@ def plan(networks, counts, cases, recipes, encoder_seeds, seeds, nested_seeds, s
         encoder_seeds: the pretraining seeds of each network's encoders.
         seeds: fine-tuning seeds of the random cases and of the first pretraining seed.
         nested_seeds: fine-tuning seeds of every other pretraining seed.
-        search_seeds: fine-tuning seeds of each candidate rate in the search.
+        search_seeds: how many runs each candidate rate has in the search (seeds from
+            SEARCH_SEEDS_FROM).
     """
+    searched = tuple(range(SEARCH_SEEDS_FROM, SEARCH_SEEDS_FROM + search_seeds))
     search, final = [], []
     for network in networks:
         for labels in counts:
@@ -172,7 +179,7 @@ def plan(networks, counts, cases, recipes, encoder_seeds, seeds, nested_seeds, s
                     first = encoder_seeds[0] if pretrained else -1
                     if len(RECIPES[recipe].rates) > 1:
                         search += [
-                            Cell(network, labels, case, recipe, first, tuple(search_seeds), True, r)
+                            Cell(network, labels, case, recipe, first, searched, True, r)
                             for r in RECIPES[recipe].rates
                         ]
                     for encoder_seed in encoder_seeds if pretrained else [-1]:

@@ -114,7 +114,7 @@ def units(module: str, argv: list[str]) -> int:
             transfer.parse_seeds(args.encoder_seeds),
             range(args.seeds),
             range(args.nested_seeds),
-            range(args.search_seeds),
+            args.search_seeds,
         )
         return sum(len(cell.seeds) for cell in cells)
     return 1

@@ -319,7 +319,7 @@ def main(argv=None) -> None:
         encoder_seeds,
         list(range(args.seeds)),
         list(range(args.nested_seeds)),
-        list(range(args.search_seeds)),
+        args.search_seeds,
     )
     if parallel.role() == "worker":  # runs only: the chief checks, locks and writes
         run_grid(args, cells, encoders, dataset, results)

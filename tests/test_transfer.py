@@ -128,11 +128,12 @@ def test_fresh_encoders_depend_on_the_seed(encoder_file):
 
 def test_the_grid_holds_every_cell_with_nested_seeds():
     cells = grid.plan(["course"], ["100", "all"], [1, 2, 3, 4], ["joint", "two_phase"],
-                      [0, 1, 2], [0, 1, 2, 3, 4], [0, 1], [0])  # fmt: skip
+                      [0, 1, 2], [0, 1, 2, 3, 4], [0, 1], 1)  # fmt: skip
     searches = [c for c in cells if c.search]
     finals = [c for c in cells if not c.search]
     assert cells[: len(searches)] == searches  # the search first: the finals need its choice
     assert len(searches) == 2 * (4 * 2 + 2 * 3)  # label counts x (case, recipe) x rates
+    assert {c.seeds for c in searches} == {(grid.SEARCH_SEEDS_FROM,)}  # none a final run's
     case1 = [c for c in finals if (c.labels, c.case, c.recipe) == ("all", 1, "joint")]
     assert [(c.encoder_seed, c.seeds) for c in case1] == [
         (0, (0, 1, 2, 3, 4)),
