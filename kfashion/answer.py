@@ -14,7 +14,7 @@ import numpy as np
 
 from kfashion import stats
 from kfashion.design import CASES
-from kfashion.grid import group_key
+from kfashion.grid import group_key, group_of
 
 HELPS, HURTS, UNDETECTED = "helps", "hurts", "no detectable difference"
 NO_INTERVAL = "not resolved (no interval)"  # fewer than 2 independent starts on a side
@@ -35,12 +35,7 @@ def side_values(runs, network: str, labels: str, case: int, recipe: str) -> list
     """One test accuracy per start of a (network, labels, case, recipe) cell: each pretraining
     seed's mean over the fine-tuning seeds every pretraining seed has (the first has more, which
     count nowhere here, so each start weighs alike), or each random seed's."""
-    mine = [
-        run
-        for run in runs
-        if (run["network"], run["labels"], run["case"], run["recipe"]) == (network, labels, case,
-                                                                          recipe)
-    ]  # fmt: skip
+    mine = [run for run in runs if group_of(run) == (network, labels, case, recipe)]
     pretrained = [run for run in mine if run["encoder_seed"] >= 0]
     if pretrained:
         by_start = {}

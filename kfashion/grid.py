@@ -188,6 +188,11 @@ def plan(networks, counts, cases, recipes, encoder_seeds, seeds, nested_seeds, s
     return search + final
 
 
+def group_of(record: dict) -> tuple:
+    """A run record's search group: (network, labels, case, recipe), as `Cell.group`."""
+    return record["network"], record["labels"], record["case"], record["recipe"]
+
+
 def group_key(group: tuple) -> str:
     """A search group (network, labels, case, recipe) as one string: "course|100|1|joint"."""
     return "|".join(map(str, group))

@@ -11,7 +11,7 @@ import numpy as np
 
 from kfashion import answer, grid, layout
 from kfashion.design import CASES
-from kfashion.files import file_digest, read_json, write_json
+from kfashion.files import read_json, write_json
 from kfashion.provenance import made_on, portable, provenance
 from kfashion.stats import mean_std
 
@@ -60,8 +60,7 @@ def choices(search_runs, cells) -> dict:
             mine = [
                 r["val_accuracy"]
                 for r in search_runs
-                if (r["network"], r["labels"], r["case"], r["recipe"]) == group
-                and r["learning_rate"] == rate
+                if grid.group_of(r) == group and r["learning_rate"] == rate
             ]
             candidates.append({"learning_rate": rate, "val_accuracy": mine})
         scored = {
@@ -86,8 +85,7 @@ def summaries(final_runs) -> list[dict]:
     """Test accuracy and the diagnostics per cell of the grid (over its fine-tuning seeds)."""
     cells = {}
     for run in final_runs:
-        key = (run["network"], run["labels"], run["case"], run["recipe"], run["encoder_seed"])
-        cells.setdefault(key, []).append(run)
+        cells.setdefault((*grid.group_of(run), run["encoder_seed"]), []).append(run)
     out = []
     for (network, labels, case, recipe, encoder_seed), runs in cells.items():
         out.append(
@@ -224,8 +222,9 @@ def write_label_efficiency(argv, runs, counts, dataset, settings, results: Path)
     )
 
 
-def write(argv, cells, main, files, dataset, settings, results: Path) -> None:
-    """Every file a finished grid writes (`main`: `grid.is_main` of a cell)."""
+def write(argv, cells, main, files, digests, dataset, settings, results: Path) -> None:
+    """Every file a finished grid writes (`main`: `grid.is_main` of a cell; `digests`: network
+    -> pretraining seed -> its encoder file's SHA-256)."""
     from kfashion import plots
 
     search_runs, final_runs = records(results, cells)
@@ -257,7 +256,7 @@ def write(argv, cells, main, files, dataset, settings, results: Path) -> None:
                 "recipes": {name: grid.RECIPES[name].description for name in [*recipes, "frozen"]},
                 "encoders": {
                     name: {
-                        str(s): {"file": portable(str(p)), "sha256": file_digest(p)}
+                        str(s): {"file": portable(str(p)), "sha256": digests[name][s]}
                         for s, p in mine.items()
                     }
                     for name, mine in files.items()
@@ -289,13 +288,8 @@ def write(argv, cells, main, files, dataset, settings, results: Path) -> None:
 
 
 def _of(run: dict, cell) -> bool:
-    return not cell.search and (
-        run["network"],
-        run["labels"],
-        run["case"],
-        run["recipe"],
-        run["encoder_seed"],
-    ) == (cell.network, cell.labels, cell.case, cell.recipe, cell.encoder_seed)
+    same = (grid.group_of(run), run["encoder_seed"]) == (cell.group, cell.encoder_seed)
+    return not cell.search and same
 
 
 def _at_all(cell):

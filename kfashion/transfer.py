@@ -229,14 +229,7 @@ def fresh_project(project: Path) -> None:
     project.mkdir(parents=True, exist_ok=True)
 
 
-def main_of(args, cells) -> callable:
-    """`grid.is_main` for this grid."""
-    recipes = grid.parse_recipes(args.recipes)
-    seeds = parse_seeds(args.encoder_seeds)
-    return lambda cell: grid.is_main(cell, cells[0].network, recipes, seeds[0])
-
-
-def make_tuner(args, cells, encoders, dataset, results):
+def make_tuner(args, cells, main, encoders, dataset, results):
     from kfashion.grid_tuner import GridOracle, GridTuner
 
     tuner = GridTuner(
@@ -246,7 +239,7 @@ def make_tuner(args, cells, encoders, dataset, results):
         args.epochs,
         args.batch_size,
         args.min_steps,
-        saved_classifier(results, main_of(args, cells)),
+        saved_classifier(results, main),
         oracle=GridOracle(cells),
         directory=args.directory,
         project_name=PROJECT,
@@ -255,12 +248,12 @@ def make_tuner(args, cells, encoders, dataset, results):
     return tuner
 
 
-def run_grid(args, cells, encoders, dataset, results):
+def run_grid(args, cells, main, encoders, dataset, results):
     """Every cell's runs, in this process or over `--workers` local worker processes; returns
-    the tuner, whose oracle has every trial."""
+    the tuner, whose oracle has every trial (`main`: `grid.is_main` of a cell)."""
 
     def search():
-        tuner = make_tuner(args, cells, encoders, dataset, results)
+        tuner = make_tuner(args, cells, main, encoders, dataset, results)
         if parallel.role() == "chief":
             parallel.serve_oracle(tuner)
             return tuner
@@ -321,8 +314,12 @@ def main(argv=None) -> None:
         list(range(args.nested_seeds)),
         args.search_seeds,
     )
+
+    def main_cell(cell):  # transfer.json's: the first network, recipe and pretraining seed
+        return grid.is_main(cell, cells[0].network, recipes, encoder_seeds[0])
+
     if parallel.role() == "worker":  # runs only: the chief checks, locks and writes
-        run_grid(args, cells, encoders, dataset, results)
+        run_grid(args, cells, main_cell, encoders, dataset, results)
         return
     lock = hold_lock(layout.lock(results, "transfer"), f"{results}/transfer")
     settings = {
@@ -345,10 +342,10 @@ def main(argv=None) -> None:
         f"and {finals} runs",
         flush=True,
     )
-    check_every_cell_ran(run_grid(args, cells, encoders, dataset, results))
+    check_every_cell_ran(run_grid(args, cells, main_cell, encoders, dataset, results))
     from kfashion import grid_results
 
-    grid_results.write(argv, cells, main_of(args, cells), files, dataset, settings, results)
+    grid_results.write(argv, cells, main_cell, files, digests, dataset, settings, results)
     lock.close()
 
 
