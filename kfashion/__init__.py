@@ -1,3 +1,3 @@
 """kfashion: convolutional autoencoders and transfer learning on Fashion-MNIST, with Keras 3."""
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"

@@ -14,7 +14,7 @@ import numpy as np
 
 from kfashion import stats
 from kfashion.design import CASES
-from kfashion.grid import group_key, group_of
+from kfashion.grid import group_key, group_of, labels_text
 
 HELPS, HURTS, UNDETECTED = "helps", "hurts", "no detectable difference"
 NO_INTERVAL = "not resolved (no interval)"  # fewer than 2 independent starts on a side
@@ -152,16 +152,12 @@ def headline(runs, choices: dict, networks, counts, cases, recipes) -> dict:
     }
 
 
-def _labels(labels: str) -> str:
-    return "all labels" if labels == "all" else f"{int(labels):,} labels"
-
-
 def _where(rows) -> str:
     """ "with the course encoder at 100 labels (+3.2 points) and 1,000 labels (+1.1 points)" """
     parts = []
     for network in dict.fromkeys(row["network"] for row in rows):
         mine = [
-            f"{_labels(r['labels'])} ({100 * r['mean_difference']:+.1f} points)"
+            f"{labels_text(r['labels'])} ({100 * r['mean_difference']:+.1f} points)"
             for r in rows
             if r["network"] == network
         ]

@@ -95,12 +95,19 @@ def readable_file(path, flag: str, hint: str) -> Path:
     return path
 
 
-def parse_cases(text: str) -> list[int]:
-    """ "1,3" -> [1, 3]: --cases, each a case of `design.CASES`."""
+def parse_numbers(text: str, flag: str, valid, hint: str) -> list[int]:
+    """ "1,3" -> [1, 3] (sorted, each once) for a comma-separated flag; where a part is not a
+    number or `valid(number)` is false, one line: `flag`, what was given, and `hint`."""
     try:
-        cases = sorted({int(part) for part in text.split(",") if part.strip()})
+        numbers = sorted({int(part) for part in text.split(",") if part.strip()})
     except ValueError:
-        cases = []
-    if not cases or not set(cases) <= set(CASES):
-        raise UserError(f"--cases {text!r}: give case numbers from 1-4, e.g. --cases 1,3")
-    return cases
+        numbers = []
+    if not numbers or not all(map(valid, numbers)):
+        raise UserError(f"{flag} {text!r}: {hint}")
+    return numbers
+
+
+def parse_cases(text: str) -> list[int]:
+    """--cases, each a case of `design.CASES`."""
+    hint = "give case numbers from 1-4, e.g. --cases 1,3"
+    return parse_numbers(text, "--cases", CASES.__contains__, hint)

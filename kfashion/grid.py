@@ -32,6 +32,16 @@ FEWEST_LABELS = HELD_OUT * NUM_CLASSES
 SEARCH_SEEDS_FROM = 1000
 
 
+def labels_text(labels: str) -> str:
+    """ "all labels", "1,000 labels" """
+    return "all labels" if labels == ALL else f"{int(labels):,} labels"
+
+
+def encoder_text(encoder_seed: int) -> str:
+    """ "random", "pretraining seed 2" """
+    return "random" if encoder_seed < 0 else f"pretraining seed {encoder_seed}"
+
+
 @dataclasses.dataclass(frozen=True)
 class Recipe:
     """How a case trains: its candidate learning rates (Adam, cosine decay to 0 over each
@@ -97,11 +107,10 @@ class Cell:
 
     def describe(self) -> str:
         """The cell in words, for a message about it."""
-        encoder = "random" if self.encoder_seed < 0 else f"pretraining seed {self.encoder_seed}"
-        labels = "all labels" if self.labels == ALL else f"{int(self.labels):,} labels"
         rate = "" if self.rate is None else f" at lr {self.rate:g}"
         search = " (search)" if self.search else ""
-        return f"{self.network}, {labels}, case {self.case}, {self.recipe}{rate}{search}, {encoder}"
+        where = f"{self.network}, {labels_text(self.labels)}, case {self.case}"
+        return f"{where}, {self.recipe}{rate}{search}, {encoder_text(self.encoder_seed)}"
 
     def values(self) -> dict:
         """The cell as KerasTuner hyperparameter values (str, int, float and bool only)."""

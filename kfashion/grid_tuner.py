@@ -19,10 +19,19 @@ import numpy as np
 from kfashion import cases, layout, training
 from kfashion.design import CASES
 from kfashion.files import file_digest, read_json, read_record, save_model, write_json
-from kfashion.grid import ALL, HEAD_RATE, HELD_OUT, RECIPES, Cell, choose_rate
+from kfashion.fixed_oracle import FixedOracle, TrialStatus
+from kfashion.grid import (
+    ALL,
+    HEAD_RATE,
+    HELD_OUT,
+    RECIPES,
+    Cell,
+    choose_rate,
+    encoder_text,
+    labels_text,
+)
 
 OBJECTIVE = keras_tuner.Objective("val_accuracy", direction="max")
-TrialStatus = keras_tuner.engine.trial.TrialStatus
 WAIT_SECONDS = 2  # between a waiting worker's asks for a trial
 
 
@@ -40,21 +49,12 @@ def search_space(cells) -> keras_tuner.HyperParameters:
     return hp
 
 
-class GridOracle(keras_tuner.Oracle):
+class GridOracle(FixedOracle):
     """Hands out the grid's cells in order, one per trial; a final cell gets its learning rate
-    from its search group's ended trials (`grid.choose_rate`)."""
+    from its search group's ended trials (`grid.choose_rate`), or waits (IDLE) for them."""
 
     def __init__(self, cells: list[Cell], **kwargs):
-        super().__init__(
-            objective=OBJECTIVE,
-            max_trials=len(cells),
-            hyperparameters=search_space(cells),
-            allow_new_entries=False,
-            tune_new_entries=False,
-            max_consecutive_failed_trials=len(cells) + 1,
-            **kwargs,
-        )
-        self.cells = cells
+        super().__init__(cells, OBJECTIVE, search_space(cells), **kwargs)
 
     def search_scores(self, group: tuple) -> dict:
         """rate -> score of the group's ended search trials (a failed one scores -inf)."""
@@ -65,14 +65,13 @@ class GridOracle(keras_tuner.Oracle):
                 scores[cell.rate] = -np.inf if trial.score is None else trial.score
         return scores
 
-    def populate_space(self, trial_id):
-        cell = self.cells[len(self.trials)]  # KerasTuner asks for no more than max_trials
+    def values_of(self, cell: Cell) -> dict | None:
         if not cell.search:
             rate = choose_rate(cell.group, self.search_scores(cell.group))
             if rate is None:  # its search is still running elsewhere: ask again
-                return {"status": TrialStatus.IDLE}
+                return None
             cell = dataclasses.replace(cell, rate=rate)
-        return {"status": TrialStatus.RUNNING, "values": cell.values()}
+        return cell.values()
 
 
 _RUNNING = (TrialStatus.RUNNING, TrialStatus.IDLE)
@@ -229,9 +228,7 @@ class GridTuner(keras_tuner.Tuner):
 
 def describe(record: dict) -> str:
     """One line for a finished run."""
-    encoder = record["encoder_seed"]
-    encoder = "random" if encoder < 0 else f"pretraining seed {encoder}"
-    labels = "all labels" if record["labels"] == ALL else f"{int(record['labels']):,} labels"
+    labels, encoder = labels_text(record["labels"]), encoder_text(record["encoder_seed"])
     head = f"{record['network']}, {labels}, case {record['case']} ({CASES[record['case']].label})"
     how = f"{record['recipe']} at lr {record['learning_rate']:g}, {encoder}, seed {record['seed']}"
     if record["search"]:

@@ -10,8 +10,10 @@ from kfashion.files import changed_settings, write_json
 def hold_lock(path, what: str):
     """Take an exclusive lock on `path`, or refuse with a UserError if another process holds it.
 
-    The lock lives as long as the returned file object and is dropped by the OS however the
-    process ends (even kill -9), so a stale lock never blocks a rerun.
+    The lock lives as long as the returned file object: use it as a context manager, so that a
+    command refused or failed inside still releases it in a process that goes on (a study, a
+    test, a notebook). The OS drops it however the process ends (even kill -9), so a stale lock
+    never blocks a rerun.
     """
     import fcntl
 

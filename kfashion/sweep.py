@@ -6,10 +6,10 @@ seeds of each seed's best validation loss. Each seed's per-epoch losses, best ep
 and best-epoch weights are written beside the trial as soon as that seed ends, so a trial that
 was interrupted resumes at its first unfinished seed.
 
-`DesignOracle` hands the points out in order (KerasTuner's GridSearch cannot resume a stopped
-search), `AutoencoderHyperModel` builds one seed's model, `SweepTuner` runs a trial's seeds:
-on a CPU together as branches of one model (`kfashion.seeds_together`, which fits the
-hypermodel's models itself), with an accelerator in one compiled program (`compiled_fit`).
+`DesignOracle` hands the points out in order (`kfashion.fixed_oracle`),
+`AutoencoderHyperModel` builds one seed's model, `SweepTuner` runs a trial's seeds: on a CPU
+together as branches of one model (`kfashion.seeds_together`, which fits the hypermodel's
+models itself), with an accelerator in one compiled program (`compiled_fit`).
 """
 
 import time
@@ -21,6 +21,7 @@ import numpy as np
 from kfashion import layout, models, seeds_together, training
 from kfashion.design import BASE, FACTORS, IMPLIED, DesignPoint, setting
 from kfashion.files import read_json, read_record, write_json
+from kfashion.fixed_oracle import FixedOracle
 from kfashion.provenance import environment
 
 OBJECTIVE = keras_tuner.Objective("val_loss", direction="min")
@@ -40,34 +41,14 @@ def choose(hp: keras_tuner.HyperParameters, name: str):
     return hp.Choice(name, FACTORS[name], default=setting(BASE, name))
 
 
-class DesignOracle(keras_tuner.Oracle):
-    """Hands out the design's points in order, one per trial.
-
-    The trial's index is how many trials have been created, which the oracle's saved state
-    keeps, so a stopped search resumes where it was; KerasTuner re-queues an interrupted trial.
-    """
+class DesignOracle(FixedOracle):
+    """Hands out the design's points in order, one per trial."""
 
     def __init__(self, design: list[DesignPoint], **kwargs):
-        super().__init__(
-            objective=OBJECTIVE,
-            max_trials=len(design),
-            hyperparameters=search_space(),
-            allow_new_entries=False,
-            tune_new_entries=False,
-            # a diverged trial is recorded as failed, and the sweep goes on
-            max_consecutive_failed_trials=len(design) + 1,
-            **kwargs,
-        )
-        self.design = design
+        super().__init__(design, OBJECTIVE, search_space(), **kwargs)
 
-    def populate_space(self, trial_id):
-        # KerasTuner asks for no more than `max_trials`, the design's length
-        point = self.design[len(self.trials)]
-        # every value is given: KerasTuner samples any that is missing at random
-        return {
-            "status": keras_tuner.engine.trial.TrialStatus.RUNNING,
-            "values": {"factor": point.factor, **IMPLIED, **point.config},
-        }
+    def values_of(self, point: DesignPoint) -> dict:
+        return {"factor": point.factor, **IMPLIED, **point.config}
 
 
 class AutoencoderHyperModel(keras_tuner.HyperModel):

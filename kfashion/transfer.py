@@ -110,13 +110,9 @@ def parse_args(argv):
 
 
 def parse_seeds(text: str) -> list[int]:
-    try:
-        seeds = sorted({int(part) for part in text.split(",") if part.strip()})
-    except ValueError:
-        seeds = []
-    if not seeds or min(seeds) < 0:
-        raise UserError(f"--encoder-seeds {text!r}: give seeds from 0, e.g. --encoder-seeds 0,1,2")
-    return seeds
+    """--encoder-seeds: pretraining seeds, each from 0."""
+    hint = "give seeds from 0, e.g. --encoder-seeds 0,1,2"
+    return cli.parse_numbers(text, "--encoder-seeds", lambda seed: seed >= 0, hint)
 
 
 def encoder_files(args, encoder_seeds) -> dict:
@@ -321,32 +317,31 @@ def main(argv=None) -> None:
     if parallel.role() == "worker":  # runs only: the chief checks, locks and writes
         run_grid(args, cells, main_cell, encoders, dataset, results)
         return
-    lock = hold_lock(layout.lock(results, "transfer"), f"{results}/transfer")
-    settings = {
-        "epochs": args.epochs,
-        "batch_size": args.batch_size,
-        "subset": args.subset,
-        "min_steps": args.min_steps,
-    }
-    groups = [(name, labels) for name in files for labels in counts]
-    for name, labels in groups:  # the minimum steps matter to few-label runs only
-        mine = {k: v for k, v in settings.items() if labels != grid.ALL or k != "min_steps"}
-        check_runs(layout.grid_runs(results, name, labels), mine, args.overwrite)
-    digests = {name: {s: d for s, (_, d) in mine.items()} for name, mine in encoders.items()}
-    check_encoders(results, groups, digests)
-    fresh_project(Path(args.directory) / PROJECT)
-    finals = sum(len(c.seeds) for c in cells if not c.search)
-    searches = sum(len(c.seeds) for c in cells if c.search)
-    print(
-        f"data: {dataset.describe()}; networks {', '.join(files)}; {searches} search runs "
-        f"and {finals} runs",
-        flush=True,
-    )
-    check_every_cell_ran(run_grid(args, cells, main_cell, encoders, dataset, results))
-    from kfashion import grid_results
+    with hold_lock(layout.lock(results, "transfer"), f"{results}/transfer"):
+        settings = {
+            "epochs": args.epochs,
+            "batch_size": args.batch_size,
+            "subset": args.subset,
+            "min_steps": args.min_steps,
+        }
+        groups = [(name, labels) for name in files for labels in counts]
+        for name, labels in groups:  # the minimum steps matter to few-label runs only
+            mine = {k: v for k, v in settings.items() if labels != grid.ALL or k != "min_steps"}
+            check_runs(layout.grid_runs(results, name, labels), mine, args.overwrite)
+        digests = {name: {s: d for s, (_, d) in mine.items()} for name, mine in encoders.items()}
+        check_encoders(results, groups, digests)
+        fresh_project(Path(args.directory) / PROJECT)
+        finals = sum(len(c.seeds) for c in cells if not c.search)
+        searches = sum(len(c.seeds) for c in cells if c.search)
+        print(
+            f"data: {dataset.describe()}; networks {', '.join(files)}; {searches} search runs "
+            f"and {finals} runs",
+            flush=True,
+        )
+        check_every_cell_ran(run_grid(args, cells, main_cell, encoders, dataset, results))
+        from kfashion import grid_results
 
-    grid_results.write(argv, cells, main_cell, files, digests, dataset, settings, results)
-    lock.close()
+        grid_results.write(argv, cells, main_cell, files, digests, dataset, settings, results)
 
 
 if __name__ == "__main__":

@@ -275,31 +275,31 @@ def main(argv=None) -> None:
     if role == "worker":  # trials only: the chief checks, locks and exports
         run_search(args, points, data.load(args.data_dir, subset=args.subset), project_dir)
         return
-    lock = hold_lock(Path(args.directory) / ".kfashion.lock", f"{args.directory}")
-    settings = {
-        "design": [dataclasses.asdict(point) for point in points],
-        "epochs": args.epochs,
-        "seeds": list(range(args.seeds)),
-        "subset": args.subset,
-        "mixed_precision": args.mixed_precision,
-    }
-    dataset = data.load(args.data_dir, subset=args.subset)
-    resumed = check_settings(project_dir, settings, args.overwrite)
-    print(
-        f"data: {dataset.describe()}; {len(points)} points x {args.seeds} seeds x "
-        f"{args.epochs} epochs{' (resumed)' if resumed else ''}",
-        flush=True,
-    )
-    if not resumed:  # a sweep from scratch makes a new encoder
-        warn_about_transfer_runs(Path(args.results))
-    start = time.perf_counter()
-    tuner = make_tuner(args, points, dataset, project_dir)
-    if not every_trial_ended(tuner, len(points)):  # else nothing to train: export only
-        tuner = search(args, points, dataset, project_dir, tuner)
-    from kfashion import sweep_export
+    with hold_lock(Path(args.directory) / ".kfashion.lock", f"{args.directory}"):
+        settings = {
+            "design": [dataclasses.asdict(point) for point in points],
+            "epochs": args.epochs,
+            "seeds": list(range(args.seeds)),
+            "subset": args.subset,
+            "mixed_precision": args.mixed_precision,
+        }
+        dataset = data.load(args.data_dir, subset=args.subset)
+        resumed = check_settings(project_dir, settings, args.overwrite)
+        print(
+            f"data: {dataset.describe()}; {len(points)} points x {args.seeds} seeds x "
+            f"{args.epochs} epochs{' (resumed)' if resumed else ''}",
+            flush=True,
+        )
+        if not resumed:  # a sweep from scratch makes a new encoder
+            warn_about_transfer_runs(Path(args.results))
+        start = time.perf_counter()
+        tuner = make_tuner(args, points, dataset, project_dir)
+        if not every_trial_ended(tuner, len(points)):  # else nothing to train: export only
+            tuner = search(args, points, dataset, project_dir, tuner)
+        from kfashion import sweep_export
 
-    sweep_export.export(args, argv, tuner, points, dataset, settings, time.perf_counter() - start)
-    lock.close()
+        seconds = time.perf_counter() - start
+        sweep_export.export(args, argv, tuner, points, dataset, settings, seconds)
 
 
 if __name__ == "__main__":

@@ -29,10 +29,9 @@ LOAD_ELSEWHERE = textwrap.dedent(
     import sys
     import keras
     import numpy as np
-    inputs = np.load(sys.argv[1])
-    for path, out in zip(sys.argv[2::2], sys.argv[3::2]):
+    for path, inputs, out in zip(sys.argv[1::3], sys.argv[2::3], sys.argv[3::3]):
         model = keras.saving.load_model(path, safe_mode=True)
-        np.save(out, model.predict(inputs, verbose=0))
+        np.save(out, model.predict(np.load(inputs), verbose=0))
     assert not any(name.startswith("kfashion") for name in sys.modules), "kfashion was imported"
     """
 )
@@ -48,21 +47,24 @@ def write_idx_gz(path, array: np.ndarray) -> None:
     path.write_bytes(gzip.compress(idx_bytes(array), compresslevel=1))
 
 
-def predict_elsewhere(model_paths, inputs: np.ndarray, tmp_path, env=None) -> list[np.ndarray]:
+def predict_elsewhere(model_paths, inputs, tmp_path, env=None) -> list[np.ndarray]:
     """Load each .keras file in one fresh, isolated Python that never imports kfashion (`-I`:
     neither the current folder nor the environment's PYTHON* variables are on its path), and
-    predict `inputs` with each; `env`: variables to set there (KERAS_BACKEND)."""
-    inputs_path = tmp_path / "inputs.npy"
-    np.save(inputs_path, inputs)
-    outputs = [tmp_path / f"outputs{i}.npy" for i in range(len(model_paths))]
-    pairs = [str(p) for pair in zip(model_paths, outputs, strict=True) for p in pair]
+    predict `inputs` with each (one array for all, or a list of one per model); `env`: variables
+    to set there (KERAS_BACKEND)."""
+    if isinstance(inputs, np.ndarray):
+        inputs = [inputs] * len(model_paths)
+    arguments = []
+    for i, (path, array) in enumerate(zip(model_paths, inputs, strict=True)):
+        np.save(tmp_path / f"inputs{i}.npy", array)
+        arguments += [str(path), str(tmp_path / f"inputs{i}.npy"), str(tmp_path / f"out{i}.npy")]
     subprocess.run(
-        [sys.executable, "-I", "-c", LOAD_ELSEWHERE, str(inputs_path), *pairs],
+        [sys.executable, "-I", "-c", LOAD_ELSEWHERE, *arguments],
         check=True,
         cwd=tmp_path,
         env={**os.environ, **(env or {})},
     )
-    return [np.load(path) for path in outputs]
+    return [np.load(tmp_path / f"out{i}.npy") for i in range(len(model_paths))]
 
 
 def run_module(module: str, *args, env=None, cwd=None) -> subprocess.Popen:
@@ -82,6 +84,18 @@ def refused(process: subprocess.Popen) -> str:
     """Assert the command ended with exit code 2 and one stderr line, no traceback; return it."""
     out, err = process.communicate(timeout=300)
     assert process.returncode == 2, out + err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in err, err
+    return lines[0]
+
+
+def refused_here(main, argv, capsys) -> str:
+    """Assert a command's entry point, run in this process, exits with code 2 and one stderr
+    line, no traceback; return it. (Fresh processes are tried in test_errors and test_edges.)"""
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2, err
     lines = err.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in err, err
     return lines[0]

@@ -1,4 +1,3 @@
-import numpy as np
 import pytest
 
 from kfashion import bench, models
@@ -23,18 +22,3 @@ def test_the_pytorch_loop_is_the_same_network():
     assert sum(p.numel() for p in model.parameters()) == keras_model.count_params()
     out = model(torch.zeros(2, 1, 28, 28))
     assert tuple(out.shape) == (2, 1, 28, 28)
-
-
-@pytest.mark.parametrize("network", ["autoencoder", "classifier"])
-def test_seeds_together_counts_every_seeds_images(network):
-    x = np.random.default_rng(0).random((200, 28, 28, 1), dtype="float32")
-    labels = np.arange(200) % 10
-    measured = bench.measure_seeds_together(x, 1, network, labels)
-    assert measured["seeds"] == bench.SEEDS == 3 and measured["network"] == network
-    for name in ("together", "one_at_a_time"):
-        (seconds,) = measured[name]["epoch_seconds"]  # one epoch of every seed
-        assert measured[name]["seed_images_per_second_median"] == pytest.approx(3 * 200 / seconds)
-    rates = [
-        measured[name]["seed_images_per_second_median"] for name in ("together", "one_at_a_time")
-    ]
-    assert measured["speedup"] == pytest.approx(rates[0] / rates[1])

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import keras
 import pytest
-from helpers import assert_picture, refused, run_module
+from helpers import assert_picture, refused, refused_here, run_module
 
 from kfashion import latent, models
 
@@ -55,34 +55,34 @@ def test_encoders_are_named_by_the_path_parts_that_tell_them_apart():
     assert latent.short_names([Path("a/x.keras"), Path("b/y.keras")]) == ["x.keras", "y.keras"]
 
 
-def latent_refuses(encoder: Path, results: Path) -> str:
+def latent_refuses(encoder: Path, results: Path, capsys) -> str:
     """The one line `latent` answers a wrong model with (the data are read first)."""
     args = ["--encoder", str(encoder), "--subset", "600", "--results", str(results)]
-    line = refused(run_module("kfashion.latent", *args))
+    line = refused_here(latent.main, args, capsys)
     assert not (results / "latent.json").exists()
     return line
 
 
 @pytest.mark.usefixtures("debian_data_dir")
-def test_a_decoder_given_as_encoder_is_refused(tmp_path, saved_pair):
+def test_a_decoder_given_as_encoder_is_refused(tmp_path, saved_pair, capsys):
     decoder = saved_pair.parent / "decoder.keras"
-    line = latent_refuses(decoder, tmp_path / "results")
+    line = latent_refuses(decoder, tmp_path / "results", capsys)
     assert f"{decoder}: not an encoder" in line and "(None, 16)" in line
 
 
 @pytest.mark.usefixtures("debian_data_dir")
-def test_a_classifier_given_as_encoder_is_refused(tmp_path):
+def test_a_classifier_given_as_encoder_is_refused(tmp_path, capsys):
     folder = tmp_path / "classifier"
     folder.mkdir()  # a classifier named like an encoder, with a good decoder beside it
     models.build_classifier(models.build_encoder(latent_dim=16)).save(folder / "encoder.keras")
     models.build_decoder(latent_dim=16).save(folder / "decoder.keras")
-    line = latent_refuses(folder / "encoder.keras", tmp_path / "results")
+    line = latent_refuses(folder / "encoder.keras", tmp_path / "results", capsys)
     assert "not an encoder: a classifier" in line
 
 
 @pytest.mark.usefixtures("debian_data_dir")
-def test_a_decoder_of_another_latent_size_is_refused(tmp_path, saved_pair):
+def test_a_decoder_of_another_latent_size_is_refused(tmp_path, saved_pair, capsys):
     decoder = saved_pair.parent / "decoder.keras"
     models.build_decoder(latent_dim=32).save(decoder)
-    line = latent_refuses(saved_pair, tmp_path / "results")
+    line = latent_refuses(saved_pair, tmp_path / "results", capsys)
     assert f"{decoder}: not the decoder of {saved_pair}" in line and "(None, 16)" in line

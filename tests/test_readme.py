@@ -13,9 +13,10 @@ import numpy as np
 import pytest
 from helpers import assert_picture, predict_elsewhere
 
-from kfashion import data, design, report
+from kfashion import bench, data, design, report
 
 RECIPES = ("joint", "two_phase")
+TIMED = ("together", "one_at_a_time")  # the bench's two ways of training seeds
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
@@ -261,3 +262,12 @@ def test_label_efficiency_architecture_latent_and_bench_outputs(clone):
             / timed["plain_fit"]["images_per_second_median"]
         )
         assert timed["speedup"] == pytest.approx(ratio)
+    for name, network in zip(bench.SEEDS_TOGETHER, ("autoencoder", "classifier"), strict=True):
+        measured = entry[name]  # every seed's images counted, alone and together
+        assert measured["seeds"] == bench.SEEDS == 3 and measured["network"] == network
+        for path in TIMED:
+            (seconds,) = measured[path]["epoch_seconds"]  # one epoch of every seed
+            rate = bench.SEEDS * entry["images_per_epoch"] / seconds
+            assert measured[path]["seed_images_per_second_median"] == pytest.approx(rate)
+        together, alone = (measured[p]["seed_images_per_second_median"] for p in TIMED)
+        assert measured["speedup"] == pytest.approx(together / alone)

@@ -9,7 +9,7 @@ import types
 import keras
 import keras_tuner
 import pytest
-from helpers import refused, run_module
+from helpers import refused_here, run_module
 
 from kfashion import data, design, plots, sweep, tune
 from kfashion.errors import UserError
@@ -146,7 +146,7 @@ def test_trials_keep_each_seed_and_a_diverging_trial_fails_while_the_sweep_goes_
 
 
 @pytest.mark.usefixtures("debian_data_dir")
-def test_killed_sweep_resumes_at_the_first_unfinished_seed(tmp_path):
+def test_killed_sweep_resumes_at_the_first_unfinished_seed(tmp_path, capsys):
     folders = ["--directory", str(tmp_path / "tuning"), "--results", str(tmp_path / "results")]
     args = [
         *SMALL,
@@ -179,7 +179,7 @@ def test_killed_sweep_resumes_at_the_first_unfinished_seed(tmp_path):
     assert [t["status"] for t in summary["trials"]] == ["COMPLETED"] * 2
     assert all(len(t["seeds"]) == 2 for t in summary["trials"])
 
-    message = refused(start_tune(*args, "--seeds", "3"))  # the last --seeds wins
+    message = refused_here(tune.main, [*args, "--seeds", "3"], capsys)  # the last --seeds wins
     assert "other seeds" in message and "--overwrite" in message
 
 

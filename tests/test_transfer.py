@@ -5,7 +5,7 @@ import signal
 import keras
 import numpy as np
 import pytest
-from helpers import refused, run_module
+from helpers import refused_here, run_module
 
 from kfashion import answer, cases, data, grid, grid_tuner, models, transfer
 from kfashion.design import CASES
@@ -213,7 +213,9 @@ def test_the_answer_compares_independent_starts_and_holds_across_the_family():
 
 
 @pytest.mark.usefixtures("debian_data_dir")
-def test_killed_grid_keeps_finished_runs_and_more_seeds_add_only_missing(tmp_path, encoder_file):
+def test_killed_grid_keeps_finished_runs_and_more_seeds_add_only_missing(
+    tmp_path, encoder_file, capsys
+):
     folders = ["--results", str(tmp_path), "--directory", str(tmp_path / "tuning")]
     args = [*SMALL, *folders, "--cases", "2,4", "--encoder", str(encoder_file)]
     first = start_transfer(*args, "--seeds", "2")
@@ -238,11 +240,12 @@ def test_killed_grid_keeps_finished_runs_and_more_seeds_add_only_missing(tmp_pat
     chosen = {c["case"]: c["chosen_learning_rate"] for c in found["recipe_search"]}
     assert {c: summary["cases"][str(c)]["learning_rate"] for c in (2, 4)} == chosen
 
-    message = refused(start_transfer(*args, "--seeds", "3", "--epochs", "2"))
+    message = refused_here(transfer.main, [*args, "--seeds", "3", "--epochs", "2"], capsys)
     assert "other epochs" in message and "--overwrite" in message
     other = tmp_path / "other.keras"
     models.build_encoder(latent_dim=32, dropout=0.1).save(other)
-    message = refused(start_transfer(*args[:-1], str(other)))
+    # refused in this process just above: its lock was released, so this one is judged too
+    message = refused_here(transfer.main, [*args[:-1], str(other)], capsys)
     assert "from another encoder" in message
 
 
@@ -270,7 +273,7 @@ def test_bad_encoders_are_refused(tmp_path, capsys):
 
 @pytest.mark.usefixtures("debian_data_dir")
 def test_label_runs_save_the_classifiers_and_overwrite_discards_only_its_own_runs(
-    tmp_path, encoder_file
+    tmp_path, encoder_file, capsys
 ):
     args = [*SMALL, "--encoder", str(encoder_file), "--results", str(tmp_path), "--seeds", "1"]
     args += ["--cases", "2", "--directory", str(tmp_path / "tuning")]
@@ -281,17 +284,14 @@ def test_label_runs_save_the_classifiers_and_overwrite_discards_only_its_own_run
     efficiency = json.loads((tmp_path / "label_efficiency.json").read_text())
     assert efficiency["settings"]["labels"] == [50, "all"]
 
-    again = start_transfer(*args)
-    out, err = again.communicate(timeout=600)
-    assert again.returncode == 0, err
-    assert finished_runs(out) == []  # found done, as the label grid left it
+    capsys.readouterr()
+    transfer.main(args)  # in this process from here: the fresh one above was the user's path
+    assert finished_runs(capsys.readouterr().out) == []  # found done, as the label grid left it
     few = tmp_path / "transfer/runs/course/labels50/case2_frozen_enc0_seed0.json"
     kept = few.read_bytes()
 
-    overwritten = start_transfer(*args, "--epochs", "2", "--overwrite")
-    out, err = overwritten.communicate(timeout=600)
-    assert overwritten.returncode == 0, err
-    assert finished_runs(out) == [(2, 0)]
+    transfer.main([*args, "--epochs", "2", "--overwrite"])
+    assert finished_runs(capsys.readouterr().out) == [(2, 0)]
     assert few.read_bytes() == kept  # another group of runs: not this grid's to discard
 
 
