@@ -12,6 +12,17 @@ from kfashion import data
 # correction (statsmodels) calls gc.collect().
 gc.freeze()
 
+# The longest files first, each to a process of its own (the README's fresh clone, then the
+# JAX backend's programs); the others follow in their order as a process frees up.
+LONGEST = ("test_readme.py", "test_jax.py")
+
+
+def pytest_collection_modifyitems(items):
+    def rank(item):
+        return LONGEST.index(item.path.name) if item.path.name in LONGEST else len(LONGEST)
+
+    items.sort(key=rank)  # stable: each file's tests keep their order
+
 
 @pytest.fixture(autouse=True)
 def seed_everything():
