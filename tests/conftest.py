@@ -12,9 +12,9 @@ from kfashion import data
 # correction (statsmodels) calls gc.collect().
 gc.freeze()
 
-# The longest files first, each to a process of its own (the README's fresh clone, then the
-# JAX backend's programs); the others follow in their order as a process frees up.
-LONGEST = ("test_readme.py", "test_jax.py")
+# The longest files first, the two longest to a process each (the README's fresh clone, the
+# JAX backend's programs, the quick look's clone); the others follow as a process frees up.
+LONGEST = ("test_readme.py", "test_jax.py", "test_readme_quick.py")
 
 
 def pytest_collection_modifyitems(items):

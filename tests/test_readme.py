@@ -1,6 +1,8 @@
 """The README as a newcomer meets it: every command it shows, run in a fresh clone of the
 checkout at small sizes, in the README's order; then what they wrote, and that no committed
-file changed. The runs are made once (a session fixture) and checked by several tests."""
+file changed. The runs are made once (a session fixture) and checked by several tests. The
+quick look and the bench need nothing the other commands make: they run in a clone of their
+own (tests/test_readme_quick.py), so that the two chains share the two test processes."""
 
 import json
 import re
@@ -13,10 +15,9 @@ import numpy as np
 import pytest
 from helpers import assert_picture, predict_elsewhere
 
-from kfashion import bench, data, design, report
+from kfashion import data, design, report
 
 RECIPES = ("joint", "two_phase")
-TIMED = ("together", "one_at_a_time")  # the bench's two ways of training seeds
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
@@ -25,6 +26,8 @@ NOT_RUN = {
     "python -m kfashion.study --reference": "remakes the committed reference run (hours)",
     "python -m kfashion.tune --directory /shared/tuning": "needs a chief and worker machines",
 }
+# Run by tests/test_readme_quick.py, in a clone of their own.
+SEPARATE = ("python -m kfashion.study --quick", "python -m kfashion.bench")
 TINY = ["--subset", "600", "--epochs", "1", "--seeds", "1"]
 # Appended to each command (argparse keeps an option's last value): small sizes, same meaning.
 SMALL = {
@@ -100,16 +103,12 @@ def fresh_clone(target: Path) -> Path:
     return target
 
 
-@pytest.fixture(scope="session")
-def clone(tmp_path_factory, debian_data_dir):
-    """A fresh clone in which every README command has run: {"path", "runs": [(command,
-    exit code, output)], "snippet": output of the README's Python example}."""
-    text = README.read_text()
-    path = fresh_clone(tmp_path_factory.mktemp("clone"))
+def run_in_fresh_clone(commands: list[str], folder) -> dict:
+    """`commands`, each at small sizes, in a fresh clone made in `folder`, in order, up to the
+    first that fails: {"path", "runs": [(command, exit code, output)]}."""
+    path = fresh_clone(folder)
     runs = []
-    for command in readme_commands(text):
-        if command in NOT_RUN:
-            continue
+    for command in commands:
         done = subprocess.run(
             [sys.executable, "-m", *small(command)],
             cwd=path,
@@ -119,30 +118,24 @@ def clone(tmp_path_factory, debian_data_dir):
         )
         runs.append((command, done.returncode, done.stdout + done.stderr))
         if done.returncode != 0:
-            break  # the rest may depend on it; the test below shows its output
-    snippet = re.search(r"```python\n(.*?)```", text, re.S)[1]
-    example = subprocess.run(
-        [sys.executable, "-I", "-c", snippet], cwd=path, text=True, capture_output=True, timeout=300
-    )
-    return {"path": path, "runs": runs, "snippet": example}
+            break  # the rest may depend on it; the tests show its output
+    return {"path": path, "runs": runs}
 
 
-def results(clone, name: str, folder: str = "results") -> dict:
-    return json.loads((clone["path"] / folder / name).read_text())
+def shown(separate: bool) -> list[str]:
+    """The README's commands a test runs: those of the clone of its own (`separate`), or the
+    others."""
+    return [
+        command
+        for command in readme_commands(README.read_text())
+        if command not in NOT_RUN and (command in SEPARATE) == separate
+    ]
 
 
-def test_the_readme_shows_the_commands_this_test_skips():
-    commands = readme_commands(README.read_text())
-    assert set(NOT_RUN) <= set(commands)
-    assert commands[:2] == ["python -m kfashion.study", "python -m kfashion.study --quick"]
-
-
-def test_every_readme_command_runs_and_no_committed_file_changes(clone):
+def assert_every_command_ran_and_nothing_committed_changed(clone, separate: bool) -> None:
     for command, code, output in clone["runs"]:
         assert code == 0, f"{command}\n{output[-3000:]}"
-    shown = [c for c in readme_commands(README.read_text()) if c not in NOT_RUN]
-    assert [command for command, _, _ in clone["runs"]] == shown
-    assert clone["snippet"].returncode == 0, clone["snippet"].stderr[-3000:]
+    assert [command for command, _, _ in clone["runs"]] == shown(separate)
     status = subprocess.run(
         ["git", "status", "--porcelain"],
         cwd=clone["path"],
@@ -153,16 +146,43 @@ def test_every_readme_command_runs_and_no_committed_file_changes(clone):
     assert status == "", status  # nothing committed changed, nothing unignored appeared
 
 
+@pytest.fixture(scope="session")
+def clone(tmp_path_factory, debian_data_dir):
+    """A fresh clone in which every README command but the SEPARATE ones has run: {"path",
+    "runs": [(command, exit code, output)], "snippet": output of the README's Python example}."""
+    found = run_in_fresh_clone(shown(separate=False), tmp_path_factory.mktemp("clone"))
+    snippet = re.search(r"```python\n(.*?)```", README.read_text(), re.S)[1]
+    found["snippet"] = subprocess.run(
+        [sys.executable, "-I", "-c", snippet],
+        cwd=found["path"],
+        text=True,
+        capture_output=True,
+        timeout=300,
+    )
+    return found
+
+
+def results(clone, name: str, folder: str = "results") -> dict:
+    return json.loads((clone["path"] / folder / name).read_text())
+
+
+def test_the_readme_shows_the_commands_this_test_skips_or_runs_apart():
+    commands = readme_commands(README.read_text())
+    assert set(NOT_RUN) <= set(commands) and set(SEPARATE) <= set(commands)
+    assert commands[:2] == ["python -m kfashion.study", "python -m kfashion.study --quick"]
+
+
+def test_every_readme_command_runs_and_no_committed_file_changes(clone):
+    assert_every_command_ran_and_nothing_committed_changed(clone, separate=False)
+    assert clone["snippet"].returncode == 0, clone["snippet"].stderr[-3000:]
+
+
 def test_the_study_says_what_runs_how_far_along_and_the_time_left(clone):
     output = clone["runs"][0][2]
     lines = [line for line in output.splitlines() if line.startswith("[study ")]
     assert [line.split("]")[0] for line in lines[::2]] == [f"[study {i}/4" for i in range(1, 5)]
     assert "0 of 14 seeds done" in lines[1] and "timed once the first of each ends" in lines[1]
     assert "0 of 12 runs done" in lines[3] and "time left:" in lines[3]  # 8 search runs
-    quick = results(clone, "sweep.json", "results/quick")
-    assert quick["settings"]["subset"] == 300 and quick["settings"]["seeds"] == [0]
-    assert results(clone, "transfer.json", "results/quick")["settings"]["seeds"] == [0, 1]
-    assert (clone["path"] / "results" / "quick" / "README.md").exists()
 
 
 def test_sweep_records_every_seed_and_exports_the_reference_choice(clone, tmp_path):
@@ -204,21 +224,7 @@ def test_transfer_cases_load_elsewhere_and_give_their_recorded_accuracy(clone, t
         assert accuracy == pytest.approx(recorded["test_accuracy"], abs=1e-9)
 
 
-def test_findings_and_report_of_a_users_run(clone):
-    quick = results(clone, "findings.json", "results/quick")  # transfer: 2 seeds, intervals
-    verdicts = {found["claim"]: found["verdict"] for found in quick["claims"]}
-    assert {"Loss falls as n grows", "Case 1 has the highest accuracy"} <= set(verdicts)
-    for found in quick["claims"]:
-        for comparison in found["comparisons"]:
-            if comparison.get("reason"):  # a measure these tiny runs cannot give, and why
-                assert comparison["per_seed"] == [] and found["verdict"] == "not resolved"
-            elif found["claim"].startswith(("Case", "Confusion")):  # the transfer's
-                assert len(comparison["per_seed"]) == 2 and len(comparison["ci95"]) == 2
-            else:  # the sweep's, one seed a point: no interval, nothing resolved
-                assert len(comparison["per_seed"]) == 1 and comparison["ci95"] is None
-                assert found["verdict"] == "not resolved"
-    report = (clone["path"] / "results" / "quick" / "README.md").read_text()
-    assert "## What this run is" in report and "Not resolved with one seed" in report
+def test_findings_and_report_of_a_one_seed_run(clone):
     one_seed = results(clone, "findings.json")  # 1 seed: no interval, so nothing is resolved
     for found in one_seed["claims"]:
         assert found["verdict"] == "not resolved", found["claim"]
@@ -229,7 +235,7 @@ def test_findings_and_report_of_a_users_run(clone):
         assert "## Beside the reference run" in report
 
 
-def test_label_efficiency_architecture_latent_and_bench_outputs(clone):
+def test_label_efficiency_architecture_and_latent_outputs(clone):
     efficiency = results(clone, "label_efficiency.json")
     assert efficiency["settings"]["labels"] == [50, "all"]
     assert efficiency["test_accuracy"]["1"]["50"]["n"] == 1
@@ -250,24 +256,3 @@ def test_label_efficiency_architecture_latent_and_bench_outputs(clone):
     assert_picture(clone["path"] / "results" / found["figure"], colours=12)
     latent = results(clone, "latent.json")
     assert len(latent["encoders"]) == 2
-    (entry,) = results(clone, "bench.json").values()
-    for network in ("autoencoder", "classifier"):  # what the speed table shows, and how
-        timed = entry["training"][network]
-        for path in ("kfashion", "plain_fit"):
-            median = np.median(timed[path]["epoch_seconds"])
-            rate = entry["images_per_epoch"] / median
-            assert timed[path]["images_per_second_median"] == pytest.approx(rate)
-        ratio = (
-            timed["kfashion"]["images_per_second_median"]
-            / timed["plain_fit"]["images_per_second_median"]
-        )
-        assert timed["speedup"] == pytest.approx(ratio)
-    for name, network in zip(bench.SEEDS_TOGETHER, ("autoencoder", "classifier"), strict=True):
-        measured = entry[name]  # every seed's images counted, alone and together
-        assert measured["seeds"] == bench.SEEDS == 3 and measured["network"] == network
-        for path in TIMED:
-            (seconds,) = measured[path]["epoch_seconds"]  # one epoch of every seed
-            rate = bench.SEEDS * entry["images_per_epoch"] / seconds
-            assert measured[path]["seed_images_per_second_median"] == pytest.approx(rate)
-        together, alone = (measured[p]["seed_images_per_second_median"] for p in TIMED)
-        assert measured["speedup"] == pytest.approx(together / alone)

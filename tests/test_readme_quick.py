@@ -1,0 +1,71 @@
+"""The README's quick look and bench, as a newcomer runs them, in a fresh clone of their own
+(they need nothing the README's other commands make; tests/test_readme.py runs those)."""
+
+import numpy as np
+import pytest
+from test_readme import (
+    assert_every_command_ran_and_nothing_committed_changed,
+    results,
+    run_in_fresh_clone,
+    shown,
+)
+
+from kfashion import bench
+
+TIMED = ("together", "one_at_a_time")  # the bench's two ways of training seeds
+
+
+@pytest.fixture(scope="session")
+def quick_clone(tmp_path_factory, debian_data_dir):
+    return run_in_fresh_clone(shown(separate=True), tmp_path_factory.mktemp("quick"))
+
+
+def test_the_quick_look_and_the_bench_run_and_no_committed_file_changes(quick_clone):
+    assert_every_command_ran_and_nothing_committed_changed(quick_clone, separate=True)
+
+
+def test_the_quick_look_runs_at_its_own_sizes(quick_clone):
+    quick = results(quick_clone, "sweep.json", "results/quick")
+    assert quick["settings"]["subset"] == 300 and quick["settings"]["seeds"] == [0]
+    assert results(quick_clone, "transfer.json", "results/quick")["settings"]["seeds"] == [0, 1]
+
+
+def test_findings_and_report_of_the_quick_look(quick_clone):
+    quick = results(quick_clone, "findings.json", "results/quick")  # transfer: 2 seeds
+    verdicts = {found["claim"]: found["verdict"] for found in quick["claims"]}
+    assert {"Loss falls as n grows", "Case 1 has the highest accuracy"} <= set(verdicts)
+    for found in quick["claims"]:
+        for comparison in found["comparisons"]:
+            if comparison.get("reason"):  # a measure these tiny runs cannot give, and why
+                assert comparison["per_seed"] == [] and found["verdict"] == "not resolved"
+            elif found["claim"].startswith(("Case", "Confusion")):  # the transfer's
+                assert len(comparison["per_seed"]) == 2 and len(comparison["ci95"]) == 2
+            else:  # the sweep's, one seed a point: no interval, nothing resolved
+                assert len(comparison["per_seed"]) == 1 and comparison["ci95"] is None
+                assert found["verdict"] == "not resolved"
+    report = (quick_clone["path"] / "results" / "quick" / "README.md").read_text()
+    assert "## What this run is" in report and "Not resolved with one seed" in report
+
+
+def test_the_bench_records_what_its_speed_table_shows(quick_clone):
+    (entry,) = results(quick_clone, "bench.json").values()
+    for network in ("autoencoder", "classifier"):
+        timed = entry["training"][network]
+        for path in ("kfashion", "plain_fit"):
+            median = np.median(timed[path]["epoch_seconds"])
+            rate = entry["images_per_epoch"] / median
+            assert timed[path]["images_per_second_median"] == pytest.approx(rate)
+        ratio = (
+            timed["kfashion"]["images_per_second_median"]
+            / timed["plain_fit"]["images_per_second_median"]
+        )
+        assert timed["speedup"] == pytest.approx(ratio)
+    for name, network in zip(bench.SEEDS_TOGETHER, ("autoencoder", "classifier"), strict=True):
+        measured = entry[name]  # every seed's images counted, alone and together
+        assert measured["seeds"] == bench.SEEDS == 3 and measured["network"] == network
+        for path in TIMED:
+            (seconds,) = measured[path]["epoch_seconds"]  # one epoch of every seed
+            rate = bench.SEEDS * entry["images_per_epoch"] / seconds
+            assert measured[path]["seed_images_per_second_median"] == pytest.approx(rate)
+        together, alone = (measured[p]["seed_images_per_second_median"] for p in TIMED)
+        assert measured["speedup"] == pytest.approx(together / alone)
