@@ -1,10 +1,10 @@
 """An oracle that hands out a fixed list of points in order, one per trial: the sweep's design
 points (`kfashion.sweep`) and the grid's cells (`kfashion.grid_tuner`).
 
-KerasTuner's GridSearch cannot resume a stopped search at its point, and samples any value it
-is not given. Here a trial's index is how many trials have been created, which the oracle's
-saved state keeps, so a stopped search resumes where it was (KerasTuner re-queues an
-interrupted trial), and every value a trial reads is given.
+KerasTuner's GridSearch walks the whole product of a search space, not a list of points.
+Here a trial's index is how many trials have been created, which the oracle's saved state
+keeps, so a stopped search resumes where it was (KerasTuner re-queues an interrupted trial),
+and every value a trial reads is given (KerasTuner's base oracle would sample a missing one).
 """
 
 import keras_tuner

@@ -12,8 +12,8 @@ from kfashion import data
 # correction (statsmodels) calls gc.collect().
 gc.freeze()
 
-# The longest files first, the two longest to a process each (the README's fresh clone, the
-# JAX backend's programs, the quick look's clone); the others follow as a process frees up.
+# The longest files first: the README's main clone and the JAX backend's programs to a
+# process each, then the quick look's clone to the first that frees up, then the others.
 LONGEST = ("test_readme.py", "test_jax.py", "test_readme_quick.py")
 
 

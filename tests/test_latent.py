@@ -56,7 +56,7 @@ def test_encoders_are_named_by_the_path_parts_that_tell_them_apart():
 
 
 def latent_refuses(encoder: Path, results: Path, capsys) -> str:
-    """The one line `latent` answers a wrong model with (the data are read first)."""
+    """The one line `latent` answers a wrong model with, before it reads the data."""
     args = ["--encoder", str(encoder), "--subset", "600", "--results", str(results)]
     line = refused_here(latent.main, args, capsys)
     assert not (results / "latent.json").exists()

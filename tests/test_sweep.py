@@ -205,12 +205,8 @@ def test_a_kill_after_a_trials_last_seed_leaves_no_trial_running(tmp_path):
 
 
 def test_second_tuner_on_the_same_directory_is_refused(tmp_path, capsys):
-    lock = hold_lock(tmp_path / ".kfashion.lock", "test")
-    try:
-        with pytest.raises(SystemExit) as exit_info:
-            tune.main([*SMALL, "--directory", str(tmp_path), "--results", str(tmp_path / "r")])
-    finally:
-        lock.close()
+    with hold_lock(tmp_path / ".kfashion.lock", "test"), pytest.raises(SystemExit) as exit_info:
+        tune.main([*SMALL, "--directory", str(tmp_path), "--results", str(tmp_path / "r")])
     assert exit_info.value.code == 2 and "in use by process" in capsys.readouterr().err
 
 

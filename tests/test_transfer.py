@@ -356,3 +356,23 @@ def test_a_cell_that_failed_is_one_line_naming_it():
     assert "1 cells of the grid failed, first course, 100 labels, case 1, joint at lr" in message
     assert message.endswith("fix the cause and run the same command again")
     assert "ValueError: bad shape" in message and "\n" not in message
+
+
+def test_a_final_cell_waits_for_its_search_then_gets_the_rate_that_scored_best(tmp_path):
+    """The grid's oracle answers a final cell IDLE (ask again) while its search group's trials
+    run, then hands it out at the rate whose trial scored best on validation."""
+    from keras_tuner.engine.trial import TrialStatus
+
+    search = [grid.Cell("course", "all", 2, "frozen", 0, (1000,), True, r) for r in (1e-3, 3e-3)]
+    final = grid.Cell("course", "all", 2, "frozen", 0, (0, 1), False)
+    oracle = grid_tuner.GridOracle([*search, final])
+    oracle._set_project_dir(str(tmp_path), "p")
+    trials = [oracle.create_trial(f"tuner{i}") for i in range(2)]
+    assert oracle.create_trial("tuner2").status == TrialStatus.IDLE and len(oracle.trials) == 2
+    for trial, score in zip(trials, (0.6, 0.7), strict=True):
+        oracle.update_trial(trial.trial_id, {"val_accuracy": score})
+        trial.status = TrialStatus.COMPLETED
+        oracle.end_trial(trial)
+    handed = oracle.create_trial("tuner2")
+    assert handed.status == TrialStatus.RUNNING
+    assert grid.Cell.from_values(handed.hyperparameters.values).rate == 3e-3
