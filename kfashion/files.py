@@ -85,9 +85,14 @@ def _replace_atomically(path: Path, write) -> None:
             os.remove(tmp)
 
 
+def json_text(obj) -> str:
+    """`obj` as the indented JSON every results file holds."""
+    return json.dumps(obj, indent=1, default=_jsonable, allow_nan=True) + "\n"
+
+
 def write_json(path, obj) -> None:
     """Write `obj` as indented JSON, atomically (never half-written, even after kill -9)."""
-    write_text(path, json.dumps(obj, indent=1, default=_jsonable, allow_nan=True) + "\n")
+    write_text(path, json_text(obj))
 
 
 def write_text(path, text: str) -> None:

@@ -4,13 +4,14 @@ Everything here is read from the tuner's project folder (each seed's record and 
 weights, as `kfashion.sweep` wrote them), so exporting again gives the same files.
 """
 
+import json
 from pathlib import Path
 
 import numpy as np
 
 from kfashion import design, layout
 from kfashion.errors import UserError
-from kfashion.files import read_json, save_model, write_json
+from kfashion.files import json_text, read_json, save_model, write_json
 from kfashion.provenance import provenance
 
 PCA_FIT_SIZE = 20_000  # training images PCA is fitted on: enough for a stable baseline
@@ -179,41 +180,53 @@ def export(args, argv, tuner, points, dataset, settings, search_seconds) -> None
         "reference": "the reference study's choice",
         "best": "the lowest mean over seeds of each seed's best validation loss",
     }[args.select]
-    write_json(
-        results_dir / layout.SWEEP,
-        {
-            "provenance": provenance("kfashion.tune", argv, dataset),
-            "settings": {
-                **{k: v for k, v in settings.items() if k != "design"},
-                "select": args.select,
-                "sizes": dataset.sizes(),
-                "objective": "val_loss (min); a point's score is its mean over seeds of each "
-                "seed's best epoch",
-                "saved_weights": "each seed's best epoch by validation loss",
-            },
-            "search_seconds_this_run": search_seconds,
-            "workers": args.workers,
-            "trials": records,
-            "selected": {
-                "trial_id": chosen["trial_id"],
-                "how": args.select,
-                "rule": selection,
-                "config": chosen["config"],
-                "mean_best_val_loss": chosen["best_val_loss"],
-                "seed": seed,
-                "best_epoch": exported["best_epoch"],
-                "test_mse": exported["test_mse"],
-                "models": {name: str(layout.model(".", name)) for name in layout.MODELS},
-                "encoder_seeds": encoders,
-            },
-            "pca_test_mse": pca,
-            "pca_fit_images": min(PCA_FIT_SIZE, len(dataset.x_train)),
-            "figures": figures,
+    summary = {
+        "provenance": provenance("kfashion.tune", argv, dataset),
+        "settings": {
+            **{k: v for k, v in settings.items() if k != "design"},
+            "select": args.select,
+            "sizes": dataset.sizes(),
+            "objective": "val_loss (min); a point's score is its mean over seeds of each "
+            "seed's best epoch",
+            "saved_weights": "each seed's best epoch by validation loss",
         },
-    )
+        "search_seconds_this_run": search_seconds,
+        "workers": args.workers,
+        "trials": records,
+        "selected": {
+            "trial_id": chosen["trial_id"],
+            "how": args.select,
+            "rule": selection,
+            "config": chosen["config"],
+            "mean_best_val_loss": chosen["best_val_loss"],
+            "seed": seed,
+            "best_epoch": exported["best_epoch"],
+            "test_mse": exported["test_mse"],
+            "models": {name: str(layout.model(".", name)) for name in layout.MODELS},
+            "encoder_seeds": encoders,
+        },
+        "pca_test_mse": pca,
+        "pca_fit_images": min(PCA_FIT_SIZE, len(dataset.x_train)),
+        "figures": figures,
+    }
+    if not holds_already(results_dir / layout.SWEEP, summary):
+        write_json(results_dir / layout.SWEEP, summary)
     print(
         f"exported point {chosen['trial_id']} ({args.select}: {chosen['config']}), seed {seed}: "
         f"test MSE {exported['test_mse']:.5f} (PCA-{chosen['config']['latent_dim']}: "
         f"{pca[str(chosen['config']['latent_dim'])]:.5f}); wrote {results_dir}/sweep.json, "
         "figures and models"
     )
+
+
+def holds_already(path, summary: dict) -> bool:
+    """Whether `path` holds `summary` but for when it was written and the seconds the search
+    took this time: a rerun that trained nothing leaves a finished sweep's file as it was."""
+    if not path.exists():
+        return False
+
+    def aside(found: dict) -> dict:
+        when = {k: v for k, v in found.get("provenance", {}).items() if k != "date"}
+        return {**found, "provenance": when, "search_seconds_this_run": None}
+
+    return aside(read_json(path)) == aside(json.loads(json_text(summary)))
