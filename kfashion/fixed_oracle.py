@@ -10,6 +10,7 @@ and every value a trial reads is given (KerasTuner's base oracle would sample a 
 import keras_tuner
 
 TrialStatus = keras_tuner.engine.trial.TrialStatus
+UNFINISHED = (TrialStatus.RUNNING, TrialStatus.IDLE)  # a trial that has not ended
 
 
 class FixedOracle(keras_tuner.Oracle):

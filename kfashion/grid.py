@@ -6,16 +6,15 @@ seed (for the pretrained cases 1 and 2; a random encoder has none), the recipe, 
 label count and the fine-tuning seed. A cell is a run without its fine-tuning seed; each cell
 is one KerasTuner trial, whose executions are its fine-tuning seeds (`kfashion.grid_tuner`).
 
-Every cell's learning rate is chosen on validation first: for each (network, label count,
-case, recipe) every candidate rate of the recipe trains `search_seeds` runs from the first
+Every cell's learning rate is chosen on validation first: for each (network, label count, case,
+recipe) every candidate rate of the recipe trains `search_seeds` runs from the first
 pretraining seed (fine-tuning seeds of their own, from SEARCH_SEEDS_FROM), scored on validation
-only; the rate with the highest mean validation
-accuracy is the cell's. A run on all labels validates on the validation split and keeps its
-best epoch. A few-label run has no labelled validation set bigger than its training set: a
-search run draws N labelled images as a final run does, trains on four fifths of them and
-validates on the other fifth (stratified), scoring the last epoch; the final runs train on all
-N of theirs and keep the last epoch. So every run on N labels sees N labels, and no test number
-chooses anything.
+only; the rate with the highest mean validation accuracy is the cell's. A run on all labels
+validates on the validation split and keeps its best epoch. A few-label run has no labelled
+validation set bigger than its training set: a search run draws N labelled images as a final
+run does, trains on four fifths of them and validates on the other fifth (stratified), scoring
+the last epoch; the final runs train on all N of theirs and keep the last epoch. So every run
+on N labels sees N labels, and no test number chooses anything.
 """
 
 import dataclasses

@@ -19,7 +19,7 @@ import numpy as np
 from kfashion import cases, layout, training
 from kfashion.design import CASES
 from kfashion.files import file_digest, read_json, read_record, save_model, write_json
-from kfashion.fixed_oracle import FixedOracle, TrialStatus
+from kfashion.fixed_oracle import UNFINISHED, FixedOracle
 from kfashion.grid import (
     ALL,
     HEAD_RATE,
@@ -61,7 +61,7 @@ class GridOracle(FixedOracle):
         scores = {}
         for trial in self.trials.values():
             cell = Cell.from_values(trial.hyperparameters.values)
-            if cell.search and cell.group == group and trial.status not in _RUNNING:
+            if cell.search and cell.group == group and trial.status not in UNFINISHED:
                 scores[cell.rate] = -np.inf if trial.score is None else trial.score
         return scores
 
@@ -72,9 +72,6 @@ class GridOracle(FixedOracle):
                 return None
             cell = dataclasses.replace(cell, rate=rate)
         return cell.values()
-
-
-_RUNNING = (TrialStatus.RUNNING, TrialStatus.IDLE)
 
 
 def repeats_for(count: int, batch_size: int, epochs: int, min_steps: int) -> int:

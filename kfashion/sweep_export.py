@@ -11,7 +11,7 @@ import numpy as np
 
 from kfashion import design, layout
 from kfashion.errors import UserError
-from kfashion.files import json_text, read_json, save_model, write_json
+from kfashion.files import json_text, read_json, save_model, write_text
 from kfashion.provenance import provenance
 
 PCA_FIT_SIZE = 20_000  # training images PCA is fitted on: enough for a stable baseline
@@ -209,8 +209,9 @@ def export(args, argv, tuner, points, dataset, settings, search_seconds) -> None
         "pca_fit_images": min(PCA_FIT_SIZE, len(dataset.x_train)),
         "figures": figures,
     }
-    if not holds_already(results_dir / layout.SWEEP, summary):
-        write_json(results_dir / layout.SWEEP, summary)
+    text = json_text(summary)
+    if not holds_already(results_dir / layout.SWEEP, json.loads(text)):
+        write_text(results_dir / layout.SWEEP, text)
     print(
         f"exported point {chosen['trial_id']} ({args.select}: {chosen['config']}), seed {seed}: "
         f"test MSE {exported['test_mse']:.5f} (PCA-{chosen['config']['latent_dim']}: "
@@ -220,8 +221,9 @@ def export(args, argv, tuner, points, dataset, settings, search_seconds) -> None
 
 
 def holds_already(path, summary: dict) -> bool:
-    """Whether `path` holds `summary` but for when it was written and the seconds the search
-    took this time: a rerun that trained nothing leaves a finished sweep's file as it was."""
+    """Whether `path` holds `summary` (as read back from its JSON) but for when it was written
+    and the seconds the search took this time: a rerun that trained nothing leaves a finished
+    sweep's file as it was."""
     if not path.exists():
         return False
 
@@ -229,4 +231,4 @@ def holds_already(path, summary: dict) -> bool:
         when = {k: v for k, v in found.get("provenance", {}).items() if k != "date"}
         return {**found, "provenance": when, "search_seconds_this_run": None}
 
-    return aside(read_json(path)) == aside(json.loads(json_text(summary)))
+    return aside(read_json(path)) == aside(summary)

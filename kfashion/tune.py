@@ -192,11 +192,10 @@ def every_trial_ended(tuner, points: int) -> bool:
     record is written but before KerasTuner ends the trial leaves it running, with no score;
     the search then hands it out again, and its run only reads the records back.
     """
-    from keras_tuner.engine.trial import TrialStatus
+    from kfashion.fixed_oracle import UNFINISHED
 
     trials = tuner.oracle.trials.values()
-    running = (TrialStatus.RUNNING, TrialStatus.IDLE)
-    return len(trials) == points and all(trial.status not in running for trial in trials)
+    return len(trials) == points and all(trial.status not in UNFINISHED for trial in trials)
 
 
 def make_tuner(args, points, dataset, project_dir: Path):
