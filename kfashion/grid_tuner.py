@@ -176,9 +176,11 @@ class GridTuner(keras_tuner.Tuner):
             for seed, (classifier, record) in zip(seeds, trained, strict=True):
                 yield seed, classifier, self._record(cell, seed, classifier, record, digest)
             return
-        # Elsewhere one after another: on a CPU, 3 classifiers as branches of one model
-        # (`kfashion.seeds_together`, as the sweep's autoencoders train) ran at 0.67x the
-        # images/s of one alone (2-core machine, TensorFlow, batch 100, 10,000 images).
+        # Elsewhere one after another. On a CPU, 3 classifiers as branches of one model
+        # (`kfashion.seeds_together`, as the sweep's autoencoders train) first ran at 0.67x the
+        # images/s of one alone on a busy 2-core machine; on an idle one `kfashion.bench` now
+        # gives 1.09x (results/reference/bench.json): a small gain, not taken yet, so that every
+        # run of the reference grid being made trains the same way.
         for seed in seeds:
             keras.backend.clear_session()  # the last run's models and functions are done with
             split = split_for(cell, seed, *arguments)

@@ -210,13 +210,16 @@ def export(args, argv, tuner, points, dataset, settings, search_seconds) -> None
         "figures": figures,
     }
     text = json_text(summary)
-    if not holds_already(results_dir / layout.SWEEP, json.loads(text)):
-        write_text(results_dir / layout.SWEEP, text)
+    path = results_dir / layout.SWEEP
+    if holds_already(path, json.loads(text)):
+        wrote = f"wrote the figures and models ({path} holds this sweep already: kept as it was)"
+    else:
+        write_text(path, text)
+        wrote = f"wrote {path}, the figures and models"
     print(
         f"exported point {chosen['trial_id']} ({args.select}: {chosen['config']}), seed {seed}: "
         f"test MSE {exported['test_mse']:.5f} (PCA-{chosen['config']['latent_dim']}: "
-        f"{pca[str(chosen['config']['latent_dim'])]:.5f}); wrote {results_dir}/sweep.json, "
-        "figures and models"
+        f"{pca[str(chosen['config']['latent_dim'])]:.5f}); {wrote}"
     )
 
 

@@ -179,8 +179,10 @@ def test_killed_sweep_resumes_at_the_first_unfinished_seed(tmp_path, capsys):
     assert [t["status"] for t in summary["trials"]] == ["COMPLETED"] * 2
     assert all(len(t["seeds"]) == 2 for t in summary["trials"])
     written = (tmp_path / "results" / "sweep.json").read_bytes()
+    capsys.readouterr()
     tune.main(args)  # again, with nothing to train: the finished sweep's file stays as it was
     assert (tmp_path / "results" / "sweep.json").read_bytes() == written
+    assert "sweep.json holds this sweep already: kept as it was" in capsys.readouterr().out
 
     message = refused_here(tune.main, [*args, "--seeds", "3"], capsys)  # the last --seeds wins
     assert "other seeds" in message and "--overwrite" in message
