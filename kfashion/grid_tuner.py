@@ -179,8 +179,9 @@ class GridTuner(keras_tuner.Tuner):
         # Elsewhere one after another. On a CPU, 3 classifiers as branches of one model
         # (`kfashion.seeds_together`, as the sweep's autoencoders train) first ran at 0.67x the
         # images/s of one alone on a busy 2-core machine; on an idle one `kfashion.bench` now
-        # gives 1.09x (results/reference/bench.json): a small gain, not taken yet, so that every
-        # run of the reference grid being made trains the same way.
+        # gives 1.09x (results/reference/bench.json): too small a gain for a third way of
+        # training a run (few-label runs give each seed its own images, two-phase runs have two
+        # phases), so it is not taken.
         for seed in seeds:
             keras.backend.clear_session()  # the last run's models and functions are done with
             split = split_for(cell, seed, *arguments)
