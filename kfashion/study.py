@@ -25,6 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from kfashion import cli, layout
+from kfashion.design import NUM_CLASSES
 from kfashion.errors import exit_on_user_error
 from kfashion.files import read_record
 
@@ -129,10 +130,14 @@ def stages(args, results: Path, directory: Path) -> list[Stage]:
     from kfashion import tune
 
     quick = QUICK if args.quick else {}
-    subset = args.subset or quick.get("subset")
-    epochs = args.epochs or quick.get("epochs")
-    seeds = args.seeds or quick.get("seeds")
-    transfer_seeds = args.seeds or quick.get("transfer_seeds")
+
+    def given(value, name):  # a size given, even 0 (its stage refuses it), or --quick's
+        return value if value is not None else quick.get(name)
+
+    subset = given(args.subset, "subset")
+    epochs = given(args.epochs, "epochs")
+    seeds = given(args.seeds, "seeds")
+    transfer_seeds = given(args.seeds, "transfer_seeds")
     data = flags(data_dir=args.data_dir, subset=subset)
     here = flags(results=results)
     sweep = [*data, *flags(epochs=epochs, seeds=seeds, workers=args.workers)]
@@ -163,8 +168,9 @@ def stages(args, results: Path, directory: Path) -> list[Stage]:
         transfer += ["--encoder", str(layout.model(results, "encoder").parent)]
         transfer += ["--encoder", str(layout.model(variant, "encoder").parent)]
         transfer += ["--encoder-seeds", ",".join(map(str, pretraining))]
-        train = (subset or 60_000) - (subset or 60_000) // 6  # the counts below it, and all
-        counts = [c for c in LABELS.split(",") if c == "all" or int(c) < train]
+        # the counts its training split can hold (`grid.parse_counts`'s rule), and all
+        most = (subset or 60_000) - (subset or 60_000) // 6 - NUM_CLASSES
+        counts = [c for c in LABELS.split(",") if c == "all" or int(c) <= most]
         transfer += ["--recipes", RECIPES, "--labels", ",".join(counts)]
         what = "the grid of transfer runs"
     plan.append(stage("transfer", transfer, what, lambda: layout.finished_transfer_runs(results)))

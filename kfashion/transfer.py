@@ -182,7 +182,9 @@ def worker_args(args) -> list[str]:
 
 def check_encoders(results, groups, digests: dict) -> None:
     """Refuse records of a group made from another encoder file than their pretraining seed's
-    (a random case's: from any of the network's, whose configuration it takes)."""
+    (a random case's: from any of the network's, whose configuration it takes). Records of a
+    pretraining seed this command does not load are not its to judge: a plain `transfer` after
+    the whole grid (`--encoder-seeds 0,1,2`) leaves seeds 1 and 2's runs as they are."""
     for network_name, labels in groups:
         folder = layout.grid_runs(results, network_name, labels)
         mine = digests[network_name]
@@ -191,7 +193,9 @@ def check_encoders(results, groups, digests: dict) -> None:
             if record is None:
                 continue
             seed = record["encoder_seed"]
-            known = {mine.get(seed)} if seed >= 0 else set(mine.values())
+            if seed >= 0 and seed not in mine:
+                continue
+            known = {mine[seed]} if seed >= 0 else set(mine.values())
             if record.get("encoder_sha256") not in known:
                 raise UserError(
                     f"{folder} holds runs made from another encoder ({path.name}); rerun with "

@@ -61,3 +61,18 @@ def test_the_readme_describes_the_quick_look_at_its_sizes():
     assert f"runs every stage on {subset:,} images ({subset * 5 // 6:,} to train" in readme
     assert f"{study.QUICK['epochs']} epochs, one\nsweep seed a point and two transfer" in readme
     assert (study.QUICK["seeds"], study.QUICK["transfer_seeds"]) == (1, 2)
+
+
+def test_a_size_of_zero_reaches_its_stage_to_be_refused(tmp_path):
+    """0 is a size given (and refused by the stage that takes it), not "use the default"."""
+    for flag in ("--seeds", "--epochs", "--subset"):
+        (sweep, *_) = plan_of(["--quick", flag, "0"], tmp_path)
+        assert sweep.argv[sweep.argv.index(flag) + 1] == "0", flag
+
+
+def test_the_reference_grid_asks_only_for_label_counts_its_split_can_hold(tmp_path):
+    # 130 images: 109 to train, so at most 99 labels (grid.parse_counts keeps 10 aside)
+    plan = plan_of(["--reference", "--subset", "130", "--seeds", "1"], tmp_path)
+    assert parsed(plan[2]).labels == "all"
+    train = 130 - 130 // 6
+    grid.parse_counts(parsed(plan[2]).labels, train)  # accepted as the stage would

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from helpers import refused_here, run_module
 
-from kfashion import answer, cases, data, grid, grid_tuner, models, transfer
+from kfashion import answer, cases, data, grid, grid_tuner, layout, models, transfer
 from kfashion.design import CASES
 from kfashion.errors import UserError
 from kfashion.saved_models import load_encoder
@@ -269,6 +269,23 @@ def test_bad_encoders_are_refused(tmp_path, capsys):
     with pytest.raises(SystemExit):
         transfer.main(["--encoder", str(colour), "--encoder-seeds", "0,1"])
     assert "one file holds one pretraining seed" in capsys.readouterr().err
+
+
+def test_records_of_pretraining_seeds_not_loaded_now_are_left_alone(tmp_path):
+    """A plain transfer after the whole grid loads seed 0 alone: seed 2's runs are not refused,
+    while a run of seed 0 made from another file is."""
+    folder = layout.grid_runs(tmp_path, "course", "all")
+    folder.mkdir(parents=True)
+    for name, seed, digest in (
+        ("case1_joint_enc2_seed0.json", 2, "seed two's file"),
+        ("case3_joint_random_seed0.json", -1, "seed zero's file"),
+    ):
+        (folder / name).write_text(json.dumps({"encoder_seed": seed, "encoder_sha256": digest}))
+    transfer.check_encoders(tmp_path, [("course", "all")], {"course": {0: "seed zero's file"}})
+    record = {"encoder_seed": 0, "encoder_sha256": "another file"}
+    (folder / "case1_joint_enc0_seed0.json").write_text(json.dumps(record))
+    with pytest.raises(UserError, match="made from another encoder"):
+        transfer.check_encoders(tmp_path, [("course", "all")], {"course": {0: "seed zero's file"}})
 
 
 @pytest.mark.usefixtures("debian_data_dir")
