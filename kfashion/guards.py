@@ -38,24 +38,30 @@ def hold_lock(path, what: str):
     return handle
 
 
-def check_runs(runs_dir: Path, settings: dict, overwrite: bool) -> None:
-    """Refuse to mix runs made with other training settings, unless --overwrite.
+def check_runs(runs_dir: Path, settings: dict) -> None:
+    """Refuse to mix runs made with other training settings (--overwrite skips this check).
 
     A group of runs is the run records directly in `runs_dir`, with their settings beside
-    them (the grid's runs of one network and label count); --overwrite discards that group
-    only, never the groups in other folders.
+    them (the grid's runs of one network and label count). Nothing is written: a command checks
+    every group it runs before `start_runs` writes to any.
     """
     from kfashion import layout
     from kfashion.errors import UserError
 
-    path = runs_dir / layout.SETTINGS
-    if overwrite:
-        for run in runs_dir.glob("*.json"):
-            run.unlink()
-    elif changed := changed_settings(path, settings):
+    if changed := changed_settings(runs_dir / layout.SETTINGS, settings):
         what = ", ".join(changed).replace("encoder_sha256", "encoder (its SHA-256 differs)")
         raise UserError(
             f"{runs_dir} holds runs made with another {what}; rerun with the same settings to "
             "resume, pass --overwrite to discard them, or choose another --results"
         )
-    write_json(path, settings)
+
+
+def start_runs(runs_dir: Path, settings: dict, overwrite: bool) -> None:
+    """Save a checked group's settings beside its runs; with --overwrite, discard its runs
+    first (that group only, never the groups in other folders)."""
+    from kfashion import layout
+
+    if overwrite:
+        for run in runs_dir.glob("*.json"):
+            run.unlink()
+    write_json(runs_dir / layout.SETTINGS, settings)

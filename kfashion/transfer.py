@@ -30,7 +30,7 @@ from kfashion import cli, grid, layout, parallel
 from kfashion.design import network
 from kfashion.errors import UserError, exit_on_user_error
 from kfashion.files import read_json, read_record
-from kfashion.guards import check_runs, hold_lock
+from kfashion.guards import check_runs, hold_lock, start_runs
 
 # Defaults, all visible here. The epochs and batch size are those the earlier schedule search
 # chose on validation (30 epochs, batch 100); the learning rates are chosen per cell.
@@ -329,11 +329,19 @@ def main(argv=None) -> None:
             "min_steps": args.min_steps,
         }
         groups = [(name, labels) for name in files for labels in counts]
-        for name, labels in groups:  # the minimum steps matter to few-label runs only
-            mine = {k: v for k, v in settings.items() if labels != grid.ALL or k != "min_steps"}
-            check_runs(layout.grid_runs(results, name, labels), mine, args.overwrite)
+        folders = {  # each group's settings: the minimum steps matter to few-label runs only
+            layout.grid_runs(results, name, labels): {
+                k: v for k, v in settings.items() if labels != grid.ALL or k != "min_steps"
+            }
+            for name, labels in groups
+        }
         digests = {name: {s: d for s, (_, d) in mine.items()} for name, mine in encoders.items()}
-        check_encoders(results, groups, digests)
+        if not args.overwrite:  # every group checked before any is written to
+            for folder, mine in folders.items():
+                check_runs(folder, mine)
+            check_encoders(results, groups, digests)
+        for folder, mine in folders.items():
+            start_runs(folder, mine, args.overwrite)
         fresh_project(Path(args.directory) / PROJECT)
         finals = sum(len(c.seeds) for c in cells if not c.search)
         searches = sum(len(c.seeds) for c in cells if c.search)

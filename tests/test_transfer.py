@@ -289,6 +289,20 @@ def test_records_of_pretraining_seeds_not_loaded_now_are_left_alone(tmp_path):
 
 
 @pytest.mark.usefixtures("debian_data_dir")
+def test_a_refused_grid_writes_no_group_settings(tmp_path, encoder_file, capsys):
+    """The few-label group passes its check and the all-label one refuses: nothing is written,
+    so the command the user meant still runs."""
+    held = layout.grid_runs(tmp_path, "course", "all")
+    held.mkdir(parents=True)
+    (held / "settings.json").write_text(json.dumps({"epochs": 1, "batch_size": 100}))
+    args = [*SMALL, "--encoder", str(encoder_file), "--results", str(tmp_path)]
+    args += ["--labels", "100,all", "--directory", str(tmp_path / "tuning")]
+    message = refused_here(transfer.main, [*args, "--epochs", "2"], capsys)
+    assert "other epochs" in message
+    assert not layout.grid_runs(tmp_path, "course", "100").exists()
+
+
+@pytest.mark.usefixtures("debian_data_dir")
 def test_label_runs_save_the_classifiers_and_overwrite_discards_only_its_own_runs(
     tmp_path, encoder_file, capsys
 ):
