@@ -3,10 +3,11 @@
 Classifier = encoder + one Dense(10) giving logits (`models.build_classifier`). The four cases
 (`design.CASES`) differ only in the encoder's starting weights and its `trainable` flag; the
 recipes (`grid.RECIPES`) in what trains when. Every phase trains with Adam, its learning rate
-decayed to 0 along a cosine over the phase's steps, cross-entropy on the logits. A run that
-validates keeps its best epoch by validation accuracy (in its last phase); one that does not
-(a few-label run) keeps its last. Training reads only the training and validation arrays it is
-given; `test_scores` reads the test split, once, after training.
+decayed to 0 along a cosine over the phase's steps, cross-entropy on the logits. A run on
+the whole training split keeps its best epoch by validation accuracy (in its last phase); a
+few-label run keeps its last (its split says so: `Split.keep_best`), whether it validates on a
+held-out fifth of its labels (a search run) or not at all. Training reads only the training
+and validation arrays it is given; `test_scores` reads the test split, once, after training.
 """
 
 import dataclasses
@@ -26,8 +27,9 @@ PROBE_IMAGES = 1000
 class Split:
     """What one run trains and validates on.
 
-    `x_val` is None for a run that does not validate (it keeps its last epoch); `repeats` is
-    how often each labelled image appears in an epoch of `x_train`.
+    `x_val` is None for a run that does not validate; `keep_best` False keeps the last epoch
+    (every few-label run); `repeats` is how often each labelled image appears in an epoch of
+    `x_train`.
     """
 
     x_train: np.ndarray

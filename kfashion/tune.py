@@ -10,7 +10,9 @@ Runs the 14 points of the design in `kfashion.design`, each with every seed, on 
 - `figures/sweep_<factor>.png` (mean over seeds, band from the lowest to the highest seed),
   `figures/reconstructions.png`, `figures/mse_vs_pca.png` (when latent sizes are swept);
 - `models/autoencoder.keras`, `encoder.keras`, `decoder.keras`: the selected point's first
-  seed, with its best epoch's weights; sweep.json says which point and seed they are.
+  seed, with its best epoch's weights; sweep.json says which point and seed they are;
+- `models/encoder_seed<S>.keras`: the selected point's encoder of each seed that did not
+  diverge, which the transfer grid starts from (one pretraining seed each).
 
 The selected point is the study's own choice (`--select reference`) or the lowest mean
 validation loss (`--select best`); nothing is chosen by a test number.
