@@ -321,7 +321,13 @@ def main(argv=None) -> None:
     if parallel.role() == "worker":  # runs only: the chief checks, locks and writes
         run_grid(args, cells, main_cell, encoders, dataset, results)
         return
-    with hold_lock(layout.lock(results, "transfer"), f"{results}/transfer"):
+    # two locks: another transfer on these results, or on KerasTuner's project in --directory
+    # (each grid starts it afresh), would undo this one's work
+    project = Path(args.directory) / PROJECT
+    with (
+        hold_lock(layout.lock(results, "transfer"), f"{results}/transfer"),
+        hold_lock(project.with_name(f".{PROJECT}.lock"), str(project)),
+    ):
         settings = {
             "epochs": args.epochs,
             "batch_size": args.batch_size,
@@ -342,7 +348,7 @@ def main(argv=None) -> None:
             check_encoders(results, groups, digests)
         for folder, mine in folders.items():
             start_runs(folder, mine, args.overwrite)
-        fresh_project(Path(args.directory) / PROJECT)
+        fresh_project(project)
         finals = sum(len(c.seeds) for c in cells if not c.search)
         searches = sum(len(c.seeds) for c in cells if c.search)
         print(

@@ -10,6 +10,7 @@ from helpers import refused_here, run_module
 from kfashion import answer, cases, data, grid, grid_tuner, layout, models, transfer
 from kfashion.design import CASES
 from kfashion.errors import UserError
+from kfashion.guards import hold_lock
 from kfashion.saved_models import load_encoder
 
 SMALL = ["--subset", "600", "--epochs", "1"]
@@ -300,6 +301,18 @@ def test_a_refused_grid_writes_no_group_settings(tmp_path, encoder_file, capsys)
     message = refused_here(transfer.main, [*args, "--epochs", "2"], capsys)
     assert "other epochs" in message
     assert not layout.grid_runs(tmp_path, "course", "100").exists()
+
+
+@pytest.mark.usefixtures("debian_data_dir")
+def test_a_second_grid_on_the_same_tuner_folder_is_refused(tmp_path, encoder_file, capsys):
+    """Each grid starts KerasTuner's project afresh: a second one, even on other results,
+    would delete the first one's while it runs."""
+    tuning = tmp_path / "tuning"
+    args = [*SMALL, "--encoder", str(encoder_file), "--directory", str(tuning)]
+    with hold_lock(tuning / f".{transfer.PROJECT}.lock", "held by this test"):
+        message = refused_here(transfer.main, [*args, "--results", str(tmp_path / "b")], capsys)
+    assert f"{tuning / transfer.PROJECT} is in use" in message
+    assert not (tmp_path / "b" / "transfer" / "runs").exists()
 
 
 @pytest.mark.usefixtures("debian_data_dir")
