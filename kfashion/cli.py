@@ -10,7 +10,7 @@ import os
 import sys
 from pathlib import Path
 
-from kfashion.design import CASES
+from kfashion.design import CASES, NUM_CLASSES, TRAIN_IMAGES
 from kfashion.errors import UserError
 
 
@@ -57,8 +57,16 @@ def check_data_dir(data_dir) -> None:
 def check_data_flags(args) -> None:
     """--data-dir must be a folder, --subset between 60 and 60,000 images."""
     check_data_dir(args.data_dir)
-    if args.subset is not None and not 60 <= args.subset <= 60_000:
-        raise UserError(f"--subset {args.subset}: must be between 60 and 60000 images")
+    check_subset(args.subset)
+
+
+def check_subset(subset: int | None) -> None:
+    """--subset: at most the training file; at least 60, so that its sixth that validates (and
+    the sixth as many test images drawn with it) holds every class."""
+    if subset is not None and not 6 * NUM_CLASSES <= subset <= TRAIN_IMAGES:
+        raise UserError(
+            f"--subset {subset}: must be between {6 * NUM_CLASSES} and {TRAIN_IMAGES} images"
+        )
 
 
 def writable_folder(path, flag: str) -> Path:

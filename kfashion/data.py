@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from kfashion.cli import check_subset
 from kfashion.design import CLASS_NAMES, NUM_CLASSES
 from kfashion.errors import UserError, exit_on_user_error
 
@@ -316,8 +317,7 @@ def load(data_dir=None, subset: int | None = None, split_seed: int = SPLIT_SEED)
     Returns:
         A Dataset.
     """
-    if subset is not None and not 60 <= subset <= 60_000:
-        raise UserError(f"--subset {subset}: must be between 60 and 60000 images")
+    check_subset(subset)
     raw = load_raw(data_dir)
     x, y = raw.train_images, raw.train_labels
     x_test, y_test = raw.test_images, raw.test_labels

@@ -20,6 +20,15 @@ CLASS_NAMES = (
 )
 NUM_CLASSES = len(CLASS_NAMES)
 IMAGE_SHAPE = (28, 28, 1)
+TRAIN_IMAGES = 60_000  # Fashion-MNIST's training file, which the train and validation split
+
+
+def train_split_size(subset: int | None = None) -> int:
+    """The images a stage trains on, out of `--subset` of them (None: all): five sixths; the
+    other sixth validates (`kfashion.data.split`)."""
+    images = subset or TRAIN_IMAGES
+    return images - images // 6
+
 
 # The autoencoder networks `kfashion.models` builds: the course's, and a variant with `same`
 # padding, a linear code and a 7x7 decoder.

@@ -37,7 +37,7 @@ INTERVALS = (
     "(Bonferroni), which covers all m at once with 95% probability. Holm is never less "
     "powerful than Bonferroni, so a verdict can stand where that wider interval touches 0"
 )
-NOT_RECORDED = "not recorded in this run; made again by the next reference run"
+NOT_RECORDED = "not recorded by the version of kfashion that made this run; run it again"
 NEAR = 0.03  # "about X%" holds within 3 points of X
 # The reference study's numbers for the four cases.
 ABOUT = {2: 0.80, 3: 0.88}

@@ -125,6 +125,12 @@ class Cell:
         return cls(**kept)
 
 
+def most_labels(train_size: int) -> int:
+    """The largest label count a training split of `train_size` images holds: a stratified
+    sample leaves each class some images."""
+    return train_size - NUM_CLASSES
+
+
 def parse_counts(text: str, train_size: int) -> list[str]:
     """ "100,1000,all" -> ["100", "1000", "all"], sorted, each count from FEWEST_LABELS to
     NUM_CLASSES below the train size."""
@@ -136,7 +142,7 @@ def parse_counts(text: str, train_size: int) -> list[str]:
             counts.add(ALL)
             continue
         count = int(part) if part.isdigit() else -1
-        most = train_size - NUM_CLASSES  # a stratified sample leaves each class some images
+        most = most_labels(train_size)
         if not FEWEST_LABELS <= count <= most:
             raise UserError(
                 f"--labels {text!r}: give counts from {FEWEST_LABELS} to {most} "

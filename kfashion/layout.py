@@ -4,7 +4,7 @@ Each stage reads and writes through these names, and `kfashion.study` counts fin
 them. No framework is imported here.
 
     RESULTS/                         (`--results`; default results/)
-      sweep.json  schedule.json  transfer.json  label_efficiency.json  baseline.json
+      sweep.json  transfer.json  label_efficiency.json  baseline.json
       latent.json  findings.json  bench.json  README.md (the report)
       sweep.csv  transfer.csv  label_efficiency.csv   one row per seed or run (pandas, etc.)
       figures/NAME.png
@@ -22,7 +22,6 @@ them. No framework is imported here.
 from pathlib import Path
 
 SWEEP = "sweep.json"
-SCHEDULE = "schedule.json"  # made by earlier versions; the grid's recipe search replaced it
 GRID = "grid.json"
 GRID_TABLE = "grid.csv"
 TRANSFER = "transfer.json"
@@ -35,7 +34,7 @@ REPORT = "README.md"
 SWEEP_TABLE = "sweep.csv"
 TRANSFER_TABLE = "transfer.csv"
 LABEL_TABLE = "label_efficiency.csv"
-ARCHITECTURE = "architecture"  # `tune --factors architecture` and its transfer runs
+ARCHITECTURE = "architecture"  # `tune --factors architecture`: a results folder of its own
 SETTINGS = "settings.json"  # beside a group of runs: what they were made with
 # The command that writes each results file, for the line that says how to make one again.
 MADE_BY = {
@@ -52,7 +51,6 @@ MADE_BY = {
 MADE_BY_ARCHITECTURE = {
     SWEEP: "python -m kfashion.tune --factors architecture --select best "
     f"--directory tuning/{ARCHITECTURE}",
-    TRANSFER: "python -m kfashion.transfer --cases 2,4",
 }
 SWEEP_PROJECT = "sweep"  # KerasTuner's project folder inside --directory
 SWEEP_SETTINGS = "kfashion_settings.json"  # inside it: what its trials were made with

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from kfashion import cli, layout, model_card, sections
+from kfashion.design import TRAIN_IMAGES
 from kfashion.errors import UserError, exit_on_user_error
 from kfashion.files import read_json, reading, write_text
 
@@ -85,7 +86,7 @@ def beside_reference(results: Path, reference: Path) -> list[str]:
 def sizes_of(stage: dict) -> tuple:
     """(images used, epochs, seeds) of a sweep's or transfer's JSON."""
     settings = stage["settings"]
-    return settings.get("subset") or 60_000, settings["epochs"], len(settings["seeds"])
+    return settings.get("subset") or TRAIN_IMAGES, settings["epochs"], len(settings["seeds"])
 
 
 def about_this_run(sweep, transfer, findings: dict, reference: Path | None) -> list[str]:
@@ -154,10 +155,9 @@ def render(results: Path, reference: Path | None = REFERENCE) -> str:
             f"{results} holds neither sweep.json nor transfer.json: run "
             "`python -m kfashion.study` (or `tune` and `transfer`) first"
         )
-    baseline, schedule = load(results, layout.BASELINE), load(results, layout.SCHEDULE)
+    baseline = load(results, layout.BASELINE)
     efficiency, latent = load(results, layout.LABEL_EFFICIENCY), load(results, layout.LATENT)
     variant = load(results, f"{layout.ARCHITECTURE}/{layout.SWEEP}")
-    frozen = load(results, f"{layout.ARCHITECTURE}/{layout.TRANSFER}")
     findings = load(results, layout.FINDINGS) or {"claims": [], "label_efficiency": []}
     out = [
         "# Results",
@@ -181,7 +181,6 @@ def render(results: Path, reference: Path | None = REFERENCE) -> str:
             transfer,
             lambda: sections.transfer_section(transfer, baseline, findings.get("per_class_recall")),
         ),
-        (layout.SCHEDULE, schedule, lambda: sections.schedule_section(schedule)),
         (
             layout.LABEL_EFFICIENCY,
             efficiency,
@@ -191,7 +190,7 @@ def render(results: Path, reference: Path | None = REFERENCE) -> str:
         (
             f"{layout.ARCHITECTURE}/{layout.SWEEP}",
             variant,
-            lambda: sections.architecture_section(variant, frozen, layout.ARCHITECTURE),
+            lambda: sections.architecture_section(variant, layout.ARCHITECTURE),
         ),
         (layout.LATENT, latent, lambda: sections.latent_section(latent)),
     ]
@@ -201,21 +200,38 @@ def render(results: Path, reference: Path | None = REFERENCE) -> str:
                 out += section()
     stages = {
         "sweep": (layout.SWEEP, sweep),
-        "schedule": (layout.SCHEDULE, schedule),
         "transfer": (layout.TRANSFER, transfer),
         "transfer grid": (layout.GRID, grid),
         "baseline": (layout.BASELINE, baseline),
         "label efficiency": (layout.LABEL_EFFICIENCY, efficiency),
         "architecture sweep": (f"{layout.ARCHITECTURE}/{layout.SWEEP}", variant),
-        "architecture transfer": (f"{layout.ARCHITECTURE}/{layout.TRANSFER}", frozen),
         "latent space": (layout.LATENT, latent),
     }
     for name, (file, stage) in stages.items():
         if stage:
             with reading(results / file):  # each stage's provenance alone, to name its file
                 sections.how_section({name: stage})
-    out += sections.how_section({name: stage for name, (_, stage) in stages.items() if stage})
-    return "\n".join(out)
+    made = {name: stage for name, (_, stage) in stages.items() if stage}
+    return "\n".join(out + sections.how_section(made) + made_elsewhere(made, results))
+
+
+def made_elsewhere(stages: dict, results: Path) -> list[str]:
+    """A line saying so where the stages ran with another `--results` than this folder: a new
+    reference run is made in a folder of its own and moved here whole once complete, and its
+    commands are kept as they ran."""
+    folders = {
+        command.split("--results ", 1)[1].split()[0]
+        for stage in stages.values()
+        if "--results " in (command := stage["provenance"]["command"])
+    }
+    here = {results.resolve(), (results / layout.ARCHITECTURE).resolve()}
+    elsewhere = sorted(f for f in folders if Path(f).resolve() not in here)
+    # the architecture comparison's folder inside the one named already
+    elsewhere = [f for f in elsewhere if Path(f).parent.as_posix() not in elsewhere]
+    if not elsewhere:
+        return []
+    named = " and ".join(f"`{f}`" for f in elsewhere)
+    return [f"These runs were made in {named} and moved here whole once complete.", ""]
 
 
 def findings_summary(findings: dict, link: str) -> list[str]:
@@ -345,9 +361,16 @@ def headline(results: Path, link: str) -> str:
         ):
             if key in baseline:
                 rows.append(["-", name, f"{baseline[key]['test_accuracy']:.2%}"])
-    seeds = len(transfer["settings"]["seeds"])
+    settings = transfer["settings"]
+    encoder = (
+        f"the {settings['network']} encoder of pretraining seed {settings['encoder_seed']} for "
+        "the pretrained cases, each case at the learning rate validation chose, "
+        if "encoder_seed" in settings
+        else ""
+    )
     lines = [
-        f"Test accuracy on the 10,000 test images, mean ± std over {seeds} seeds "
+        f"The four cases on every label: test accuracy on the {settings['sizes']['test']:,} test "
+        f"images, {encoder}mean ± std over {len(settings['seeds'])} seeds "
         f"([full report]({link}/README.md)):",
         "",
     ]

@@ -220,8 +220,16 @@ def answer_lines(found: dict) -> list[str]:
         ]
         for r in found["best_recipes"]
     ]
+    starts = sorted({tuple(r["starts"]) for r in found["best_recipes"]})
+    per_side = "; ".join(
+        f"{pretrained} independently pretrained encoders (each the mean over its fine-tuning "
+        f"seeds) against {random} random starts"
+        for pretrained, random in starts
+    )
     return [
         f"**{found['sentence']}**",
+        "",
+        f"Each row: {per_side}.",
         "",
         *table(
             [
@@ -307,43 +315,6 @@ def most_confused_pair(matrix) -> tuple[str, str, int]:
     np.fill_diagonal(matrix, 0)
     true, predicted = np.unravel_index(np.argmax(matrix), matrix.shape)
     return CLASS_NAMES[true], CLASS_NAMES[predicted], int(matrix[true, predicted])
-
-
-def schedule_section(schedule: dict) -> list[str]:
-    settings = schedule["settings"]
-    chosen = schedule["chosen"]
-    out = [
-        "## The transfer schedule, chosen on validation",
-        "",
-        f"`{schedule['provenance']['command']}`: each candidate trained cases "
-        f"{settings['cases']} with seeds {settings['seeds']} on "
-        f"{settings['sizes']['train']:,} training images ({settings['schedule']}), scored on "
-        f"the {settings['sizes']['validation']:,} validation images only. Rule: "
-        f"{settings['rule']}.",
-        "",
-    ]
-    header = [
-        "epochs",
-        "learning rate",
-        "mean best validation accuracy",
-        *(f"case {c}" for c in settings["cases"]),
-    ]
-    rows = []
-    for row in schedule["candidates"]:
-        mark = (
-            " (chosen)"
-            if (row["epochs"], row["learning_rate"]) == (chosen["epochs"], chosen["learning_rate"])
-            else ""
-        )
-        rows.append(
-            [
-                f"{row['epochs']}{mark}",
-                row["learning_rate"],
-                f"{row['best_val_accuracy']['mean']:.2%}",
-                *(spread(row["per_case"][str(c)]) for c in settings["cases"]),
-            ]
-        )
-    return out + table(header, rows) + [""]
 
 
 def labels_section(efficiency: dict, comparisons: list[dict]) -> list[str]:
@@ -457,9 +428,9 @@ def sweep_section(sweep: dict) -> list[str]:
     return out
 
 
-def architecture_section(variant: dict, frozen: dict | None, folder: str) -> list[str]:
-    """The course network against the variant: `tune --factors architecture` and the frozen
-    transfer of the variant's encoder."""
+def architecture_section(variant: dict, folder: str) -> list[str]:
+    """The course network against the variant (`tune --factors architecture`); the grid of
+    transfer runs reports what each network's encoder gives a classifier."""
     settings, pca = variant["settings"], variant["pca_test_mse"]
     out = [
         "## Architecture",
@@ -503,19 +474,6 @@ def architecture_section(variant: dict, frozen: dict | None, folder: str) -> lis
         f"![reconstructions]({folder}/{figures['reconstructions']})",
         "",
     ]
-    if frozen:
-        name = network(variant["selected"]["config"])
-        out += [
-            f"Its exported encoder ({name}), frozen, with a linear head trained on its codes "
-            f"(`{frozen['provenance']['command']}`), test accuracy over seeds "
-            f"{frozen['settings']['seeds']}:",
-            "",
-        ]
-        rows = [
-            [f"{name}, {entry['label']}", spread(entry["test_accuracy"])]
-            for _, entry in sorted(frozen["cases"].items())
-        ]
-        out += table(["encoder", "test accuracy"], rows) + [""]
     return out
 
 
@@ -550,7 +508,7 @@ def how_section(stages: dict) -> list[str]:
     """Each stage's command, backend, machine, versions and data; and whether the runs that a
     table combines were all made alike."""
     out = ["## How this run was made", ""]
-    machines = set()
+    machines, versions_of_runs = set(), set()
     for name, stage in stages.items():
         p = stage["provenance"]
         versions = ", ".join(f"{k} {v}" for k, v in p["versions"].items())
@@ -559,12 +517,11 @@ def how_section(stages: dict) -> list[str]:
             f"- {name}: `{p['command']}` on {p['date'][:10]}: backend {p['backend']}, "
             f"{p['machine']}; {versions}; data: {data}."
         )
-        for run in stage.get("runs", []):
-            if "environment" in run:
-                machines.add(made_on(run["environment"]))
-        machines |= set(stage.get("made_on", []))
+        environments = [r["environment"] for r in stage.get("runs", []) if "environment" in r]
         for trial in stage.get("trials", []):
-            machines |= {made_on(r["environment"]) for r in trial["seeds"] if "environment" in r}
+            environments += [r["environment"] for r in trial["seeds"] if "environment" in r]
+        machines |= {made_on(env) for env in environments} | set(stage.get("made_on", []))
+        versions_of_runs |= {env["versions"].get("kfashion", "?") for env in environments}
     if len(machines) == 1:
         out.append(f"- Every training run recorded here was made with {machines.pop()}.")
     elif machines:
@@ -572,5 +529,11 @@ def how_section(stages: dict) -> list[str]:
             "- **The runs here were made on different machines or backends**: "
             + "; ".join(sorted(machines))
             + "."
+        )
+    if len(versions_of_runs) > 1:  # a long run resumed across versions says which made what
+        out.append(
+            "- The training runs recorded here were made by kfashion "
+            + " and ".join(sorted(versions_of_runs))
+            + " (resumed across versions); each run's record names its version."
         )
     return out + [""]

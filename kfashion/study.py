@@ -25,7 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from kfashion import cli, layout
-from kfashion.design import NUM_CLASSES
+from kfashion.design import train_split_size
 from kfashion.errors import exit_on_user_error
 from kfashion.files import read_record
 
@@ -106,10 +106,9 @@ def units(module: str, argv: list[str]) -> int:
         return len(design.make_design([f for f in args.factors.split(",") if f])) * args.seeds
     if module == "transfer":
         args = transfer.parse_args(argv)
-        images = args.subset or 60_000
         cells = grid.plan(
             [f"network{i}" for i in range(len(args.encoder or [None]))],
-            grid.parse_counts(args.labels, images - images // 6),
+            grid.parse_counts(args.labels, design.train_split_size(args.subset)),
             cli.parse_cases(args.cases),
             grid.parse_recipes(args.recipes),
             transfer.parse_seeds(args.encoder_seeds),
@@ -127,7 +126,7 @@ def stage(module, argv, what, finished=None) -> Stage:
 
 def stages(args, results: Path, directory: Path) -> list[Stage]:
     """The study's commands in order, with the arguments that keep them in one folder."""
-    from kfashion import tune
+    from kfashion import grid, tune
 
     quick = QUICK if args.quick else {}
 
@@ -168,8 +167,7 @@ def stages(args, results: Path, directory: Path) -> list[Stage]:
         transfer += ["--encoder", str(layout.model(results, "encoder").parent)]
         transfer += ["--encoder", str(layout.model(variant, "encoder").parent)]
         transfer += ["--encoder-seeds", ",".join(map(str, pretraining))]
-        # the counts its training split can hold (`grid.parse_counts`'s rule), and all
-        most = (subset or 60_000) - (subset or 60_000) // 6 - NUM_CLASSES
+        most = grid.most_labels(train_split_size(subset))  # the counts its split holds
         counts = [c for c in LABELS.split(",") if c == "all" or int(c) <= most]
         transfer += ["--recipes", RECIPES, "--labels", ",".join(counts)]
         what = "the grid of transfer runs"

@@ -27,13 +27,15 @@ import sys
 from pathlib import Path
 
 from kfashion import cli, grid, layout, parallel
-from kfashion.design import network
+from kfashion.design import network, train_split_size
 from kfashion.errors import UserError, exit_on_user_error
 from kfashion.files import read_json, read_record
 from kfashion.guards import check_runs, hold_lock, start_runs
 
-# Defaults, all visible here. The epochs and batch size are those the earlier schedule search
-# chose on validation (30 epochs, batch 100); the learning rates are chosen per cell.
+# Defaults, all visible here. The epochs and batch size are those an earlier schedule search
+# chose on validation (30 epochs, batch 100; its record, with every candidate's validation
+# numbers: `git show c1f9354:results/reference/schedule.json`); the learning rates are chosen
+# per cell by the grid's own search.
 EPOCHS = 30
 BATCH_SIZE = 100
 SEEDS = 5  # fine-tuning seeds of a random case, and of the first pretraining seed
@@ -286,8 +288,7 @@ def main(argv=None) -> None:
     if parallel.role() == "single":
         parallel.check_workers(args.workers)
     cli.check_data_flags(args)
-    images = args.subset or 60_000
-    counts = grid.parse_counts(args.labels, images - images // 6)
+    counts = grid.parse_counts(args.labels, train_split_size(args.subset))
     encoder_seeds = parse_seeds(args.encoder_seeds)
     files = encoder_files(args, encoder_seeds)
     results = cli.writable_folder(args.results, "--results")

@@ -362,3 +362,40 @@ def test_a_sweep_whose_trials_all_failed_is_reported_not_judged(tmp_path):
     for found in judged["claims"]:
         assert found["verdict"] == "not resolved", found["claim"]
     assert findings.NO_SEED in (tmp_path / "README.md").read_text()
+
+
+def test_the_report_says_where_a_moved_run_was_made_and_which_versions_made_its_runs(tmp_path):
+    # a reference run made in results/next/ and moved whole keeps its commands as they ran;
+    # the report says so, and names every kfashion version a resumed run's records carry
+    def stage(command, versions):
+        environments = [
+            {"backend": "tensorflow", "machine": "m", "versions": {"kfashion": v}} for v in versions
+        ]
+        return {
+            "provenance": {
+                "command": command,
+                "date": "2026-12-01T00:00:00",
+                "backend": "tensorflow",
+                "machine": "m",
+                "versions": {"kfashion": versions[-1]},
+            },
+            "runs": [{"environment": env} for env in environments],
+        }
+
+    folder = tmp_path / "results" / "reference"
+    stages = {
+        "sweep": stage("python -m kfashion.tune --results results/next --seeds 3", ["0.2.0"]),
+        "architecture sweep": stage(
+            "python -m kfashion.tune --results results/next/architecture", ["0.2.0"]
+        ),
+        "transfer grid": stage("python -m kfashion.transfer --results results/next", ["0.3.0"]),
+    }
+    assert report.made_elsewhere(stages, folder) == [
+        "These runs were made in `results/next` and moved here whole once complete.",
+        "",
+    ]
+    made_here = {"sweep": stage(f"python -m kfashion.tune --results {folder}", ["0.3.0"])}
+    assert report.made_elsewhere(made_here, folder) == []
+    lines = sections.how_section(stages)
+    assert any("kfashion 0.2.0 and 0.3.0" in line for line in lines)
+    assert not any("and 0.3.0" in line for line in sections.how_section(made_here))

@@ -2,6 +2,7 @@
 what its JSON gives, its defaults were chosen on validation, and its classifiers give the
 accuracy it reports in a process that never imports kfashion."""
 
+import hashlib
 import json
 import re
 import shutil
@@ -41,13 +42,13 @@ def test_committed_report_is_what_the_json_renders():
 def test_project_readme_blocks_are_what_the_json_renders():
     text = (ROOT / "README.md").read_text()
     assert report.project_readme(text, REFERENCE, "results/reference") == text
-    for start, end in (report.HEADLINE, report.FINDINGS, report.SPEED):
+    for start, end in (report.HEADLINE, report.FINDINGS, report.SPEED, report.ANSWER):
         assert text.split(start)[1].split(end)[0].strip(), start
 
 
 def test_no_number_is_typed_by_hand_outside_the_rendered_blocks():
     text = (ROOT / "README.md").read_text()
-    for start, end in (report.HEADLINE, report.FINDINGS, report.SPEED):
+    for start, end in (report.HEADLINE, report.FINDINGS, report.SPEED, report.ANSWER):
         text = text.split(start)[0] + text.split(end)[1]
     # percentages, seconds, speed-ups and images/s belong in the rendered blocks
     typed = re.findall(r"\d+(?:\.\d+)?\s?(?:%|s\b|x\b|images/s)", text)
@@ -60,6 +61,21 @@ def test_defaults_are_what_the_reference_was_made_with():
     assert len(settings["seeds"]) == transfer.SEEDS
     sweep = committed("sweep.json")["settings"]
     assert (sweep["epochs"], len(sweep["seeds"])) == (tune.EPOCHS, tune.SEEDS)
+
+
+def test_committed_encoders_are_the_ones_the_grid_started_from():
+    # each pretraining seed's encoder the grid records by its SHA-256 is committed, unchanged
+    encoders = committed("grid.json")["settings"]["encoders"]
+    folders = {
+        "course": REFERENCE / "models",
+        "linear_code": REFERENCE / layout.ARCHITECTURE / "models",
+    }
+    assert set(encoders) == set(folders)
+    for name, seeds in encoders.items():
+        assert len(seeds) >= 3, name  # the grid issue's bar: at least 3 pretraining seeds
+        for seed, entry in seeds.items():
+            path = layout.encoder_seed(folders[name], int(seed))
+            assert hashlib.sha256(path.read_bytes()).hexdigest() == entry["sha256"], path
 
 
 def test_no_folder_of_the_making_machine_is_recorded():
@@ -144,7 +160,7 @@ def test_committed_models_predict_alike_on_tensorflow_and_jax(tmp_path, debian_d
         folder.mkdir()
         predicted = predict_elsewhere(models, inputs, folder, {"KERAS_BACKEND": backend})
         outputs[backend] = dict(zip(models, predicted, strict=True))
-    assert len(outputs["jax"]) == len(models) == 7
+    assert len(outputs["jax"]) == len(models) == 10  # 3 exported, 4 classifiers, 3 seeds
     for path in models:
         np.testing.assert_allclose(
             outputs["jax"][path], outputs["tensorflow"][path], atol=1e-5, err_msg=path.name
