@@ -27,9 +27,9 @@ import sys
 from pathlib import Path
 
 from kfashion import cli, grid, layout, parallel
-from kfashion.design import network, train_split_size
+from kfashion.design import CASES, network, train_split_size
 from kfashion.errors import UserError, exit_on_user_error
-from kfashion.files import read_json, read_record
+from kfashion.files import read_json, read_record, reading
 from kfashion.guards import check_runs, hold_lock, start_runs
 
 # Defaults, all visible here. The epochs and batch size are those an earlier schedule search
@@ -206,6 +206,40 @@ def check_encoders(results, groups, digests: dict) -> None:
                 )
 
 
+def check_saved_cases(results: Path, cells, main) -> None:
+    """Refuse a command whose four classic cells (`main`) are not those whose classifiers
+    `results` holds (transfer.json's: its first network, recipe and pretraining seed): writing
+    them would replace those classifiers, and the first command, run again, would train its
+    first seeds again to save them back."""
+    path = results / layout.TRANSFER
+    if not path.exists():
+        return
+
+    def described(network_name, recipe, encoder_seed, pretrained):
+        start = f"pretraining seed {encoder_seed}" if pretrained else "random encoder"
+        return f"{network_name}, recipe {recipe}, {start}"
+
+    with reading(path):
+        saved = read_json(path)
+        network_name, seed = saved["settings"]["network"], saved["settings"].get("encoder_seed", 0)
+        before = {
+            int(case): described(network_name, entry["recipe"], seed, CASES[int(case)].pretrained)
+            for case, entry in saved["cases"].items()
+        }
+    for cell in filter(main, cells):
+        now = described(cell.network, cell.recipe, cell.encoder_seed, cell.encoder_seed >= 0)
+        if (
+            cell.case in before
+            and before[cell.case] != now
+            and layout.classifier(results, cell.case).exists()
+        ):
+            raise UserError(
+                f"{layout.classifier(results, cell.case)} holds case {cell.case} of "
+                f"{before[cell.case]}; this command's case {cell.case} is {now} and would "
+                "replace it: give another --results to keep both, or delete it to replace it"
+            )
+
+
 def check_every_cell_ran(tuner) -> None:
     """One line naming a cell whose run failed (KerasTuner records the error and goes on)."""
     from keras_tuner.engine.trial import TrialStatus
@@ -347,6 +381,7 @@ def main(argv=None) -> None:
             for folder, mine in folders.items():
                 check_runs(folder, mine)
             check_encoders(results, groups, digests)
+            check_saved_cases(results, cells, main_cell)
         for folder, mine in folders.items():
             start_runs(folder, mine, args.overwrite)
         fresh_project(project)

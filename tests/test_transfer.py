@@ -420,3 +420,27 @@ def test_a_final_cell_waits_for_its_search_then_gets_the_rate_that_scored_best(t
     handed = oracle.create_trial("tuner2")
     assert handed.status == TrialStatus.RUNNING
     assert grid.Cell.from_values(handed.hyperparameters.values).rate == 3e-3
+
+
+@pytest.mark.usefixtures("debian_data_dir")
+def test_a_grid_of_other_four_cases_does_not_replace_the_saved_classifiers(
+    tmp_path, encoder_file, capsys
+):
+    """transfer.json and models/classifier_case*.keras hold the first network's, recipe's and
+    pretraining seed's four cells; a command whose first ones differ would replace them (and
+    a later run of the first command would train its first seeds again): refused."""
+    saved = layout.classifier(tmp_path, 1)
+    saved.parent.mkdir(parents=True)
+    saved.write_bytes(b"the classifier an earlier transfer saved")
+    record = {
+        "settings": {"network": "course", "encoder_seed": 0},
+        "cases": {"1": {"recipe": "joint"}},
+    }
+    (tmp_path / layout.TRANSFER).write_text(json.dumps(record))
+    args = [*SMALL, "--encoder", str(encoder_file), "--results", str(tmp_path), "--cases", "1"]
+    args += ["--directory", str(tmp_path / "tuning")]
+    message = refused_here(transfer.main, [*args, "--recipes", "two_phase"], capsys)
+    assert "case 1 of course, recipe joint, pretraining seed 0" in message, message
+    assert "--results" in message
+    assert saved.read_bytes() == b"the classifier an earlier transfer saved"
+    assert not (tmp_path / "transfer" / "runs").exists()  # refused before anything is written
