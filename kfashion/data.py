@@ -22,20 +22,20 @@ from pathlib import Path
 
 import numpy as np
 
-from kfashion.cli import check_subset
-from kfashion.design import CLASS_NAMES, NUM_CLASSES
+from kfashion import cli
+from kfashion.design import CLASS_NAMES, NUM_CLASSES, TRAIN_IMAGES, train_split_size
 from kfashion.errors import UserError, exit_on_user_error
 
 # file name, number of items, SHA-256 of the decompressed content (gzip headers vary, content not)
 FILES = {
     "train_images": (
         "train-images-idx3-ubyte.gz",
-        60_000,
+        TRAIN_IMAGES,
         "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
     ),
     "train_labels": (
         "train-labels-idx1-ubyte.gz",
-        60_000,
+        TRAIN_IMAGES,
         "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
     ),
     "test_images": (
@@ -317,7 +317,7 @@ def load(data_dir=None, subset: int | None = None, split_seed: int = SPLIT_SEED)
     Returns:
         A Dataset.
     """
-    check_subset(subset)
+    cli.check_subset(subset)
     raw = load_raw(data_dir)
     x, y = raw.train_images, raw.train_labels
     x_test, y_test = raw.test_images, raw.test_labels
@@ -343,8 +343,6 @@ def load(data_dir=None, subset: int | None = None, split_seed: int = SPLIT_SEED)
 
 @exit_on_user_error
 def main(argv=None) -> None:
-    from kfashion import cli
-
     parser = cli.parser(
         "kfashion.data", "Find, check and summarise the Fashion-MNIST files kfashion will use."
     )
@@ -364,7 +362,7 @@ def main(argv=None) -> None:
         f"checksums OK (read and checked in {seconds:.1f} s)"
     )
     print(
-        f"split used by every stage: {len(raw.train_labels) * 5 // 6:,} train / "
+        f"split used by every stage: {train_split_size():,} train / "
         f"{len(raw.train_labels) // 6:,} validation (stratified, seed {SPLIT_SEED}) / "
         f"{len(raw.test_labels):,} test"
     )

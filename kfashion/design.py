@@ -25,7 +25,7 @@ TRAIN_IMAGES = 60_000  # Fashion-MNIST's training file, which the train and vali
 
 def train_split_size(subset: int | None = None) -> int:
     """The images a stage trains on, out of `--subset` of them (None: all): five sixths; the
-    other sixth validates (`kfashion.data.split`)."""
+    other sixth validates (`kfashion.data.load`)."""
     images = subset or TRAIN_IMAGES
     return images - images // 6
 

@@ -7,6 +7,7 @@ and the report can be regenerated at any time. A folder other than the committed
 Only rendering the reference folder updates the project README's results and speed blocks.
 """
 
+import shlex
 import sys
 from pathlib import Path
 
@@ -216,22 +217,29 @@ def render(results: Path, reference: Path | None = REFERENCE) -> str:
 
 
 def made_elsewhere(stages: dict, results: Path) -> list[str]:
-    """A line saying so where the stages ran with another `--results` than this folder: a new
-    reference run is made in a folder of its own and moved here whole once complete, and its
-    commands are kept as they ran."""
-    folders = {
-        command.split("--results ", 1)[1].split()[0]
-        for stage in stages.values()
-        if "--results " in (command := stage["provenance"]["command"])
-    }
-    here = {results.resolve(), (results / layout.ARCHITECTURE).resolve()}
-    elsewhere = sorted(f for f in folders if Path(f).resolve() not in here)
+    """For the committed reference run only: a line saying so where its stages ran with
+    another `--results` (a new reference run is made in a folder of its own, then moved here
+    once complete), since its commands are kept as they ran. `study --reference` runs from
+    the project's root, so the recorded folders are relative to it."""
+    if results.resolve() != REFERENCE.resolve():
+        return []
+    here = {REFERENCE.resolve(), (REFERENCE / layout.ARCHITECTURE).resolve()}
+    folders = set()
+    for stage in stages.values():
+        words = shlex.split(stage["provenance"]["command"])
+        pairs = zip(words, words[1:], strict=False)  # each word and the one after it
+        folders |= {after for before, after in pairs if before == "--results"}
+    elsewhere = sorted(f for f in folders if (PROJECT / f).resolve() not in here)
     # the architecture comparison's folder inside the one named already
     elsewhere = [f for f in elsewhere if Path(f).parent.as_posix() not in elsewhere]
     if not elsewhere:
         return []
     named = " and ".join(f"`{f}`" for f in elsewhere)
-    return [f"These runs were made in {named} and moved here whole once complete.", ""]
+    return [
+        f"These runs were made in {named} and moved here once complete (KerasTuner's working "
+        "folder, `--directory`, is not part of a committed run); each command is shown as it ran.",
+        "",
+    ]
 
 
 def findings_summary(findings: dict, link: str) -> list[str]:
@@ -369,7 +377,7 @@ def headline(results: Path, link: str) -> str:
         else ""
     )
     lines = [
-        f"The four cases on every label: test accuracy on the {settings['sizes']['test']:,} test "
+        f"The four cases on all labels: test accuracy on the {settings['sizes']['test']:,} test "
         f"images, {encoder}mean ± std over {len(settings['seeds'])} seeds "
         f"([full report]({link}/README.md)):",
         "",

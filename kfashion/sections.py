@@ -185,6 +185,10 @@ def transfer_section(
     return out
 
 
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" + ("" if count == 1 else "s")
+
+
 def _labels(labels: str) -> str:
     return "all" if labels == "all" else f"{int(labels):,}"
 
@@ -222,8 +226,8 @@ def answer_lines(found: dict) -> list[str]:
     ]
     starts = sorted({tuple(r["starts"]) for r in found["best_recipes"]})
     per_side = "; ".join(
-        f"{pretrained} independently pretrained encoders (each the mean over its fine-tuning "
-        f"seeds) against {random} random starts"
+        f"{plural(pretrained, 'independently pretrained encoder')} (each the mean over the "
+        f"fine-tuning seeds every pretraining seed has) against {plural(random, 'random start')}"
         for pretrained, random in starts
     )
     return [
@@ -504,6 +508,11 @@ def latent_section(latent: dict) -> list[str]:
     ]
 
 
+def version_key(version: str) -> tuple:
+    """ "0.10.0" after "0.9.0": versions compared by their numbers."""
+    return tuple(int(part) if part.isdigit() else -1 for part in version.split("."))
+
+
 def how_section(stages: dict) -> list[str]:
     """Each stage's command, backend, machine, versions and data; and whether the runs that a
     table combines were all made alike."""
@@ -533,7 +542,7 @@ def how_section(stages: dict) -> list[str]:
     if len(versions_of_runs) > 1:  # a long run resumed across versions says which made what
         out.append(
             "- The training runs recorded here were made by kfashion "
-            + " and ".join(sorted(versions_of_runs))
-            + " (resumed across versions); each run's record names its version."
+            + " and ".join(sorted(versions_of_runs, key=version_key))
+            + "; each run's record names its version."
         )
     return out + [""]

@@ -210,9 +210,11 @@ def check_saved_cases(results: Path, cells, main) -> None:
     """Refuse a command whose four classic cells (`main`) are not those whose classifiers
     `results` holds (transfer.json's: its first network, recipe and pretraining seed): writing
     them would replace those classifiers, and the first command, run again, would train its
-    first seeds again to save them back."""
+    first seeds again to save them back. A transfer.json of a version before the grid names
+    no network or recipe: its runs are not this version's to resume, so nothing is judged."""
     path = results / layout.TRANSFER
-    if not path.exists():
+    mine = [c for c in cells if main(c) and layout.classifier(results, c.case).exists()]
+    if not mine or not path.exists():
         return
 
     def described(network_name, recipe, encoder_seed, pretrained):
@@ -221,18 +223,16 @@ def check_saved_cases(results: Path, cells, main) -> None:
 
     with reading(path):
         saved = read_json(path)
-        network_name, seed = saved["settings"]["network"], saved["settings"].get("encoder_seed", 0)
+        network_name = saved["settings"].get("network")
+        seed = saved["settings"].get("encoder_seed", 0)
         before = {
             int(case): described(network_name, entry["recipe"], seed, CASES[int(case)].pretrained)
             for case, entry in saved["cases"].items()
+            if network_name and "recipe" in entry
         }
-    for cell in filter(main, cells):
+    for cell in mine:
         now = described(cell.network, cell.recipe, cell.encoder_seed, cell.encoder_seed >= 0)
-        if (
-            cell.case in before
-            and before[cell.case] != now
-            and layout.classifier(results, cell.case).exists()
-        ):
+        if before.get(cell.case, now) != now:
             raise UserError(
                 f"{layout.classifier(results, cell.case)} holds case {cell.case} of "
                 f"{before[cell.case]}; this command's case {cell.case} is {now} and would "
@@ -328,17 +328,6 @@ def main(argv=None) -> None:
     results = cli.writable_folder(args.results, "--results")
     cli.writable_folder(args.directory, "--directory")
 
-    from kfashion import data
-    from kfashion.files import file_digest
-    from kfashion.quiet_keras import load_keras
-    from kfashion.saved_models import load_encoder
-
-    load_keras()
-    encoders = {
-        name: {seed: (load_encoder(path), file_digest(path)) for seed, path in mine.items()}
-        for name, mine in files.items()
-    }
-    dataset = data.load(args.data_dir, subset=args.subset)
     cells = grid.plan(
         list(files),
         counts,
@@ -352,6 +341,20 @@ def main(argv=None) -> None:
 
     def main_cell(cell):  # transfer.json's: the first network, recipe and pretraining seed
         return grid.is_main(cell, cells[0].network, recipes, encoder_seeds[0])
+
+    if not args.overwrite and parallel.role() != "worker":  # before any framework loads
+        check_saved_cases(results, cells, main_cell)
+    from kfashion import data
+    from kfashion.files import file_digest
+    from kfashion.quiet_keras import load_keras
+    from kfashion.saved_models import load_encoder
+
+    load_keras()
+    encoders = {
+        name: {seed: (load_encoder(path), file_digest(path)) for seed, path in mine.items()}
+        for name, mine in files.items()
+    }
+    dataset = data.load(args.data_dir, subset=args.subset)
 
     if parallel.role() == "worker":  # runs only: the chief checks, locks and writes
         run_grid(args, cells, main_cell, encoders, dataset, results)
@@ -381,7 +384,6 @@ def main(argv=None) -> None:
             for folder, mine in folders.items():
                 check_runs(folder, mine)
             check_encoders(results, groups, digests)
-            check_saved_cases(results, cells, main_cell)
         for folder, mine in folders.items():
             start_runs(folder, mine, args.overwrite)
         fresh_project(project)

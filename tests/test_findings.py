@@ -364,9 +364,12 @@ def test_a_sweep_whose_trials_all_failed_is_reported_not_judged(tmp_path):
     assert findings.NO_SEED in (tmp_path / "README.md").read_text()
 
 
-def test_the_report_says_where_a_moved_run_was_made_and_which_versions_made_its_runs(tmp_path):
-    # a reference run made in results/next/ and moved whole keeps its commands as they ran;
-    # the report says so, and names every kfashion version a resumed run's records carry
+def test_the_report_says_where_a_moved_run_was_made_and_which_versions_made_its_runs(
+    tmp_path, monkeypatch
+):
+    # a reference run made in results/next/ and moved keeps its commands as they ran; its
+    # report says so, and names every kfashion version its records carry. A user's own
+    # folder never gets that line, whatever its commands' paths look like.
     def stage(command, versions):
         environments = [
             {"backend": "tensorflow", "machine": "m", "versions": {"kfashion": v}} for v in versions
@@ -382,20 +385,45 @@ def test_the_report_says_where_a_moved_run_was_made_and_which_versions_made_its_
             "runs": [{"environment": env} for env in environments],
         }
 
-    folder = tmp_path / "results" / "reference"
-    stages = {
+    monkeypatch.setattr(report, "PROJECT", tmp_path)
+    monkeypatch.setattr(report, "REFERENCE", tmp_path / "results" / "reference")
+    moved = {
         "sweep": stage("python -m kfashion.tune --results results/next --seeds 3", ["0.2.0"]),
         "architecture sweep": stage(
             "python -m kfashion.tune --results results/next/architecture", ["0.2.0"]
         ),
-        "transfer grid": stage("python -m kfashion.transfer --results results/next", ["0.3.0"]),
+        "transfer grid": stage("python -m kfashion.transfer --results results/next", ["0.10.0"]),
     }
-    assert report.made_elsewhere(stages, folder) == [
-        "These runs were made in `results/next` and moved here whole once complete.",
-        "",
-    ]
-    made_here = {"sweep": stage(f"python -m kfashion.tune --results {folder}", ["0.3.0"])}
-    assert report.made_elsewhere(made_here, folder) == []
-    lines = sections.how_section(stages)
-    assert any("kfashion 0.2.0 and 0.3.0" in line for line in lines)
-    assert not any("and 0.3.0" in line for line in sections.how_section(made_here))
+    (line, _) = report.made_elsewhere(moved, tmp_path / "results" / "reference")
+    assert line.startswith("These runs were made in `results/next` and moved here once")
+    in_place = {"sweep": stage("python -m kfashion.tune --results results/reference", ["0.3.0"])}
+    assert report.made_elsewhere(in_place, tmp_path / "results" / "reference") == []
+    mine = {
+        "sweep": stage("python -m kfashion.tune --results .../myruns/results", ["0.3.0"]),
+        "baseline": stage("python -m kfashion.baseline --results 'my results'", ["0.3.0"]),
+    }
+    assert report.made_elsewhere(mine, tmp_path / "elsewhere") == []
+    assert report.made_elsewhere(moved, tmp_path / "results") == []
+    lines = sections.how_section(moved)
+    assert any("kfashion 0.2.0 and 0.10.0;" in line for line in lines), lines  # by number
+    assert not any("kfashion 0.3.0 and" in line for line in sections.how_section(in_place))
+
+
+def test_the_answer_counts_its_starts_in_agreeing_words():
+    row = {
+        "network": "course",
+        "labels": "all",
+        "pretrained": {"case": 1, "recipe": "joint"},
+        "random": {"case": 3, "recipe": "joint"},
+        "pretrained_mean": 0.9,
+        "random_mean": 0.91,
+        "mean_difference": None,
+        "ci95": None,
+        "p_value": None,
+        "p_holm": None,
+        "verdict": "not resolved (no interval)",
+        "starts": [1, 2],
+    }
+    lines = sections.answer_lines({"sentence": "Not resolved here.", "best_recipes": [row]})
+    assert "Each row: 1 independently pretrained encoder (each" in lines[2], lines[2]
+    assert "against 2 random starts." in lines[2]
