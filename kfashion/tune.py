@@ -29,7 +29,7 @@ from pathlib import Path
 
 from kfashion import cli, data, design, layout, parallel
 from kfashion.errors import UserError, exit_on_user_error
-from kfashion.files import changed_settings, write_json
+from kfashion.files import changed_settings, read_record, write_json
 from kfashion.guards import hold_lock
 
 # Defaults of the reference run, all visible here.
@@ -149,15 +149,31 @@ def check_settings(project_dir: Path, settings: dict, overwrite: bool) -> bool:
     return False
 
 
+def transfer_runs_from(results_dir: Path) -> list[Path]:
+    """The finished transfer runs that started from an encoder this sweep's folder holds now,
+    by the encoder's SHA-256 in each run's record: in the folder's own grid (`study`) and, for
+    the architecture comparison's folder, in the grid of the folder above it, which keeps each
+    network's runs apart (`study --reference`)."""
+    from kfashion.files import file_digest
+
+    models = layout.model(results_dir, "encoder").parent
+    digests = {file_digest(path) for path in models.glob("encoder*.keras")}
+    folders = [results_dir]
+    if results_dir.name == layout.ARCHITECTURE:
+        folders.append(results_dir.parent)
+    runs = [path for folder in folders for path in layout.finished_transfer_runs(folder)]
+    return [path for path in runs if (read_record(path) or {}).get("encoder_sha256") in digests]
+
+
 def warn_about_transfer_runs(results_dir: Path) -> None:
     """Say up front what a new sweep's encoder does to the transfer runs made from the old one."""
-    runs = results_dir / "transfer" / "runs"
-    count = len(layout.finished_transfer_runs(results_dir))
-    if count:
+    if runs := transfer_runs_from(results_dir):
+        where = sorted({str(path.parent.parent.parent) for path in runs})
         print(
-            f"note: this sweep will write {layout.model(results_dir, 'encoder')} when it "
-            f"ends; the {count} transfer runs in {runs} were made from the encoder there now, "
-            "so if the new one differs, `python -m kfashion.transfer` will keep them apart and "
+            f"note: this sweep will write its encoders to "
+            f"{layout.model(results_dir, 'encoder').parent} when it ends; the transfer runs "
+            f"in {' and '.join(where)} include {len(runs):,} made from the encoders there now, "
+            "so if the new ones differ, `python -m kfashion.transfer` will keep them apart and "
             "ask for --overwrite (or another --results)",
             flush=True,
         )

@@ -306,3 +306,26 @@ def test_a_worker_does_not_check_the_worker_count_it_was_not_given(monkeypatch):
     monkeypatch.delenv("KERASTUNER_ORACLE_IP")
     with pytest.raises(UserError, match="--workers 100000"):
         tune.design_from_args(args)
+
+
+def test_a_new_architecture_sweep_names_the_grid_runs_made_from_its_encoders(tmp_path, capsys):
+    """The grid keeps the architecture comparison's runs in the folder above it
+    (transfer/runs/linear_code/...): a new sweep there says so up front, counting only the
+    runs whose record names an encoder the folder holds now."""
+    from kfashion import layout
+    from kfashion.files import file_digest
+
+    variant = tmp_path / layout.ARCHITECTURE
+    encoder = layout.encoder_seed(variant / "models", 0)
+    encoder.parent.mkdir(parents=True)
+    encoder.write_bytes(b"an encoder the sweep exported")
+    runs = layout.grid_runs(tmp_path, "linear_code", "all")
+    runs.mkdir(parents=True)
+    mine = {"encoder_sha256": file_digest(encoder)}
+    (runs / "case1_joint_enc0_seed0.json").write_text(json.dumps(mine))
+    (runs / "case1_joint_enc0_seed1.json").write_text(json.dumps({"encoder_sha256": "other"}))
+    tune.warn_about_transfer_runs(variant)
+    note = capsys.readouterr().out
+    assert f"the transfer runs in {tmp_path / 'transfer' / 'runs'} include 1 made" in note, note
+    tune.warn_about_transfer_runs(tmp_path)  # the main sweep's folder holds no such encoder
+    assert capsys.readouterr().out == ""
