@@ -51,6 +51,9 @@ def test_the_quick_look_runs_every_stage_of_the_study_at_its_sizes(tmp_path):
     assert parsed(plan[0]).seeds == study.QUICK["seeds"]
     assert parsed(plan[1]).seeds == study.QUICK["transfer_seeds"]
     assert parsed(plan[1]).directory == str(tmp_path)  # KerasTuner's state beside the sweep's
+    baseline = plan[2].argv
+    assert baseline[baseline.index("--max-iter") + 1] == str(study.QUICK["max_iter"])
+    assert "--max-iter" not in plan_of([], tmp_path)[2].argv  # the study's own: the default
 
 
 def test_the_readme_describes_the_quick_look_at_its_sizes():
@@ -61,6 +64,7 @@ def test_the_readme_describes_the_quick_look_at_its_sizes():
     assert f"runs every stage on {subset:,} images ({subset * 5 // 6:,} to train" in readme
     assert f"{study.QUICK['epochs']} epochs, one\nsweep seed a point and two transfer" in readme
     assert (study.QUICK["seeds"], study.QUICK["transfer_seeds"]) == (1, 2)
+    assert f"the baseline's fits stopped at {study.QUICK['max_iter']} iterations" in readme
 
 
 def test_a_size_of_zero_reaches_its_stage_to_be_refused(tmp_path):
