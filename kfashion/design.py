@@ -20,7 +20,7 @@ CLASS_NAMES = (
 )
 NUM_CLASSES = len(CLASS_NAMES)
 IMAGE_SHAPE = (28, 28, 1)
-TRAIN_IMAGES = 60_000  # Fashion-MNIST's training file, which the train and validation split
+TRAIN_IMAGES = 60_000  # Fashion-MNIST's training file: the train and validation splits' images
 
 
 def train_split_size(subset: int | None = None) -> int:

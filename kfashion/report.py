@@ -4,7 +4,8 @@ First `kfashion.findings` turns the stages' JSON under `--results` into `finding
 every section is rendered from those files (`kfashion.sections`), so nothing is typed by hand
 and the report can be regenerated at any time. A folder other than the committed reference run
 (`results/reference/`) gets a section setting the reference's headline numbers beside its own.
-Only rendering the reference folder updates the project README's results and speed blocks.
+Only rendering the reference folder updates the project README's blocks (the answer, the
+four cases, the findings, the speed).
 """
 
 import shlex
