@@ -75,7 +75,8 @@ def beside_reference(results: Path, reference: Path) -> list[str]:
         "",
         "This folder's headline numbers (means over its seeds) beside the committed reference "
         "run's (`results/reference/`), and whether each falls inside the reference's spread "
-        "over seeds. A run at other sizes (a subset, fewer epochs) is not expected to.",
+        "over seeds. A run at other sizes (a subset, fewer epochs, capped baseline fits) is not "
+        "expected to.",
         "",
     ]
     return (
@@ -398,8 +399,8 @@ def replace_block(text: str, markers: tuple[str, str], block: str) -> str:
 
 
 def project_readme(text: str, results: Path, link: str) -> str:
-    """The project README's text with its results, findings and speed blocks rendered from the
-    JSON under `results` (linked from the README as `link`)."""
+    """The project README's text with its blocks (the answer, the four cases, the findings, the
+    speed) rendered from the JSON under `results` (linked from the README as `link`)."""
     text = replace_block(text, HEADLINE, headline(results, link))
     if findings := load(results, layout.FINDINGS):
         text = replace_block(text, FINDINGS, "\n".join(findings_summary(findings, link)))

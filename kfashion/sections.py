@@ -111,6 +111,7 @@ def baseline_lines(baseline: dict, transfer: dict) -> list[str]:
                 )
                 if grid
                 else f"{entry['validation_accuracy']:.2%}"
+                + ("" if entry.get("converged", True) else " (not converged)")
             )
             rows.append(
                 [

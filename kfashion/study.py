@@ -14,8 +14,9 @@ the finished units of work took. Stop it at any time and run the same command ag
   latent maps. Only this rewrites committed files, and only when asked for.
 
 Each stage's settings are its own command's defaults, except the sizes given here (`--subset`,
-`--epochs`, `--seeds`, or --quick's), which every stage that trains receives; the counts of
-work the progress lines use are read from each stage's own parsed arguments.
+`--epochs`, `--seeds`, or --quick's), which every stage that trains receives (of --quick's,
+the transfer seeds go to transfer and the lbfgs cap to the baseline); the counts of work the
+progress lines use are read from each stage's own parsed arguments.
 """
 
 import dataclasses
@@ -35,10 +36,11 @@ QUICK_RESULTS, QUICK_DIRECTORY = "results/quick", "tuning/quick"
 REFERENCE_RESULTS, REFERENCE_DIRECTORY = "results/reference", "tuning/reference"
 # --quick's sizes, chosen by measuring on a 2-core CPU (the README's speed section has the
 # time): enough images and epochs that every case lands well above chance and in the
-# reference run's order (at 3 epochs, cases 3, 1, 2, 4: 82.0, 75.0, 66.8 and 57.2%; at 4,
-# about 20 s more: 82.9, 76.9, 69.9, 58.6%), one sweep seed a point (the sweep is most of
-# the time), and the baseline's lbfgs stopped at 300 iterations (at C=10 it took 848, 31 s
-# of the 51 s its four fits took; C=0.1, which validation chose, converges in 237).
+# reference run's order, the jointly trained cases 3 and 1 ahead, then case 2, then case 4
+# (at 3 epochs: 82.0, 75.0, 66.8 and 57.2%; at 4, on one run about 20 s more: 82.9, 76.9,
+# 69.9, 58.6%), one sweep seed a point (the sweep is most of the time), and the baseline's
+# lbfgs capped at 300 iterations (at C=10 it took 848, 31 s of the 51 s its four fits took;
+# C=0.1, which validation chose, converges in 237; the report marks fits that did not).
 QUICK = {"subset": 12_000, "epochs": 3, "seeds": 1, "transfer_seeds": 2, "max_iter": 300}
 LABELS = "100,1000,10000,all"  # label counts of the reference run's grid
 RECIPES = "joint,two_phase"  # the reference grid's recipes of the jointly trained cases

@@ -64,7 +64,7 @@ def test_the_readme_describes_the_quick_look_at_its_sizes():
     assert f"runs every stage on {subset:,} images ({subset * 5 // 6:,} to train" in readme
     assert f"{study.QUICK['epochs']} epochs, one\nsweep seed a point and two transfer" in readme
     assert (study.QUICK["seeds"], study.QUICK["transfer_seeds"]) == (1, 2)
-    assert f"the baseline's fits stopped at {study.QUICK['max_iter']} iterations" in readme
+    assert f"the baseline's fits capped at {study.QUICK['max_iter']} iterations" in readme
 
 
 def test_a_size_of_zero_reaches_its_stage_to_be_refused(tmp_path):

@@ -329,3 +329,15 @@ def test_a_new_architecture_sweep_names_the_grid_runs_made_from_its_encoders(tmp
     assert f"the transfer runs in {tmp_path / 'transfer' / 'runs'} include 1 made" in note, note
     tune.warn_about_transfer_runs(tmp_path)  # the main sweep's folder holds no such encoder
     assert capsys.readouterr().out == ""
+    # the main sweep's own encoder, and a run of its own grid made from it (`study`)
+    own = layout.encoder_seed(tmp_path / "models", 0)
+    own.parent.mkdir()
+    own.write_bytes(b"the main sweep's encoder")
+    course = layout.grid_runs(tmp_path, "course", "all")
+    course.mkdir(parents=True)
+    record = {"encoder_sha256": file_digest(own)}
+    (course / "case1_joint_enc0_seed0.json").write_text(json.dumps(record))
+    tune.warn_about_transfer_runs(tmp_path)
+    assert f"the transfer runs in {tmp_path / 'transfer' / 'runs'} include 1 made" in (
+        capsys.readouterr().out
+    )
