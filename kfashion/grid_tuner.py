@@ -180,9 +180,8 @@ class GridTuner(keras_tuner.Tuner):
         # (`kfashion.seeds_together`, as the sweep's autoencoders train) first ran at 0.67x the
         # images/s of one alone on a busy 2-core machine; on an idle one `kfashion.bench` gave
         # 1.09x, 1.18x and 0.77x in three runs (results/reference/bench.json holds the last):
-        # too small and unsteady a gain for a third way of
-        # training a run (few-label runs give each seed its own images, two-phase runs have two
-        # phases), so it is not taken.
+        # too small and unsteady a gain for a third way of training a run (few-label runs give
+        # each seed its own images, two-phase runs have two phases), so it is not taken.
         for seed in seeds:
             keras.backend.clear_session()  # the last run's models and functions are done with
             split = split_for(cell, seed, *arguments)

@@ -113,7 +113,7 @@ def units(module: str, argv: list[str]) -> int:
         args = transfer.parse_args(argv)
         cells = grid.plan(
             [f"network{i}" for i in range(len(args.encoder or [None]))],
-            grid.parse_counts(args.labels, design.train_split_size(args.subset)),
+            grid.parse_counts(args.labels, train_split_size(args.subset)),
             cli.parse_cases(args.cases),
             grid.parse_recipes(args.recipes),
             transfer.parse_seeds(args.encoder_seeds),

@@ -217,8 +217,8 @@ def check_saved_cases(results: Path, cells, main) -> None:
     if not mine or not path.exists():
         return
 
-    def described(network_name, recipe, encoder_seed, pretrained):
-        start = f"pretraining seed {encoder_seed}" if pretrained else "random encoder"
+    def described(network_name, case, recipe, encoder_seed):
+        start = f"pretraining seed {encoder_seed}" if CASES[case].pretrained else "random encoder"
         return f"{network_name}, recipe {recipe}, {start}"
 
     with reading(path):
@@ -226,12 +226,12 @@ def check_saved_cases(results: Path, cells, main) -> None:
         network_name = saved["settings"].get("network")
         seed = saved["settings"].get("encoder_seed", 0)
         before = {
-            int(case): described(network_name, entry["recipe"], seed, CASES[int(case)].pretrained)
+            int(case): described(network_name, int(case), entry["recipe"], seed)
             for case, entry in saved["cases"].items()
             if network_name and "recipe" in entry
         }
     for cell in mine:
-        now = described(cell.network, cell.recipe, cell.encoder_seed, cell.encoder_seed >= 0)
+        now = described(cell.network, cell.case, cell.recipe, cell.encoder_seed)
         if before.get(cell.case, now) != now:
             raise UserError(
                 f"{layout.classifier(results, cell.case)} holds case {cell.case} of "
