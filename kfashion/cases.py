@@ -158,6 +158,7 @@ def fit_phase(
         if split.keep_best:
             options["callbacks"].insert(0, best_epoch_kept(epochs))
         options |= training.fit_options()
+    training.build_before_fit(model, x, y)
     keras.utils.set_random_seed(seed)  # every case of a seed sees the same batches
     history = model.fit(x, y, epochs=epochs, batch_size=batch_size, verbose=verbose, **options)
     return {name: [float(v) for v in values] for name, values in history.history.items()}

@@ -32,6 +32,7 @@ import math
 import keras
 import numpy as np
 
+from kfashion import training
 from kfashion.design import IMAGE_SHAPE, STEP_NOISE
 
 
@@ -192,6 +193,8 @@ def fit(
     if validation is not None and not alone:
         validation = tuple([part] * len(models) for part in validation)
     stop = [*callbacks, *noise, keras.callbacks.TerminateOnNaN(), branches]
+    example = (x, y) if alone else ([x] * len(models), [y] * len(models))
+    training.build_before_fit(trained, *example)
     try:
         for epoch in range(epochs):
             orders = [epoch_order(seed, epoch, len(x)) for seed in seeds]

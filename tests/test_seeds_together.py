@@ -74,6 +74,27 @@ def test_a_seed_trained_together_is_that_seed_trained_alone(monkeypatch, tmp_pat
     )
 
 
+def count_traces(monkeypatch) -> list:
+    """A list that grows by one each time a model's training step is traced."""
+    traces, step = [], keras.Model.train_step
+    monkeypatch.setattr(
+        keras.Model, "train_step", lambda self, data: traces.append(1) or step(self, data)
+    )
+    return traces
+
+
+@pytest.mark.parametrize("seeds", [[0], [0, 1]])
+def test_a_fresh_model_traces_its_training_step_once(monkeypatch, seeds):
+    """On TensorFlow, Keras makes the optimizer's and the loss trackers' variables inside the
+    first trace, and a tf.function that makes variables is traced twice: they are made first."""
+    traces = count_traces(monkeypatch)
+    hypermodel = sweep.AutoencoderHyperModel(verbose=0)
+    x = np.random.default_rng(0).random((200, 28, 28, 1), dtype="float32")
+    group = [hypermodel.build(keras_tuner.HyperParameters(), seed) for seed in seeds]
+    seeds_together.fit(group, seeds, x, x, epochs=2, batch_size=100, validation_data=(x, x))
+    assert len(traces) == 1
+
+
 def test_each_seed_keeps_its_own_best_epoch():
     x = np.random.default_rng(0).random((SIZE, 28, 28, 1), dtype="float32")
     hypermodel = sweep.AutoencoderHyperModel(verbose=0)

@@ -119,6 +119,14 @@ def test_the_two_phase_recipe_trains_the_head_alone_first_then_every_layer(
     assert head_only["phase_epochs"] == [1, 1]
 
 
+def test_each_phase_traces_its_training_step_once(monkeypatch, encoder_file, small_data):
+    from test_seeds_together import count_traces
+
+    traces = count_traces(monkeypatch)
+    train(load_encoder(encoder_file), 1, "two_phase", small_data, epochs=2)
+    assert len(traces) == 2  # the head on codes, then the whole classifier
+
+
 def test_fresh_encoders_depend_on_the_seed(encoder_file):
     template = load_encoder(encoder_file)
     first, second = (
