@@ -329,15 +329,13 @@ def test_label_runs_save_the_classifiers_and_overwrite_discards_only_its_own_run
 ):
     args = [*SMALL, "--encoder", str(encoder_file), "--results", str(tmp_path), "--seeds", "1"]
     args += ["--cases", "2", "--directory", str(tmp_path / "tuning")]
-    labelled = start_transfer(*args, "--labels", "50,all", "--min-steps", "5")
-    _, err = labelled.communicate(timeout=600)
-    assert labelled.returncode == 0, err
+    transfer.main([*args, "--labels", "50,all", "--min-steps", "5"])
     assert (tmp_path / "models" / "classifier_case2.keras").exists()
     efficiency = json.loads((tmp_path / "label_efficiency.json").read_text())
     assert efficiency["settings"]["labels"] == [50, "all"]
 
     capsys.readouterr()
-    transfer.main(args)  # in this process from here: the fresh one above was the user's path
+    transfer.main(args)
     assert finished_runs(capsys.readouterr().out) == []  # found done, as the label grid left it
     few = tmp_path / "transfer/runs/course/labels50/case2_frozen_enc0_seed0.json"
     kept = few.read_bytes()
