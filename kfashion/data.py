@@ -361,10 +361,10 @@ def main(argv=None) -> None:
         f"{len(raw.train_labels):,} train / {len(raw.test_labels):,} test images of 28x28, "
         f"checksums OK (read and checked in {seconds:.1f} s)"
     )
+    train = train_split_size()
     print(
-        f"split used by every stage: {train_split_size():,} train / "
-        f"{len(raw.train_labels) // 6:,} validation (stratified, seed {SPLIT_SEED}) / "
-        f"{len(raw.test_labels):,} test"
+        f"split used by every stage: {train:,} train / {len(raw.train_labels) - train:,} "
+        f"validation (stratified, seed {SPLIT_SEED}) / {len(raw.test_labels):,} test"
     )
     print("per class (train / test):")
     for name, n_train, n_test in zip(CLASS_NAMES, train_counts, test_counts, strict=True):

@@ -84,9 +84,14 @@ def encoder_seed(models_folder, seed: int) -> Path:
     return Path(models_folder) / f"encoder_seed{seed}.keras"
 
 
+def transfer_runs(results) -> Path:
+    """The folder of every transfer run's record, in a folder per group (`grid_runs`)."""
+    return Path(results) / "transfer" / "runs"
+
+
 def grid_runs(results, network: str, labels: str) -> Path:
     """The folder of one group of transfer runs: one network, one label count."""
-    return Path(results) / "transfer" / "runs" / network / f"labels{labels}"
+    return transfer_runs(results) / network / f"labels{labels}"
 
 
 def grid_run(results, cell, seed: int) -> Path:
@@ -121,4 +126,4 @@ def finished_sweep_seeds(directory) -> list[Path]:
 
 def finished_transfer_runs(results) -> list[Path]:
     """Every finished run of the grid, search runs included."""
-    return sorted((Path(results) / "transfer" / "runs").glob("*/labels*/*case*_seed*.json"))
+    return sorted(transfer_runs(results).glob("*/labels*/*case*_seed*.json"))

@@ -149,11 +149,11 @@ def check_settings(project_dir: Path, settings: dict, overwrite: bool) -> bool:
     return False
 
 
-def transfer_runs_from(results_dir: Path) -> list[Path]:
+def transfer_runs_from(results_dir: Path) -> dict[Path, list[Path]]:
     """The finished transfer runs that started from an encoder this sweep's folder holds now,
-    by the encoder's SHA-256 in each run's record: in the folder's own grid (`study`) and, for
-    the architecture comparison's folder, in the grid of the folder above it, which keeps each
-    network's runs apart (`study --reference`)."""
+    by the encoder's SHA-256 in each run's record, by the folder of runs holding them: the
+    folder's own grid (`study`) and, for the architecture comparison's folder, the grid of the
+    folder above it, which keeps each network's runs apart (`study --reference`)."""
     from kfashion.files import file_digest
 
     models = layout.model(results_dir, "encoder").parent
@@ -161,18 +161,26 @@ def transfer_runs_from(results_dir: Path) -> list[Path]:
     folders = [results_dir]
     if results_dir.name == layout.ARCHITECTURE:
         folders.append(results_dir.parent)
-    runs = [path for folder in folders for path in layout.finished_transfer_runs(folder)]
-    return [path for path in runs if (read_record(path) or {}).get("encoder_sha256") in digests]
+    found = {
+        layout.transfer_runs(folder): [
+            path
+            for path in layout.finished_transfer_runs(folder)
+            if (read_record(path) or {}).get("encoder_sha256") in digests
+        ]
+        for folder in folders
+    }
+    return {folder: runs for folder, runs in found.items() if runs}
 
 
 def warn_about_transfer_runs(results_dir: Path) -> None:
     """Say up front what a new sweep's encoder does to the transfer runs made from the old one."""
-    if runs := transfer_runs_from(results_dir):
-        where = sorted({str(path.parent.parent.parent) for path in runs})
+    if found := transfer_runs_from(results_dir):
+        where = " and ".join(sorted(map(str, found)))
+        count = sum(map(len, found.values()))
         print(
             f"note: this sweep will write its encoders to "
             f"{layout.model(results_dir, 'encoder').parent} when it ends; the transfer runs "
-            f"in {' and '.join(where)} include {len(runs):,} made from the encoders there now, "
+            f"in {where} include {count:,} made from the encoders there now, "
             "so if the new ones differ, `python -m kfashion.transfer` will keep them apart and "
             "ask for --overwrite (or another --results)",
             flush=True,

@@ -136,3 +136,14 @@ def assert_picture(path, colours: int) -> None:
     assert pixels.shape[0] >= 300 and pixels.shape[1] >= 400, pixels.shape
     distinct = np.unique((pixels[..., :3] * 255).astype(np.uint8).reshape(-1, 3), axis=0)
     assert len(distinct) >= colours, f"{path}: {len(distinct)} colours"
+
+
+def count_traces(monkeypatch) -> list:
+    """A list that grows by one each time a model's training step is traced."""
+    import keras
+
+    traces, step = [], keras.Model.train_step
+    monkeypatch.setattr(
+        keras.Model, "train_step", lambda self, data: traces.append(1) or step(self, data)
+    )
+    return traces

@@ -2,6 +2,7 @@ import keras
 import keras_tuner
 import numpy as np
 import pytest
+from helpers import count_traces
 
 from kfashion import data, seeds_together, sweep
 
@@ -72,15 +73,6 @@ def test_a_seed_trained_together_is_that_seed_trained_alone(monkeypatch, tmp_pat
         == int(alone.optimizer.iterations)
         == 3 * -(-SIZE // batch_size)
     )
-
-
-def count_traces(monkeypatch) -> list:
-    """A list that grows by one each time a model's training step is traced."""
-    traces, step = [], keras.Model.train_step
-    monkeypatch.setattr(
-        keras.Model, "train_step", lambda self, data: traces.append(1) or step(self, data)
-    )
-    return traces
 
 
 @pytest.mark.parametrize("seeds", [[0], [0, 1]])

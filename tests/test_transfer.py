@@ -5,7 +5,7 @@ import signal
 import keras
 import numpy as np
 import pytest
-from helpers import refused_here, run_module
+from helpers import count_traces, refused_here, run_module
 
 from kfashion import answer, cases, data, grid, grid_tuner, layout, models, transfer
 from kfashion.design import CASES
@@ -120,8 +120,6 @@ def test_the_two_phase_recipe_trains_the_head_alone_first_then_every_layer(
 
 
 def test_each_phase_traces_its_training_step_once(monkeypatch, encoder_file, small_data):
-    from test_seeds_together import count_traces
-
     traces = count_traces(monkeypatch)
     train(load_encoder(encoder_file), 1, "two_phase", small_data, epochs=2)
     assert len(traces) == 2  # the head on codes, then the whole classifier
