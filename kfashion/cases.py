@@ -16,7 +16,7 @@ import time
 
 import numpy as np
 
-from kfashion import training
+from kfashion import compiled_once, training
 from kfashion.design import CASES, NUM_CLASSES
 
 # Validation images (a fixed stratified sample) on which each run's code units are checked
@@ -59,7 +59,7 @@ def probe_images(dataset) -> np.ndarray:
 
 def dead_units(encoder, images) -> float:
     """The fraction of code units that are 0 on every one of `images` (dead ReLU units)."""
-    codes = encoder.predict(images, batch_size=training.EVAL_BATCH_SIZE, verbose=0)
+    codes = compiled_once.predict(encoder, images, training.EVAL_BATCH_SIZE)
     return float(np.mean(np.all(codes == 0, axis=0)))
 
 
@@ -102,11 +102,12 @@ def make_classifier(template, case_number: int, seed: int, train_encoder: bool):
     return models.build_classifier(encoder, train_encoder=train_encoder)
 
 
-def compile_classifier(model, learning_rate: float, steps: int) -> None:
-    """The one training set-up of every phase: Adam with cosine decay, cross-entropy on logits."""
+def compile_classifier(model, learning_rate, steps) -> None:
+    """The one training set-up of every phase: Adam with cosine decay over `steps` (at least 1),
+    cross-entropy on logits. Both may be numbers or variables (`kfashion.compiled_once`)."""
     import keras
 
-    schedule = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=max(1, steps))
+    schedule = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=steps)
     model.compile(
         optimizer=keras.optimizers.Adam(schedule),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
@@ -115,7 +116,7 @@ def compile_classifier(model, learning_rate: float, steps: int) -> None:
     )
 
 
-def head_on_codes(classifier, learning_rate: float, steps: int):
+def head_on_codes(classifier):
     """For a frozen encoder: a model of the classifier's own head layer, fed precomputed codes.
 
     A frozen encoder (fixed weights, dropout off) gives an image the same code at every step, so
@@ -124,15 +125,13 @@ def head_on_codes(classifier, learning_rate: float, steps: int):
     so the classifier holds the trained weights afterwards.
 
     Returns:
-        (the classifier's encoder, the compiled head-on-codes model).
+        (the classifier's encoder, the head-on-codes model).
     """
     import keras
 
     encoder, head = classifier.get_layer("encoder"), classifier.get_layer("head")
     codes = keras.Input(encoder.output_shape[1:], name="code")
-    model = keras.Model(codes, head(codes), name="head_on_codes")
-    compile_classifier(model, learning_rate, steps)
-    return encoder, model
+    return encoder, keras.Model(codes, head(codes), name="head_on_codes")
 
 
 def best_epoch_kept(epochs: int):
@@ -145,27 +144,33 @@ def best_epoch_kept(epochs: int):
 
 
 def fit_phase(
-    model, x, y, split: Split, epochs: int, batch_size: int, seed: int, verbose, codes=None
+    model, rate, x, y, split: Split, epochs: int, batch_size: int, seed: int, verbose, codes=None
 ):
-    """One phase of training on `x` (images, or their codes), validated on the split's
-    validation images (or `codes`, theirs) if it has any; its best epoch's weights are kept
-    where the split says so."""
+    """One phase of training `model` at learning rate `rate` (`compile_classifier`) on `x`
+    (images, or their codes), validated on the split's validation images (or `codes`, theirs)
+    if it has any; its best epoch's weights are kept where the split says so. The model is
+    left compiled, with the optimizer state training left."""
     import keras
 
+    total = steps(len(y), batch_size, epochs)
+    trained = compiled_once.trainer_for(model, rate, total, compile_classifier)
     options = {"callbacks": [training.stop_on_ctrl_c()]}
     if split.x_val is not None:
         options["validation_data"] = (split.x_val if codes is None else codes, split.y_val)
         if split.keep_best:
             options["callbacks"].insert(0, best_epoch_kept(epochs))
         options |= training.fit_options()
-    training.build_before_fit(model, x, y)
+    training.build_before_fit(trained, x, y)
     keras.utils.set_random_seed(seed)  # every case of a seed sees the same batches
-    history = model.fit(x, y, epochs=epochs, batch_size=batch_size, verbose=verbose, **options)
+    history = trained.fit(x, y, epochs=epochs, batch_size=batch_size, verbose=verbose, **options)
+    compiled_once.give_back(trained, model, rate, total, compile_classifier)
     return {name: [float(v) for v in values] for name, values in history.history.items()}
 
 
 def codes_of(encoder, x):
-    return None if x is None else encoder.predict(x, batch_size=training.EVAL_BATCH_SIZE, verbose=0)
+    if x is None:
+        return None
+    return compiled_once.predict(encoder, x, training.EVAL_BATCH_SIZE)
 
 
 def train(template, case_number, recipe, rate, seed, split, epochs, batch_size, probe, verbose=0):
@@ -182,13 +187,12 @@ def train(template, case_number, recipe, rate, seed, split, epochs, batch_size, 
     classifier = make_classifier(template, case_number, seed, train_encoder=not head_epochs)
     before = before_training(classifier, probe)
     start = time.perf_counter()
-    per_epoch = steps(len(split.y_train), batch_size, 1)
     curves = {}
     if head_epochs:  # the head alone, on codes computed once
-        head_rate = rate if not joint_epochs else HEAD_RATE
-        encoder, head = head_on_codes(classifier, head_rate, per_epoch * head_epochs)
+        encoder, head = head_on_codes(classifier)
         curves = fit_phase(
             head,
+            rate if not joint_epochs else HEAD_RATE,
             codes_of(encoder, split.x_train),
             split.y_train,
             split,
@@ -200,9 +204,9 @@ def train(template, case_number, recipe, rate, seed, split, epochs, batch_size, 
         )
     if joint_epochs:  # every layer
         classifier.get_layer("encoder").trainable = True
-        compile_classifier(classifier, rate, per_epoch * joint_epochs)
         more = fit_phase(
             classifier,
+            rate,
             split.x_train,
             split.y_train,
             split,
@@ -284,7 +288,7 @@ def test_scores(classifier, dataset) -> dict:
     import keras
     from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
-    logits = classifier.predict(dataset.x_test, batch_size=training.EVAL_BATCH_SIZE, verbose=0)
+    logits = compiled_once.predict(classifier, dataset.x_test, training.EVAL_BATCH_SIZE)
     loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)(dataset.y_test, logits)
     predicted = logits.argmax(axis=1)
     labels = list(range(NUM_CLASSES))

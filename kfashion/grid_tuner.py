@@ -16,7 +16,7 @@ import keras
 import keras_tuner
 import numpy as np
 
-from kfashion import cases, layout, training
+from kfashion import cases, compiled_once, layout, training
 from kfashion.design import CASES
 from kfashion.files import file_digest, read_json, read_record, save_model, write_json
 from kfashion.fixed_oracle import UNFINISHED, FixedOracle
@@ -214,9 +214,11 @@ class GridTuner(keras_tuner.Tuner):
         if cell.recipe == "two_phase":
             run["head_learning_rate"] = HEAD_RATE
         if not cell.search:  # the test split, once; the validation split for the record only
-            val = classifier.evaluate(
+            val = compiled_once.evaluate(
+                classifier,
                 self.dataset.x_val,
                 self.dataset.y_val,
+                cases.compile_classifier,
                 batch_size=training.EVAL_BATCH_SIZE,
                 verbose=0,
                 return_dict=True,

@@ -1,7 +1,8 @@
 """Training settings every stage shares: the fast path that `python -m kfashion.bench` measures.
 
 The data stays in memory as float32 arrays, loaded once per command. Each model's train, test
-and predict functions are traced once and reused across epochs (Keras caches them per model).
+and predict functions are traced once and reused across epochs (Keras caches them per model),
+and on TensorFlow the transfer runs of one structure share one model's (`kfashion.compiled_once`).
 XLA is left to Keras's "auto": on for JAX and GPUs, off for TensorFlow on CPU, where it is many
 times slower for these small convolutions. On JAX with a GPU, the sweep's autoencoders train
 whole epochs as one program (`kfashion.compiled_fit`).
