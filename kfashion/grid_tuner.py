@@ -183,7 +183,8 @@ class GridTuner(keras_tuner.Tuner):
         # too small and unsteady a gain for a third way of training a run (few-label runs give
         # each seed its own images, two-phase runs have two phases), so it is not taken.
         for seed in seeds:
-            keras.backend.clear_session()  # the last run's models and functions are done with
+            keras.backend.clear_session()  # the last run's models are done with (not the
+            # structures' stand-ins, `kfashion.compiled_once`, which later runs train through)
             split = split_for(cell, seed, *arguments)
             classifier, record = cases.train(
                 template,

@@ -154,9 +154,9 @@ def test_a_run_on_a_structure_that_trained_before_is_the_run_on_its_own_model(
 
     runs = [(1, "joint", 1, 1e-2), (3, "two_phase", 2, 3e-3), (2, "frozen", 1, 1e-2)]
     template = load_encoder(encoder_file)
-    tf.config.optimizer.set_experimental_options(
-        {"constant_folding": False, "arithmetic_optimization": False}
-    )
+    folding = ("constant_folding", "arithmetic_optimization")
+    saved = tf.config.optimizer.get_experimental_options()  # only those set: the rest are on
+    tf.config.optimizer.set_experimental_options(dict.fromkeys(folding, False))
     try:
         with monkeypatch.context() as each_on_its_own:
             each_on_its_own.setattr(compiled_once, "_stand_in", lambda model: None)
@@ -165,14 +165,22 @@ def test_a_run_on_a_structure_that_trained_before_is_the_run_on_its_own_model(
         outcome(1, "joint", 0, 1e-3)
         through_stand_ins = [outcome(*run) for run in reversed(runs)][::-1]
     finally:
-        tf.config.optimizer.set_experimental_options(
-            {"constant_folding": True, "arithmetic_optimization": True}
-        )
+        tf.config.optimizer.set_experimental_options({k: saved.get(k, True) for k in folding})
     for (record, loss, matrix, state), (record_, loss_, matrix_, state_) in zip(
         alone, through_stand_ins, strict=True
     ):
         assert record == record_ and loss == loss_ and np.array_equal(matrix, matrix_)
         assert len(state) == len(state_) and all(map(np.array_equal, state, state_))
+
+
+def test_predictions_and_scores_through_a_stand_in_are_the_models_own(encoder_file, small_data):
+    classifier, _ = train(load_encoder(encoder_file), 1, "joint", small_data)
+    x, y = small_data.x_test, small_data.y_test  # 100 images: a batch of 60 and one of 40
+    own = classifier.predict(x, batch_size=60, verbose=0)
+    assert np.array_equal(compiled_once.predict(classifier, x, 60), own)
+    assert compiled_once.evaluate(
+        classifier, x, y, cases.compile_classifier, batch_size=60, verbose=0, return_dict=True
+    ) == classifier.evaluate(x, y, batch_size=60, verbose=0, return_dict=True)
 
 
 def test_fresh_encoders_depend_on_the_seed(encoder_file):
