@@ -179,7 +179,7 @@ class GridTuner(keras_tuner.Tuner):
         # Elsewhere one after another. On a CPU, 3 classifiers as branches of one model
         # (`kfashion.seeds_together`, as the sweep's autoencoders train) first ran at 0.67x the
         # images/s of one alone on a busy 2-core machine; on an idle one `kfashion.bench` gave
-        # 1.09x, 1.18x and 0.77x in three runs (results/reference/bench.json holds the last):
+        # 1.09x, 1.18x, 0.77x and 1.19x in four runs (results/reference/bench.json holds the last):
         # too small and unsteady a gain for a third way of training a run (few-label runs give
         # each seed its own images, two-phase runs have two phases), so it is not taken.
         for seed in seeds:
