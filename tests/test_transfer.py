@@ -130,9 +130,13 @@ def test_each_structure_traces_its_training_step_once(
 ):
     traces = count_traces(monkeypatch)
     template = load_encoder(encoder_file)
-    train(template, 1, "two_phase", small_data, epochs=2)
+    classifier, _ = train(template, 1, "two_phase", small_data, epochs=2)
+    cases.test_scores(classifier, small_data)
     assert len(traces) == 2  # the head on codes, then the whole classifier
-    train(template, 3, "two_phase", small_data, epochs=2, rate=1e-3)  # another case and rate
+    structures = len(compiled_once._STAND_INS)
+    classifier, _ = train(template, 3, "two_phase", small_data, epochs=2, rate=1e-3)
+    cases.test_scores(classifier, small_data)  # a trained model: compiled at another rate
+    assert len(compiled_once._STAND_INS) == structures  # another case and rate: no new one
     train(template, 4, "frozen", small_data, epochs=3)  # a head on codes again
     assert len(traces) == 2
 
