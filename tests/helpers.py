@@ -147,3 +147,23 @@ def count_traces(monkeypatch) -> list:
         keras.Model, "train_step", lambda self, data: traces.append(1) or step(self, data)
     )
     return traces
+
+
+def differences(a, b, rel: float = 1e-9, path: str = "") -> list[str]:
+    """Where two JSON-like values differ, floats compared within `rel`: the last bits of a sum
+    or a least-squares fit depend on the BLAS kernels of the machine that computed them."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        if a.keys() != b.keys():
+            return [f"{path}: keys {sorted(a.keys() ^ b.keys())}"]
+        return [d for key in a for d in differences(a[key], b[key], rel, f"{path}/{key}")]
+    if isinstance(a, list) and isinstance(b, list):
+        if len(a) != len(b):
+            return [f"{path}: {len(a)} items against {len(b)}"]
+        return [
+            d
+            for i, pair in enumerate(zip(a, b, strict=True))
+            for d in differences(*pair, rel, f"{path}[{i}]")
+        ]
+    if isinstance(a, float) and isinstance(b, float):
+        return [] if a == b or abs(a - b) <= rel * max(abs(a), abs(b)) else [f"{path}: {a} {b}"]
+    return [] if a == b and type(a) is type(b) else [f"{path}: {a!r} {b!r}"]
