@@ -17,9 +17,10 @@ So that a seed trained together is the same experiment as that seed trained alon
 of the images in every epoch is drawn explicitly from (seed, epoch) (`epoch_order`) and fed
 in that order (`fit(shuffle=False)` on the reordered arrays, one call per epoch), alone or
 together: 0.77 s an epoch of 6,000 images for one model, against 1.11 s for one `fit` over a
-`keras.utils.PyDataset` that draws the same orders (shared 2-core machine). Dropout draws
-differ between the two (one random stream serves all branches), though they are of the same
-distribution; with dropout 0.0 the curves and weights agree within float tolerance.
+`keras.utils.PyDataset` that draws the same orders (shared 2-core machine). The dropout draws
+are the same too: each dropout layer keeps its own seed generator, made when the seed's model
+was built (Keras 3). So the curves and weights agree with the seed's alone within float
+tolerance, at any dropout rate (tests/test_seeds_together.py).
 
 Each seed keeps its own curves, best epoch (by its own val_loss, whose weights are put back
 into its branch) and divergence: a seed whose loss becomes NaN or inf stops the group, is

@@ -35,7 +35,7 @@ def test_a_seed_trained_together_is_that_seed_trained_alone(monkeypatch, tmp_pat
     x, x_val = indexed(dataset.x_train), dataset.x_val[:55]  # even at batch 55
     hypermodel = sweep.AutoencoderHyperModel(verbose=0)
     hp = keras_tuner.HyperParameters()
-    hp.values["dropout"] = 0.0  # dropout draws differ between alone and together
+    hp.values["dropout"] = 0.2  # each branch's layers draw as the seed's alone would
     hp.values["learning_rate"] = 1e-2  # far enough in 15-18 steps for the seeds to differ
     options = {"epochs": 3, "batch_size": batch_size, "validation_data": (x_val, x_val)}
 
