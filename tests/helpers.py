@@ -1,6 +1,7 @@
 """Helpers shared by the tests: IDX files, commands in subprocesses, loading models elsewhere."""
 
 import gzip
+import math
 import os
 import struct
 import subprocess
@@ -165,5 +166,5 @@ def differences(a, b, rel: float = 1e-9, path: str = "") -> list[str]:
             for d in differences(*pair, rel, f"{path}[{i}]")
         ]
     if isinstance(a, float) and isinstance(b, float):
-        return [] if a == b or abs(a - b) <= rel * max(abs(a), abs(b)) else [f"{path}: {a} {b}"]
+        return [] if math.isclose(a, b, rel_tol=rel) else [f"{path}: {a} {b}"]
     return [] if a == b and type(a) is type(b) else [f"{path}: {a!r} {b!r}"]
