@@ -113,6 +113,18 @@ def chief_on_loopback():
                 os.environ[name] = value
 
 
+def run_as_chief(search, workers: int, worker_args: list[str], module: str):
+    """`search()` in this process as the chief of `workers` local processes running `python -m
+    MODULE WORKER_ARGS`; a worker that cannot be kept alive ends it with a UserError."""
+    with chief_on_loopback(), LocalWorkers(workers, worker_args, module) as local:
+        try:
+            return search()
+        except KeyboardInterrupt:  # LocalWorkers interrupts this thread when a worker fails
+            if local.failure:
+                raise UserError(f"{local.failure}; its output is above") from None
+            raise
+
+
 def serve_oracle(tuner) -> None:
     """Serve the tuner's oracle to the workers until every trial has ended and every worker
     has been told to stop: `tuner.search` on the chief, with a shorter wait.
@@ -162,7 +174,7 @@ class LocalWorkers:
     main thread is interrupted so the sweep stops instead of waiting for it forever.
     """
 
-    def __init__(self, count: int, args: list[str], module: str = "kfashion.tune"):
+    def __init__(self, count: int, args: list[str], module: str):
         self.count = count
         self.args = args
         self.module = module

@@ -298,16 +298,7 @@ def run_grid(args, cells, main, encoders, dataset, results):
 
     if args.workers == 1 or parallel.role() != "single":
         return search()
-    with (
-        parallel.chief_on_loopback(),
-        parallel.LocalWorkers(args.workers, worker_args(args), "kfashion.transfer") as workers,
-    ):
-        try:
-            return search()
-        except KeyboardInterrupt:
-            if workers.failure:
-                raise UserError(f"{workers.failure}; its output is above") from None
-            raise
+    return parallel.run_as_chief(search, args.workers, worker_args(args), "kfashion.transfer")
 
 
 @exit_on_user_error

@@ -269,16 +269,12 @@ def search(args, points, dataset, project_dir: Path, tuner):
     workers."""
     if args.workers == 1 or parallel.role() != "single":
         return run_search(args, points, dataset, project_dir, tuner)
-    with (
-        parallel.chief_on_loopback(),
-        parallel.LocalWorkers(args.workers, worker_args(args)) as workers,
-    ):
-        try:
-            return run_search(args, points, dataset, project_dir)
-        except KeyboardInterrupt:
-            if workers.failure:
-                raise UserError(f"{workers.failure}; its output is above") from None
-            raise
+    return parallel.run_as_chief(
+        lambda: run_search(args, points, dataset, project_dir),
+        args.workers,
+        worker_args(args),
+        "kfashion.tune",
+    )
 
 
 @exit_on_user_error
