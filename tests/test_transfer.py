@@ -318,6 +318,23 @@ def test_killed_grid_keeps_finished_runs_and_more_seeds_add_only_missing(
     assert "from another encoder" in message
 
 
+@pytest.mark.usefixtures("debian_data_dir")
+def test_a_grid_over_two_workers_runs_every_run_once_in_the_workers(tmp_path, encoder_file):
+    folders = ["--results", str(tmp_path), "--directory", str(tmp_path / "tuning")]
+    args = [*SMALL, *folders, "--cases", "2,4", "--seeds", "2", "--encoder", str(encoder_file)]
+    chief = start_transfer(*args, "--workers", "2")
+    out, err = chief.communicate(timeout=600)
+    assert chief.returncode == 0, out[-3000:] + err[-3000:]
+    assert sorted(finished_runs(out)) == [(2, 0), (2, 1), (4, 0), (4, 1)]  # each once
+    trained = [line for line in out.splitlines() if FINAL.search(line) or "(search)" in line]
+    assert trained and all(re.match(r"\[tuner[01]\] ", line) for line in trained)
+    summary = json.loads((tmp_path / "transfer.json").read_text())
+    assert sorted((r["case"], r["seed"]) for r in summary["runs"]) == sorted(finished_runs(out))
+    found = json.loads((tmp_path / "grid.json").read_text())  # the chief's oracle saw it all
+    chosen = {c["case"]: c["chosen_learning_rate"] for c in found["recipe_search"]}
+    assert {c: summary["cases"][str(c)]["learning_rate"] for c in (2, 4)} == chosen
+
+
 def test_bad_encoders_are_refused(tmp_path, capsys):
     colour = tmp_path / "colour.keras"
     inputs = keras.Input((28, 28, 3))
