@@ -119,7 +119,8 @@ def run_as_chief(search, workers: int, worker_args: list[str], module: str):
     with chief_on_loopback(), LocalWorkers(workers, worker_args, module) as local:
         try:
             return search()
-        except KeyboardInterrupt:  # LocalWorkers interrupts this thread when a worker fails
+        except KeyboardInterrupt:  # LocalWorkers interrupts the main thread when a worker
+            # keeps failing; without a failure it was Ctrl-C
             if local.failure:
                 raise UserError(f"{local.failure}; its output is above") from None
             raise
@@ -180,6 +181,7 @@ class LocalWorkers:
         self.module = module
         self.threads = max(1, (os.cpu_count() or 1) // count)
         self.processes = {}
+        self.relays = []  # the threads passing each worker's output through
         self.restarts = dict.fromkeys(self.names(), 0)
         self.failure = None
         self._stop = threading.Event()
@@ -204,7 +206,9 @@ class LocalWorkers:
         )
         print(f"started worker {name} (process {process.pid})", flush=True)
         self.processes[name] = process
-        threading.Thread(target=self._relay, args=(name, process), daemon=True).start()
+        relay = threading.Thread(target=self._relay, args=(name, process), daemon=True)
+        relay.start()
+        self.relays.append(relay)
 
     @staticmethod
     def _relay(name, process) -> None:
@@ -245,4 +249,6 @@ class LocalWorkers:
                 process.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 process.kill()
+        for relay in self.relays:  # a worker's last lines, passed through before the chief ends
+            relay.join(timeout=5)
         return False

@@ -269,7 +269,7 @@ def search(args, points, dataset, project_dir: Path, tuner):
     workers."""
     if args.workers == 1 or parallel.role() != "single":
         return run_search(args, points, dataset, project_dir, tuner)
-    return parallel.run_as_chief(
+    return parallel.run_as_chief(  # no `tuner`: the chief's is made once it is the chief
         lambda: run_search(args, points, dataset, project_dir),
         args.workers,
         worker_args(args),

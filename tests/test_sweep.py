@@ -4,6 +4,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 import types
 
 import keras
@@ -11,7 +12,7 @@ import keras_tuner
 import pytest
 from helpers import refused_here, run_module
 
-from kfashion import data, design, plots, sweep, tune
+from kfashion import data, design, parallel, plots, sweep, tune
 from kfashion.errors import UserError
 from kfashion.guards import hold_lock
 
@@ -270,6 +271,21 @@ def test_killed_worker_is_restarted_and_its_trial_continues(tmp_path):
     assert starts.count(killed) == 2 and len(starts) == 4  # only the killed trial ran again
     summary = json.loads((tmp_path / "results" / "sweep.json").read_text())
     assert [t["status"] for t in summary["trials"]] == ["COMPLETED"] * 3
+
+
+def test_a_worker_that_keeps_failing_ends_the_search_in_one_line(capsys):
+    # a worker that dies at once (no such module) is restarted, then the chief's search, here
+    # a wait of a minute, is interrupted and ends in the error the command prints
+    def wait_a_minute():
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # an interrupt from the watching thread lands
+            time.sleep(0.1)  # between short sleeps, as between KerasTuner's steps
+
+    with pytest.raises(UserError, match=r"worker tuner0 keeps failing .*its output is above"):
+        parallel.run_as_chief(wait_a_minute, 1, [], "kfashion.no_such_module")
+    out = capsys.readouterr().out
+    assert out.count("exited with code 1; starting it again") == parallel.RESTARTS
+    assert "No module named kfashion.no_such_module" in out
 
 
 def test_a_lone_pending_seed_takes_the_compiled_path_where_epochs_compile(monkeypatch):

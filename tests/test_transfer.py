@@ -1,6 +1,8 @@
 import json
 import re
 import signal
+import subprocess
+import sys
 
 import keras
 import numpy as np
@@ -305,9 +307,7 @@ def test_killed_grid_keeps_finished_runs_and_more_seeds_add_only_missing(
     summary = json.loads((tmp_path / "transfer.json").read_text())
     assert summary["cases"]["4"]["seeds"] == [0, 1, 2]
     assert summary["runs"][0]["environment"]["backend"] == "tensorflow"
-    found = json.loads((tmp_path / "grid.json").read_text())
-    chosen = {c["case"]: c["chosen_learning_rate"] for c in found["recipe_search"]}
-    assert {c: summary["cases"][str(c)]["learning_rate"] for c in (2, 4)} == chosen
+    assert_final_rates_are_the_searchs_choice(tmp_path, summary)
 
     message = refused_here(transfer.main, [*args, "--seeds", "3", "--epochs", "2"], capsys)
     assert "other epochs" in message and "--overwrite" in message
@@ -318,21 +318,31 @@ def test_killed_grid_keeps_finished_runs_and_more_seeds_add_only_missing(
     assert "from another encoder" in message
 
 
+def assert_final_rates_are_the_searchs_choice(results, summary) -> None:
+    """Each case's final runs trained at the rate its search scored best (grid.json)."""
+    found = json.loads((results / "grid.json").read_text())
+    chosen = {c["case"]: c["chosen_learning_rate"] for c in found["recipe_search"]}
+    assert chosen and {c: summary["cases"][str(c)]["learning_rate"] for c in chosen} == chosen
+
+
 @pytest.mark.usefixtures("debian_data_dir")
 def test_a_grid_over_two_workers_runs_every_run_once_in_the_workers(tmp_path, encoder_file):
     folders = ["--results", str(tmp_path), "--directory", str(tmp_path / "tuning")]
     args = [*SMALL, *folders, "--cases", "2,4", "--seeds", "2", "--encoder", str(encoder_file)]
-    chief = start_transfer(*args, "--workers", "2")
-    out, err = chief.communicate(timeout=600)
-    assert chief.returncode == 0, out[-3000:] + err[-3000:]
-    assert sorted(finished_runs(out)) == [(2, 0), (2, 1), (4, 0), (4, 1)]  # each once
-    trained = [line for line in out.splitlines() if FINAL.search(line) or "(search)" in line]
+    command = [sys.executable, "-m", "kfashion.transfer", *args, "--workers", "2"]
+    # past the timeout, run kills the chief, and its workers die with it
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    finished = sorted(finished_runs(done.stdout))
+    assert finished == [(2, 0), (2, 1), (4, 0), (4, 1)]
+    lines = done.stdout.splitlines()
+    trained = [line for line in lines if FINAL.search(line) or "(search)" in line]
     assert trained and all(re.match(r"\[tuner[01]\] ", line) for line in trained)
+    runs = [line.split("] ", 1)[1].split(":")[0] for line in trained]  # which run, no worker
+    assert len(set(runs)) == len(runs)  # none twice, search runs included
     summary = json.loads((tmp_path / "transfer.json").read_text())
-    assert sorted((r["case"], r["seed"]) for r in summary["runs"]) == sorted(finished_runs(out))
-    found = json.loads((tmp_path / "grid.json").read_text())  # the chief's oracle saw it all
-    chosen = {c["case"]: c["chosen_learning_rate"] for c in found["recipe_search"]}
-    assert {c: summary["cases"][str(c)]["learning_rate"] for c in (2, 4)} == chosen
+    assert sorted((r["case"], r["seed"]) for r in summary["runs"]) == finished
+    assert_final_rates_are_the_searchs_choice(tmp_path, summary)  # the rates the chief gave
 
 
 def test_bad_encoders_are_refused(tmp_path, capsys):
