@@ -163,15 +163,19 @@ def clone(tmp_path_factory, debian_data_dir):
 
 
 @pytest.fixture(scope="module")
-def elsewhere(clone, tmp_path_factory) -> dict:
+def subset(debian_data_dir):
+    """The data the README's commands ran on here (`--subset 600`)."""
+    return data.load(subset=600)
+
+
+@pytest.fixture(scope="module")
+def elsewhere(clone, subset, tmp_path_factory) -> dict:
     """The exported autoencoder's and the four classifiers' outputs on the subset's test images,
     all loaded in one fresh Python that never imports kfashion: {file name: outputs}."""
     models = clone["path"] / "results" / "models"
     names = ["autoencoder.keras", *(f"classifier_case{case}.keras" for case in (1, 2, 3, 4))]
     outputs = predict_elsewhere(
-        [models / name for name in names],
-        data.load(subset=600).x_test,
-        tmp_path_factory.mktemp("elsewhere"),
+        [models / name for name in names], subset.x_test, tmp_path_factory.mktemp("elsewhere")
     )
     return dict(zip(names, outputs, strict=True))
 
@@ -199,7 +203,7 @@ def test_the_study_says_what_runs_how_far_along_and_the_time_left(clone):
     assert "0 of 12 runs done" in lines[3] and "time left:" in lines[3]  # 8 search runs
 
 
-def test_sweep_records_every_seed_and_exports_the_reference_choice(clone, elsewhere):
+def test_sweep_records_every_seed_and_exports_the_reference_choice(clone, subset, elsewhere):
     sweep = results(clone, "sweep.json")
     assert len(sweep["trials"]) == 14 and sweep["settings"]["seeds"] == [0]
     for trial in sweep["trials"]:
@@ -216,20 +220,18 @@ def test_sweep_records_every_seed_and_exports_the_reference_choice(clone, elsewh
         assert_picture(figure, colours=len(design.FACTORS[factor]))
     assert "/" not in json.dumps(sweep["provenance"]["data"])  # no folder of this machine
     # the exported autoencoder is the selected point's seed 0, with its recorded test MSE
-    x_test = data.load(subset=600).x_test
-    mse = float(np.mean((elsewhere["autoencoder.keras"] - x_test) ** 2))
+    mse = float(np.mean((elsewhere["autoencoder.keras"] - subset.x_test) ** 2))
     assert mse == pytest.approx(selected["test_mse"], rel=1e-4)
 
 
-def test_transfer_cases_load_elsewhere_and_give_their_recorded_accuracy(clone, elsewhere):
+def test_transfer_cases_load_elsewhere_and_give_their_recorded_accuracy(clone, subset, elsewhere):
     transfer = results(clone, "transfer.json")
     assert {r["case"] for r in transfer["runs"]} == {1, 2, 3, 4}
     assert transfer["settings"]["encoder"] == "results/models/encoder_seed0.keras"
-    y_test = data.load(subset=600).y_test
     for case in (1, 2, 3, 4):
         logits = elsewhere[f"classifier_case{case}.keras"]
         recorded = next(r for r in transfer["runs"] if r["case"] == case and r["seed"] == 0)
-        accuracy = float((logits.argmax(axis=1) == y_test).mean())
+        accuracy = float((logits.argmax(axis=1) == subset.y_test).mean())
         assert accuracy == pytest.approx(recorded["test_accuracy"], abs=1e-9)
 
 
