@@ -1,10 +1,10 @@
 """A sweep point's seeds trained together in one Keras model of parallel branches (CPUs).
 
 On a CPU one small autoencoder can leave cores idle between its small kernels; several seeds
-as branches of one functional model can fill them (3 course autoencoders: 1.53x the images/s
-of one in issue 19's measurement on a 2-core machine, TensorFlow; on a 2-core machine shared
-with other work, `python -m kfashion.bench` gave 0.86-0.97x, and `kfashion.tune` with one
-process training seeds together beat 2 workers: see `tune.WORKERS`).
+as branches of one functional model can fill them. How much depends on the machine: 3 course
+autoencoders trained at 1.53x the images/s of one on a 2-core Intel machine (TensorFlow), and
+`python -m kfashion.bench` has given 0.86x to 1.40x on 2-core machines; on the one thread of a
+sweep worker (`tune.WORKERS`) 1.03x (2-core AMD EPYC).
 
 Branch k is seed k's own autoencoder with its own input, output and loss; one optimizer
 minimises the summed loss. Branches share no weights, so the gradient

@@ -35,14 +35,20 @@ from kfashion.guards import hold_lock
 # Defaults of the reference run, all visible here.
 EPOCHS = 10  # per seed of each point, as in the study
 SEEDS = 3  # each point trained with seeds 0, 1, 2: a mean and a spread for every finding
-# Local worker processes, each with its share of the cores. On a CPU one: a point's seeds train
-# together as one model (`kfashion.seeds_together`) and a single process with both threads beat
-# 2 workers of one thread each, one point each, on a shared 2-core machine, TensorFlow
-# (`--factors optimizer --seeds 3 --epochs 2`): 33.2 and 33.9 s against 37.6 and 35.3 s at
-# --subset 6000, 77.5 s against 92.8 s at --subset 20000 (2 workers also start 2 more
-# processes). With a GPU two: one process leaves it idle between its steps.
-WORKERS = 1
-ACCELERATOR_WORKERS = 2
+# Local worker processes, each with one core (fewer where the machine holds fewer:
+# `parallel.most_workers`). On a CPU two, each training a point's seeds together on one thread,
+# were never slower than one process training them together on both threads, and much faster
+# on smaller runs. TensorFlow, an idle 2-core AMD EPYC, each pair run one after the other:
+#   `--factors optimizer --seeds 3 --epochs 2 --subset 20000 --select best`: 128 s on 2 workers
+#   against 181, 190 and 184 s in one process (149-156 s for the code before seeds trained
+#   together: 2 workers, one seed at a time);
+#   the same at full size and `--epochs 1`: 197 s both ways (220 s before);
+#   the quick look's sweep (`--subset 12000 --epochs 3 --seeds 1`): 261 s against 327 s.
+# Likely why: a process's fixed work per trial (building, tracing, validating, saving) leaves a
+# core idle unless another process trains beside it. (On a shared Intel machine one process won,
+# 77.5 s against 92.8 s at --subset 20000.) With a GPU two as well: one process leaves it idle
+# between its steps.
+WORKERS = 2
 SELECT = "reference"  # export the study's choice (n=64, p=0.1), or "best": lowest mean val loss
 DIRECTORY = "tuning"  # KerasTuner's working folder
 RESULTS = "results"  # where a user's results go; the committed reference run is apart
@@ -72,8 +78,7 @@ def parse_args(argv):
         "--workers",
         type=int,
         help="run trials in this many local worker processes (KerasTuner's distributed mode); "
-        f"1 runs them in this process (default: {WORKERS} on a CPU, {ACCELERATOR_WORKERS} "
-        "with a GPU)",
+        f"1 runs them in this process (default: {WORKERS}, or as many as the machine holds)",
     )
     parser.add_argument(
         "--mixed-precision",
@@ -92,11 +97,8 @@ def parse_args(argv):
 
 
 def default_workers() -> int:
-    """ACCELERATOR_WORKERS where JAX's CUDA plugin (the gpu extra) is installed, WORKERS
-    otherwise: found without starting a GPU in this process, which may only serve the oracle."""
-    import importlib.util
-
-    return ACCELERATOR_WORKERS if importlib.util.find_spec("jax_cuda12_plugin") else WORKERS
+    """WORKERS, or as many as this machine holds where that is fewer."""
+    return min(WORKERS, parallel.most_workers())
 
 
 def design_from_args(args) -> list[design.DesignPoint]:

@@ -37,6 +37,19 @@ def test_memory_bounds_the_workers_too(monkeypatch):
         parallel.check_workers(3)
 
 
+@pytest.mark.parametrize("cores, expected", [(1, 1), (2, 2), (16, 2)])
+def test_the_sweeps_default_workers_fit_the_machine(monkeypatch, cores, expected):
+    """2 single-threaded workers by default (faster than one process on 2 cores), never more
+    than the machine holds: a 1-core machine runs the sweep in-process, not refused."""
+    from kfashion import tune
+
+    monkeypatch.setattr(os, "cpu_count", lambda: cores)
+    monkeypatch.setattr(parallel, "available_memory", lambda: None)
+    args = tune.parse_args([])
+    assert args.workers == expected
+    assert len(tune.design_from_args(args)) == 14  # the default is never refused
+
+
 def a_command_under(backend: str, tmp_path) -> str:
     """The line a command that loads Keras answers with, under KERAS_BACKEND=`backend`."""
     args = ["--subset", "600", "--epochs", "1", "--seeds", "1", "--workers", "1"]
