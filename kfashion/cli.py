@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from kfashion.design import CASES, NUM_CLASSES, TRAIN_IMAGES
-from kfashion.errors import UserError
+from kfashion.errors import REFUSAL, REFUSED, UserError
 
 
 class _Parser(argparse.ArgumentParser):
@@ -19,8 +19,8 @@ class _Parser(argparse.ArgumentParser):
     refusal: one line, exit code 2, instead of the usage block and then the error."""
 
     def error(self, message):
-        print(f"kfashion: error: {message}; see `{self.prog} --help`", file=sys.stderr)
-        sys.exit(2)
+        print(f"{REFUSAL}{message}; see `{self.prog} --help`", file=sys.stderr)
+        sys.exit(REFUSED)
 
 
 def parser(prog: str, description: str) -> argparse.ArgumentParser:

@@ -1,11 +1,17 @@
 """One way for every command to refuse bad input: a line on stderr and exit code 2."""
 
+import contextlib
+import errno
 import functools
+import os
 import signal
 import sys
 import threading
 
 INTERRUPTED = 130  # the shell's code for a command stopped by Ctrl-C
+REFUSED = 2  # the exit code of a command that refuses, after its one line, which begins:
+REFUSAL = "kfashion: error: "
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 _ctrl_c = threading.Event()  # set by a Ctrl-C, even one whose KeyboardInterrupt got lost
 
 
@@ -15,29 +21,57 @@ class UserError(Exception):
 
 def exit_on_user_error(main):
     """Wrap a command's `main`: a UserError becomes one stderr line and exit code 2, and
-    Ctrl-C a line saying how to continue instead of a traceback."""
+    Ctrl-C a line saying how to continue instead of a traceback. The process is left as it
+    was (its Ctrl-C handler and hooks), so a notebook can run one command after another."""
 
     @functools.wraps(main)
     def wrapper(*args, **kwargs):
-        if threading.current_thread() is threading.main_thread():
-            signal.signal(signal.SIGINT, _on_ctrl_c)
-            sys.unraisablehook = _quiet_about_ctrl_c
-        try:
-            result = main(*args, **kwargs)
-            if _ctrl_c.is_set():  # the interrupt was swallowed on the way, yet asked for
+        with _remembering_ctrl_c():
+            try:
+                result = main(*args, **kwargs)
+                if _ctrl_c.is_set():  # the interrupt was swallowed on the way, yet asked for
+                    _interrupted()
+                return result
+            except UserError as error:
+                _refuse(str(error))
+            except KeyboardInterrupt:
                 _interrupted()
-            return result
-        except UserError as error:
-            print(f"kfashion: error: {error}", file=sys.stderr)
-            sys.exit(2)
-        except KeyboardInterrupt:
-            _interrupted()
-        except Exception as error:
-            if _raised_while_interrupted(error):
-                _interrupted()
-            raise
+            except Exception as error:
+                if _caused_by(error, lambda e: isinstance(e, KeyboardInterrupt)):
+                    _interrupted()
+                if full := disk_full(error):  # in a write of a library's (KerasTuner's state)
+                    where = f" (writing {full.filename})" if getattr(full, "filename", None) else ""
+                    _refuse(
+                        f"a disk is full{where}; free some space and run the same command "
+                        "again: it continues from the finished files"
+                    )
+                raise
 
     return wrapper
+
+
+@contextlib.contextmanager
+def _remembering_ctrl_c():
+    """Within the block (the outermost command's), Ctrl-C is remembered (`_on_ctrl_c`);
+    after it, the handler, the hook and the memory are as they were before."""
+    nested = signal.getsignal(signal.SIGINT) is _on_ctrl_c  # `study` calls other commands
+    if nested or threading.current_thread() is not threading.main_thread():
+        yield  # (signal handlers can be set from the main thread only)
+        return
+    _ctrl_c.clear()
+    handler = signal.signal(signal.SIGINT, _on_ctrl_c)
+    hook, sys.unraisablehook = sys.unraisablehook, _quiet_about_ctrl_c
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, handler)
+        sys.unraisablehook = hook
+        _ctrl_c.clear()
+
+
+def _refuse(message: str):
+    print(f"{REFUSAL}{message}", file=sys.stderr)
+    sys.exit(REFUSED)
 
 
 def _on_ctrl_c(signum, frame):
@@ -66,13 +100,26 @@ def _interrupted():
     sys.exit(INTERRUPTED)
 
 
-def _raised_while_interrupted(error: BaseException) -> bool:
-    """Whether `error` was raised while handling a Ctrl-C: KerasTuner's bare `except:` around
-    copying callbacks turns a KeyboardInterrupt into a FatalValueError."""
+def disk_full(error: BaseException) -> BaseException | None:
+    """The full disk's error that `error` is, or was raised from (Keras wraps some), or None.
+    TensorFlow's file writes, which KerasTuner's own use on that backend, raise no OSError but
+    a ResourceExhaustedError in the system's words."""
+    return _caused_by(
+        error,
+        lambda e: (
+            (isinstance(e, OSError) and e.errno in DISK_FULL) or os.strerror(errno.ENOSPC) in str(e)
+        ),
+    )
+
+
+def _caused_by(error: BaseException, test) -> BaseException | None:
+    """The first of `error` and the errors it was raised from or while handling that passes
+    `test`: KerasTuner's bare `except:` around copying callbacks turns a KeyboardInterrupt
+    into a FatalValueError, for one."""
     seen = set()
     while error is not None and id(error) not in seen:
-        if isinstance(error, KeyboardInterrupt):
-            return True
+        if test(error):
+            return error
         seen.add(id(error))
         error = error.__cause__ or error.__context__
-    return False
+    return None

@@ -2,7 +2,6 @@
 of a file, and `.keras` models saved atomically."""
 
 import contextlib
-import errno
 import hashlib
 import json
 import os
@@ -11,9 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kfashion.errors import UserError
-
-DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+from kfashion.errors import UserError, disk_full
 
 
 def _jsonable(value):
@@ -52,15 +49,6 @@ def reading(*paths: Path):
         ) from None
 
 
-def _disk_full(error: BaseException) -> bool:
-    """Whether `error`, or an error it was raised from (Keras wraps some), is a full disk."""
-    while error is not None:
-        if isinstance(error, OSError) and error.errno in DISK_FULL:
-            return True
-        error = error.__cause__ or error.__context__
-    return False
-
-
 def _replace_atomically(path: Path, write) -> None:
     """Write through `write(tmp_path)` beside `path`, then rename: a kill leaves old or new,
     and a full disk leaves the old file and a one-line error."""
@@ -74,7 +62,7 @@ def _replace_atomically(path: Path, write) -> None:
         write(Path(tmp))
         os.replace(tmp, path)
     except Exception as error:
-        if _disk_full(error):
+        if disk_full(error):
             raise UserError(
                 f"the disk holding {path.parent} is full (writing {path.name}); free some space "
                 "and run the same command again: it continues from the finished files"
@@ -146,7 +134,15 @@ def save_model(model, path) -> None:
     path = Path(path)
     if path.exists() and holds_same_model(path, model):
         return
-    _replace_atomically(path, lambda tmp: model.save(tmp))
+    save_checkpoint(model, path)
+
+
+def save_checkpoint(model, path) -> None:
+    """Save a `.keras` file atomically, as it is now. Keras writes a `.keras` file's weights in
+    memory first, so a full disk is a plain OSError; `save_weights` writes HDF5 straight to
+    the disk, and a full disk there leaves HDF5's file open and broken (the process crashed at
+    exit)."""
+    _replace_atomically(Path(path), model.save)
 
 
 def _as_json(config: dict) -> str:

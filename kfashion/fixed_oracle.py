@@ -5,9 +5,14 @@ KerasTuner's GridSearch walks the whole product of a search space, not a list of
 Here a trial's index is how many trials have been created, which the oracle's saved state
 keeps, so a stopped search resumes where it was (KerasTuner re-queues an interrupted trial),
 and every value a trial reads is given (KerasTuner's base oracle would sample a missing one).
+Also what both searches' tuners share: a problem the user must fix ends the search.
 """
 
+import functools
+
 import keras_tuner
+
+from kfashion.errors import UserError
 
 TrialStatus = keras_tuner.engine.trial.TrialStatus
 UNFINISHED = (TrialStatus.RUNNING, TrialStatus.IDLE)  # a trial that has not ended
@@ -39,3 +44,24 @@ class FixedOracle(keras_tuner.Oracle):
         if values is None:
             return {"status": TrialStatus.IDLE}
         return {"status": TrialStatus.RUNNING, "values": values}
+
+
+class UserErrorInTrial(keras_tuner.errors.FatalError, UserError):
+    """A UserError raised in a trial, as KerasTuner lets it end the search (see below)."""
+
+
+def user_errors_end_the_search(run_trial):
+    """Wrap a tuner's `run_trial`: a UserError (a full disk, a bad results file) ends the search
+    at once, as the one line every command prints. KerasTuner's `BaseTuner.
+    _try_run_and_update_trial` catches anything else a trial raises, prints its traceback,
+    marks the trial failed and goes on to the next, which would fail the same way; it re-raises
+    a `keras_tuner.errors.FatalError` untouched. A genuine bug still shows its traceback."""
+
+    @functools.wraps(run_trial)
+    def wrapper(*args, **kwargs):
+        try:
+            return run_trial(*args, **kwargs)
+        except UserError as error:
+            raise UserErrorInTrial(str(error)) from None
+
+    return wrapper

@@ -19,7 +19,7 @@ import numpy as np
 from kfashion import cases, compiled_once, layout, training
 from kfashion.design import CASES
 from kfashion.files import file_digest, read_json, read_record, save_model, write_json
-from kfashion.fixed_oracle import UNFINISHED, FixedOracle
+from kfashion.fixed_oracle import UNFINISHED, FixedOracle, user_errors_end_the_search
 from kfashion.grid import (
     ALL,
     HEAD_RATE,
@@ -140,6 +140,7 @@ class GridTuner(keras_tuner.Tuner):
             saved.exists() and file_digest(saved) == record.get("classifier_sha256")
         )
 
+    @user_errors_end_the_search
     def run_trial(self, trial, *args, **kwargs):
         cell = Cell.from_values(trial.hyperparameters.values)
         pending = [seed for seed in cell.seeds if not self.done(cell, seed)]

@@ -16,7 +16,7 @@ them. No framework is imported here.
         search_case{C}_{RECIPE}_lr{R}_seed{S}.json      a recipe-search run (validation only)
       architecture/                  the architecture comparison, a results folder itself
     DIRECTORY/                       (`--directory`; default tuning/)
-      sweep/trial_{ID}/seed{S}.json, seed{S}.weights.h5   one sweep seed's record, weights
+      sweep/trial_{ID}/seed{S}.json, seed{S}.keras   one sweep seed's record, best-epoch model
 """
 
 from pathlib import Path
@@ -112,9 +112,9 @@ def seed_record(trial_dir, seed: int) -> Path:
     return Path(trial_dir) / f"seed{seed}.json"
 
 
-def seed_weights(trial_dir, seed: int) -> Path:
-    """Where a trial keeps one seed's best-epoch weights."""
-    return Path(trial_dir) / f"seed{seed}.weights.h5"
+def seed_model(trial_dir, seed: int) -> Path:
+    """Where a trial keeps one seed's model with its best epoch's weights."""
+    return Path(trial_dir) / f"seed{seed}.keras"
 
 
 # What `study` counts as the finished units of each stage (files that exist once a unit ends).

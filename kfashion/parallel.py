@@ -20,11 +20,12 @@ import threading
 import time
 from pathlib import Path
 
-from kfashion.errors import UserError
+from kfashion.errors import REFUSAL, REFUSED, UserError
 
 TUNER_ID = "KERASTUNER_TUNER_ID"
 ORACLE_IP = "KERASTUNER_ORACLE_IP"
 ORACLE_PORT = "KERASTUNER_ORACLE_PORT"
+CHIEF_PID = "KFASHION_CHIEF_PID"  # set for a local worker: the process whose end ends it
 RESTARTS = 3  # times a dead worker is started again before the sweep gives up
 # Peak memory of one worker (and of the chief, which loads the same): VmHWM read from
 # /proc/PID/status every 0.5 s during `tune --subset 600 --epochs 1 --seeds 1 --factors
@@ -120,9 +121,9 @@ def run_as_chief(search, workers: int, worker_args: list[str], module: str):
         try:
             return search()
         except KeyboardInterrupt:  # LocalWorkers interrupts the main thread when a worker
-            # keeps failing; without a failure it was Ctrl-C
+            # keeps failing or refuses; without a failure it was Ctrl-C
             if local.failure:
-                raise UserError(f"{local.failure}; its output is above") from None
+                raise UserError(local.failure) from None
             raise
 
 
@@ -156,14 +157,21 @@ def serve_oracle(tuner) -> None:
     tuner.oracle.save()  # see kfashion.tune.run_search
 
 
-def _die_with_parent() -> None:
-    """In a worker, before exec: be killed when the chief dies, even by kill -9 (Linux)."""
-    try:
-        import ctypes
+def end_with_chief() -> None:
+    """In a local worker: end, as SIGTERM would end it, once the chief that started it is gone,
+    even by kill -9, which leaves the chief no time to stop its workers. A thread asks every
+    second: a parent-death signal would have to be set between fork and exec (`preexec_fn`),
+    which Python's documentation says is not safe in a process with threads, as the chief is."""
+    chief = os.environ.get(CHIEF_PID)
+    if chief is None:  # not started by `LocalWorkers` (a worker on another machine, say)
+        return
 
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass  # not Linux: a worker whose chief is gone stops when it next asks for a trial
+    def watch():
+        while os.getppid() == int(chief):
+            time.sleep(1)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, daemon=True).start()
 
 
 class LocalWorkers:
@@ -171,8 +179,9 @@ class LocalWorkers:
     from a thread.
 
     Each worker's output is passed through line by line behind its name. A worker that exits
-    with an error is started again (up to RESTARTS times); if one cannot be kept alive, the
-    main thread is interrupted so the sweep stops instead of waiting for it forever.
+    with an error is started again (up to RESTARTS times); if one cannot be kept alive, or
+    refuses as a command does (a full disk, say), the main thread is interrupted so the search
+    stops, with the worker's line, instead of waiting for it forever.
     """
 
     def __init__(self, count: int, args: list[str], module: str):
@@ -181,7 +190,8 @@ class LocalWorkers:
         self.module = module
         self.threads = max(1, (os.cpu_count() or 1) // count)
         self.processes = {}
-        self.relays = []  # the threads passing each worker's output through
+        self.relays = {}  # the threads passing each worker's output through
+        self.refusals = {}  # each worker's last REFUSAL line
         self.restarts = dict.fromkeys(self.names(), 0)
         self.failure = None
         self._stop = threading.Event()
@@ -194,6 +204,7 @@ class LocalWorkers:
             **os.environ,
             **threads_environment(self.threads),
             TUNER_ID: name,
+            CHIEF_PID: str(os.getpid()),
             "PYTHONUNBUFFERED": "1",
         }
         process = subprocess.Popen(
@@ -202,17 +213,17 @@ class LocalWorkers:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
-            preexec_fn=_die_with_parent,
         )
         print(f"started worker {name} (process {process.pid})", flush=True)
         self.processes[name] = process
         relay = threading.Thread(target=self._relay, args=(name, process), daemon=True)
         relay.start()
-        self.relays.append(relay)
+        self.relays[name] = relay
 
-    @staticmethod
-    def _relay(name, process) -> None:
+    def _relay(self, name, process) -> None:
         for line in process.stdout:
+            if line.startswith(REFUSAL):
+                self.refusals[name] = line.removeprefix(REFUSAL).strip()
             print(f"[{name}] {line}", end="", flush=True)
 
     def _watch(self) -> None:
@@ -223,8 +234,15 @@ class LocalWorkers:
                 code = process.poll()
                 if code is None or code == 0:
                     continue
+                if code == REFUSED:  # as a command refuses: started again, it would again
+                    self.relays[name].join(timeout=5)  # its last line read
+                    self.failure = f"worker {name}: {self.refusals.get(name, 'refused')}"
+                    _thread.interrupt_main()
+                    return
                 if self.restarts[name] >= RESTARTS:
-                    self.failure = f"worker {name} keeps failing (exit code {code})"
+                    self.failure = (
+                        f"worker {name} keeps failing (exit code {code}); its output is above"
+                    )
                     _thread.interrupt_main()
                     return
                 self.restarts[name] += 1
@@ -249,6 +267,6 @@ class LocalWorkers:
                 process.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 process.kill()
-        for relay in self.relays:  # a worker's last lines, passed through before the chief ends
+        for relay in self.relays.values():  # a worker's last lines, out before the chief ends
             relay.join(timeout=5)
         return False

@@ -85,6 +85,10 @@ def load_keras():
         import keras
 
         keras.ops.convert_to_numpy(keras.ops.zeros(1))  # the backend probes devices on first use
+        if keras.backend.backend() != "tensorflow" and importlib.util.find_spec("tensorflow"):
+            # `keras.utils.set_random_seed` seeds TensorFlow too wherever it is installed,
+            # whatever the backend, and imports it the first time: its lines, here, not then
+            import tensorflow  # noqa: F401
     # Each trial and case builds new models, so TensorFlow's "retracing" warning fires by design.
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
     # The framework's own objects (several hundred thousand, alive until exit) go to Python's

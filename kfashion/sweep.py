@@ -20,8 +20,8 @@ import numpy as np
 
 from kfashion import layout, models, seeds_together, training
 from kfashion.design import BASE, FACTORS, IMPLIED, DesignPoint, setting
-from kfashion.files import read_json, read_record, write_json
-from kfashion.fixed_oracle import FixedOracle
+from kfashion.files import read_json, read_record, save_checkpoint, write_json
+from kfashion.fixed_oracle import FixedOracle, user_errors_end_the_search
 from kfashion.provenance import environment
 
 OBJECTIVE = keras_tuner.Objective("val_loss", direction="min")
@@ -137,6 +137,7 @@ class SweepTuner(keras_tuner.Tuner):
         score = "" if ended.score is None else f" mean best val_loss {ended.score:.5f}"
         self._say(trial.trial_id, f"ended: {ended.status}{score}")
 
+    @user_errors_end_the_search
     def run_trial(self, trial, *args, callbacks=(), **kwargs):
         folder = self.get_trial_dir(trial.trial_id)
         pending = [s for s in self.seeds if not self._done(folder, s)]
@@ -157,7 +158,7 @@ class SweepTuner(keras_tuner.Tuner):
         record = read_record(layout.seed_record(folder, seed))
         if record is None:
             return False
-        return bool(record.get("diverged")) or layout.seed_weights(folder, seed).exists()
+        return bool(record.get("diverged")) or layout.seed_model(folder, seed).exists()
 
     def _callbacks(self, trial, seed: int, callbacks, epochs: int) -> list:
         callbacks = self._deepcopy_callbacks(list(callbacks))  # KerasTuner's own helpers:
@@ -252,5 +253,5 @@ class SweepTuner(keras_tuner.Tuner):
                     verbose=0,
                 )
             )
-            model.save_weights(layout.seed_weights(self.get_trial_dir(trial.trial_id), seed))
+            save_checkpoint(model, layout.seed_model(self.get_trial_dir(trial.trial_id), seed))
         return record

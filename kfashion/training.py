@@ -8,6 +8,8 @@ times slower for these small convolutions. On JAX with a GPU, the sweep's autoen
 whole epochs as one program (`kfashion.compiled_fit`).
 """
 
+import contextlib
+
 # Several training steps per call into the backend: less Python and dispatch overhead per step,
 # which matters when a step of these small networks takes a few milliseconds.
 STEPS_PER_EXECUTION = 10
@@ -56,11 +58,18 @@ def fit_options() -> dict:
     return {"validation_batch_size": EVAL_BATCH_SIZE}
 
 
-def use_mixed_precision(enabled: bool) -> None:
-    """Compute in bfloat16 with float32 weights (for GPUs; most CPUs run it slower)."""
+@contextlib.contextmanager
+def mixed_precision(enabled: bool):
+    """Within the block, compute in bfloat16 with float32 weights (for GPUs; most CPUs run it
+    slower), or in float32; after it, in what the process computed in before."""
     import keras
 
+    before = keras.mixed_precision.global_policy()
     keras.mixed_precision.set_global_policy("mixed_bfloat16" if enabled else "float32")
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(before)
 
 
 def compiles_whole_epochs() -> bool:

@@ -333,7 +333,9 @@ def main(argv=None) -> None:
     def main_cell(cell):  # transfer.json's: the first network, recipe and pretraining seed
         return grid.is_main(cell, cells[0].network, recipes, encoder_seeds[0])
 
-    if not args.overwrite and parallel.role() != "worker":  # before any framework loads
+    if parallel.role() == "worker":
+        parallel.end_with_chief()
+    elif not args.overwrite:  # before any framework loads
         check_saved_cases(results, cells, main_cell)
     from kfashion import data
     from kfashion.files import file_digest

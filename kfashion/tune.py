@@ -286,7 +286,9 @@ def main(argv=None) -> None:
     points = design_from_args(args)
     project_dir = layout.sweep_project(cli.writable_folder(args.directory, "--directory"))
     role = parallel.role()
-    if role != "worker":
+    if role == "worker":
+        parallel.end_with_chief()
+    else:
         cli.writable_folder(args.results, "--results")
     if args.tensorboard:
         cli.writable_folder(args.tensorboard, "--tensorboard")
@@ -294,7 +296,12 @@ def main(argv=None) -> None:
     from kfashion.quiet_keras import load_keras
 
     load_keras()
-    training.use_mixed_precision(args.mixed_precision)
+    with training.mixed_precision(args.mixed_precision):  # then as the process had it
+        sweep_and_export(args, argv, points, project_dir, role)
+
+
+def sweep_and_export(args, argv, points, project_dir: Path, role: str) -> None:
+    """Run the sweep (a worker: its trials only), then export what it selects."""
     if role == "worker":  # trials only: the chief checks, locks and exports
         run_search(args, points, data.load(args.data_dir, subset=args.subset), project_dir)
         return

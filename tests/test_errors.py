@@ -37,16 +37,14 @@ def test_other_errors_are_not_hidden():
         fails_with(ZeroDivisionError("a bug"))()
 
 
-def exit_code_clearing_ctrl_c(main) -> int:
-    """The exit code of a wrapped `main` that sets the Ctrl-C flag; the flag is cleared after,
-    so later tests in this process start without it."""
+def exit_code_leaving_no_ctrl_c(main) -> int:
+    """The exit code of a wrapped `main` that sets the Ctrl-C flag; the command clears it as it
+    ends, so later commands in this process start without it."""
     from kfashion import errors
 
-    try:
-        with pytest.raises(SystemExit) as exit_info:
-            main()
-    finally:
-        errors._ctrl_c.clear()
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+    assert not errors._ctrl_c.is_set()
     return exit_info.value.code
 
 
@@ -71,7 +69,7 @@ def test_a_ctrl_c_whose_interrupt_got_lost_still_stops_training_and_the_command(
         )
         raise AssertionError("training went on")
 
-    assert exit_code_clearing_ctrl_c(main) == INTERRUPTED
+    assert exit_code_leaving_no_ctrl_c(main) == INTERRUPTED
     assert "interrupted; run the same command again" in capsys.readouterr().err
 
 
@@ -82,7 +80,7 @@ def test_a_command_that_ends_after_a_lost_ctrl_c_says_it_was_interrupted(capsys)
     def main():
         errors._ctrl_c.set()  # pressed during the last step; its KeyboardInterrupt went astray
 
-    assert exit_code_clearing_ctrl_c(main) == INTERRUPTED
+    assert exit_code_leaving_no_ctrl_c(main) == INTERRUPTED
 
 
 def test_a_ctrl_c_dropped_inside_a_destructor_prints_one_line_not_a_traceback():

@@ -138,7 +138,7 @@ def test_trials_keep_each_seed_and_a_diverging_trial_fails_while_the_sweep_goes_
         json.loads((tmp_path / "sweep" / "trial_0" / f"seed{s}.json").read_text()) for s in (0, 1)
     ]
     assert base.score == pytest.approx((runs[0]["best_val_loss"] + runs[1]["best_val_loss"]) / 2)
-    assert (tmp_path / "sweep" / "trial_0" / "seed1.weights.h5").exists()
+    assert (tmp_path / "sweep" / "trial_0" / "seed1.keras").exists()
     diverged = json.loads((tmp_path / "sweep" / "trial_1" / "seed0.json").read_text())
     assert diverged["diverged"] and len(diverged["history"]["loss"]) < 3  # stopped early
     record = {"value": "sgd", "is_base": False, "status": "FAILED", "seeds": [diverged]}
