@@ -3,6 +3,7 @@
 import contextlib
 import errno
 import functools
+import gc
 import os
 import signal
 import sys
@@ -22,11 +23,12 @@ class UserError(Exception):
 def exit_on_user_error(main):
     """Wrap a command's `main`: a UserError becomes one stderr line and exit code 2, and
     Ctrl-C a line saying how to continue instead of a traceback. The process is left as it
-    was (its Ctrl-C handler and hooks), so a notebook can run one command after another."""
+    was (its Ctrl-C handler, hook and garbage collector), so a notebook can run one command
+    after another."""
 
     @functools.wraps(main)
     def wrapper(*args, **kwargs):
-        with _remembering_ctrl_c():
+        with _as_it_was():
             try:
                 result = main(*args, **kwargs)
                 if _ctrl_c.is_set():  # the interrupt was swallowed on the way, yet asked for
@@ -51,13 +53,15 @@ def exit_on_user_error(main):
 
 
 @contextlib.contextmanager
-def _remembering_ctrl_c():
-    """Within the block (the outermost command's), Ctrl-C is remembered (`_on_ctrl_c`);
-    after it, the handler, the hook and the memory are as they were before."""
+def _as_it_was():
+    """Within the block (the outermost command's), Ctrl-C is remembered (`_on_ctrl_c`); after
+    it, the handler, the hook and the memory are as they were before, and the objects frozen
+    out of the garbage collector's scans for speed (`kfashion.quiet_keras`) are scanned again."""
     nested = signal.getsignal(signal.SIGINT) is _on_ctrl_c  # `study` calls other commands
     if nested or threading.current_thread() is not threading.main_thread():
         yield  # (signal handlers can be set from the main thread only)
         return
+    frozen = gc.get_freeze_count()
     _ctrl_c.clear()
     handler = signal.signal(signal.SIGINT, _on_ctrl_c)
     hook, sys.unraisablehook = sys.unraisablehook, _quiet_about_ctrl_c
@@ -67,6 +71,8 @@ def _remembering_ctrl_c():
         signal.signal(signal.SIGINT, handler)
         sys.unraisablehook = hook
         _ctrl_c.clear()
+        if not frozen:  # (a caller that froze objects itself keeps them frozen)
+            gc.unfreeze()
 
 
 def _refuse(message: str):

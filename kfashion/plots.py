@@ -1,18 +1,28 @@
-"""Every figure kfashion draws: matplotlib with the Agg backend, one idea per PNG."""
+"""Every figure kfashion draws: matplotlib's Agg renderer, one idea per PNG.
+
+Figures are made outside pyplot (`matplotlib.figure.Figure`), whose backend is the whole
+process's: choosing Agg there would stop a notebook that runs a command from showing its own
+plots afterwards.
+"""
 
 from pathlib import Path
 
 import matplotlib
+import numpy as np
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
-import numpy as np  # noqa: E402
+TAB10 = matplotlib.colormaps["tab10"]
+
+
+def _subplots(rows: int = 1, columns: int = 1, *, figsize, layout=None, **grid):
+    """A figure and its axes, as `pyplot.subplots` makes them."""
+    fig = Figure(figsize=figsize, layout=layout)
+    return fig, fig.subplots(rows, columns, **grid)
 
 
 def _save(fig, path) -> None:
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(fig)
 
 
 def _band(ax, x, curves, color, **style) -> None:
@@ -44,8 +54,8 @@ def plot_factor(factor: str, trials: list[dict], path, others="the base case") -
         path: where to write the PNG.
         others: where the other factors were held, for the title.
     """
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
-    colors = plt.cm.viridis(np.linspace(0, 0.9, len(trials)))
+    fig, axes = _subplots(1, 2, figsize=(11, 4), sharey=True)
+    colors = matplotlib.colormaps["viridis"](np.linspace(0, 0.9, len(trials)))
     seeds = max((len(trial["seeds"]) for trial in trials), default=0)
     for trial, color in zip(trials, colors, strict=True):
         label = f"{trial['value']:g}" if isinstance(trial["value"], float) else str(trial["value"])
@@ -79,7 +89,7 @@ def plot_factor(factor: str, trials: list[dict], path, others="the base case") -
 def plot_reconstructions(images, reconstructions, class_names, path, title) -> None:
     """Originals (top row) above their reconstructions (bottom row), one column per class."""
     columns = len(images)
-    fig, axes = plt.subplots(2, columns, figsize=(1.3 * columns, 3))
+    fig, axes = _subplots(2, columns, figsize=(1.3 * columns, 3))
     for column in range(columns):
         for row, batch in enumerate((images, reconstructions)):
             ax = axes[row, column]
@@ -102,7 +112,7 @@ def plot_mse_vs_pca(latent_dims, autoencoder_mse, pca_mse, path) -> None:
         pca_mse: for each size, PCA's test MSE.
         path: where to write the PNG.
     """
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = _subplots(figsize=(6, 4))
     per_seed = [np.asarray(values, dtype=float) for values in autoencoder_mse]
     mean = np.array([values.mean() for values in per_seed])
     spread = np.array([[mean[i] - v.min(), v.max() - mean[i]] for i, v in enumerate(per_seed)])
@@ -129,8 +139,8 @@ def plot_transfer_curves(histories: dict, labels: dict, path) -> None:
         labels: case -> legend label.
         path: where to write the PNG.
     """
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), layout="constrained")
-    colors = dict(zip(histories, plt.cm.tab10.colors, strict=False))
+    fig, axes = _subplots(1, 2, figsize=(12, 4.5), layout="constrained")
+    colors = dict(zip(histories, TAB10.colors, strict=False))
     for case, runs in histories.items():
         for ax, metric in zip(axes, ("loss", "accuracy"), strict=True):
             for prefix, style in (("", "--"), ("val_", "-")):
@@ -167,7 +177,7 @@ def plot_confusion_grid(matrices: dict, labels: dict, class_names, path) -> None
     count = len(matrices)
     columns = min(count, 2)
     rows = -(-count // columns)
-    fig, axes = plt.subplots(
+    fig, axes = _subplots(
         rows, columns, figsize=(6.5 * columns, 6 * rows), squeeze=False, layout="constrained"
     )
     for ax, (case, matrix) in zip(axes.flat, matrices.items(), strict=False):
@@ -203,9 +213,9 @@ def plot_label_efficiency(summary: dict, counts: list, labels: dict, path, all_s
         path: where to write the PNG.
         all_size: the number of training images "all" stands for.
     """
-    fig, ax = plt.subplots(figsize=(7, 4.5), layout="constrained")
+    fig, ax = _subplots(figsize=(7, 4.5), layout="constrained")
     xs = [all_size if count == "all" else count for count in counts]
-    for case, color in zip(labels, plt.cm.tab10.colors, strict=False):
+    for case, color in zip(labels, TAB10.colors, strict=False):
         rows = [summary[str(case)][str(count)] for count in counts]
         seeds = np.array([row["per_seed"] for row in rows]).T  # one row per seed
         ax.plot(xs, seeds.mean(axis=0), "o-", color=color, label=labels[case])
@@ -236,7 +246,7 @@ def plot_grid(lines: dict, counts: list, path, all_size: int) -> None:
     from kfashion.stats import interval
 
     networks = list(dict.fromkeys(network for network, _, _ in lines))
-    fig, axes = plt.subplots(
+    fig, axes = _subplots(
         1, len(networks), figsize=(6 * len(networks), 4.5), squeeze=False, sharey=True,
         layout="constrained",
     )  # fmt: skip
@@ -247,7 +257,7 @@ def plot_grid(lines: dict, counts: list, path, all_size: int) -> None:
         for (mine, case, recipe), values in lines.items():
             if mine != network:
                 continue
-            color = plt.cm.tab10(case - 1)
+            color = TAB10(case - 1)
             means = [np.mean(values[c]) if values[c] else np.nan for c in counts]
             label = f"case {case}, {recipe}"
             ax.plot(xs, means, "o" + styles[recipe], color=color, label=label, markersize=4)
@@ -273,7 +283,7 @@ def plot_latent_maps(rows: dict, class_names, path) -> None:
         class_names: legend names of the classes.
         path: where to write the PNG.
     """
-    fig, axes = plt.subplots(
+    fig, axes = _subplots(
         len(rows), 2, figsize=(12, 5.5 * len(rows)), squeeze=False, layout="constrained"
     )
     for ax_row, (name, row) in zip(axes, rows.items(), strict=True):
@@ -286,7 +296,7 @@ def plot_latent_maps(rows: dict, class_names, path) -> None:
                     points[mine, 1],
                     s=2,
                     alpha=0.5,
-                    color=plt.cm.tab10(k),
+                    color=TAB10(k),
                     label=label,
                 )
             title = "PCA" if method == "pca" else "t-SNE"
@@ -306,7 +316,7 @@ def plot_latent_paths(rows: dict, paths, path) -> None:
     """
     lines = [(name, k) for name in rows for k in range(len(paths))]
     steps = next(iter(rows.values()))["paths"].shape[1]
-    fig, axes = plt.subplots(
+    fig, axes = _subplots(
         len(lines), steps, figsize=(steps * 1.1, len(lines) * 1.25), squeeze=False
     )
     for ax_row, (name, k) in zip(axes, lines, strict=True):

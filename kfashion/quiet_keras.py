@@ -69,9 +69,6 @@ def check_backend() -> str:
     return name
 
 
-_frozen = False  # whether this process has frozen the framework's objects (see load_keras)
-
-
 def load_keras():
     """Import Keras quietly, set up for kfashion's commands, and return it."""
     check_backend()  # before the import: a missing backend is one line, not a traceback
@@ -94,14 +91,13 @@ def load_keras():
     # The framework's own objects (several hundred thousand, alive until exit) go to Python's
     # permanent generation, which no collection scans again: every full collection, and each
     # gc.collect() that keras.backend.clear_session() (once per run) and statsmodels' Holm
-    # correction call, then costs a fraction of the time. Once per process, after a collection:
+    # correction call, then costs a fraction of the time. Once per command, after a collection:
     # a study loads Keras once per stage, and a later freeze would keep the garbage of the
-    # stages before it for good.
-    global _frozen
-    if not _frozen:
+    # stages before it. The command unfreezes as it ends (`kfashion.errors`), so a notebook's
+    # own objects are not kept from the collector for good.
+    if not gc.get_freeze_count():
         gc.collect()
         gc.freeze()
-        _frozen = True
     if keras.backend.backend() == "jax":
         from kfashion.jax_cache import use_compilation_cache
 

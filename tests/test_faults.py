@@ -139,8 +139,9 @@ def test_a_user_error_in_a_trial_ends_the_search_and_a_bug_does_not():
 
 NOTEBOOK = textwrap.dedent(
     """
-    import json, os, signal, sys
-    import keras
+    import gc, json, os, signal, sys
+    import keras, matplotlib
+    matplotlib.use("pdf")  # the notebook's own backend
     from kfashion import grid_tuner, transfer, tune
 
     handler, hook = signal.getsignal(signal.SIGINT), sys.unraisablehook
@@ -172,6 +173,8 @@ NOTEBOOK = textwrap.dedent(
         "handler": signal.getsignal(signal.SIGINT) is handler,
         "hook": sys.unraisablehook is hook,
         "policy": keras.mixed_precision.global_policy().name,
+        "backend": matplotlib.get_backend(),
+        "frozen": gc.get_freeze_count(),
     }))
     """
 )
@@ -180,7 +183,8 @@ NOTEBOOK = textwrap.dedent(
 @pytest.mark.usefixtures("debian_data_dir")
 def test_commands_in_one_process_run_as_each_would_alone(tmp_path):
     """As in a notebook: an interrupted command, then the same command, which finishes, then a
-    refused one; the process keeps its own Ctrl-C handler, hook and dtype policy."""
+    refused one; the process keeps its own Ctrl-C handler, hook, dtype policy, matplotlib
+    backend and garbage collector."""
     grid = [*SMALL, "--cases", "1", "--encoder", str(ENCODER), "--results", "results"]
     done = subprocess.run(
         [sys.executable, "-c", NOTEBOOK, *grid],
@@ -193,6 +197,7 @@ def test_commands_in_one_process_run_as_each_would_alone(tmp_path):
     out = json.loads(done.stdout.splitlines()[-1])
     assert out["codes"] == [errors.INTERRUPTED, 0, REFUSED], done.stdout[-3000:] + done.stderr
     assert out["handler"] and out["hook"] and out["policy"] == "float32"
+    assert out["backend"] == "pdf" and out["frozen"] == 0
     assert (tmp_path / "results" / "grid.json").exists()
     assert done.stderr.splitlines()[-1].startswith("kfashion: error: tuning/sweep holds files")
 
