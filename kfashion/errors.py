@@ -42,10 +42,9 @@ def exit_on_user_error(main):
                 if _caused_by(error, lambda e: isinstance(e, KeyboardInterrupt)):
                     _interrupted()
                 if full := disk_full(error):  # in a write of a library's (KerasTuner's state)
-                    where = f" (writing {full.filename})" if getattr(full, "filename", None) else ""
                     _refuse(
-                        f"a disk is full{where}; free some space and run the same command "
-                        "again: it continues from the finished files"
+                        f"a disk is full ({str(full).splitlines()[0]}); free some space and run "
+                        "the same command again: it continues from the finished files"
                     )
                 raise
 

@@ -98,29 +98,33 @@ def test_a_full_disk_inside_a_workers_sweep_trial_ends_the_sweep_in_the_workers_
     assert "exited with code" not in done.stdout  # refused: not started again
 
 
+def refusal(error: Exception, capsys) -> str:
+    """What a command prints on stderr when `error` ends it; it exits with code 2."""
+
+    @exit_on_user_error
+    def main():
+        raise error
+
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+    assert exit_info.value.code == REFUSED
+    return capsys.readouterr().err
+
+
 def test_a_full_disk_anywhere_is_one_line(capsys):
     """KerasTuner writes its own state through TensorFlow, whose full disk is no OSError."""
     from tensorflow.errors import ResourceExhaustedError
 
-    for error in (
-        ResourceExhaustedError(
-            None, None, "tuning/sweep/trial_1/trial.json; No space left on device"
-        ),
-        RuntimeError("copying"),
-    ):
-        if isinstance(error, RuntimeError):  # an OSError the library wrapped
-            error.__cause__ = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), "x.png")
-
-        @exit_on_user_error
-        def main(error=error):
-            raise error
-
-        with pytest.raises(SystemExit) as exit_info:
-            main()
-        assert exit_info.value.code == REFUSED
-        err = capsys.readouterr().err
-        assert err.startswith("kfashion: error: a disk is full") and err.count("\n") == 1, err
-    assert "(writing x.png)" in err
+    trial = "tuning/trial_1/trial.json; No space left on device"
+    assert refusal(ResourceExhaustedError(None, None, trial), capsys) == (
+        f"kfashion: error: a disk is full ({trial}); free some space and run the same command "
+        "again: it continues from the finished files\n"
+    )
+    wrapped = RuntimeError("while saving")  # an OSError a library wrapped
+    wrapped.__cause__ = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), "x.png")
+    err = refusal(wrapped, capsys)
+    assert err.startswith("kfashion: error: a disk is full ([Errno 28] No space left on device")
+    assert "'x.png'" in err and err.count("\n") == 1
 
 
 def test_a_user_error_in_a_trial_ends_the_search_and_a_bug_does_not():
