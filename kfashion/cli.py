@@ -23,20 +23,42 @@ class _Parser(argparse.ArgumentParser):
         sys.exit(REFUSED)
 
 
+class _Help(argparse.ArgumentDefaultsHelpFormatter):
+    """Every option's default, once: none for an option without one (None) or a switch, and
+    none added where the option's text gives it already."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if action.default in (None, False) or "default" in text:
+            return text
+        return super()._get_help_string(action)
+
+
 def parser(prog: str, description: str) -> argparse.ArgumentParser:
-    """An argument parser whose --help shows every default."""
-    return _Parser(
-        prog=f"python -m {prog}",
+    """An argument parser whose --help shows every default, named as it was invoked (`python
+    -m kfashion.tune`, or the installed `kfashion-tune`), with --version, that refuses an
+    abbreviated option (`--epoch 3` would otherwise be `--epochs 3`)."""
+    from kfashion import __version__
+
+    invoked = Path(sys.argv[0]).name
+    parser = _Parser(
+        prog=invoked if invoked.startswith("kfashion-") else f"python -m {prog}",
         description=description,
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=_Help,
+        allow_abbrev=False,
     )
+    parser.add_argument("--version", action="version", version=f"kfashion {__version__}")
+    return parser
 
 
 def add_data_flags(parser: argparse.ArgumentParser) -> None:
     """--data-dir and --subset, which every command that loads the images takes."""
     parser.add_argument("--data-dir", help="folder with the four IDX .gz files")
     parser.add_argument(
-        "--subset", type=int, help="use a stratified subset of this many training images"
+        "--subset",
+        type=int,
+        help="use a stratified sample of this many training-file images (five sixths train, "
+        "one sixth validates) and a sixth as many test images",
     )
 
 

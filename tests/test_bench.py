@@ -1,6 +1,6 @@
 import pytest
 
-from kfashion import bench, models
+from kfashion import bench, models, stage_bench
 
 
 def test_flops_are_counted_from_the_layers():
@@ -14,11 +14,16 @@ def test_flops_are_counted_from_the_layers():
     assert bench.training_flops_per_image(autoencoder) == 3 * (forward + decoder)
 
 
-def test_the_pytorch_loop_is_the_same_network():
+@pytest.mark.parametrize("network", ["autoencoder", "classifier"])
+def test_the_pytorch_loop_is_the_same_network(network):
     torch = pytest.importorskip("torch")
-    _, model = bench._torch_autoencoder()
-    torch.set_num_threads(1)  # the bench takes every core; a test beside others should not
-    keras_model = models.build_autoencoder(64, 0.2)
+    model = stage_bench.torch_network(network)
+    encoder = models.build_encoder(64, 0.2)
+    keras_model = (
+        models.build_autoencoder(64, 0.2)
+        if network == "autoencoder"
+        else models.build_classifier(encoder)
+    )
     assert sum(p.numel() for p in model.parameters()) == keras_model.count_params()
-    out = model(torch.zeros(2, 1, 28, 28))
-    assert tuple(out.shape) == (2, 1, 28, 28)
+    shape = (2, 1, 28, 28) if network == "autoencoder" else (2, 10)
+    assert tuple(model(torch.zeros(2, 1, 28, 28)).shape) == shape

@@ -1,9 +1,15 @@
 """Every command answers --help and refuses bad input at once: one line on stderr, exit code 2,
 no framework loaded, nothing written. (Wall times are measured by hand, not asserted.)"""
 
+import re
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from helpers import run_light
 
+import kfashion
 from kfashion import cli
 from kfashion.errors import UserError
 
@@ -24,6 +30,19 @@ def test_help_answers_without_loading_a_framework(command):
     code, out, err, frameworks = run_light(f"kfashion.{command}", "--help")
     assert code == 0 and f"python -m kfashion.{command}" in out and not err
     assert frameworks == []
+    assert "(default: None)" not in out
+    for option in re.split(r"\n  -", out):  # each default once, where there is one
+        assert option.lower().count("default") <= 1, option
+
+
+def test_version_and_the_installed_commands_own_name():
+    code, out, _, frameworks = run_light("kfashion.tune", "--version")
+    assert code == 0 and out == f"kfashion {kfashion.__version__}\n" and frameworks == []
+    installed = Path(sys.executable).parent / "kfashion-tune"  # pip install -e . made it
+    if not installed.exists():
+        pytest.skip("kfashion is not installed in this environment")
+    done = subprocess.run([installed, "--help"], capture_output=True, text=True, timeout=60)
+    assert done.stdout.startswith("usage: kfashion-tune ")
 
 
 @pytest.fixture
@@ -43,6 +62,8 @@ BAD = [
     ("tune", ["--results", "{file}"], "is a file, not a folder"),
     ("tune", ["--results", "{file}/below"], "cannot write there"),
     ("tune", ["--data-dir", "{file}"], "--data-dir"),
+    ("tune", ["--epoch", "3"], "unrecognized arguments: --epoch 3"),  # no abbreviations
+    ("transfer", ["--seed", "3"], "unrecognized arguments: --seed 3"),
     ("transfer", ["--cases", "1,5"], "--cases"),
     ("transfer", ["--seeds", "-1"], "--seeds -1"),
     ("transfer", ["--recipes", "slow"], "--recipes 'slow'"),
@@ -62,7 +83,7 @@ BAD = [
     ("study", ["--results", "{file}"], "is a file"),
     ("study", ["--directory", "{file}"], "is a file"),
     ("study", ["--data-dir", "{file}"], "--data-dir"),
-    ("bench", ["--images", "50"], "--images"),
+    ("bench", ["--repeats", "0"], "--repeats 0"),
     ("bench", ["--full-sweep", "0"], "--full-sweep"),
     ("data", ["--data-dir", "{file}"], "--data-dir"),
 ]

@@ -36,7 +36,7 @@ SMALL = {
     "transfer": TINY,
     "baseline": ["--subset", "600"],
     "latent": ["--subset", "600", "--tsne-images", "50"],
-    "bench": ["--images", "200", "--repeats", "1", "--skip-study"],
+    "bench": [*TINY[:4], "--repeats", "1", "--min-steps", "10", "--skip-study"],
 }
 # The quick study, smaller still, in its own folder; with 2 seeds, so its findings have intervals
 # (its own seeds: one a sweep point, two a transfer case, so its transfer findings have intervals)

@@ -1,7 +1,6 @@
 """The README's quick look and bench, as a newcomer runs them, in a fresh clone of their own
 (they need nothing the README's other commands make; tests/test_readme.py runs those)."""
 
-import numpy as np
 import pytest
 from test_readme import (
     assert_every_command_ran_and_nothing_committed_changed,
@@ -11,8 +10,6 @@ from test_readme import (
 )
 
 from kfashion import bench
-
-TIMED = ("together", "one_at_a_time")  # the bench's two ways of training seeds
 
 
 @pytest.fixture(scope="session")
@@ -49,23 +46,16 @@ def test_findings_and_report_of_the_quick_look(quick_clone):
 
 def test_the_bench_records_what_its_speed_table_shows(quick_clone):
     (entry,) = results(quick_clone, "bench.json").values()
-    for network in ("autoencoder", "classifier"):
-        timed = entry["training"][network]
-        for path in ("kfashion", "plain_fit"):
-            median = np.median(timed[path]["epoch_seconds"])
-            rate = entry["images_per_epoch"] / median
-            assert timed[path]["images_per_second_median"] == pytest.approx(rate)
-        ratio = (
-            timed["kfashion"]["images_per_second_median"]
-            / timed["plain_fit"]["images_per_second_median"]
-        )
-        assert timed["speedup"] == pytest.approx(ratio)
-    for name, network in zip(bench.SEEDS_TOGETHER, ("autoencoder", "classifier"), strict=True):
-        measured = entry[name]  # every seed's images counted, alone and together
-        assert measured["seeds"] == bench.SEEDS == 3 and measured["network"] == network
-        for path in TIMED:
-            (seconds,) = measured[path]["epoch_seconds"]  # one epoch of every seed
-            rate = bench.SEEDS * entry["images_per_epoch"] / seconds
-            assert measured[path]["seed_images_per_second_median"] == pytest.approx(rate)
-        together, alone = (measured[p]["seed_images_per_second_median"] for p in TIMED)
-        assert measured["speedup"] == pytest.approx(together / alone)
+    runs = entry["runs"]
+    assert {"sweep_seed", "grid_all_joint", "grid_100_frozen", "classifier_plain_fit"} <= set(runs)
+    for run in runs.values():
+        (seconds,) = run["seconds"]  # --repeats 1
+        assert run["images_per_second_median"] == pytest.approx(run["images"] / seconds)
+    assert runs["sweep_seed"]["images"] == entry["epochs"] * 500  # the training split
+    rate = {name: run["images_per_second_median"] for name, run in runs.items()}
+    ratio = rate["grid_all_joint"] / rate["classifier_plain_fit"]
+    assert entry["ratios"]["grid_all_joint_over_plain_fit"] == pytest.approx(ratio)
+    together = rate["sweep_seeds_together"] / rate["sweep_seeds_one_at_a_time"]
+    mechanism = entry["mechanisms"]["seeds_together"]
+    assert mechanism["ratio"] == pytest.approx(together)
+    assert mechanism["keep"] == (together >= bench.MECHANISM_BAR)
