@@ -16,7 +16,7 @@ import numpy as np
 
 from kfashion import layout, stats
 from kfashion.design import CASES, CLASS_NAMES, REFERENCE_CHOICE, STEP_NOISE
-from kfashion.files import file_digest, read_json, write_json
+from kfashion.files import file_digest, read_json
 
 RULE = (
     "per comparison, the two-sided one-sample t test of the per-seed values against 0, its "
@@ -576,10 +576,3 @@ def judge(results) -> dict:
         "cases": {str(c): CASES[c].label for c in CASES},
         "per_class_recall": recall,
     }
-
-
-def write(results) -> dict:
-    """Judge the findings under `results` and write `findings.json` there."""
-    findings = judge(results)
-    write_json(results / layout.FINDINGS, findings)
-    return findings

@@ -6,15 +6,8 @@ seed (for the pretrained cases 1 and 2; a random encoder has none), the recipe, 
 label count and the fine-tuning seed. A cell is a run without its fine-tuning seed; each cell
 is one KerasTuner trial, whose executions are its fine-tuning seeds (`kfashion.grid_tuner`).
 
-Every cell's learning rate is chosen on validation first: for each (network, label count, case,
-recipe) every candidate rate of the recipe trains `search_seeds` runs from the first
-pretraining seed (fine-tuning seeds of their own, from SEARCH_SEEDS_FROM), scored on validation
-only; the rate with the highest mean validation accuracy is the cell's. A run on all labels
-validates on the validation split and keeps its best epoch. A few-label run has no labelled
-validation set bigger than its training set: a search run draws N labelled images as a final
-run does, trains on four fifths of them and validates on the other fifth (stratified), scoring
-the last epoch; the final runs train on all N of theirs and keep the last epoch. So every run
-on N labels sees N labels, and no test number chooses anything.
+Each cell's learning rate is chosen on validation first, by the rule in SEARCH_RULE below
+(grid.json records its words: a docstring's edit changes no results file).
 """
 
 import dataclasses
@@ -29,6 +22,20 @@ FEWEST_LABELS = HELD_OUT * NUM_CLASSES
 # The search runs' fine-tuning seeds start here, apart from the final runs' (0, 1, ...): no
 # final run is the run whose validation score chose its rate, and none repeats one.
 SEARCH_SEEDS_FROM = 1000
+
+# How each cell's learning rate is chosen, in the words grid.json records.
+SEARCH_RULE = (
+    "Every cell's learning rate is chosen on validation first: for each (network, label "
+    "count, case, recipe) every candidate rate of the recipe trains `search_seeds` runs from "
+    "the first pretraining seed (fine-tuning seeds of their own, from SEARCH_SEEDS_FROM), "
+    "scored on validation only; the rate with the highest mean validation accuracy is the "
+    "cell's. A run on all labels validates on the validation split and keeps its best epoch. "
+    "A few-label run has no labelled validation set bigger than its training set: a search "
+    "run draws N labelled images as a final run does, trains on four fifths of them and "
+    "validates on the other fifth (stratified), scoring the last epoch; the final runs train "
+    "on all N of theirs and keep the last epoch. So every run on N labels sees N labels, and "
+    "no test number chooses anything. "  # (the space: as the reference's grid.json has it)
+)
 
 
 def labels_text(labels: str) -> str:

@@ -262,7 +262,7 @@ def write(argv, cells, main, files, digests, dataset, settings, results: Path) -
                     for name, mine in files.items()
                 },
                 "sizes": dataset.sizes(),
-                "search": grid.__doc__.split("\n\n")[2].replace("\n", " "),
+                "search": grid.SEARCH_RULE,
                 "kerastuner": "one trial per cell (network, labels, case, recipe, pretraining "
                 "seed, learning rate); its executions are the cell's fine-tuning seeds",
             },

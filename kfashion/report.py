@@ -1,11 +1,11 @@
 """`python -m kfashion.report`: judge the findings and render RESULTS/README.md from the JSON.
 
-First `kfashion.findings` turns the stages' JSON under `--results` into `findings.json`; then
+First `kfashion.findings` judges the stages' JSON under `--results` (`findings.json`); then
 every section is rendered from those files (`kfashion.sections`), so nothing is typed by hand
-and the report can be regenerated at any time. A folder other than the committed reference run
-(`results/reference/`) gets a section setting the reference's headline numbers beside its own.
-Only rendering the reference folder updates the project README's blocks (the answer, the
-four cases, the findings, the speed).
+and the report can be regenerated at any time; nothing is written until all is rendered. A
+folder other than the committed reference run (`results/reference/`) gets a section setting
+the reference's headline numbers beside its own. Only rendering the reference folder updates
+the project README's blocks (the answer, the four cases, the findings, the speed).
 """
 
 import shlex
@@ -15,7 +15,7 @@ from pathlib import Path
 from kfashion import cli, layout, model_card, sections
 from kfashion.design import TRAIN_IMAGES
 from kfashion.errors import UserError, exit_on_user_error
-from kfashion.files import read_json, reading, write_text
+from kfashion.files import json_text, read_json, reading, write_text
 
 PROJECT = Path(__file__).resolve().parents[1]
 REFERENCE = PROJECT / "results" / "reference"
@@ -150,7 +150,7 @@ def about_this_run(sweep, transfer, findings: dict, reference: Path | None) -> l
     return out + [""]
 
 
-def render(results: Path, reference: Path | None = REFERENCE) -> str:
+def render(results: Path, reference: Path | None = REFERENCE, judged: dict | None = None) -> str:
     """The report's Markdown, from whichever JSON files exist under `results`."""
     sweep, transfer = load(results, layout.SWEEP), load(results, layout.TRANSFER)
     if not sweep and not transfer:
@@ -161,7 +161,7 @@ def render(results: Path, reference: Path | None = REFERENCE) -> str:
     baseline = load(results, layout.BASELINE)
     efficiency, latent = load(results, layout.LABEL_EFFICIENCY), load(results, layout.LATENT)
     variant = load(results, f"{layout.ARCHITECTURE}/{layout.SWEEP}")
-    findings = load(results, layout.FINDINGS) or {"claims": [], "label_efficiency": []}
+    findings = judged or load(results, layout.FINDINGS) or {"claims": [], "label_efficiency": []}
     out = [
         "# Results",
         "",
@@ -393,11 +393,12 @@ def replace_block(text: str, markers: tuple[str, str], block: str) -> str:
     return f"{before}{start}\n{block}\n{end}{after}"
 
 
-def project_readme(text: str, results: Path, link: str) -> str:
+def project_readme(text: str, results: Path, link: str, judged: dict | None = None) -> str:
     """The project README's text with its blocks (the answer, the four cases, the findings, the
-    speed) rendered from the JSON under `results` (linked from the README as `link`)."""
+    speed) rendered from the JSON under `results` (linked from the README as `link`); `judged`:
+    the findings judged now, where findings.json is not written yet."""
     text = replace_block(text, HEADLINE, headline(results, link))
-    if findings := load(results, layout.FINDINGS):
+    if findings := judged or load(results, layout.FINDINGS):
         text = replace_block(text, FINDINGS, "\n".join(findings_summary(findings, link)))
     if grid := load(results, layout.GRID):
         text = replace_block(text, ANSWER, "\n".join(sections.answer_lines(grid["answer"])))
@@ -417,6 +418,7 @@ def main(argv=None) -> None:
     cli.writable_folder(results, "--results")
     from kfashion import findings
 
+    judged = None
     if (results / layout.SWEEP).exists() or (results / layout.TRANSFER).exists():
         judges = {
             "sweep.json": findings.sweep_claims,
@@ -428,11 +430,13 @@ def main(argv=None) -> None:
                 with reading(results / name):
                     judge(read_json(results / name))
         with reading(*(results / name for name in judges)):
-            findings.write(results)
-    # everything is rendered before anything more is written: a bad file changes nothing
+            judged = findings.judge(results)
+    # everything is rendered before anything is written: a bad file changes nothing
     from kfashion import tables
 
-    outputs = {results / layout.REPORT: render(results)}
+    outputs = {results / layout.REPORT: render(results, judged=judged)}
+    if judged is not None:
+        outputs[results / layout.FINDINGS] = json_text(judged)
     for folder in (results, results / layout.ARCHITECTURE):
         with reading(folder / layout.SWEEP, folder / layout.TRANSFER):
             card = model_card.render(folder)
@@ -445,7 +449,9 @@ def main(argv=None) -> None:
     readme = PROJECT / "README.md"
     if results.resolve() == REFERENCE.resolve() and (results / layout.TRANSFER).exists():
         with reading(results / layout.TRANSFER):
-            outputs[readme] = project_readme(readme.read_text(), results, "results/reference")
+            outputs[readme] = project_readme(
+                readme.read_text(), results, "results/reference", judged
+            )
     for path, text in outputs.items():
         write_text(path, text)
         print(f"wrote {path}")

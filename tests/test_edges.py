@@ -105,6 +105,18 @@ def test_report_names_a_cut_sweep_json(reference_copy):
     assert not (reference_copy / "README.md").exists()
 
 
+def test_report_changes_nothing_when_a_file_it_renders_is_bad(reference_copy):
+    """The findings are judged first; they are written with everything else, after rendering."""
+    findings = reference_copy / "findings.json"
+    findings.write_text('{"made": "before"}\n')
+    grid = reference_copy / "grid.json"
+    grid.write_bytes(grid.read_bytes()[:5000])
+    line = refused(run_module("kfashion.report", "--results", str(reference_copy)))
+    assert f"{grid}: not valid JSON" in line
+    assert findings.read_text() == '{"made": "before"}\n'
+    assert not (reference_copy / "README.md").exists()
+
+
 def test_report_names_a_transfer_json_without_its_runs(reference_copy):
     transfer = reference_copy / "transfer.json"
     entry = json.loads(transfer.read_text())

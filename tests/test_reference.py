@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from helpers import differences, predict_elsewhere
 
-from kfashion import data, findings, layout, model_card, report, tables, transfer, tune
+from kfashion import data, findings, grid, layout, model_card, report, tables, transfer, tune
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT / "results" / "reference"
@@ -32,6 +32,11 @@ def committed(name: str) -> dict:
 def test_committed_findings_are_what_the_json_gives():
     judged = json.loads(json.dumps(findings.judge(REFERENCE)))
     assert differences(committed("findings.json"), judged) == []  # to the last bits of a fit
+
+
+def test_grid_json_records_the_search_rule_in_its_own_words_not_a_docstrings():
+    assert committed("grid.json")["settings"]["search"] == grid.SEARCH_RULE
+    assert "Every cell's learning rate" not in grid.__doc__  # a docstring's edit changes no file
 
 
 def test_committed_report_is_what_the_json_renders():
