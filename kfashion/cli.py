@@ -29,7 +29,7 @@ class _Help(argparse.ArgumentDefaultsHelpFormatter):
 
     def _get_help_string(self, action):
         text = action.help or ""
-        if action.default in (None, False) or "default" in text:
+        if action.default is None or action.default is False or "default" in text:
             return text
         return super()._get_help_string(action)
 
@@ -40,9 +40,9 @@ def parser(prog: str, description: str) -> argparse.ArgumentParser:
     abbreviated option (`--epoch 3` would otherwise be `--epochs 3`)."""
     from kfashion import __version__
 
-    invoked = Path(sys.argv[0]).name
+    installed = f"kfashion-{prog.removeprefix('kfashion.')}"  # (`study` runs the others too)
     parser = _Parser(
-        prog=invoked if invoked.startswith("kfashion-") else f"python -m {prog}",
+        prog=installed if Path(sys.argv[0]).name == installed else f"python -m {prog}",
         description=description,
         formatter_class=_Help,
         allow_abbrev=False,

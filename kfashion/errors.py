@@ -42,10 +42,7 @@ def exit_on_user_error(main):
                 if _caused_by(error, lambda e: isinstance(e, KeyboardInterrupt)):
                     _interrupted()
                 if full := disk_full(error):  # in a write of a library's (KerasTuner's state)
-                    _refuse(
-                        f"a disk is full ({str(full).splitlines()[0]}); free some space and run "
-                        "the same command again: it continues from the finished files"
-                    )
+                    _refuse(full_disk_message(full))
                 raise
 
     return wrapper
@@ -112,8 +109,17 @@ def disk_full(error: BaseException) -> BaseException | None:
     return _caused_by(
         error,
         lambda e: (
-            (isinstance(e, OSError) and e.errno in DISK_FULL) or os.strerror(errno.ENOSPC) in str(e)
+            (isinstance(e, OSError) and e.errno in DISK_FULL)
+            or any(os.strerror(code) in str(e) for code in DISK_FULL)
         ),
+    )
+
+
+def full_disk_message(error: BaseException) -> str:
+    """The line for a full disk met in a library's write (`disk_full(error)`)."""
+    return (
+        f"a disk is full ({str(error).splitlines()[0]}); free some space and run the same "
+        "command again: it continues from the finished files"
     )
 
 

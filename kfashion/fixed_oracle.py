@@ -12,7 +12,7 @@ import functools
 
 import keras_tuner
 
-from kfashion.errors import UserError
+from kfashion.errors import UserError, disk_full, full_disk_message
 
 TrialStatus = keras_tuner.engine.trial.TrialStatus
 UNFINISHED = (TrialStatus.RUNNING, TrialStatus.IDLE)  # a trial that has not ended
@@ -51,11 +51,12 @@ class UserErrorInTrial(keras_tuner.errors.FatalError, UserError):
 
 
 def user_errors_end_the_search(run_trial):
-    """Wrap a tuner's `run_trial`: a UserError (a full disk, a bad results file) ends the search
-    at once, as the one line every command prints. KerasTuner's `BaseTuner.
-    _try_run_and_update_trial` catches anything else a trial raises, prints its traceback,
-    marks the trial failed and goes on to the next, which would fail the same way; it re-raises
-    a `keras_tuner.errors.FatalError` untouched. A genuine bug still shows its traceback."""
+    """Wrap a tuner's `run_trial`: a UserError (a full disk, a bad results file), or a full disk
+    met in a library's write, ends the search at once, as the one line every command prints.
+    KerasTuner's `BaseTuner._try_run_and_update_trial` catches anything else a trial raises,
+    prints its traceback, marks the trial failed and goes on to the next, which would fail the
+    same way; it re-raises a `keras_tuner.errors.FatalError` untouched. A genuine bug still
+    shows its traceback."""
 
     @functools.wraps(run_trial)
     def wrapper(*args, **kwargs):
@@ -63,5 +64,9 @@ def user_errors_end_the_search(run_trial):
             return run_trial(*args, **kwargs)
         except UserError as error:
             raise UserErrorInTrial(str(error)) from None
+        except Exception as error:
+            if full := disk_full(error):  # in a library's write (a TensorBoard log, say)
+                raise UserErrorInTrial(full_disk_message(full)) from None
+            raise
 
     return wrapper

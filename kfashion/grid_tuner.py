@@ -177,16 +177,9 @@ class GridTuner(keras_tuner.Tuner):
             for seed, (classifier, record) in zip(seeds, trained, strict=True):
                 yield seed, classifier, self._record(cell, seed, classifier, record, digest)
             return
-        # Elsewhere one after another. On a CPU, 3 classifiers as branches of one model
-        # (`kfashion.seeds_together`, as the sweep's autoencoders train) first ran at 0.67x the
-        # images/s of one alone on a busy 2-core machine; on an idle one `kfashion.bench` gave
-        # 1.09x, 1.18x, 0.77x and 1.19x in four runs (Intel), then 1.47x, 1.21x (in
-        # results/reference/bench.json), 1.00x (2 seeds) and 1.35x (5 seeds) on a 2-core AMD
-        # EPYC. Whole transfer runs there, a cell's seeds through `seeds_together` against one
-        # at a time, one epoch of 50,000 images, alternated: 0.99x (3 seeds, best of 3 each),
-        # 1.06x (5) and 1.14x (2), while the same work took from 17.8 s to 27.7 s. Too small
-        # and unsteady a gain for a third way of training a run (few-label runs give each seed
-        # its own images, two-phase runs have two phases), so it is not taken.
+        # Elsewhere one after another: few-label runs give each seed its own images and
+        # two-phase runs have two phases, so branches of one model would be a third way of
+        # training a run, for a gain on a CPU too small and unsteady to keep (commit messages).
         for seed in seeds:
             keras.backend.clear_session()  # the last run's models are done with (not the
             # structures' stand-ins, `kfashion.compiled_once`, which later runs train through)

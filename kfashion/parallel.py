@@ -20,7 +20,7 @@ import threading
 import time
 from pathlib import Path
 
-from kfashion.errors import REFUSAL, REFUSED, UserError
+from kfashion.errors import REFUSAL, REFUSED, UserError, stop_if_interrupted
 
 TUNER_ID = "KERASTUNER_TUNER_ID"
 ORACLE_IP = "KERASTUNER_ORACLE_IP"
@@ -152,6 +152,8 @@ def serve_oracle(tuner) -> None:
     try:
         while not (servicer.stop_triggered and oracle_chief.exit_chief(tuner.oracle)):
             time.sleep(1)
+            stop_if_interrupted()  # a worker's failure (LocalWorkers), should its interrupt
+            # have been dropped on the way
     finally:
         server.stop(grace=None)
     tuner.oracle.save()  # see kfashion.tune.run_search
@@ -232,7 +234,7 @@ class LocalWorkers:
         while not self._stop.wait(1.0):
             for name, process in list(self.processes.items()):
                 code = process.poll()
-                if code is None or code == 0:
+                if code is None or code == 0 or self._stop.is_set():  # (stopping: ended by us)
                     continue
                 if code == REFUSED:  # as a command refuses: started again, it would again
                     self.relays[name].join(timeout=5)  # its last line read
@@ -253,11 +255,13 @@ class LocalWorkers:
         print(f"starting {self.count} workers with {self.threads} thread(s) each", flush=True)
         for name in self.names():
             self._start(name)
-        threading.Thread(target=self._watch, daemon=True).start()
+        self._watcher = threading.Thread(target=self._watch, daemon=True)
+        self._watcher.start()
         return self
 
     def __exit__(self, *exc_info):
         self._stop.set()
+        self._watcher.join()  # it restarts and interrupts nothing from now on
         for process in self.processes.values():
             if process.poll() is None:
                 process.terminate()

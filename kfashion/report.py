@@ -307,9 +307,10 @@ def stage_runs(machine: str, entry: dict) -> list[str]:
     low, high = sorted(entry["matmul_peak_gflops"])
     out = [
         f"On {machine} ({entry['provenance']['date'][:10]}, kfashion {version(entry)}), "
-        f"{entry['epochs']} epochs a run of the training split at batch 100, validated after "
-        f"every epoch and tested once, each timed {entry['timed_runs']} times in turn after an "
-        f"untimed run (float32 matmul peak {low:.0f}-{high:.0f} GFLOP/s as it ran):",
+        f"{entry['epochs']} epochs a run at batch 100 (unless its row says otherwise), "
+        "validated after every epoch where the run validates and tested once, each timed "
+        f"{entry['timed_runs']} times in turn after an untimed run (float32 matmul peak "
+        f"{low:.0f}-{high:.0f} GFLOP/s as it ran):",
         "",
     ]
     rows = [

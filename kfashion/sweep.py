@@ -158,7 +158,7 @@ class SweepTuner(keras_tuner.Tuner):
         record = read_record(layout.seed_record(folder, seed))
         if record is None:
             return False
-        return bool(record.get("diverged")) or layout.seed_model(folder, seed).exists()
+        return bool(record.get("diverged")) or layout.saved_seed(folder, seed) is not None
 
     def _callbacks(self, trial, seed: int, callbacks, epochs: int) -> list:
         callbacks = self._deepcopy_callbacks(list(callbacks))  # KerasTuner's own helpers:

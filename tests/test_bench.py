@@ -18,11 +18,10 @@ def test_flops_are_counted_from_the_layers():
 def test_the_pytorch_loop_is_the_same_network(network):
     torch = pytest.importorskip("torch")
     model = stage_bench.torch_network(network)
-    encoder = models.build_encoder(64, 0.2)
     keras_model = (
         models.build_autoencoder(64, 0.2)
         if network == "autoencoder"
-        else models.build_classifier(encoder)
+        else models.build_classifier(models.build_encoder(64, 0.1))
     )
     assert sum(p.numel() for p in model.parameters()) == keras_model.count_params()
     shape = (2, 1, 28, 28) if network == "autoencoder" else (2, 10)

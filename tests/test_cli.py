@@ -38,6 +38,8 @@ def test_help_answers_without_loading_a_framework(command):
 def test_version_and_the_installed_commands_own_name():
     code, out, _, frameworks = run_light("kfashion.tune", "--version")
     assert code == 0 and out == f"kfashion {kfashion.__version__}\n" and frameworks == []
+    _, out, _, _ = run_light("kfashion.latent", "--help")
+    assert "(default: 0)" in " ".join(out.split())  # a default of 0 is a default
     installed = Path(sys.executable).parent / "kfashion-tune"  # pip install -e . made it
     if not installed.exists():
         pytest.skip("kfashion is not installed in this environment")

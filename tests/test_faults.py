@@ -139,6 +139,10 @@ def test_a_user_error_in_a_trial_ends_the_search_and_a_bug_does_not():
     assert isinstance(raised.value, UserError) and str(raised.value) == "the disk holding x is full"
     with pytest.raises(ZeroDivisionError):  # KerasTuner prints it and fails the trial
         run_trial(ZeroDivisionError("a bug"))
+    wrapped = RuntimeError("writing a TensorBoard log")  # a library's write on a full disk
+    wrapped.__cause__ = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), "events.out")
+    with pytest.raises(keras_tuner.errors.FatalError, match="a disk is full"):
+        run_trial(wrapped)
 
 
 NOTEBOOK = textwrap.dedent(
@@ -225,6 +229,7 @@ CHIEF = textwrap.dedent(
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+@pytest.mark.usefixtures("debian_data_dir")  # (without the data the worker would refuse)
 def test_a_restarted_worker_ends_with_its_chief_even_when_the_chief_is_killed(tmp_path):
     """A worker started again from the chief's watching thread, while its output is relayed
     by others, ends when the chief dies by kill -9 (which gives it no time to stop them)."""

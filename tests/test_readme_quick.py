@@ -9,7 +9,7 @@ from test_readme import (
     shown,
 )
 
-from kfashion import bench
+from kfashion import bench, report
 
 
 @pytest.fixture(scope="session")
@@ -59,3 +59,9 @@ def test_the_bench_records_what_its_speed_table_shows(quick_clone):
     mechanism = entry["mechanisms"]["seeds_together"]
     assert mechanism["ratio"] == pytest.approx(together)
     assert mechanism["keep"] == (together >= bench.MECHANISM_BAR)
+    shown = "\n".join(report.speed_section({"this machine": entry}))  # the README's block
+    median = runs["sweep_seed"]["seconds_median"]
+    assert (
+        f"| `sweep_seed` | a sweep seed (base point), alone in this process | {median:.1f}" in shown
+    )
+    assert f"seeds trained together as one model {mechanism['ratio']:.2f}x" in shown
