@@ -3,14 +3,14 @@
 Times, in one run, each stage's own run exactly as its command trains it
 (`kfashion.stage_bench`): a sweep seed, and grid runs at all labels and at 100 labels (joint,
 two-phase and frozen); beside them a plain Keras `fit` of the same run and, with `--torch`, a
-plain PyTorch loop of it (the autoencoder and the classifier); and each speed mechanism against
-the same run without it (a sweep point's seeds trained together as branches of one model, the
-grid's traced stand-ins). Every variant runs once untimed, then `--repeats` times, the variants
-taken in turn so all see the same machine; the medians and their spread are reported, with the
-float32 matmul peak measured before and after. Also the wall time of `python -m kfashion.study
---quick`; with `--study`, that of the whole default study from scratch, stage by stage, with
-JAX's compilation-cache hits and misses; with `--full-sweep N`, that of the default sweep alone
-on N workers. Writes `bench.json` under `--results`, one entry per machine and backend.
+plain PyTorch loop of it (the autoencoder and the classifier); and each speed mechanism of
+`MECHANISMS` against the same run without it. Every variant runs once untimed, then
+`--repeats` times, the variants taken in turn so all see the same machine; the medians and
+their spread are reported, with the float32 matmul peak measured before and after. Also the
+wall time of `python -m kfashion.study --quick`; with `--study`, that of the whole default
+study from scratch, stage by stage, with JAX's compilation-cache hits and misses; with
+`--full-sweep N`, that of the default sweep alone on N workers. Writes `bench.json` under
+`--results`, one entry per machine and backend.
 """
 
 import json
@@ -31,12 +31,24 @@ from kfashion.provenance import machine, provenance
 from kfashion.transfer import MIN_STEPS
 
 # Defaults, all visible here.
-EPOCHS = 2  # of every timed run (the seeds mechanism: 1 epoch of 3 seeds)
+EPOCHS = 2  # of every timed run
 REPEATS = 3  # timed runs of each variant, after one untimed
 RESULTS = "results"
-SEEDS = 3  # a sweep point's, trained together or one at a time
 MECHANISM_BAR = 1.15  # a speed mechanism stays where it beats the plain path by this much
 TORCH_BAR = 1.5  # a stage's run against a plain PyTorch loop of the same run
+# Each speed mechanism the stages use: what it is, the run with it, the same run without it.
+MECHANISMS = {
+    "steps_per_call": (
+        "ten training steps per call into the backend, against one (a sweep seed)",
+        "sweep_seed",
+        "sweep_seed_one_step_a_call",
+    ),
+    "steps_per_call_grid": (
+        "the same in a grid run on all labels, joint",
+        "grid_all_joint",
+        "grid_all_joint_one_step_a_call",
+    ),
+}
 
 
 def training_flops_per_image(model) -> int:
@@ -86,18 +98,13 @@ def matmul_peak_gflops(size: int = 2048, repeats: int = 10) -> float:
 
 
 def variants(dataset, epochs: int, min_steps: int, with_torch: bool) -> dict:
-    """name -> (what it is, its run), in the order they are taken; each mechanism where it
-    applies (seeds together where epochs do not compile, stand-ins on TensorFlow)."""
-    import keras
-
-    from kfashion import training
+    """name -> (what it is, its run), in the order they are taken."""
 
     def grid(labels, case, recipe, rate, **options):
         return stage_bench.grid_run(
             dataset, labels, case, recipe, rate, epochs, min_steps=min_steps, **options
         )
 
-    seeds = list(range(SEEDS))
     out = {
         "sweep_seed": (
             "a sweep seed (base point), alone in this process",
@@ -121,27 +128,15 @@ def variants(dataset, epochs: int, min_steps: int, with_torch: bool) -> dict:
         ),
         "grid_100_two_phase": ("the same, two-phase", grid("100", 1, "two_phase", 1e-4)),
         "grid_100_frozen": ("the same, case 2, frozen", grid("100", 2, "frozen", 3e-3)),
-        "grid_all_joint_without_stand_ins": (
-            "grid_all_joint, its models tracing their own steps",
-            grid(ALL, 1, "joint", 1e-3, stand_ins=False),
+        "sweep_seed_one_step_a_call": (
+            "sweep_seed, one training step per call into the backend",
+            stage_bench.sweep_point(dataset, epochs, [0], steps_per_call=1),
         ),
-        "grid_100_joint_without_stand_ins": (
-            "grid_100_joint, its models tracing their own steps",
-            grid("100", 1, "joint", 1e-3, stand_ins=False),
-        ),
-        "sweep_seeds_together": (
-            f"{SEEDS} sweep seeds trained together, 1 epoch",
-            stage_bench.sweep_point(dataset, 1, seeds),
-        ),
-        "sweep_seeds_one_at_a_time": (
-            f"{SEEDS} sweep seeds one at a time, 1 epoch",
-            stage_bench.sweep_point(dataset, 1, seeds, together=False),
+        "grid_all_joint_one_step_a_call": (
+            "grid_all_joint, one training step per call into the backend",
+            grid(ALL, 1, "joint", 1e-3, steps_per_call=1),
         ),
     }
-    if training.compiles_whole_epochs():  # seeds train in one compiled program either way
-        del out["sweep_seeds_together"], out["sweep_seeds_one_at_a_time"]
-    if keras.backend.backend() != "tensorflow":  # stand-ins are TensorFlow's only
-        del out["grid_all_joint_without_stand_ins"], out["grid_100_joint_without_stand_ins"]
     if with_torch:
         for network in ("autoencoder", "classifier"):
             run = stage_bench.plain_torch(dataset, network, epochs)
@@ -181,11 +176,7 @@ def verdicts(runs: dict) -> dict:
         rate = {name: runs[name]["images_per_second_median"] for name in (faster, slower)}
         return rate[faster] / rate[slower]
 
-    mechanisms = {
-        "seeds_together": ratio("sweep_seeds_together", "sweep_seeds_one_at_a_time"),
-        "stand_ins_all_labels": ratio("grid_all_joint", "grid_all_joint_without_stand_ins"),
-        "stand_ins_100_labels": ratio("grid_100_joint", "grid_100_joint_without_stand_ins"),
-    }
+    mechanisms = {name: ratio(faster, slower) for name, (_, faster, slower) in MECHANISMS.items()}
     against = {
         "sweep_seed_over_plain_fit": ratio("sweep_seed", "autoencoder_plain_fit"),
         "sweep_seed_over_plain_torch": ratio("sweep_seed", "autoencoder_plain_torch"),
@@ -199,7 +190,7 @@ def verdicts(runs: dict) -> dict:
             name: value >= TORCH_BAR for name, value in against.items() if "torch" in name and value
         },
         "mechanisms": {
-            name: {"ratio": value, "keep": value >= MECHANISM_BAR}
+            name: {"what": MECHANISMS[name][0], "ratio": value, "keep": value >= MECHANISM_BAR}
             for name, value in mechanisms.items()
             if value is not None
         },

@@ -16,7 +16,7 @@ import time
 
 import numpy as np
 
-from kfashion import compiled_once, training
+from kfashion import training
 from kfashion.design import CASES, NUM_CLASSES
 
 # Validation images (a fixed stratified sample) on which each run's code units are checked
@@ -59,7 +59,7 @@ def probe_images(dataset) -> np.ndarray:
 
 def dead_units(encoder, images) -> float:
     """The fraction of code units that are 0 on every one of `images` (dead ReLU units)."""
-    codes = compiled_once.predict(encoder, images, training.EVAL_BATCH_SIZE)
+    codes = encoder.predict(images, batch_size=training.EVAL_BATCH_SIZE, verbose=0)
     return float(np.mean(np.all(codes == 0, axis=0)))
 
 
@@ -104,7 +104,7 @@ def make_classifier(template, case_number: int, seed: int, train_encoder: bool):
 
 def compile_classifier(model, learning_rate, steps) -> None:
     """The one training set-up of every phase: Adam with cosine decay over `steps` (at least 1),
-    cross-entropy on logits. Both may be numbers or variables (`kfashion.compiled_once`)."""
+    cross-entropy on logits."""
     import keras
 
     schedule = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=steps)
@@ -152,25 +152,23 @@ def fit_phase(
     left compiled, with the optimizer state training left."""
     import keras
 
-    total = steps(len(y), batch_size, epochs)
-    trained = compiled_once.trainer_for(model, rate, total, compile_classifier)
+    compile_classifier(model, rate, steps(len(y), batch_size, epochs))
     options = {"callbacks": [training.stop_on_ctrl_c()]}
     if split.x_val is not None:
         options["validation_data"] = (split.x_val if codes is None else codes, split.y_val)
         if split.keep_best:
             options["callbacks"].insert(0, best_epoch_kept(epochs))
         options |= training.fit_options()
-    training.build_before_fit(trained, x, y)
+    training.build_before_fit(model, x, y)
     keras.utils.set_random_seed(seed)  # every case of a seed sees the same batches
-    history = trained.fit(x, y, epochs=epochs, batch_size=batch_size, verbose=verbose, **options)
-    compiled_once.give_back(trained, model, rate, total, compile_classifier)
+    history = model.fit(x, y, epochs=epochs, batch_size=batch_size, verbose=verbose, **options)
     return {name: [float(v) for v in values] for name, values in history.history.items()}
 
 
 def codes_of(encoder, x):
     if x is None:
         return None
-    return compiled_once.predict(encoder, x, training.EVAL_BATCH_SIZE)
+    return encoder.predict(x, batch_size=training.EVAL_BATCH_SIZE, verbose=0)
 
 
 def train(template, case_number, recipe, rate, seed, split, epochs, batch_size, probe, verbose=0):
@@ -288,7 +286,7 @@ def test_scores(classifier, dataset) -> dict:
     import keras
     from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
-    logits = compiled_once.predict(classifier, dataset.x_test, training.EVAL_BATCH_SIZE)
+    logits = classifier.predict(dataset.x_test, batch_size=training.EVAL_BATCH_SIZE, verbose=0)
     loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)(dataset.y_test, logits)
     predicted = logits.argmax(axis=1)
     labels = list(range(NUM_CLASSES))

@@ -274,7 +274,7 @@ def sweep_claims(sweep: dict) -> list[dict]:
                 "oscillation is a property of the optimiser's steps: per seed, ln of the mean "
                 "over epochs of the training loss's step noise at lr 1e-2 over that at 1e-3; "
                 "an epoch's step noise is the std of the differences between successive means "
-                "of 10-step chunks, over their mean (`kfashion.seeds_together.StepNoise`); claimed "
+                "of 10-step chunks, over their mean (`kfashion.training.StepNoise`); claimed "
                 "above 0",
                 noise,
             )

@@ -16,7 +16,7 @@ import keras
 import keras_tuner
 import numpy as np
 
-from kfashion import cases, compiled_once, layout, training
+from kfashion import cases, layout, training
 from kfashion.design import CASES
 from kfashion.files import file_digest, read_json, read_record, save_model, write_json
 from kfashion.fixed_oracle import UNFINISHED, FixedOracle, user_errors_end_the_search
@@ -181,8 +181,7 @@ class GridTuner(keras_tuner.Tuner):
         # two-phase runs have two phases, so branches of one model would be a third way of
         # training a run, for a gain on a CPU too small and unsteady to keep (commit messages).
         for seed in seeds:
-            keras.backend.clear_session()  # the last run's models are done with (not the
-            # structures' stand-ins, `kfashion.compiled_once`, which later runs train through)
+            keras.backend.clear_session()  # the last run's models are done with
             split = split_for(cell, seed, *arguments)
             classifier, record = cases.train(
                 template,
@@ -213,11 +212,9 @@ class GridTuner(keras_tuner.Tuner):
         if cell.recipe == "two_phase":
             run["head_learning_rate"] = HEAD_RATE
         if not cell.search:  # the test split, once; the validation split for the record only
-            val = compiled_once.evaluate(
-                classifier,
+            val = classifier.evaluate(
                 self.dataset.x_val,
                 self.dataset.y_val,
-                cases.compile_classifier,
                 batch_size=training.EVAL_BATCH_SIZE,
                 verbose=0,
                 return_dict=True,

@@ -335,13 +335,14 @@ def stage_runs(machine: str, entry: dict) -> list[str]:
         f"same run, a grid run on all labels (joint) at {against('grid_all_joint')} "
         f"(the bar: {entry['torch_bar']}x PyTorch)."
     )
-    names = {
+    names = {  # mechanisms measured before bench.json said what each is (since deleted)
         "seeds_together": "a sweep point's seeds trained together as one model",
         "stand_ins_all_labels": "the grid's traced stand-ins at all labels",
         "stand_ins_100_labels": "the same at 100 labels",
     }
     judged = [
-        f"{names[name]} {m['ratio']:.2f}x ({'kept' if m['keep'] else 'below the bar'})"
+        f"{m.get('what') or names[name]} {m['ratio']:.2f}x "
+        f"({'kept' if m['keep'] else 'below the bar'})"
         for name, m in mechanisms.items()
     ]
     out.append(

@@ -5,7 +5,7 @@ The same run means the same network, training images, epochs and batch size, val
 every epoch, and the test split scored once at the end. A stage's run goes through the stage's
 own tuner: the sweep's `SweepTuner.search` over the base point (its callbacks, validation, each
 seed's record and saved model) and the grid's `GridTuner.run_trial` on one cell (its recipe,
-stand-ins, best-epoch callback, validation, test scores, record). Each maker returns a function
+best-epoch callback, validation, test scores, record). Each maker returns a function
 that does one whole run and returns the images it trained on (epochs x training images).
 """
 
@@ -33,12 +33,9 @@ def _quietly(run):
     return quiet
 
 
-def sweep_point(dataset, epochs: int, seeds: list[int], together: bool = True):
-    """The base point's trial with `seeds`, as `python -m kfashion.tune` runs it; `together`
-    False trains the seeds one after another, as the sweep does when given a callback of the
-    user's (--tensorboard)."""
-    import keras
-
+def sweep_point(dataset, epochs: int, seeds: list[int], steps_per_call: int | None = None):
+    """The base point's trial with `seeds`, as `python -m kfashion.tune` runs it
+    (`steps_per_call`: training steps per call into the backend, if not the stages' own)."""
     from kfashion import design, sweep
 
     points = design.make_design([])  # the base case alone
@@ -60,22 +57,34 @@ def sweep_point(dataset, epochs: int, seeds: list[int], together: bool = True):
                 dataset.x_train,
                 validation_data=(dataset.x_val, dataset.x_val),
                 epochs=epochs,
-                callbacks=[] if together else [keras.callbacks.Callback()],
             )
         return len(seeds) * epochs * len(dataset.x_train)
 
-    return _quietly(run)
+    return _quietly(_with_steps_per_call(run, steps_per_call))
+
+
+def _with_steps_per_call(run, steps_per_call: int | None):
+    """`run` with every model compiled to run `steps_per_call` steps per call into the backend."""
+    if steps_per_call is None:
+        return run
+
+    def other():
+        from kfashion import training
+
+        with mock.patch.object(training, "STEPS_PER_EXECUTION", steps_per_call):
+            return run()
+
+    return other
 
 
 def grid_run(dataset, labels: str, case: int, recipe: str, rate: float, epochs: int, **options):
     """One final run of the course network's grid, as `python -m kfashion.transfer` trains it
-    (`min_steps`: a few-label run's; `stand_ins` False: each run's models compile and trace
-    their own steps instead of `kfashion.compiled_once`'s)."""
+    (`min_steps`: a few-label run's; `steps_per_call`: as for `sweep_point`)."""
     import keras_tuner
 
-    from kfashion import compiled_once, grid, grid_tuner, models
+    from kfashion import grid, grid_tuner, models
 
-    min_steps, stand_ins = options.get("min_steps", 1000), options.get("stand_ins", True)
+    min_steps = options.get("min_steps", 1000)
     encoder = models.build_encoder(64, 0.1)  # the reference choice; its weights cost no time
     pretrained = case in (1, 2)
     cell = grid.Cell("course", labels, case, recipe, 0 if pretrained else -1, (0,), False, rate)
@@ -98,14 +107,10 @@ def grid_run(dataset, labels: str, case: int, recipe: str, rate: float, epochs: 
                 directory=folder,
                 project_name="grid",
             )
-            if stand_ins:
-                tuner.run_trial(trial)
-            else:
-                with mock.patch.object(compiled_once, "_stand_in", return_value=None):
-                    tuner.run_trial(trial)
+            tuner.run_trial(trial)
         return epochs * len(split.x_train)
 
-    return _quietly(run)
+    return _quietly(_with_steps_per_call(run, options.get("steps_per_call")))
 
 
 def plain_fit(dataset, network: str, epochs: int):

@@ -7,9 +7,8 @@ and best-epoch weights are written beside the trial as soon as that seed ends, s
 was interrupted resumes at its first unfinished seed.
 
 `DesignOracle` hands the points out in order (`kfashion.fixed_oracle`),
-`AutoencoderHyperModel` builds one seed's model, `SweepTuner` runs a trial's seeds: on a CPU
-together as branches of one model (`kfashion.seeds_together`, which fits the hypermodel's
-models itself), with an accelerator in one compiled program (`compiled_fit`).
+`AutoencoderHyperModel` builds and fits one seed's model, `SweepTuner` runs a trial's seeds one
+after another (with an accelerator, together in one compiled program: `compiled_fit`).
 """
 
 import time
@@ -18,7 +17,7 @@ import keras
 import keras_tuner
 import numpy as np
 
-from kfashion import layout, models, seeds_together, training
+from kfashion import layout, models, training
 from kfashion.design import BASE, FACTORS, IMPLIED, DesignPoint, setting
 from kfashion.files import read_json, read_record, save_checkpoint, write_json
 from kfashion.fixed_oracle import FixedOracle, user_errors_end_the_search
@@ -52,9 +51,7 @@ class DesignOracle(FixedOracle):
 
 
 class AutoencoderHyperModel(keras_tuner.HyperModel):
-    """Reads a trial's hyperparameters; builds and compiles one seed's autoencoder. (Its `fit`
-    is KerasTuner's one-model path; the sweep trains a point's seeds through
-    `kfashion.seeds_together` or, where epochs compile, `kfashion.compiled_fit`.)"""
+    """Reads a trial's hyperparameters; builds, compiles and fits one seed's autoencoder."""
 
     def __init__(self, verbose: int = 1):
         super().__init__(name="autoencoder")
@@ -75,11 +72,16 @@ class AutoencoderHyperModel(keras_tuner.HyperModel):
         model.compile(optimizer=optimizer, loss="mse", **training.compile_options())
         return model
 
-    def fit(self, hp, model, *args, seed: int = 0, **kwargs):
+    def fit(self, hp, model, x, y, **kwargs):
+        """`model.fit` at the trial's batch size, Keras shuffling each epoch from the seed the
+        model was built with, recording each epoch's step noise (`training.StepNoise`)."""
+        batch_size = choose(hp, "batch_size")
         kwargs.pop("batch_size", None)  # the trial's batch size wins over the caller's
         kwargs.setdefault("verbose", self.verbose)
-        kwargs = {**training.fit_options(), **kwargs}
-        return training.fit(model, *args, batch_size=choose(hp, "batch_size"), seed=seed, **kwargs)
+        noise = training.StepNoise(batch_size, len(x))
+        kwargs["callbacks"] = [*kwargs.get("callbacks", []), noise]
+        training.build_before_fit(model, x, y)
+        return model.fit(x, y, batch_size=batch_size, **training.fit_options(), **kwargs)
 
 
 def first_non_finite(history: dict) -> str | None:
@@ -100,12 +102,6 @@ def describe_seed(record: dict) -> str:
             f"test MSE {record['test_mse']:.5f}"
         )
     return f"seed {record['seed']}: {outcome} ({record['seconds']:.0f} s)"
-
-
-def _history(curves: dict) -> keras.callbacks.History:
-    history = keras.callbacks.History()
-    history.history = curves
-    return history
 
 
 class SweepTuner(keras_tuner.Tuner):
@@ -169,10 +165,9 @@ class SweepTuner(keras_tuner.Tuner):
         return [*callbacks, keras.callbacks.TerminateOnNaN(), best, training.stop_on_ctrl_c()]
 
     def _train(self, trial, seeds, callbacks, args, kwargs):
-        """Yield (seed, trained model, History, seconds) for each seed: where whole epochs
-        compile (JAX on an accelerator), all together in one program; otherwise together as
-        branches of one Keras model (`kfashion.seeds_together`), or one after another when
-        TensorBoard logs are asked for (a log per seed needs a model per `fit`)."""
+        """Yield (seed, trained model, History, seconds) for each seed: one after another, each
+        in its own `fit`; where whole epochs compile (JAX on an accelerator), all together in
+        one program (`kfashion.compiled_fit`)."""
         hp = trial.hyperparameters
         if seeds and training.compiles_whole_epochs():  # one seed too: its orders are the same
             from kfashion import compiled_fit
@@ -195,38 +190,13 @@ class SweepTuner(keras_tuner.Tuner):
                 (s, m, h, seconds) for s, m, h in zip(seeds, models, histories, strict=True)
             )
             return
-        groups = [[seed] for seed in seeds] if callbacks else [seeds]
-        for group in groups:
-            yield from self._train_together(trial, group, callbacks, args, kwargs)
-
-    def _train_together(self, trial, seeds, callbacks, args, kwargs):
-        """Train `seeds` as one group in their explicit epoch orders; a seed that diverges is
-        yielded as such and the others start again without it."""
-        hp = trial.hyperparameters
-        while seeds:
-            keras.backend.clear_session()  # the previous group's models are done with
+        for seed in seeds:
+            keras.backend.clear_session()  # the previous seed's model is done with
             start = time.perf_counter()
-            models = [self.hypermodel.build(hp, seed) for seed in seeds]
-            own = self._deepcopy_callbacks(list(callbacks))
-            if len(seeds) == 1:  # alone: KerasTuner's TensorBoard log for this seed
-                self._configure_tensorboard_dir(own, trial, execution=seeds[0])
-            curves, diverged = seeds_together.fit(
-                models,
-                seeds,
-                *args,
-                epochs=kwargs["epochs"],
-                batch_size=choose(hp, "batch_size"),
-                validation_data=kwargs.get("validation_data"),
-                callbacks=[*own, training.stop_on_ctrl_c()],
-                verbose=self.hypermodel.verbose,
-                **training.fit_options(),
-            )
-            seconds = (time.perf_counter() - start) / len(seeds)
-            finished = diverged or set(seeds)  # the others' runs were cut short: train again
-            for seed, model, history in zip(seeds, models, curves, strict=True):
-                if seed in finished:
-                    yield seed, model, _history(history), seconds
-            seeds = [seed for seed in seeds if seed not in finished]
+            model = self.hypermodel.build(hp, seed)
+            own = self._callbacks(trial, seed, callbacks, kwargs["epochs"])
+            history = self.hypermodel.fit(hp, model, *args, **{**kwargs, "callbacks": own})
+            yield seed, model, history, time.perf_counter() - start
 
     def _record(self, trial, seed: int, model, history, seconds: float) -> dict:
         """One seed's record; its best epoch's weights (in the model now) are saved beside it."""

@@ -1,14 +1,17 @@
-"""Training settings every stage shares: the fast path that `python -m kfashion.bench` measures.
+"""How every stage trains: `model.fit` with Keras callbacks, one run after another.
 
-The data stays in memory as float32 arrays, loaded once per command. Each model's train, test
-and predict functions are traced once and reused across epochs (Keras caches them per model),
-and on TensorFlow the transfer runs of one structure share one model's (`kfashion.compiled_once`).
-XLA is left to Keras's "auto": on for JAX and GPUs, off for TensorFlow on CPU, where it is many
-times slower for these small convolutions. On JAX with a GPU, the sweep's autoencoders train
-whole epochs as one program (`kfashion.compiled_fit`).
+The data stays in memory as float32 arrays, loaded once per command. XLA is left to Keras's
+"auto": on for JAX and GPUs, off for TensorFlow on CPU, where it is many times slower for these
+small convolutions. On JAX with an accelerator, whole epochs run as one program instead
+(`kfashion.compiled_fit`), behind the same records.
 """
 
 import contextlib
+
+import keras
+import numpy as np
+
+from kfashion.design import STEP_NOISE
 
 # Several training steps per call into the backend: less Python and dispatch overhead per step,
 # which matters when a step of these small networks takes a few milliseconds.
@@ -20,8 +23,6 @@ EVAL_BATCH_SIZE = 1000
 def stop_on_ctrl_c():
     """A callback that ends training at the end of an epoch once Ctrl-C was pressed, should
     the KeyboardInterrupt itself have been swallowed (see `kfashion.errors`)."""
-    import keras
-
     from kfashion.errors import stop_if_interrupted
 
     return keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: stop_if_interrupted())
@@ -41,8 +42,6 @@ def build_before_fit(model, x, y) -> None:
     first one-epoch fit on 500 images: an autoencoder 1.85 s, now 1.2 s; three trained
     together 6.0 s, now 4.5 s). Most of the tests' time is such first traces.
     """
-    import keras
-
     if keras.backend.backend() != "tensorflow":
         return  # the other backends build these before they trace
     x, y = keras.tree.map_structure(lambda part: part[:1], (x, y))
@@ -62,7 +61,6 @@ def fit_options() -> dict:
 def mixed_precision(enabled: bool):
     """Within the block, compute in bfloat16 with float32 weights (for GPUs; most CPUs run it
     slower), or in float32; after it, in what the process computed in before."""
-    import keras
 
     before = keras.mixed_precision.global_policy()
     keras.mixed_precision.set_global_policy("mixed_bfloat16" if enabled else "float32")
@@ -79,8 +77,6 @@ def compiles_whole_epochs() -> bool:
     variable KFASHION_COMPILED_EPOCHS=1 (or 0) forces it on (or off) on JAX."""
     import os
 
-    import keras
-
     if keras.backend.backend() != "jax":
         return False
     forced = os.environ.get("KFASHION_COMPILED_EPOCHS")
@@ -91,15 +87,39 @@ def compiles_whole_epochs() -> bool:
     return jax.default_backend() != "cpu"
 
 
-def fit(model, x, y, *, seed: int = 0, **kwargs):
-    """`model.fit(x, y, **kwargs)`, or its compiled-epochs equivalent where that is faster.
+class StepNoise(keras.callbacks.Callback):
+    """Records per epoch, as `logs[key]`, how much the training loss jumps
+    from one chunk of steps to the next: the sample std of the differences between successive
+    chunk means, over the mean of the chunk means. A chunk is one call into the backend
+    (`steps_per_execution` steps, the last one shorter); `on_train_batch_end` runs once per
+    chunk. Keras's `logs["loss"]` after a chunk is the running mean over the epoch's images so
+    far, weighted by images, so a chunk's own mean is recovered from two running means:
+    (n_k m_k - n_(k-1) m_(k-1)) / (n_k - n_(k-1)), n_k the images seen after chunk k. Those are
+    counted here from the chunks, not read from the step index Keras passes (the chunk's last
+    step in Keras 3.15, its first in earlier releases). An epoch of fewer than 3 chunks records
+    nothing.
 
-    Used for models whose only metric is the loss (the autoencoders): the compiled path
-    reports no other training metric.
+    Args:
+        batch_size: images a step.
+        samples: training images an epoch (the last batch may be short).
+        key: where the epoch's step noise goes in the logs.
     """
-    if compiles_whole_epochs():
-        from kfashion import compiled_fit
 
-        return compiled_fit.fit(model, x, y, seed=seed, **kwargs)
-    build_before_fit(model, x, y)
-    return model.fit(x, y, **kwargs)
+    def __init__(self, batch_size: int, samples: int, key: str = STEP_NOISE):
+        super().__init__()
+        self.batch_size, self.samples, self.key = batch_size, samples, key
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.seen, self.running, self.chunks = 0, 0.0, []
+
+    def on_train_batch_end(self, batch, logs=None):
+        chunk = self.model.steps_per_execution * self.batch_size
+        seen = min(self.seen + chunk, self.samples)
+        mean = float(logs["loss"])
+        self.chunks.append((seen * mean - self.seen * self.running) / (seen - self.seen))
+        self.seen, self.running = seen, mean
+
+    def on_epoch_end(self, epoch, logs=None):
+        if len(self.chunks) >= 3 and logs is not None:
+            chunks = np.asarray(self.chunks)
+            logs[self.key] = float(np.diff(chunks).std(ddof=1) / chunks.mean())

@@ -17,9 +17,8 @@ Runs the 14 points of the design in `kfashion.design`, each with every seed, on 
 The selected point is the study's own choice (`--select reference`) or the lowest mean
 validation loss (`--select best`); nothing is chosen by a test number.
 
-Stop it at any time and run the same command again: finished points and seeds are kept; the
-seeds that were training when it stopped (a point's pending seeds train together) run again
-from scratch.
+Stop it at any time and run the same command again: finished points and seeds are kept; a
+seed that was training when it stopped runs again from scratch.
 """
 
 import dataclasses
@@ -292,10 +291,11 @@ def main(argv=None) -> None:
         cli.writable_folder(args.results, "--results")
     if args.tensorboard:
         cli.writable_folder(args.tensorboard, "--tensorboard")
-    from kfashion import training
     from kfashion.quiet_keras import load_keras
 
     load_keras()
+    from kfashion import training
+
     with training.mixed_precision(args.mixed_precision):  # then as the process had it
         sweep_and_export(args, argv, points, project_dir, role)
 

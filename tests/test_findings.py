@@ -273,27 +273,6 @@ def test_judge_states_its_families_and_the_report_shows_both_p_values(tmp_path):
     assert "Holm" in text and "contradicted: higher" in text and findings.NOT_RECORDED in text
 
 
-def test_step_noise_recovers_each_chunks_mean_from_the_running_means():
-    import keras
-
-    from kfashion import seeds_together, training
-
-    x = np.random.default_rng(0).normal(size=(245, 3)).astype("float32")  # a short last batch
-    y = x @ np.array([[1.0], [-2.0], [0.5]], dtype="float32")
-    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
-    # no learning: each batch's loss is known beforehand
-    model.compile(keras.optimizers.SGD(0.0), "mse", **training.compile_options())
-    noise = seeds_together.StepNoise(batch_size=10, samples=len(x))
-    history = model.fit(x, y, batch_size=10, epochs=2, shuffle=False, verbose=0, callbacks=[noise])
-    squared = ((model.predict(x, verbose=0) - y) ** 2).ravel()
-    chunk = 10 * training.STEPS_PER_EXECUTION  # images a chunk
-    expected = [squared[k : k + chunk].mean() for k in range(0, len(x), chunk)]
-    assert len(expected) == 3 and noise.chunks == pytest.approx(expected, rel=1e-4)
-    values = history.history[design.STEP_NOISE]
-    assert len(values) == 2
-    assert values[-1] == pytest.approx(np.diff(expected).std(ddof=1) / np.mean(expected), rel=1e-3)
-
-
 def test_baselines_choose_c_on_validation_and_keep_the_default_entry():
     rng = np.random.default_rng(0)
 
@@ -330,22 +309,6 @@ def test_figure_bands_are_the_95_percent_t_interval():
         0.95, 2, loc=rows[:, 1].mean(), scale=scipy_stats.sem(rows[:, 1])
     )
     assert (low[1], high[1]) == pytest.approx(expected)
-
-
-def test_every_sweep_seed_records_its_step_noise_alone_or_together():
-    import keras_tuner
-
-    from kfashion import seeds_together, sweep
-
-    x = np.random.default_rng(0).random((300, 28, 28, 1), dtype="float32")  # 3 chunks of 10
-    hp = keras_tuner.HyperParameters()
-    hypermodel = sweep.AutoencoderHyperModel(verbose=0)
-    for seeds in ([0], [0, 1]):
-        models = [hypermodel.build(hp, seed) for seed in seeds]
-        curves, _ = seeds_together.fit(models, seeds, x, x, epochs=1, batch_size=10)
-        noise = [curve[design.STEP_NOISE] for curve in curves]
-        assert all(len(values) == 1 and values[0] > 0 for values in noise), noise
-    assert noise[0] != noise[1]  # each seed's own
 
 
 def test_a_sweep_whose_trials_all_failed_is_reported_not_judged(tmp_path):

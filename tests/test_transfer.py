@@ -7,9 +7,9 @@ import sys
 import keras
 import numpy as np
 import pytest
-from helpers import count_traces, refused_here, run_module
+from helpers import refused_here, run_module
 
-from kfashion import answer, cases, compiled_once, data, grid, grid_tuner, layout, models, transfer
+from kfashion import answer, cases, data, grid, grid_tuner, layout, models, transfer
 from kfashion.design import CASES
 from kfashion.errors import UserError
 from kfashion.guards import hold_lock
@@ -121,72 +121,20 @@ def test_the_two_phase_recipe_trains_the_head_alone_first_then_every_layer(
     assert head_only["phase_epochs"] == [1, 1]
 
 
-@pytest.fixture
-def no_stand_ins_yet(monkeypatch):
-    """A process in which no structure has trained yet (other tests' stand-ins set aside)."""
-    monkeypatch.setattr(compiled_once, "_STAND_INS", {})
-
-
-def test_each_structure_traces_its_training_step_once(
-    monkeypatch, encoder_file, small_data, no_stand_ins_yet
-):
-    traces = count_traces(monkeypatch)
-    template = load_encoder(encoder_file)
-    classifier, _ = train(template, 1, "two_phase", small_data, epochs=2)
-    cases.test_scores(classifier, small_data)
-    assert len(traces) == 2  # the head on codes, then the whole classifier
-    structures = len(compiled_once._STAND_INS)
-    classifier, _ = train(template, 3, "two_phase", small_data, epochs=2, rate=1e-3)
-    cases.test_scores(classifier, small_data)  # a trained model: compiled at another rate
-    assert len(compiled_once._STAND_INS) == structures  # another case and rate: no new one
-    train(template, 4, "frozen", small_data, epochs=3)  # a head on codes again
-    assert len(traces) == 2
-
-
-def test_a_run_on_a_structure_that_trained_before_is_the_run_on_its_own_model(
-    monkeypatch, encoder_file, small_data, no_stand_ins_yet
-):
-    """`kfashion.compiled_once`: the same numbers to the bit, with TensorFlow's constant folding
-    off (it reorders a constant learning-rate schedule's arithmetic: the rate's last bit)."""
-    import tensorflow as tf
-
+def test_a_run_trained_again_in_the_same_process_gives_the_same_numbers(encoder_file, small_data):
     def outcome(case, recipe, seed, rate):
         split, probe = cases.whole_split(small_data), cases.probe_images(small_data)
         classifier, record = cases.train(template, case, recipe, rate, seed, split, 2, 100, probe)
         scores = cases.test_scores(classifier, small_data)
-        state = [*classifier.get_weights(), *(v.numpy() for v in classifier.optimizer.variables)]
         del record["seconds"]
-        return record, scores["test_loss"], scores["confusion_matrix"], state
+        return record, scores["test_loss"], classifier.get_weights()
 
-    runs = [(1, "joint", 1, 1e-2), (3, "two_phase", 2, 3e-3), (2, "frozen", 1, 1e-2)]
     template = load_encoder(encoder_file)
-    folding = ("constant_folding", "arithmetic_optimization")
-    saved = tf.config.optimizer.get_experimental_options()  # only those set: the rest are on
-    tf.config.optimizer.set_experimental_options(dict.fromkeys(folding, False))
-    try:
-        with monkeypatch.context() as each_on_its_own:
-            each_on_its_own.setattr(compiled_once, "_stand_in", lambda model: None)
-            alone = [outcome(*run) for run in runs]
-        outcome(4, "frozen", 0, 1e-3)  # the structures train other runs first
-        outcome(1, "joint", 0, 1e-3)
-        through_stand_ins = [outcome(*run) for run in reversed(runs)][::-1]
-    finally:
-        tf.config.optimizer.set_experimental_options({k: saved.get(k, True) for k in folding})
-    for (record, loss, matrix, state), (record_, loss_, matrix_, state_) in zip(
-        alone, through_stand_ins, strict=True
-    ):
-        assert record == record_ and loss == loss_ and np.array_equal(matrix, matrix_)
-        assert len(state) == len(state_) and all(map(np.array_equal, state, state_))
-
-
-def test_predictions_and_scores_through_a_stand_in_are_the_models_own(encoder_file, small_data):
-    classifier, _ = train(load_encoder(encoder_file), 1, "joint", small_data)
-    x, y = small_data.x_test, small_data.y_test  # 100 images: a batch of 60 and one of 40
-    own = classifier.predict(x, batch_size=60, verbose=0)
-    assert np.array_equal(compiled_once.predict(classifier, x, 60), own)
-    assert compiled_once.evaluate(
-        classifier, x, y, cases.compile_classifier, batch_size=60, verbose=0, return_dict=True
-    ) == classifier.evaluate(x, y, batch_size=60, verbose=0, return_dict=True)
+    first = outcome(3, "two_phase", 2, 3e-3)
+    outcome(1, "joint", 0, 1e-2)  # other runs in between
+    again = outcome(3, "two_phase", 2, 3e-3)
+    assert first[:2] == again[:2]
+    assert all(map(np.array_equal, first[2], again[2]))
 
 
 def test_fresh_encoders_depend_on_the_seed(encoder_file):
