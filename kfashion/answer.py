@@ -12,8 +12,8 @@ recipe, case 2 against case 4) is a second family. No framework is imported here
 
 import numpy as np
 
-from kfashion import stats
-from kfashion.design import CASES
+from kfashion import config, stats
+from kfashion.config import CASES
 from kfashion.grid import group_key, group_of, labels_text
 
 HELPS, HURTS, UNDETECTED = "helps", "hurts", "no detectable difference"
@@ -70,7 +70,7 @@ def difference(pretrained: list[float], random: list[float]) -> dict:
         point = out["mean_difference"]
         return out | {"ci95": [point, point], "p_value": 0.0 if point else 1.0}
     test = scipy_stats.ttest_ind(pretrained, random, equal_var=False)
-    found = test.confidence_interval(stats.CONFIDENCE)
+    found = test.confidence_interval(config.CONFIDENCE)
     out |= {"ci95": [float(found.low), float(found.high)], "p_value": float(test.pvalue)}
     return out
 

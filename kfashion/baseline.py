@@ -7,10 +7,10 @@ split the stages use (pixels in [0, 1], flattened):
 - `logistic_regression`: logistic regression on raw pixels at scikit-learn's default C=1 (the
   Fashion-MNIST paper reports about 84% for it); kept under this name for its readers.
 - `logistic_regression_tuned`: the same on raw pixels with its L2 strength C chosen on the
-  validation split from `C_GRID`; every C's validation accuracy is recorded.
-- `pca_logistic_regression`: PCA with `PCA_COMPONENTS` components, fitted on the training split,
-  then logistic regression on those codes, C chosen the same way: the linear counterpart of
-  case 2 (a frozen 64-number code and a linear head).
+  validation split from `config.C_GRID`; every C's validation accuracy is recorded.
+- `pca_logistic_regression`: PCA with `config.PCA_COMPONENTS` components, fitted on the
+  training split, then logistic regression on those codes, C chosen the same way: the linear
+  counterpart of case 2 (a frozen 64-number code and a linear head).
 
 Each model's test accuracy is read once, at the end, from the model its validation choice
 made; nothing is chosen by it. Writes `baseline.json` under `--results`; run again with the
@@ -21,18 +21,10 @@ import sys
 import time
 import warnings
 
-from kfashion import cli, layout
+from kfashion import cli, config, layout
 from kfashion.errors import exit_on_user_error
 from kfashion.files import read_json, read_record, reading, write_json
 from kfashion.provenance import provenance
-
-MAX_ITER = 1000  # lbfgs iterations at most; the JSON says whether each fit converged
-REGULARISATION_C = 1.0  # scikit-learn's default L2 strength
-# The validation grid of C; on raw pixels each lbfgs fit took 19-119 s in the reference run
-# (2 cores, two BLAS threads; one thread is 1.4x faster, see `fit_logistic`).
-C_GRID = (0.01, 0.1, 1.0, 10.0)
-PCA_COMPONENTS = 64  # as many numbers as the exported autoencoder's code
-RESULTS = "results"
 
 
 def flat(x):
@@ -59,7 +51,7 @@ def fit_logistic(x, y, c: float, max_iter: int):
     }
 
 
-def choose_c(splits, max_iter: int, grid=C_GRID) -> tuple[dict, dict]:
+def choose_c(splits, max_iter: int, grid=config.C_GRID) -> tuple[dict, dict]:
     """Fit one model per C on the training split; the chosen C is the one of highest
     validation accuracy (the smaller C on a tie). `splits` is (x_train, y_train, x_val, y_val).
     Returns the record (every C's validation accuracy, the chosen C) and C -> fitted model."""
@@ -72,29 +64,30 @@ def choose_c(splits, max_iter: int, grid=C_GRID) -> tuple[dict, dict]:
     return {"grid": rows, "chosen_C": best["C"]}, fitted
 
 
-def fit_and_score(dataset, max_iter: int = MAX_ITER, grid=C_GRID) -> dict:
+def fit_and_score(dataset, max_iter: int = config.MAX_ITER, grid=config.C_GRID) -> dict:
     """Every baseline, fitted on the training split, chosen on validation, then scored once on
     the test split. The grid holds C=1, the entry other readers know."""
     from sklearn.decomposition import PCA
 
-    if REGULARISATION_C not in grid:
-        raise ValueError(f"the grid of C must hold {REGULARISATION_C}")
+    if config.REGULARISATION_C not in grid:
+        raise ValueError(f"the grid of C must hold {config.REGULARISATION_C}")
     x_train, x_val, x_test = flat(dataset.x_train), flat(dataset.x_val), flat(dataset.x_test)
     y_train, y_val, y_test = dataset.y_train, dataset.y_val, dataset.y_test
     pixels, by_c = choose_c((x_train, y_train, x_val, y_val), max_iter, grid)
     start = time.perf_counter()
-    pca = PCA(PCA_COMPONENTS, random_state=0).fit(x_train)
+    pca = PCA(config.PCA_COMPONENTS, random_state=0).fit(x_train)
     pca_seconds = time.perf_counter() - start
     codes = [pca.transform(x) for x in (x_train, x_val, x_test)]
     coded, coded_by_c = choose_c((codes[0], y_train, codes[1], y_val), max_iter, grid)
-    default = next(row for row in pixels["grid"] if row["C"] == REGULARISATION_C)
+    default = next(row for row in pixels["grid"] if row["C"] == config.REGULARISATION_C)
     # the test split, read once per model, after every choice was made
     return {
         "logistic_regression": {
-            "model": f"LogisticRegression(C={REGULARISATION_C}, solver=lbfgs, max_iter={max_iter})",
+            "model": f"LogisticRegression(C={config.REGULARISATION_C}, solver=lbfgs, "
+            f"max_iter={max_iter})",
             "features": "raw pixels in [0, 1], 784 per image",
             **{k: default[k] for k in ("iterations", "converged", "validation_accuracy")},
-            "test_accuracy": float(by_c[REGULARISATION_C].score(x_test, y_test)),
+            "test_accuracy": float(by_c[config.REGULARISATION_C].score(x_test, y_test)),
             "seconds": default["seconds"],
         },
         "logistic_regression_tuned": {
@@ -105,10 +98,10 @@ def fit_and_score(dataset, max_iter: int = MAX_ITER, grid=C_GRID) -> dict:
             "test_accuracy": float(by_c[pixels["chosen_C"]].score(x_test, y_test)),
         },
         "pca_logistic_regression": {
-            "model": f"PCA({PCA_COMPONENTS}) fitted on the training split, then "
+            "model": f"PCA({config.PCA_COMPONENTS}) fitted on the training split, then "
             f"LogisticRegression(solver=lbfgs, max_iter={max_iter}), C chosen on the "
             "validation split",
-            "features": f"the {PCA_COMPONENTS} principal-component scores of the raw pixels",
+            "features": f"the {config.PCA_COMPONENTS} principal-component scores of the raw pixels",
             "explained_variance": float(pca.explained_variance_ratio_.sum()),
             "pca_seconds": pca_seconds,
             **coded,
@@ -121,9 +114,9 @@ def fit_and_score(dataset, max_iter: int = MAX_ITER, grid=C_GRID) -> dict:
 def main(argv=None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     parser = cli.parser("kfashion.baseline", "Linear baselines on the same split.")
-    parser.add_argument("--max-iter", type=int, default=MAX_ITER, help="lbfgs iterations")
+    parser.add_argument("--max-iter", type=int, default=config.MAX_ITER, help="lbfgs iterations")
     cli.add_data_flags(parser)
-    parser.add_argument("--results", default=RESULTS, help="where baseline.json is written")
+    parser.add_argument("--results", default=config.RESULTS, help="where baseline.json is written")
     parser.add_argument("--overwrite", action="store_true", help="fit again even if done")
     args = parser.parse_args(argv)
     cli.at_least(args.max_iter, 1, "--max-iter")
@@ -145,7 +138,7 @@ def main(argv=None) -> None:
     dataset = data.load(args.data_dir, subset=args.subset)
     print(f"data: {dataset.describe()}", flush=True)
     scores = fit_and_score(dataset, args.max_iter)
-    settings_out = {"run": settings, "sizes": dataset.sizes(), "C_grid": list(C_GRID)}
+    settings_out = {"run": settings, "sizes": dataset.sizes(), "C_grid": list(config.C_GRID)}
     write_json(
         path,
         {"provenance": provenance("kfashion.baseline", argv, dataset), "settings": settings_out}

@@ -23,12 +23,11 @@ from pathlib import Path
 
 import numpy as np
 
-from kfashion import cli, data, layout, stage_bench
+from kfashion import cli, config, data, layout, stage_bench
 from kfashion.errors import UserError, exit_on_user_error
 from kfashion.files import read_json, write_json
 from kfashion.grid import ALL
 from kfashion.provenance import machine, provenance
-from kfashion.transfer import MIN_STEPS
 
 # Defaults, all visible here.
 EPOCHS = 2  # of every timed run
@@ -270,7 +269,7 @@ def main(argv=None) -> None:
     parser.add_argument("--epochs", type=int, default=EPOCHS, help="epochs of every timed run")
     parser.add_argument("--repeats", type=int, default=REPEATS, help="timed runs per variant")
     parser.add_argument(
-        "--min-steps", type=int, default=MIN_STEPS, help="training steps of a few-label run"
+        "--min-steps", type=int, default=config.MIN_STEPS, help="training steps of a few-label run"
     )
     parser.add_argument("--results", default=RESULTS, help="where bench.json is written")
     cli.add_data_flags(parser)
@@ -315,7 +314,7 @@ def main(argv=None) -> None:
     entry = {
         "provenance": provenance("kfashion.bench", argv, dataset),
         "machine": about,
-        "batch_size": stage_bench.BATCH_SIZE,
+        "batch_size": config.TRANSFER_BATCH_SIZE,
         "epochs": args.epochs,
         "min_steps": args.min_steps,
         "timed_runs": args.repeats,

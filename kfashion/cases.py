@@ -1,8 +1,8 @@
 """One transfer run: a classifier for one case, recipe and seed, trained, then scored on test.
 
 Classifier = encoder + one Dense(10) giving logits (`models.build_classifier`). The four cases
-(`design.CASES`) differ only in the encoder's starting weights and its `trainable` flag; the
-recipes (`grid.RECIPES`) in what trains when. Every phase trains with Adam, its learning rate
+(`config.CASES`) differ only in the encoder's starting weights and its `trainable` flag; the
+recipes (`config.RECIPES`) in what trains when. Every phase trains with Adam, its learning rate
 decayed to 0 along a cosine over the phase's steps, cross-entropy on the logits. A run on
 the whole training split keeps its best epoch by validation accuracy (in its last phase); a
 few-label run keeps its last (its split says so: `Split.keep_best`), whether it validates on a
@@ -16,11 +16,8 @@ import time
 
 import numpy as np
 
-from kfashion import training
-from kfashion.design import CASES, NUM_CLASSES
-
-# Validation images (a fixed stratified sample) on which each run's code units are checked
-PROBE_IMAGES = 1000
+from kfashion import config, training
+from kfashion.config import CASES, NUM_CLASSES
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,12 +51,14 @@ def probe_images(dataset) -> np.ndarray:
     """The fixed sample of validation images the diagnostics read (no label is used)."""
     from kfashion.data import stratified_sample
 
-    return dataset.x_val[stratified_sample(dataset.y_val, min(PROBE_IMAGES, len(dataset.y_val)), 0)]
+    return dataset.x_val[
+        stratified_sample(dataset.y_val, min(config.PROBE_IMAGES, len(dataset.y_val)), 0)
+    ]
 
 
 def dead_units(encoder, images) -> float:
     """The fraction of code units that are 0 on every one of `images` (dead ReLU units)."""
-    codes = encoder.predict(images, batch_size=training.EVAL_BATCH_SIZE, verbose=0)
+    codes = encoder.predict(images, batch_size=config.EVAL_BATCH_SIZE, verbose=0)
     return float(np.mean(np.all(codes == 0, axis=0)))
 
 
@@ -168,20 +167,18 @@ def fit_phase(
 def codes_of(encoder, x):
     if x is None:
         return None
-    return encoder.predict(x, batch_size=training.EVAL_BATCH_SIZE, verbose=0)
+    return encoder.predict(x, batch_size=config.EVAL_BATCH_SIZE, verbose=0)
 
 
 def train(template, case_number, recipe, rate, seed, split, epochs, batch_size, probe, verbose=0):
-    """Train one run: case `case_number` by `recipe` (`grid.RECIPES`) at learning rate `rate`,
+    """Train one run: case `case_number` by `recipe` (`config.RECIPES`) at learning rate `rate`,
     `epochs` in all, on `split`; `probe`: the images the diagnostics read (`probe_images`).
 
     Returns:
         (the trained classifier, a record of its curves, best epoch, validation accuracy and
         seconds, and what training did to its encoder).
     """
-    from kfashion.grid import HEAD_RATE, RECIPES
-
-    head_epochs, joint_epochs = RECIPES[recipe].phases(epochs)
+    head_epochs, joint_epochs = config.RECIPES[recipe].phases(epochs)
     classifier = make_classifier(template, case_number, seed, train_encoder=not head_epochs)
     before = before_training(classifier, probe)
     start = time.perf_counter()
@@ -190,7 +187,7 @@ def train(template, case_number, recipe, rate, seed, split, epochs, batch_size, 
         encoder, head = head_on_codes(classifier)
         curves = fit_phase(
             head,
-            rate if not joint_epochs else HEAD_RATE,
+            config.RECIPES[recipe].head_rate or rate,
             codes_of(encoder, split.x_train),
             split.y_train,
             split,
@@ -286,7 +283,7 @@ def test_scores(classifier, dataset) -> dict:
     import keras
     from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
-    logits = classifier.predict(dataset.x_test, batch_size=training.EVAL_BATCH_SIZE, verbose=0)
+    logits = classifier.predict(dataset.x_test, batch_size=config.EVAL_BATCH_SIZE, verbose=0)
     loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)(dataset.y_test, logits)
     predicted = logits.argmax(axis=1)
     labels = list(range(NUM_CLASSES))

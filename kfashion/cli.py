@@ -10,7 +10,7 @@ import os
 import sys
 from pathlib import Path
 
-from kfashion.design import CASES, NUM_CLASSES, TRAIN_IMAGES
+from kfashion.config import CASES, NUM_CLASSES, TRAIN_IMAGES
 from kfashion.errors import REFUSAL, REFUSED, UserError
 
 
@@ -138,6 +138,6 @@ def parse_numbers(text: str, flag: str, valid, hint: str) -> list[int]:
 
 
 def parse_cases(text: str) -> list[int]:
-    """--cases, each a case of `design.CASES`."""
+    """--cases, each a case of `config.CASES`."""
     hint = "give case numbers from 1-4, e.g. --cases 1,3"
     return parse_numbers(text, "--cases", CASES.__contains__, hint)

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from kfashion import cli
-from kfashion.design import CLASS_NAMES, NUM_CLASSES, TRAIN_IMAGES, train_split_size
+from kfashion import cli, config
+from kfashion.config import CLASS_NAMES, NUM_CLASSES, TRAIN_IMAGES, train_split_size
 from kfashion.errors import UserError, exit_on_user_error
 
 # file name, number of items, SHA-256 of the decompressed content (gzip headers vary, content not)
@@ -52,10 +52,7 @@ FILES = {
 IMAGES_MAGIC = 0x00000803  # unsigned bytes, 3 dimensions
 LABELS_MAGIC = 0x00000801  # unsigned bytes, 1 dimension
 
-# where Keras downloads to: KERAS_HOME, as Keras reads it, or ~/.keras
-KERAS_CACHE = Path(os.environ.get("KERAS_HOME", "~/.keras")) / "datasets" / "fashion-mnist"
 DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
-SPLIT_SEED = 0  # the train/validation split is part of the data: every stage uses the same one
 HOW_TO_GET = (
     "install it with `apt-get install dataset-fashion-mnist`, "
     "pass --data-dir (or KFASHION_DATA) a folder with the four .gz files, "
@@ -206,6 +203,20 @@ def check_checksums(digests: dict[Path, str]) -> None:
             )
 
 
+def keras_cache() -> Path:
+    """Where `keras.datasets.fashion_mnist` downloads to, found as Keras finds it when it
+    loads (`keras.src.backend.config`: KERAS_HOME, or ~/.keras where the home folder is
+    writable, else /tmp/.keras) and when it downloads (`keras.utils.get_file`: /tmp/.keras
+    where that folder is not writable)."""
+    home = os.environ.get("KERAS_HOME")
+    if home is None:
+        user = os.path.expanduser("~")
+        home = os.path.join(user if os.access(user, os.W_OK) else "/tmp", ".keras")
+    if not os.access(home, os.W_OK):
+        home = "/tmp/.keras"
+    return Path(home) / "datasets" / "fashion-mnist"
+
+
 def _sources(data_dir) -> tuple[list[tuple[str, Path]], bool]:
     """Folders to look in, in order, and whether the user named one explicitly."""
     if data_dir:
@@ -213,7 +224,7 @@ def _sources(data_dir) -> tuple[list[tuple[str, Path]], bool]:
     if os.environ.get("KFASHION_DATA"):
         return [("KFASHION_DATA", Path(os.environ["KFASHION_DATA"]))], True
     return [
-        ("Keras cache", KERAS_CACHE.expanduser()),
+        ("Keras cache", keras_cache()),
         ("Debian package dataset-fashion-mnist", DEBIAN_DIR),
     ], False
 
@@ -284,7 +295,7 @@ def load_raw(data_dir=None) -> RawData:
             f"Fashion-MNIST not found in {looked} and the download failed "
             f"({download_failure(error)}); {HOW_TO_GET}"
         ) from None
-    return _read_folder("Keras download", KERAS_CACHE.expanduser())
+    return _read_folder("Keras download", keras_cache())
 
 
 def stratified_sample(labels: np.ndarray, size: int, seed: int) -> np.ndarray:
@@ -303,7 +314,7 @@ def _to_float(images: np.ndarray) -> np.ndarray:
     return (images.astype(np.float32) / 255.0)[..., None]
 
 
-def load(data_dir=None, subset: int | None = None, split_seed: int = SPLIT_SEED) -> Dataset:
+def load(data_dir=None, subset: int | None = None, split_seed: int = config.SPLIT_SEED) -> Dataset:
     """Load Fashion-MNIST split into train 50,000 / validation 10,000 / test 10,000.
 
     Validation is a stratified sixth of the training files; test is the official test files.
@@ -364,7 +375,7 @@ def main(argv=None) -> None:
     train = train_split_size()
     print(
         f"split used by every stage: {train:,} train / {len(raw.train_labels) - train:,} "
-        f"validation (stratified, seed {SPLIT_SEED}) / {len(raw.test_labels):,} test"
+        f"validation (stratified, seed {config.SPLIT_SEED}) / {len(raw.test_labels):,} test"
     )
     print("per class (train / test):")
     for name, n_train, n_test in zip(CLASS_NAMES, train_counts, test_counts, strict=True):

@@ -15,7 +15,7 @@ nothing here is typed by hand.
 import numpy as np
 
 from kfashion import layout, stats
-from kfashion.design import CASES, CLASS_NAMES, REFERENCE_CHOICE, STEP_NOISE
+from kfashion.config import CASES, CLASS_NAMES, REFERENCE_CHOICE, STEP_NOISE
 from kfashion.files import file_digest, read_json
 
 RULE = (

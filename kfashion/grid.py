@@ -12,16 +12,12 @@ Each cell's learning rate is chosen on validation first, by the rule in SEARCH_R
 
 import dataclasses
 
-from kfashion.design import CASES, NUM_CLASSES
+from kfashion import config
+from kfashion.config import CASES, NUM_CLASSES
 
 ALL = "all"
-# The fifth of a few-label run's own images its recipe search validates on.
-HELD_OUT = 5
 # The fewest labels a run may have: a search's held-out fifth holds every class.
-FEWEST_LABELS = HELD_OUT * NUM_CLASSES
-# The search runs' fine-tuning seeds start here, apart from the final runs' (0, 1, ...): no
-# final run is the run whose validation score chose its rate, and none repeats one.
-SEARCH_SEEDS_FROM = 1000
+FEWEST_LABELS = config.HELD_OUT * NUM_CLASSES
 
 # How each cell's learning rate is chosen, in the words grid.json records.
 SEARCH_RULE = (
@@ -46,47 +42,6 @@ def labels_text(labels: str) -> str:
 def encoder_text(encoder_seed: int) -> str:
     """ "random", "pretraining seed 2" """
     return "random" if encoder_seed < 0 else f"pretraining seed {encoder_seed}"
-
-
-@dataclasses.dataclass(frozen=True)
-class Recipe:
-    """How a case trains: its candidate learning rates (Adam, cosine decay to 0 over each
-    phase's steps) and what trains when.
-
-    Two-phase (keras-io's transfer-learning guide): the head trains alone on the frozen
-    encoder's codes for a third of the epochs at HEAD_RATE, then every layer at a low rate.
-    """
-
-    name: str
-    cases: tuple
-    rates: tuple
-    description: str
-
-    def phases(self, epochs: int) -> tuple[int, int]:
-        """(epochs of the head alone, epochs of every layer) of a run of `epochs`."""
-        if self.name == "two_phase":
-            head = max(1, epochs // 3)
-            return head, max(1, epochs - head)
-        return (epochs, 0) if self.name == "frozen" else (0, epochs)
-
-
-HEAD_RATE = 3e-3  # the two-phase recipe's first phase: the frozen recipe's default rate
-RECIPES = {
-    "joint": Recipe(
-        "joint",
-        (1, 3),
-        (1e-3, 3e-3),
-        "every layer trains from the first step",
-    ),
-    "two_phase": Recipe(
-        "two_phase",
-        (1, 3),
-        (1e-5, 1e-4, 1e-3),  # the guide's 1e-5, and higher: these encoders are small
-        f"the head alone on the frozen encoder's codes (a third of the epochs, at {HEAD_RATE:g}), "
-        "then every layer at the low rate",
-    ),
-    "frozen": Recipe("frozen", (2, 4), (1e-3, 3e-3), "the head alone, the encoder frozen"),
-}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -166,7 +121,7 @@ def parse_recipes(text: str) -> list[str]:
     from kfashion.errors import UserError
 
     names = [p.strip() for p in text.split(",") if p.strip()]
-    joint = [name for name in RECIPES if RECIPES[name].cases == (1, 3)]
+    joint = [name for name in config.RECIPES if config.RECIPES[name].cases == (1, 3)]
     if not names or not set(names) <= set(joint):
         raise UserError(f"--recipes {text!r}: give some of {', '.join(joint)}")
     return [name for name in joint if name in names]
@@ -188,9 +143,9 @@ def plan(networks, counts, cases, recipes, encoder_seeds, seeds, nested_seeds, s
         seeds: fine-tuning seeds of the random cases and of the first pretraining seed.
         nested_seeds: fine-tuning seeds of every other pretraining seed.
         search_seeds: how many runs each candidate rate has in the search (seeds from
-            SEARCH_SEEDS_FROM).
+            config.SEARCH_SEEDS_FROM).
     """
-    searched = tuple(range(SEARCH_SEEDS_FROM, SEARCH_SEEDS_FROM + search_seeds))
+    searched = tuple(range(config.SEARCH_SEEDS_FROM, config.SEARCH_SEEDS_FROM + search_seeds))
     search, final = [], []
     for network in networks:
         for labels in counts:
@@ -198,10 +153,10 @@ def plan(networks, counts, cases, recipes, encoder_seeds, seeds, nested_seeds, s
                 pretrained = CASES[case].pretrained
                 for recipe in recipes_of(case, recipes):
                     first = encoder_seeds[0] if pretrained else -1
-                    if len(RECIPES[recipe].rates) > 1:
+                    if len(config.RECIPES[recipe].rates) > 1:
                         search += [
                             Cell(network, labels, case, recipe, first, searched, True, r)
-                            for r in RECIPES[recipe].rates
+                            for r in config.RECIPES[recipe].rates
                         ]
                     for encoder_seed in encoder_seeds if pretrained else [-1]:
                         mine = tuple(seeds if encoder_seed == first else nested_seeds)
@@ -223,7 +178,7 @@ def choose_rate(group: tuple, scored: dict) -> float | None:
     """The learning rate of a group's final cells: its recipe's only rate, or the candidate
     with the highest validation score (`scored`: rate -> mean validation accuracy of its
     search runs); None until every candidate is scored."""
-    rates = RECIPES[group[3]].rates
+    rates = config.RECIPES[group[3]].rates
     if len(rates) == 1:
         return rates[0]
     if any(scored.get(rate) is None for rate in rates):

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from kfashion import answer, grid, layout
-from kfashion.design import CASES
+from kfashion import answer, config, grid, layout
+from kfashion.config import CASES
 from kfashion.files import read_json, write_json
 from kfashion.provenance import made_on, portable, provenance
 from kfashion.stats import mean_std
@@ -56,7 +56,7 @@ def choices(search_runs, cells) -> dict:
     out = {}
     for group in dict.fromkeys(cell.group for cell in cells if not cell.search):
         candidates = []
-        for rate in grid.RECIPES[group[3]].rates:
+        for rate in config.RECIPES[group[3]].rates:
             mine = [
                 r["val_accuracy"]
                 for r in search_runs
@@ -130,7 +130,7 @@ def transfer_summary(runs: list[dict], case_numbers: list[int]) -> dict:
 def write_transfer(argv, runs, encoder, dataset, settings, results: Path) -> None:
     """transfer.json: the four cases of the classic comparison, and their figures."""
     from kfashion import plots
-    from kfashion.design import CLASS_NAMES
+    from kfashion.config import CLASS_NAMES
 
     case_numbers = sorted({r["case"] for r in runs})
     summary = transfer_summary(runs, case_numbers)
@@ -159,7 +159,7 @@ def write_transfer(argv, runs, encoder, dataset, settings, results: Path) -> Non
                 "learning_rate": {str(c): summary[str(c)]["learning_rate"] for c in case_numbers},
                 "schedule": "; ".join(
                     f"case {c} {summary[str(c)]['recipe']}: "
-                    f"{grid.RECIPES[summary[str(c)]['recipe']].description}"
+                    f"{config.RECIPES[summary[str(c)]['recipe']].description}"
                     for c in case_numbers
                 )
                 + "; Adam, cosine decay to 0 over each phase, its learning rate chosen per case "
@@ -253,7 +253,9 @@ def write(argv, cells, main, files, digests, dataset, settings, results: Path) -
                 "networks": networks,
                 "labels": counts,
                 "cases": cases,
-                "recipes": {name: grid.RECIPES[name].description for name in [*recipes, "frozen"]},
+                "recipes": {
+                    name: config.RECIPES[name].description for name in [*recipes, "frozen"]
+                },
                 "encoders": {
                     name: {
                         str(s): {"file": portable(str(p)), "sha256": digests[name][s]}

@@ -16,23 +16,13 @@ import keras
 import keras_tuner
 import numpy as np
 
-from kfashion import cases, layout, training
-from kfashion.design import CASES
+from kfashion import cases, config, layout, training
+from kfashion.config import CASES
 from kfashion.files import file_digest, read_json, read_record, save_model, write_json
 from kfashion.fixed_oracle import UNFINISHED, FixedOracle, user_errors_end_the_search
-from kfashion.grid import (
-    ALL,
-    HEAD_RATE,
-    HELD_OUT,
-    RECIPES,
-    Cell,
-    choose_rate,
-    encoder_text,
-    labels_text,
-)
+from kfashion.grid import ALL, Cell, choose_rate, encoder_text, labels_text
 
 OBJECTIVE = keras_tuner.Objective("val_accuracy", direction="max")
-WAIT_SECONDS = 2  # between a waiting worker's asks for a trial
 
 
 def search_space(cells) -> keras_tuner.HyperParameters:
@@ -40,7 +30,7 @@ def search_space(cells) -> keras_tuner.HyperParameters:
     cell's rate is one of its recipe's candidates)."""
     hp = keras_tuner.HyperParameters()
     values = [cell.values() for cell in cells]
-    rates = sorted({rate for cell in cells for rate in RECIPES[cell.recipe].rates})
+    rates = sorted({rate for cell in cells for rate in config.RECIPES[cell.recipe].rates})
     for name in values[0]:
         if name == "search":
             hp.Boolean(name)
@@ -91,7 +81,7 @@ def split_for(cell: Cell, seed: int, dataset, batch_size, epochs, min_steps) -> 
     picked = stratified_sample(dataset.y_train, int(cell.labels), seed)
     x_val = y_val = validation = None
     if cell.search:
-        held = stratified_sample(dataset.y_train[picked], len(picked) // HELD_OUT, seed)
+        held = stratified_sample(dataset.y_train[picked], len(picked) // config.HELD_OUT, seed)
         x_val, y_val = dataset.x_train[picked[held]], dataset.y_train[picked[held]]
         picked = np.delete(picked, held)
         validation = "a held-out fifth of its labelled images"
@@ -122,7 +112,7 @@ class GridTuner(keras_tuner.Tuner):
 
     def pre_create_trial(self):
         if self._asked_in_vain:  # the last ask was answered IDLE: wait before the next
-            time.sleep(WAIT_SECONDS)
+            time.sleep(config.WAIT_SECONDS)
         self._asked_in_vain = True
 
     def on_trial_begin(self, trial):
@@ -209,13 +199,13 @@ class GridTuner(keras_tuner.Tuner):
             "encoder_sha256": digest,  # a random encoder: the file its configuration came from
             **record,
         }
-        if cell.recipe == "two_phase":
-            run["head_learning_rate"] = HEAD_RATE
+        if config.RECIPES[cell.recipe].head_rate:
+            run["head_learning_rate"] = config.RECIPES[cell.recipe].head_rate
         if not cell.search:  # the test split, once; the validation split for the record only
             val = classifier.evaluate(
                 self.dataset.x_val,
                 self.dataset.y_val,
-                batch_size=training.EVAL_BATCH_SIZE,
+                batch_size=config.EVAL_BATCH_SIZE,
                 verbose=0,
                 return_dict=True,
             )

@@ -2,8 +2,10 @@
 
 Two maps of the test set's codes coloured by class, PCA and t-SNE (scikit-learn), and a grid
 decoding points along straight lines between the mean codes of two classes. Each `--encoder`
-(with its decoder beside it, `encoder.keras` -> `decoder.keras`) gets a row, so a variant can be
-set beside the course network. Writes `figures/latent_maps.png`, `figures/latent_paths.png` and
+gets a row, so a variant can be set beside the course network; an encoder's paths are decoded
+by the decoder beside it (`encoder.keras` -> `decoder.keras`), and an encoder without one (a
+seed's `encoder_seed1.keras`, a pretext with no decoder) gets its maps only. Writes
+`figures/latent_maps.png`, `figures/latent_paths.png` (where an encoder has a decoder) and
 `latent.json` under `--results`.
 """
 
@@ -12,15 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
-from kfashion import cli, layout, saved_models
-from kfashion.design import CLASS_NAMES
+from kfashion import cli, config, layout, saved_models
+from kfashion.config import CLASS_NAMES
 from kfashion.errors import UserError, exit_on_user_error
 from kfashion.files import file_digest, write_json
-
-TSNE_IMAGES = 3000  # t-SNE on a stratified sample: it grows quadratically with the points
-PERPLEXITY = 30  # scikit-learn's default
-PATHS = (("T-shirt/top", "Trouser"), ("Sneaker", "Ankle boot"), ("Shirt", "Bag"))
-STEPS = 9  # decoded points per path, ends included
 
 
 def decoder_beside(encoder_path: Path) -> Path:
@@ -42,7 +39,7 @@ def maps(codes: np.ndarray, labels: np.ndarray, sample: np.ndarray, seed: int) -
     from sklearn.manifold import TSNE
 
     pca = PCA(n_components=2, random_state=seed).fit(codes)
-    tsne = TSNE(n_components=2, init="pca", perplexity=PERPLEXITY, random_state=seed)
+    tsne = TSNE(n_components=2, init="pca", perplexity=config.PERPLEXITY, random_state=seed)
     return {
         "pca": pca.transform(codes),
         "pca_labels": labels,
@@ -54,13 +51,13 @@ def maps(codes: np.ndarray, labels: np.ndarray, sample: np.ndarray, seed: int) -
 
 
 def paths_between_means(codes, labels, decoder) -> np.ndarray:
-    """Decoded images along each path of PATHS: shape (paths, STEPS, 28, 28)."""
+    """Decoded images along each path of `config.LATENT_PATHS`: shape (paths, steps, 28, 28)."""
     names = list(CLASS_NAMES)
     rows = []
-    for start, end in PATHS:
+    for start, end in config.LATENT_PATHS:
         a = codes[labels == names.index(start)].mean(axis=0)
         b = codes[labels == names.index(end)].mean(axis=0)
-        points = np.stack([a + t * (b - a) for t in np.linspace(0, 1, STEPS)])
+        points = np.stack([a + t * (b - a) for t in np.linspace(0, 1, config.LATENT_STEPS)])
         rows.append(decoder.predict(points, verbose=0)[..., 0])
     return np.stack(rows)
 
@@ -79,7 +76,7 @@ def main(argv=None) -> None:
     parser.add_argument(
         "--tsne-images",
         type=int,
-        help=f"t-SNE sample size (default: {TSNE_IMAGES:,}, or every test image if fewer)",
+        help=f"t-SNE sample size (default: {config.TSNE_IMAGES:,}, or every test image if fewer)",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the sample, PCA and t-SNE")
     cli.add_data_flags(parser)
@@ -89,7 +86,8 @@ def main(argv=None) -> None:
     encoders = [Path(p) for p in args.encoder or [layout.model(args.results, "encoder")]]
     for path in encoders:
         saved_models.readable_archive(path, "--encoder")
-        saved_models.readable_archive(decoder_beside(path), "the decoder beside --encoder")
+        if decoder_beside(path).exists():
+            saved_models.readable_archive(decoder_beside(path), "the decoder beside --encoder")
     results = cli.writable_folder(args.results, "--results")
     from kfashion import data, plots
     from kfashion.provenance import provenance
@@ -99,31 +97,35 @@ def main(argv=None) -> None:
     models = []
     for path in encoders:
         encoder = saved_models.load_encoder(path)
-        latent_dim = encoder.output_shape[-1]
-        models.append(
-            (path, encoder, saved_models.load_decoder(decoder_beside(path), latent_dim, path))
-        )
+        decoder = None
+        if decoder_beside(path).exists():
+            latent_dim = encoder.output_shape[-1]
+            decoder = saved_models.load_decoder(decoder_beside(path), latent_dim, path)
+        models.append((path, encoder, decoder))
     dataset = data.load(args.data_dir, subset=args.subset)
     if args.tsne_images is None:  # a --subset of the study leaves fewer test images
-        args.tsne_images = min(TSNE_IMAGES, len(dataset.y_test))
+        args.tsne_images = min(config.TSNE_IMAGES, len(dataset.y_test))
     if not 50 <= args.tsne_images <= len(dataset.y_test):
         raise UserError(f"--tsne-images {args.tsne_images}: give 50 to {len(dataset.y_test)}")
     sample = data.stratified_sample(dataset.y_test, args.tsne_images, args.seed)
     rows, summary = {}, {}
     for (path, encoder, decoder), name in zip(models, short_names(encoders), strict=True):
         codes = encoder.predict(dataset.x_test, batch_size=1000, verbose=0)
-        rows[name] = {
-            **maps(codes, dataset.y_test, sample, args.seed),
-            "paths": paths_between_means(codes, dataset.y_test, decoder),
-        }
+        rows[name] = maps(codes, dataset.y_test, sample, args.seed)
+        if decoder is not None:
+            rows[name]["paths"] = paths_between_means(codes, dataset.y_test, decoder)
         summary[name] = {
             "sha256": file_digest(path),
+            "decoded_paths": decoder is not None,
             **{k: rows[name][k] for k in ("pca_explained_variance", "tsne_kl_divergence")},
         }
         print(f"{path}: codes of {len(codes)} test images mapped", flush=True)
-    figures = {name: layout.figure(results, f"latent_{name}") for name in ("maps", "paths")}
+    figures = {"maps": layout.figure(results, "latent_maps")}
     plots.plot_latent_maps(rows, CLASS_NAMES, figures["maps"])
-    plots.plot_latent_paths(rows, PATHS, figures["paths"])
+    decoded = {name: row for name, row in rows.items() if "paths" in row}
+    if decoded:
+        figures["paths"] = layout.figure(results, "latent_paths")
+        plots.plot_latent_paths(decoded, config.LATENT_PATHS, figures["paths"])
     write_json(
         results / layout.LATENT,
         {
@@ -131,15 +133,15 @@ def main(argv=None) -> None:
             "settings": {
                 "tsne_images": args.tsne_images,
                 "seed": args.seed,
-                "perplexity": PERPLEXITY,
-                "paths": PATHS,
-                "steps": STEPS,
+                "perplexity": config.PERPLEXITY,
+                "paths": config.LATENT_PATHS,
+                "steps": config.LATENT_STEPS,
             },
             "encoders": summary,
             "figures": {name: str(path.relative_to(results)) for name, path in figures.items()},
         },
     )
-    print(f"wrote {figures['maps']}, {figures['paths']} and {results / layout.LATENT}")
+    print(f"wrote {', '.join(map(str, figures.values()))} and {results / layout.LATENT}")
 
 
 if __name__ == "__main__":

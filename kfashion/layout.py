@@ -53,6 +53,7 @@ MADE_BY_ARCHITECTURE = {
     f"--directory tuning/{ARCHITECTURE}",
 }
 SWEEP_PROJECT = "sweep"  # KerasTuner's project folder inside --directory
+GRID_PROJECT = "transfer_grid"  # the grid's, likewise
 SWEEP_SETTINGS = "kfashion_settings.json"  # inside it: what its trials were made with
 MODELS = ("autoencoder", "encoder", "decoder")  # what a sweep exports
 

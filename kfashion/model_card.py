@@ -9,7 +9,7 @@ holds, the command and versions that made it, and three lines of code to use it.
 from pathlib import Path
 
 from kfashion import layout
-from kfashion.design import IMAGE_SHAPE, NUM_CLASSES
+from kfashion.config import IMAGE_SHAPE, NUM_CLASSES
 from kfashion.files import read_json
 
 IMAGES = f"(None, {', '.join(map(str, IMAGE_SHAPE))})"

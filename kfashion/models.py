@@ -8,7 +8,7 @@ the "linear_code" variant's have 105,216 and 109,009.
 
 import keras
 
-from kfashion.design import ARCHITECTURES, IMAGE_SHAPE, NUM_CLASSES
+from kfashion.config import ARCHITECTURES, IMAGE_SHAPE, NUM_CLASSES
 
 layers = keras.layers
 

@@ -20,19 +20,13 @@ import threading
 import time
 from pathlib import Path
 
+from kfashion import config
 from kfashion.errors import REFUSAL, REFUSED, UserError, stop_if_interrupted
 
 TUNER_ID = "KERASTUNER_TUNER_ID"
 ORACLE_IP = "KERASTUNER_ORACLE_IP"
 ORACLE_PORT = "KERASTUNER_ORACLE_PORT"
 CHIEF_PID = "KFASHION_CHIEF_PID"  # set for a local worker: the process whose end ends it
-RESTARTS = 3  # times a dead worker is started again before the sweep gives up
-# Peak memory of one worker (and of the chief, which loads the same): VmHWM read from
-# /proc/PID/status every 0.5 s during `tune --subset 600 --epochs 1 --seeds 1 --factors
-# optimizer --workers 2` (TensorFlow 2, 2-core CPU): 918 MB for the chief and each worker;
-# `/usr/bin/time -v` on loading Keras and the data peaks at 917 MB with --subset 600 and
-# 1,195 MB with all 60,000 images (every worker loads them), training adds little. So 1.3 GB.
-WORKER_MEMORY = 1300 * 2**20
 
 
 def available_memory() -> int | None:
@@ -54,7 +48,7 @@ def most_workers() -> int:
     the chief's."""
     cores = os.cpu_count() or 1
     memory = available_memory()
-    by_memory = cores if memory is None else memory // WORKER_MEMORY - 1  # the chief is one
+    by_memory = cores if memory is None else memory // config.WORKER_MEMORY - 1  # the chief is one
     return max(1, min(cores, by_memory))
 
 
@@ -66,7 +60,7 @@ def check_workers(count: int) -> None:
         free = f" and {memory / 2**30:.1f} GiB of memory free" if memory is not None else ""
         raise UserError(
             f"--workers {count}: this machine has {os.cpu_count()} cores{free}, room for at "
-            f"most {most} workers (each takes a core and about {WORKER_MEMORY / 2**30:.1f} "
+            f"most {most} workers (each takes a core and about {config.WORKER_MEMORY / 2**30:.1f} "
             f"GiB); pass --workers {most} or fewer"
         )
 
@@ -181,9 +175,9 @@ class LocalWorkers:
     from a thread.
 
     Each worker's output is passed through line by line behind its name. A worker that exits
-    with an error is started again (up to RESTARTS times); if one cannot be kept alive, or
-    refuses as a command does (a full disk, say), the main thread is interrupted so the search
-    stops, with the worker's line, instead of waiting for it forever.
+    with an error is started again (up to `config.WORKER_RESTARTS` times); if one cannot be kept
+    alive, or refuses as a command does (a full disk, say), the main thread is interrupted so the
+    search stops, with the worker's line, instead of waiting for it forever.
     """
 
     def __init__(self, count: int, args: list[str], module: str):
@@ -241,7 +235,7 @@ class LocalWorkers:
                     self.failure = f"worker {name}: {self.refusals.get(name, 'refused')}"
                     _thread.interrupt_main()
                     return
-                if self.restarts[name] >= RESTARTS:
+                if self.restarts[name] >= config.WORKER_RESTARTS:
                     self.failure = (
                         f"worker {name} keeps failing (exit code {code}); its output is above"
                     )

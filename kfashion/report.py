@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from kfashion import cli, layout, model_card, sections
-from kfashion.design import TRAIN_IMAGES
+from kfashion.config import TRAIN_IMAGES
 from kfashion.errors import UserError, exit_on_user_error
 from kfashion.files import json_text, read_json, reading, write_text
 

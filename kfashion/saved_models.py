@@ -9,7 +9,7 @@ import zipfile
 from pathlib import Path
 
 from kfashion import cli, layout
-from kfashion.design import IMAGE_SHAPE
+from kfashion.config import IMAGE_SHAPE
 from kfashion.errors import UserError
 
 HINT = "run `python -m kfashion.tune` first, or pass --encoder a file it saved"

@@ -4,7 +4,7 @@ Every number comes from the JSON files the stages and `kfashion.findings` wrote;
 judges a finding or computes a statistic beyond formatting it.
 """
 
-from kfashion.design import CASES, CLASS_NAMES, network
+from kfashion.config import CASES, CLASS_NAMES, network
 from kfashion.provenance import made_on
 
 
@@ -89,7 +89,7 @@ def baseline_lines(baseline: dict, transfer: dict) -> list[str]:
     frozen = ", ".join(
         f"case {case} ({entry['label']}) {spread(entry['test_accuracy'])}"
         for case, entry in sorted(transfer["cases"].items(), key=lambda kv: int(kv[0]))
-        if "frozen" in entry["label"]
+        if not CASES[int(case)].train_encoder
     )
     out = [
         "",

@@ -18,9 +18,8 @@ from unittest import mock
 
 import numpy as np
 
+from kfashion import config
 from kfashion.errors import UserError
-
-BATCH_SIZE = 100  # every stage's
 
 
 def _quietly(run):
@@ -36,9 +35,9 @@ def _quietly(run):
 def sweep_point(dataset, epochs: int, seeds: list[int], steps_per_call: int | None = None):
     """The base point's trial with `seeds`, as `python -m kfashion.tune` runs it
     (`steps_per_call`: training steps per call into the backend, if not the stages' own)."""
-    from kfashion import design, sweep
+    from kfashion import config, sweep
 
-    points = design.make_design([])  # the base case alone
+    points = config.make_design([])  # the base case alone
 
     def run():
         with tempfile.TemporaryDirectory() as folder:
@@ -69,9 +68,7 @@ def _with_steps_per_call(run, steps_per_call: int | None):
         return run
 
     def other():
-        from kfashion import training
-
-        with mock.patch.object(training, "STEPS_PER_EXECUTION", steps_per_call):
+        with mock.patch.object(config, "STEPS_PER_EXECUTION", steps_per_call):
             return run()
 
     return other
@@ -88,7 +85,7 @@ def grid_run(dataset, labels: str, case: int, recipe: str, rate: float, epochs: 
     encoder = models.build_encoder(64, 0.1)  # the reference choice; its weights cost no time
     pretrained = case in (1, 2)
     cell = grid.Cell("course", labels, case, recipe, 0 if pretrained else -1, (0,), False, rate)
-    split = grid_tuner.split_for(cell, 0, dataset, BATCH_SIZE, epochs, min_steps)
+    split = grid_tuner.split_for(cell, 0, dataset, config.TRANSFER_BATCH_SIZE, epochs, min_steps)
     hp = grid_tuner.search_space([cell])
     hp.values.update(cell.values())
     trial = keras_tuner.engine.trial.Trial(hp, trial_id="0")
@@ -100,7 +97,7 @@ def grid_run(dataset, labels: str, case: int, recipe: str, rate: float, epochs: 
                 dataset,
                 Path(folder),
                 epochs,
-                BATCH_SIZE,
+                config.TRANSFER_BATCH_SIZE,
                 min_steps,
                 lambda cell: None,
                 oracle=grid_tuner.GridOracle([cell]),
@@ -138,12 +135,12 @@ def plain_fit(dataset, network: str, epochs: int):
         model.fit(
             x,
             y,
-            batch_size=BATCH_SIZE,
+            batch_size=config.TRANSFER_BATCH_SIZE,
             epochs=epochs,
             validation_data=(x_val, y_val),
             verbose=0,
         )
-        model.evaluate(x_test, y_test, batch_size=BATCH_SIZE, verbose=0)
+        model.evaluate(x_test, y_test, batch_size=config.TRANSFER_BATCH_SIZE, verbose=0)
         return epochs * len(x)
 
     return run
@@ -213,8 +210,11 @@ def plain_torch(dataset, network: str, epochs: int):
         model.eval()
         with torch.no_grad():
             total = sum(
-                loss_fn(model(inputs[i : i + BATCH_SIZE]), targets[i : i + BATCH_SIZE]).item()
-                for i in range(0, len(inputs), BATCH_SIZE)
+                loss_fn(
+                    model(inputs[i : i + config.TRANSFER_BATCH_SIZE]),
+                    targets[i : i + config.TRANSFER_BATCH_SIZE],
+                ).item()
+                for i in range(0, len(inputs), config.TRANSFER_BATCH_SIZE)
             )
         return total
 
@@ -224,7 +224,7 @@ def plain_torch(dataset, network: str, epochs: int):
         optimizer = torch.optim.Adam(model.parameters(), 1e-3)
         for _ in range(epochs):
             model.train()
-            for batch in torch.randperm(len(x)).split(BATCH_SIZE):
+            for batch in torch.randperm(len(x)).split(config.TRANSFER_BATCH_SIZE):
                 optimizer.zero_grad()
                 loss_fn(model(x[batch]), y[batch]).backward()
                 optimizer.step()

@@ -9,8 +9,9 @@ verdict in the family at 5%.
 
 import numpy as np
 
-CONFIDENCE = 0.95
-ALPHA = 1 - CONFIDENCE
+from kfashion import config
+
+ALPHA = 1 - config.CONFIDENCE
 REPRODUCED, CONTRADICTED, NOT_RESOLVED = "reproduced", "contradicted", "not resolved"
 HIGHER, LOWER = f"{CONTRADICTED}: higher", f"{CONTRADICTED}: lower"
 
@@ -36,7 +37,7 @@ def t_p(values, alternative: str = "two-sided") -> float | None:
     return float(stats.ttest_1samp(values, 0.0, alternative=alternative).pvalue)
 
 
-def interval(values, confidence: float = CONFIDENCE) -> list[float] | None:
+def interval(values, confidence: float = config.CONFIDENCE) -> list[float] | None:
     """The two-sided t interval of the mean of `values` at `confidence`."""
     from scipy import stats
 

@@ -6,12 +6,12 @@ KerasTuner's state in `--directory` (default `tuning/`). Before each stage it pr
 what runs, how much of it is already done, and an estimate of the time left, from the seconds
 the finished units of work took. Stop it at any time and run the same command again.
 
-- `--quick`: a first look at every stage on a 2-core CPU in a few minutes (QUICK below), into
+- `--quick`: a first look at every stage on a 2-core CPU in a few minutes (`config.QUICK`), into
   `results/quick/` and `tuning/quick/`, with its own report.
 - `--reference`: the committed reference run, into `results/reference/` and
   `tuning/reference/`; it adds the architecture comparison, makes the transfer stage the whole
-  grid (both networks, every pretraining seed, both recipes, label counts LABELS) and draws the
-  latent maps. Only this rewrites committed files, and only when asked for.
+  grid (both networks, every pretraining seed, both recipes, label counts `config.LABELS`) and
+  draws the latent maps. Only this rewrites committed files, and only when asked for.
 
 Each stage's settings are its own command's defaults, except the sizes given here (`--subset`,
 `--epochs`, `--seeds`, or --quick's), which every stage that trains receives (of --quick's,
@@ -25,25 +25,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from kfashion import cli, layout
-from kfashion.design import train_split_size
+from kfashion import cli, config, layout
+from kfashion.config import train_split_size
 from kfashion.errors import exit_on_user_error
 from kfashion.files import read_record
-
-# Where each kind of run goes; the reference folders hold the committed run.
-RESULTS, DIRECTORY = "results", "tuning"
-QUICK_RESULTS, QUICK_DIRECTORY = "results/quick", "tuning/quick"
-REFERENCE_RESULTS, REFERENCE_DIRECTORY = "results/reference", "tuning/reference"
-# --quick's sizes, chosen by measuring on a 2-core CPU (the README's speed section has the
-# time): enough images and epochs that every case lands well above chance and in the
-# reference run's order, the jointly trained cases 3 and 1 ahead, then case 2, then case 4
-# (at 3 epochs: 82.0, 75.0, 66.8 and 57.2%; at 4, on one run about 20 s more: 82.9, 76.9,
-# 69.9, 58.6%), one sweep seed a point (the sweep is most of the time), and the baseline's
-# lbfgs capped at 300 iterations (at C=10 it took 848, 31 s of the 51 s its four fits took;
-# C=0.1, which validation chose, converges in 237; the report marks fits that did not).
-QUICK = {"subset": 12_000, "epochs": 3, "seeds": 1, "transfer_seeds": 2, "max_iter": 300}
-LABELS = "100,1000,10000,all"  # label counts of the reference run's grid
-RECIPES = "joint,two_phase"  # the reference grid's recipes of the jointly trained cases
 
 
 @dataclasses.dataclass
@@ -82,9 +67,15 @@ def parse_args(argv):
     which.add_argument(
         "--reference", action="store_true", help="(re)make the committed reference run"
     )
-    parser.add_argument("--results", help=f"results folder (default: {RESULTS}, or per mode)")
-    parser.add_argument("--directory", help=f"KerasTuner's folder (default: {DIRECTORY}, ...)")
-    parser.add_argument("--workers", type=int, help="tune's worker processes (default: tune's)")
+    parser.add_argument(
+        "--results", help=f"results folder (default: {config.RESULTS}, or per mode)"
+    )
+    parser.add_argument(
+        "--directory", help=f"KerasTuner's folder (default: {config.DIRECTORY}, ...)"
+    )
+    parser.add_argument(
+        "--workers", type=int, help="worker processes of tune and transfer (default: each one's)"
+    )
     parser.add_argument("--data-dir", help="folder with the four IDX .gz files")
     sizes = parser.add_argument_group("sizes (default: each stage's own, or --quick's)")
     sizes.add_argument("--subset", type=int, help="a stratified subset of this many images")
@@ -104,11 +95,11 @@ def flags(**values) -> list[str]:
 
 def units(module: str, argv: list[str]) -> int:
     """The units of work a stage's command will do, from its own parsed arguments."""
-    from kfashion import design, grid, transfer, tune
+    from kfashion import config, grid, transfer, tune
 
     if module == "tune":
         args = tune.parse_args(argv)
-        return len(design.make_design([f for f in args.factors.split(",") if f])) * args.seeds
+        return len(config.make_design([f for f in args.factors.split(",") if f])) * args.seeds
     if module == "transfer":
         args = transfer.parse_args(argv)
         cells = grid.plan(
@@ -131,9 +122,9 @@ def stage(module, argv, what, finished=None) -> Stage:
 
 def stages(args, results: Path, directory: Path) -> list[Stage]:
     """The study's commands in order, with the arguments that keep them in one folder."""
-    from kfashion import grid, tune
+    from kfashion import grid
 
-    quick = QUICK if args.quick else {}
+    quick = config.QUICK if args.quick else {}
 
     def given(value, name):  # a size given, even 0 (its stage refuses it), or --quick's
         return value if value is not None else quick.get(name)
@@ -145,7 +136,7 @@ def stages(args, results: Path, directory: Path) -> list[Stage]:
     data = flags(data_dir=args.data_dir, subset=subset)
     here = flags(results=results)
     sweep = [*data, *flags(epochs=epochs, seeds=seeds, workers=args.workers)]
-    transfer = [*data, *flags(epochs=epochs, seeds=transfer_seeds), *here]
+    transfer = [*data, *flags(epochs=epochs, seeds=transfer_seeds, workers=args.workers), *here]
     transfer += flags(directory=directory)
     plan = [
         stage(
@@ -168,13 +159,13 @@ def stages(args, results: Path, directory: Path) -> list[Stage]:
                 lambda: layout.finished_sweep_seeds(variant_tuning),
             )
         )
-        pretraining = range(seeds or tune.SEEDS)  # every seed the sweeps trained
+        pretraining = range(seeds or config.SWEEP_SEEDS)  # every seed the sweeps trained
         transfer += ["--encoder", str(layout.model(results, "encoder").parent)]
         transfer += ["--encoder", str(layout.model(variant, "encoder").parent)]
         transfer += ["--encoder-seeds", ",".join(map(str, pretraining))]
         most = grid.most_labels(train_split_size(subset))  # the counts its split holds
-        counts = [c for c in LABELS.split(",") if c == "all" or int(c) <= most]
-        transfer += ["--recipes", RECIPES, "--labels", ",".join(counts)]
+        counts = [c for c in config.LABELS.split(",") if c == "all" or int(c) <= most]
+        transfer += ["--recipes", config.GRID_RECIPES, "--labels", ",".join(counts)]
         what = "the grid of transfer runs"
     plan.append(stage("transfer", transfer, what, lambda: layout.finished_transfer_runs(results)))
     baseline = [*data, *here, *flags(max_iter=quick.get("max_iter"))]
@@ -214,10 +205,14 @@ def time_left(plan: list[Stage], start: int) -> str:
 
 def folders(args) -> tuple[Path, Path]:
     if args.quick:
-        return Path(args.results or QUICK_RESULTS), Path(args.directory or QUICK_DIRECTORY)
+        return Path(args.results or config.QUICK_RESULTS), Path(
+            args.directory or config.QUICK_DIRECTORY
+        )
     if args.reference:
-        return Path(args.results or REFERENCE_RESULTS), Path(args.directory or REFERENCE_DIRECTORY)
-    return Path(args.results or RESULTS), Path(args.directory or DIRECTORY)
+        return Path(args.results or config.REFERENCE_RESULTS), Path(
+            args.directory or config.REFERENCE_DIRECTORY
+        )
+    return Path(args.results or config.RESULTS), Path(args.directory or config.DIRECTORY)
 
 
 @exit_on_user_error

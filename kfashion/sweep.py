@@ -1,6 +1,6 @@
 """The one-factor-at-a-time sweep as KerasTuner parts: its oracle, hypermodel and tuner.
 
-One trial is one point of the design (`kfashion.design`), trained once per seed: the seeds are
+One trial is one point of the design (`kfashion.config`), trained once per seed: the seeds are
 the trial's executions. The trial's score, by which KerasTuner ranks trials, is the mean over
 seeds of each seed's best validation loss. Each seed's per-epoch losses, best epoch, test MSE
 and best-epoch weights are written beside the trial as soon as that seed ends, so a trial that
@@ -17,8 +17,8 @@ import keras
 import keras_tuner
 import numpy as np
 
-from kfashion import layout, models, training
-from kfashion.design import BASE, FACTORS, IMPLIED, DesignPoint, setting
+from kfashion import config, layout, models, training
+from kfashion.config import BASE, FACTORS, IMPLIED, DesignPoint, setting
 from kfashion.files import read_json, read_record, save_checkpoint, write_json
 from kfashion.fixed_oracle import FixedOracle, user_errors_end_the_search
 from kfashion.provenance import environment
@@ -219,7 +219,7 @@ class SweepTuner(keras_tuner.Tuner):
                 model.evaluate(
                     self.test_images,
                     self.test_images,
-                    batch_size=training.EVAL_BATCH_SIZE,
+                    batch_size=config.EVAL_BATCH_SIZE,
                     verbose=0,
                 )
             )

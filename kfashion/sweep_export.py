@@ -9,12 +9,10 @@ from pathlib import Path
 
 import numpy as np
 
-from kfashion import design, layout
+from kfashion import config, layout
 from kfashion.errors import UserError
 from kfashion.files import json_text, read_json, save_model, write_text
 from kfashion.provenance import provenance
-
-PCA_FIT_SIZE = 20_000  # training images PCA is fitted on: enough for a stable baseline
 
 
 def trial_records(tuner, points, seeds) -> list[dict]:
@@ -61,7 +59,7 @@ def select(records, how: str) -> dict:
         if not done:
             raise UserError("no point of the sweep completed, so there is no model to save")
         return min(done, key=lambda r: r["best_val_loss"])
-    chosen = [r for r in done if r["config"] == design.REFERENCE_CHOICE]
+    chosen = [r for r in done if r["config"] == config.REFERENCE_CHOICE]
     if not chosen:
         raise UserError("the reference configuration's trial did not complete; see sweep.json")
     return chosen[0]
@@ -81,7 +79,7 @@ def pca_baseline(dataset, latent_dims) -> dict:
     """Test MSE of PCA reconstructions with as many components as each latent size."""
     from sklearn.decomposition import PCA
 
-    train = dataset.x_train[:PCA_FIT_SIZE].reshape(-1, 784)
+    train = dataset.x_train[: config.PCA_FIT_SIZE].reshape(-1, 784)
     test = dataset.x_test.reshape(len(dataset.x_test), 784)
     pca = PCA(n_components=min(max(latent_dims), *train.shape), random_state=0).fit(train)
     codes = pca.transform(test)
@@ -98,28 +96,28 @@ def write_figures(records, selected_model, dataset, pca, results_dir: Path) -> d
 
     paths = {}
     base = [r for r in records if r["factor"] == "base"]
-    for factor in design.FACTORS:
+    for factor in config.FACTORS:
         trials = [{**r, "is_base": False} for r in records if r["factor"] == factor]
         if not trials:
             continue
         others = "the base case"
-        if factor in design.AROUND:  # swept around another point, which is among its own
-            moved = [f"{k}={v}" for k, v in design.AROUND[factor].items() if design.BASE[k] != v]
+        if factor in config.AROUND:  # swept around another point, which is among its own
+            moved = [f"{k}={v}" for k, v in config.AROUND[factor].items() if config.BASE[k] != v]
             others = f"the base case, but {', '.join(moved)}"
         else:
             trials += [
-                {**r, "value": design.setting(r["config"], factor), "is_base": True} for r in base
+                {**r, "value": config.setting(r["config"], factor), "is_base": True} for r in base
             ]
         trials.sort(key=lambda r: r["value"])
         paths[factor] = layout.figure(results_dir, f"sweep_{factor}")
         plots.plot_factor(factor, trials, paths[factor], others)
-    first_of_class = [int((dataset.y_test == c).argmax()) for c in range(design.NUM_CLASSES)]
+    first_of_class = [int((dataset.y_test == c).argmax()) for c in range(config.NUM_CLASSES)]
     images = dataset.x_test[first_of_class]
     paths["reconstructions"] = layout.figure(results_dir, "reconstructions")
     plots.plot_reconstructions(
         images,
         selected_model.predict(images, verbose=0),
-        design.CLASS_NAMES,
+        config.CLASS_NAMES,
         paths["reconstructions"],
         "Test images (top) and their reconstructions by the exported autoencoder (bottom)",
     )
@@ -138,7 +136,7 @@ def write_figures(records, selected_model, dataset, pca, results_dir: Path) -> d
 
 
 def print_point(record, total: int) -> None:
-    what = design.describe(record["factor"], record["value"])
+    what = config.describe(record["factor"], record["value"])
     if record["status"] == "COMPLETED":
         outcome = (
             f"mean best val_loss {record['best_val_loss']:.5f}, mean test MSE "
@@ -206,7 +204,7 @@ def export(args, argv, tuner, points, dataset, settings, search_seconds) -> None
             "encoder_seeds": encoders,
         },
         "pca_test_mse": pca,
-        "pca_fit_images": min(PCA_FIT_SIZE, len(dataset.x_train)),
+        "pca_fit_images": min(config.PCA_FIT_SIZE, len(dataset.x_train)),
         "figures": figures,
     }
     text = json_text(summary)

@@ -7,7 +7,7 @@ import io
 from pathlib import Path
 
 from kfashion import layout
-from kfashion.design import CASES, FACTORS, setting
+from kfashion.config import CASES, FACTORS, setting
 from kfashion.files import read_json, write_text
 
 

@@ -11,13 +11,8 @@ import contextlib
 import keras
 import numpy as np
 
-from kfashion.design import STEP_NOISE
-
-# Several training steps per call into the backend: less Python and dispatch overhead per step,
-# which matters when a step of these small networks takes a few milliseconds.
-STEPS_PER_EXECUTION = 10
-# Evaluation keeps no gradients, so larger batches cost little memory and give the same numbers.
-EVAL_BATCH_SIZE = 1000
+from kfashion import config
+from kfashion.config import STEP_NOISE
 
 
 def stop_on_ctrl_c():
@@ -30,7 +25,7 @@ def stop_on_ctrl_c():
 
 def compile_options() -> dict:
     """Keyword arguments for `model.compile` beyond optimizer, loss and metrics."""
-    return {"steps_per_execution": STEPS_PER_EXECUTION}
+    return {"steps_per_execution": config.STEPS_PER_EXECUTION}
 
 
 def build_before_fit(model, x, y) -> None:
@@ -54,7 +49,7 @@ def build_before_fit(model, x, y) -> None:
 
 def fit_options() -> dict:
     """Keyword arguments for `model.fit` beyond data, epochs, batch size and callbacks."""
-    return {"validation_batch_size": EVAL_BATCH_SIZE}
+    return {"validation_batch_size": config.EVAL_BATCH_SIZE}
 
 
 @contextlib.contextmanager

@@ -26,46 +26,35 @@ Each finished run is written as it ends, so a rerun skips it. Writes under `--re
 import sys
 from pathlib import Path
 
-from kfashion import cli, grid, layout, parallel
-from kfashion.design import CASES, network, train_split_size
+from kfashion import cli, config, grid, layout, parallel
+from kfashion.config import CASES, network, train_split_size
 from kfashion.errors import UserError, exit_on_user_error
 from kfashion.files import read_json, read_record, reading
 from kfashion.guards import check_runs, hold_lock, start_runs
 
-# Defaults, all visible here. The epochs and batch size are those an earlier schedule search
-# chose on validation (30 epochs, batch 100; its record, with every candidate's validation
-# numbers: `git show c1f9354:results/reference/schedule.json`); the learning rates are chosen
-# per cell by the grid's own search.
-EPOCHS = 30
-BATCH_SIZE = 100
-SEEDS = 5  # fine-tuning seeds of a random case, and of the first pretraining seed
-NESTED_SEEDS = 2  # fine-tuning seeds of every other pretraining seed
-SEARCH_SEEDS = 1  # runs of each candidate learning rate in the recipe search
-MIN_STEPS = 1000  # training steps of a few-label run, at least (its images repeat)
-RESULTS, DIRECTORY = "results", "tuning"
-PROJECT = "transfer_grid"  # KerasTuner's project folder inside --directory
-
 
 def parse_args(argv):
     parser = cli.parser("kfashion.transfer", "Train the grid of transfer runs over seeds.")
-    parser.add_argument("--epochs", type=int, default=EPOCHS, help="epochs per run")
-    parser.add_argument("--batch-size", type=int, default=BATCH_SIZE, help="training batch size")
+    parser.add_argument("--epochs", type=int, default=config.TRANSFER_EPOCHS, help="epochs per run")
+    parser.add_argument(
+        "--batch-size", type=int, default=config.TRANSFER_BATCH_SIZE, help="training batch size"
+    )
     parser.add_argument(
         "--seeds",
         type=int,
-        default=SEEDS,
+        default=config.TRANSFER_SEEDS,
         help="fine-tuning seeds of each random case and of the first pretraining seed: 0, 1, ...",
     )
     parser.add_argument(
         "--nested-seeds",
         type=int,
-        default=NESTED_SEEDS,
+        default=config.NESTED_SEEDS,
         help="fine-tuning seeds of each further pretraining seed",
     )
     parser.add_argument(
         "--search-seeds",
         type=int,
-        default=SEARCH_SEEDS,
+        default=config.SEARCH_SEEDS,
         help="runs of each candidate learning rate in the recipe search",
     )
     parser.add_argument("--cases", default="1,2,3,4", help="comma-separated cases to run")
@@ -82,7 +71,7 @@ def parse_args(argv):
     parser.add_argument(
         "--min-steps",
         type=int,
-        default=MIN_STEPS,
+        default=config.MIN_STEPS,
         help="training steps of a few-label run, at least (its images repeat)",
     )
     parser.add_argument(
@@ -95,12 +84,12 @@ def parse_args(argv):
         "--encoder-seeds", default="0", help="pretraining seeds of each network, e.g. 0,1,2"
     )
     cli.add_data_flags(parser)
-    parser.add_argument("--results", default=RESULTS, help="where results are written")
-    parser.add_argument("--directory", default=DIRECTORY, help="KerasTuner's working folder")
+    parser.add_argument("--results", default=config.RESULTS, help="where results are written")
+    parser.add_argument("--directory", default=config.DIRECTORY, help="KerasTuner's working folder")
     parser.add_argument(
         "--workers",
         type=int,
-        default=1,
+        default=config.TRANSFER_WORKERS,
         help="run cells in this many local worker processes (KerasTuner's distributed mode)",
     )
     parser.add_argument(
@@ -278,7 +267,7 @@ def make_tuner(args, cells, main, encoders, dataset, results):
         saved_classifier(results, main),
         oracle=GridOracle(cells),
         directory=args.directory,
-        project_name=PROJECT,
+        project_name=layout.GRID_PROJECT,
     )
     tuner.oracle.verbose = 0  # each run's line replaces KerasTuner's table
     return tuner
@@ -354,10 +343,10 @@ def main(argv=None) -> None:
         return
     # two locks: another transfer on these results, or on KerasTuner's project in --directory
     # (each grid starts it afresh), would undo this one's work
-    project = Path(args.directory) / PROJECT
+    project = Path(args.directory) / layout.GRID_PROJECT
     with (
         hold_lock(layout.lock(results, "transfer"), f"{results}/transfer"),
-        hold_lock(project.with_name(f".{PROJECT}.lock"), str(project)),
+        hold_lock(project.with_name(f".{layout.GRID_PROJECT}.lock"), str(project)),
     ):
         settings = {
             "epochs": args.epochs,

@@ -1,6 +1,6 @@
 """`python -m kfashion.tune`: the one-factor-at-a-time autoencoder sweep on KerasTuner.
 
-Runs the 14 points of the design in `kfashion.design`, each with every seed, on the real data
+Runs the 14 points of the design in `kfashion.config`, each with every seed, on the real data
 (50,000 train / 10,000 validation; the test set only for the record), then writes to
 `--results`:
 
@@ -26,50 +26,31 @@ import sys
 import time
 from pathlib import Path
 
-from kfashion import cli, data, design, layout, parallel
+from kfashion import cli, config, data, layout, parallel
 from kfashion.errors import UserError, exit_on_user_error
 from kfashion.files import changed_settings, read_record, write_json
 from kfashion.guards import hold_lock
 
-# Defaults of the reference run, all visible here.
-EPOCHS = 10  # per seed of each point, as in the study
-SEEDS = 3  # each point trained with seeds 0, 1, 2: a mean and a spread for every finding
-# Local worker processes, each with one core (fewer where the machine holds fewer:
-# `parallel.most_workers`). On a CPU two, each training a point's seeds together on one thread,
-# were never slower than one process training them together on both threads, and much faster
-# on smaller runs. TensorFlow, an idle 2-core AMD EPYC, each pair run one after the other:
-#   `--factors optimizer --seeds 3 --epochs 2 --subset 20000 --select best`: 128 s on 2 workers
-#   against 181, 190 and 184 s in one process (149-156 s for the code before seeds trained
-#   together: 2 workers, one seed at a time);
-#   the same at full size and `--epochs 1`: 197 s both ways (220 s before);
-#   the quick look's sweep (`--subset 12000 --epochs 3 --seeds 1`): 261 s against 327 s.
-# Likely why: a process's fixed work per trial (building, tracing, validating, saving) leaves a
-# core idle unless another process trains beside it. (On a shared Intel machine one process won,
-# 77.5 s against 92.8 s at --subset 20000.) With a GPU two as well: one process leaves it idle
-# between its steps.
-WORKERS = 2
-SELECT = "reference"  # export the study's choice (n=64, p=0.1), or "best": lowest mean val loss
-DIRECTORY = "tuning"  # KerasTuner's working folder
-RESULTS = "results"  # where a user's results go; the committed reference run is apart
-
 
 def parse_args(argv):
     parser = cli.parser("kfashion.tune", "Run the one-factor-at-a-time autoencoder sweep.")
-    parser.add_argument("--epochs", type=int, default=EPOCHS, help="epochs per seed")
-    parser.add_argument("--seeds", type=int, default=SEEDS, help="seeds per point: 0, 1, ...")
+    parser.add_argument("--epochs", type=int, default=config.SWEEP_EPOCHS, help="epochs per seed")
+    parser.add_argument(
+        "--seeds", type=int, default=config.SWEEP_SEEDS, help="seeds per point: 0, 1, ..."
+    )
     parser.add_argument(
         "--factors",
-        default=",".join(design.REFERENCE_FACTORS),
+        default=",".join(config.REFERENCE_FACTORS),
         help="comma-separated factors to sweep around the base case; also: architecture "
         "(the course network and the linear_code variant, both at dropout 0.0)",
     )
     cli.add_data_flags(parser)
-    parser.add_argument("--directory", default=DIRECTORY, help="KerasTuner's working folder")
-    parser.add_argument("--results", default=RESULTS, help="where results are written")
+    parser.add_argument("--directory", default=config.DIRECTORY, help="KerasTuner's working folder")
+    parser.add_argument("--results", default=config.RESULTS, help="where results are written")
     parser.add_argument(
         "--select",
         choices=("reference", "best"),
-        default=SELECT,
+        default=config.SWEEP_SELECT,
         help="point to export: the study's choice (n=64, p=0.1, batch 100, lr 1e-3, Adam) "
         "or the lowest mean validation loss over seeds",
     )
@@ -77,7 +58,8 @@ def parse_args(argv):
         "--workers",
         type=int,
         help="run trials in this many local worker processes (KerasTuner's distributed mode); "
-        f"1 runs them in this process (default: {WORKERS}, or as many as the machine holds)",
+        f"1 runs them in this process (default: {config.SWEEP_WORKERS}, or as many as the "
+        "machine holds)",
     )
     parser.add_argument(
         "--mixed-precision",
@@ -96,11 +78,11 @@ def parse_args(argv):
 
 
 def default_workers() -> int:
-    """WORKERS, or as many as this machine holds where that is fewer."""
-    return min(WORKERS, parallel.most_workers())
+    """config.SWEEP_WORKERS, or as many as this machine holds where that is fewer."""
+    return min(config.SWEEP_WORKERS, parallel.most_workers())
 
 
-def design_from_args(args) -> list[design.DesignPoint]:
+def design_from_args(args) -> list[config.DesignPoint]:
     """The design the arguments ask for, or a UserError saying what is wrong with them."""
     cli.at_least(args.epochs, 1, "--epochs")
     cli.at_least(args.seeds, 1, "--seeds")
@@ -109,10 +91,10 @@ def design_from_args(args) -> list[design.DesignPoint]:
         parallel.check_workers(args.workers)
     cli.check_data_flags(args)
     try:
-        points = design.make_design([f for f in args.factors.split(",") if f])
+        points = config.make_design([f for f in args.factors.split(",") if f])
     except ValueError as error:
         raise UserError(f"--factors: {error}") from None
-    if args.select == "reference" and not any(p.config == design.REFERENCE_CHOICE for p in points):
+    if args.select == "reference" and not any(p.config == config.REFERENCE_CHOICE for p in points):
         raise UserError(
             "--select reference needs the dropout factor (the study chose p=0.1); "
             "add it to --factors or use --select best"

@@ -6,6 +6,7 @@ import subprocess
 import sys
 import textwrap
 import urllib.error
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -133,7 +134,7 @@ def test_data_dir_without_the_files(tmp_path):
 def test_bad_file_in_a_source_is_not_skipped(bad_folder, monkeypatch):
     """A corrupt Keras cache is an error even though the Debian folder may hold good files."""
     (bad_folder / "train-labels-idx1-ubyte.gz").write_bytes(b"garbage")
-    monkeypatch.setattr(data, "KERAS_CACHE", bad_folder)
+    monkeypatch.setattr(data, "keras_cache", lambda: bad_folder)
     monkeypatch.delenv("KFASHION_DATA", raising=False)
     with pytest.raises(data.DataError, match="train-labels-idx1-ubyte.gz: not a readable gzip"):
         data.load_raw()
@@ -141,7 +142,7 @@ def test_bad_file_in_a_source_is_not_skipped(bad_folder, monkeypatch):
 
 def test_partial_source_is_an_error(tmp_path, monkeypatch):
     write_idx_gz(tmp_path / "train-images-idx3-ubyte.gz", np.zeros((1, 28, 28)))
-    monkeypatch.setattr(data, "KERAS_CACHE", tmp_path)
+    monkeypatch.setattr(data, "keras_cache", lambda: tmp_path)
     monkeypatch.delenv("KFASHION_DATA", raising=False)
     with pytest.raises(data.DataError, match="lacks train-labels"):
         data.load_raw()
@@ -151,7 +152,7 @@ def test_missing_everywhere_without_network(tmp_path, monkeypatch, capsys):
     def no_network():
         raise OSError("network unreachable")
 
-    monkeypatch.setattr(data, "KERAS_CACHE", tmp_path / "keras")
+    monkeypatch.setattr(data, "keras_cache", lambda: tmp_path / "keras")
     monkeypatch.setattr(data, "DEBIAN_DIR", tmp_path / "debian")
     monkeypatch.setattr(data, "_download", no_network)
     monkeypatch.delenv("KFASHION_DATA", raising=False)
@@ -276,7 +277,7 @@ def keras_raising(error: BaseException):
     ],
 )
 def test_a_failed_download_says_why(tmp_path, monkeypatch, capsys, error, reason):
-    monkeypatch.setattr(data, "KERAS_CACHE", tmp_path / "keras")
+    monkeypatch.setattr(data, "keras_cache", lambda: tmp_path / "keras")
     monkeypatch.setattr(data, "DEBIAN_DIR", tmp_path / "debian")
     monkeypatch.setattr(data, "_download", keras_raising(error))
     monkeypatch.delenv("KFASHION_DATA", raising=False)
@@ -284,3 +285,16 @@ def test_a_failed_download_says_why(tmp_path, monkeypatch, capsys, error, reason
         data.main([])
     (line,) = capsys.readouterr().err.strip().splitlines()
     assert f"the download failed ({reason}" in line and "apt-get install" in line
+
+
+def test_the_keras_cache_is_found_as_keras_finds_it_at_the_time_of_loading(tmp_path, monkeypatch):
+    """KERAS_HOME and the home folder are read when data loads, not when kfashion is imported;
+    a Keras home that is not a writable folder falls back to /tmp/.keras, as Keras's get_file."""
+    (tmp_path / "home").mkdir()
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "home"))
+    assert data.keras_cache() == tmp_path / "home" / "datasets" / "fashion-mnist"
+    monkeypatch.delenv("KERAS_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert data.keras_cache() == Path("/tmp/.keras/datasets/fashion-mnist")  # no ~/.keras yet
+    (tmp_path / ".keras").mkdir()
+    assert data.keras_cache() == tmp_path / ".keras" / "datasets" / "fashion-mnist"

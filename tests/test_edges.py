@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from helpers import refused, run_light, run_module
 
-from kfashion import files, parallel, quiet_keras
+from kfashion import config, files, parallel, quiet_keras
 from kfashion.errors import UserError
 
 REFERENCE = Path(__file__).resolve().parents[1] / "results" / "reference"
@@ -30,7 +30,7 @@ def test_more_workers_than_the_machine_holds_are_refused_at_once(tmp_path, comma
 
 def test_memory_bounds_the_workers_too(monkeypatch):
     monkeypatch.setattr(os, "cpu_count", lambda: 64)
-    monkeypatch.setattr(parallel, "available_memory", lambda: 3 * parallel.WORKER_MEMORY)
+    monkeypatch.setattr(parallel, "available_memory", lambda: 3 * config.WORKER_MEMORY)
     assert parallel.most_workers() == 2  # the chief takes a worker's memory too
     parallel.check_workers(2)
     with pytest.raises(UserError, match="at most 2 workers"):

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kfashion import baseline, design, findings, plots, report, sections, stats
+from kfashion import baseline, config, findings, plots, report, sections, stats
 from kfashion.files import write_json
 
 REFERENCE = Path(__file__).resolve().parents[1] / "results" / "reference"
@@ -72,14 +72,14 @@ def synthetic_sweep(loss, seeds=(0, 1, 2), curve=None, train=None, noise=None) -
     where given, is every epoch's recorded step noise."""
     curve = curve or (lambda config, seed, best: list(np.linspace(2 * best, best, 10)))
     trials = []
-    for index, point in enumerate(design.make_design()):
+    for index, point in enumerate(config.make_design()):
         runs = []
         for seed in seeds:
             best = loss(point.config, seed)
             val = curve(point.config, seed, best)
             history = {"loss": train(point.config, seed, val) if train else val, "val_loss": val}
             if noise:
-                history[design.STEP_NOISE] = [noise(point.config, seed)] * len(val)
+                history[config.STEP_NOISE] = [noise(point.config, seed)] * len(val)
             runs.append(
                 {"seed": seed, "best_val_loss": min(val), "best_epoch": 10, "history": history}
             )
@@ -115,8 +115,8 @@ def test_trends_and_the_selection_follow_the_losses_of_every_seed():
     # p=0.0 beats the selection's p=0.1 in every seed
     assert found["Final selection n=64, p=0.1, batch 100, lr 1e-3, Adam"] == "contradicted"
 
-    def best_at_the_selection(config, seed):
-        return 0.03 + 0.01 * (config != design.REFERENCE_CHOICE) + 0.001 * seed * (seed - 1)
+    def best_at_the_selection(point, seed):
+        return 0.03 + 0.01 * (point != config.REFERENCE_CHOICE) + 0.001 * seed * (seed - 1)
 
     found = judged(findings.sweep_claims(synthetic_sweep(best_at_the_selection)))
     assert found["Final selection n=64, p=0.1, batch 100, lr 1e-3, Adam"] == "reproduced"
@@ -266,7 +266,7 @@ def test_judge_states_its_families_and_the_report_shows_both_p_values(tmp_path):
     family = judged_here["families"]["findings"]
     assert family["size"] == len(tested) == len(family["members"]) < len(compared)  # oscillation
     assert judged_here["families"]["label_efficiency"]["size"] == 2
-    assert judged_here["per_class_recall"]["3"][design.CLASS_NAMES[9]]["mean"] == pytest.approx(
+    assert judged_here["per_class_recall"]["3"][config.CLASS_NAMES[9]]["mean"] == pytest.approx(
         0.65
     )
     text = "\n".join(sections.findings_section(judged_here))

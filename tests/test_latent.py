@@ -3,9 +3,9 @@ from pathlib import Path
 
 import keras
 import pytest
-from helpers import assert_picture, refused, refused_here, run_module
+from helpers import assert_picture, refused_here
 
-from kfashion import latent, models
+from kfashion import config, latent, models
 
 
 @pytest.fixture
@@ -30,17 +30,24 @@ def test_maps_and_paths_of_a_saved_encoder(tmp_path, saved_pair):
     assert len(variance) == 2 and 0 < variance[1] <= variance[0] < 1
     # the maps: points of ten class colours; the paths: grey images decoded along each path
     assert_picture(results / summary["figures"]["maps"], colours=10)
-    assert_picture(results / summary["figures"]["paths"], colours=latent.STEPS * len(latent.PATHS))
+    assert_picture(
+        results / summary["figures"]["paths"],
+        colours=config.LATENT_STEPS * len(config.LATENT_PATHS),
+    )
     assert summary["provenance"]["command"].startswith("python -m kfashion.latent")
 
 
-def test_missing_decoder_is_refused(tmp_path, saved_pair):
-    (saved_pair.parent / "decoder.keras").unlink()
-    line = refused(
-        run_module("kfashion.latent", "--encoder", str(saved_pair), "--results", str(tmp_path))
-    )
-    assert "decoder.keras" in line
-    assert not (tmp_path / "latent.json").exists()
+@pytest.mark.usefixtures("debian_data_dir")
+def test_an_encoder_without_a_decoder_gets_its_maps_only(tmp_path, saved_pair):
+    alone = saved_pair.with_name("encoder_seed1.keras")  # the grid's encoders have no decoder
+    saved_pair.rename(alone)
+    results = tmp_path / "results"
+    latent.main(["--encoder", str(alone), "--subset", "600", "--results", str(results)])
+    summary = json.loads((results / "latent.json").read_text())
+    assert summary["encoders"]["encoder_seed1.keras"]["decoded_paths"] is False
+    assert list(summary["figures"]) == ["maps"]
+    assert_picture(results / summary["figures"]["maps"], colours=10)
+    assert not (results / "figures" / "latent_paths.png").exists()
 
 
 def test_encoders_are_named_by_the_path_parts_that_tell_them_apart():

@@ -4,7 +4,7 @@ import pytest
 from helpers import predict_elsewhere
 
 from kfashion import models
-from kfashion.design import ARCHITECTURES
+from kfashion.config import ARCHITECTURES
 
 ENCODER_LAYERS = [
     "image",

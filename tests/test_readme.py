@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from helpers import assert_picture, predict_elsewhere
 
-from kfashion import data, design, report
+from kfashion import config, data, report
 
 RECIPES = ("joint", "two_phase")
 
@@ -214,10 +214,10 @@ def test_sweep_records_every_seed_and_exports_the_reference_choice(clone, subset
         means = np.mean([r["best_val_loss"] for r in trial["seeds"]])
         assert trial["best_val_loss"] == pytest.approx(means)
     selected = sweep["selected"]
-    assert selected["config"] == design.REFERENCE_CHOICE and selected["seed"] == 0
-    for factor in design.REFERENCE_FACTORS:  # a line of its own colour for each value
+    assert selected["config"] == config.REFERENCE_CHOICE and selected["seed"] == 0
+    for factor in config.REFERENCE_FACTORS:  # a line of its own colour for each value
         figure = clone["path"] / "results" / "figures" / f"sweep_{factor}.png"
-        assert_picture(figure, colours=len(design.FACTORS[factor]))
+        assert_picture(figure, colours=len(config.FACTORS[factor]))
     assert "/" not in json.dumps(sweep["provenance"]["data"])  # no folder of this machine
     # the exported autoencoder is the selected point's seed 0, with its recorded test MSE
     mse = float(np.mean((elsewhere["autoencoder.keras"] - subset.x_test) ** 2))
@@ -251,7 +251,7 @@ def test_label_efficiency_architecture_and_latent_outputs(clone):
     assert efficiency["settings"]["labels"] == [50, "all"]
     assert efficiency["test_accuracy"]["1"]["50"]["n"] == 1
     variant = results(clone, "sweep.json", "results/architecture")
-    networks = [design.network(t["config"]) for t in variant["trials"]]
+    networks = [config.network(t["config"]) for t in variant["trials"]]
     assert networks == ["course", "course", "linear_code"]
     found = results(clone, "grid.json")  # the whole grid: both networks, both recipes
     assert found["settings"]["networks"] == ["course", "linear_code"]

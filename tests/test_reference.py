@@ -16,7 +16,16 @@ import numpy as np
 import pytest
 from helpers import differences, predict_elsewhere
 
-from kfashion import data, findings, grid, layout, model_card, report, tables, transfer, tune
+from kfashion import (
+    config,
+    data,
+    findings,
+    grid,
+    layout,
+    model_card,
+    report,
+    tables,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT / "results" / "reference"
@@ -63,10 +72,13 @@ def test_no_number_is_typed_by_hand_outside_the_rendered_blocks():
 
 def test_defaults_are_what_the_reference_was_made_with():
     settings = committed("transfer.json")["settings"]
-    assert (settings["epochs"], settings["batch_size"]) == (transfer.EPOCHS, transfer.BATCH_SIZE)
-    assert len(settings["seeds"]) == transfer.SEEDS
+    assert (settings["epochs"], settings["batch_size"]) == (
+        config.TRANSFER_EPOCHS,
+        config.TRANSFER_BATCH_SIZE,
+    )
+    assert len(settings["seeds"]) == config.TRANSFER_SEEDS
     sweep = committed("sweep.json")["settings"]
-    assert (sweep["epochs"], len(sweep["seeds"])) == (tune.EPOCHS, tune.SEEDS)
+    assert (sweep["epochs"], len(sweep["seeds"])) == (config.SWEEP_EPOCHS, config.SWEEP_SEEDS)
 
 
 def test_committed_encoders_are_the_ones_the_grid_started_from():

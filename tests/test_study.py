@@ -1,7 +1,7 @@
 """The study's plan: each stage gets the sizes the study was given, and its counts of work come
 from the stage's own command. (The study itself runs in tests/test_readme.py.)"""
 
-from kfashion import grid, study, transfer, tune
+from kfashion import config, grid, study, transfer, tune
 
 TRAINING_STAGES = {"tune", "transfer", "latent", "baseline"}
 
@@ -30,12 +30,19 @@ def test_every_stage_of_the_reference_plan_gets_the_sizes_given(tmp_path):
     assert grid_args.encoder == [str(tmp_path / "models"), str(tmp_path / "architecture/models")]
     assert grid.parse_recipes(grid_args.recipes) == ["joint", "two_phase"]
     assert grid_args.labels == "100,all"  # the counts below its 500 training images
-    assert parsed(plan_of(["--reference"], tmp_path)[2]).labels == study.LABELS
+    assert parsed(plan_of(["--reference"], tmp_path)[2]).labels == config.LABELS
+
+
+def test_workers_given_to_the_study_reach_both_searches(tmp_path):
+    tune_stage, transfer_stage = plan_of(["--workers", "3"], tmp_path)[:2]
+    assert parsed(tune_stage).workers == parsed(transfer_stage).workers == 3
+    tune_stage, transfer_stage = plan_of([], tmp_path)[:2]
+    assert parsed(transfer_stage).workers == config.TRANSFER_WORKERS  # each command's own
 
 
 def test_units_of_work_follow_each_commands_defaults(tmp_path):
     sweep, variant, cells = plan_of(["--reference"], tmp_path)[:3]
-    assert sweep.units == 14 * tune.SEEDS and variant.units == 3 * tune.SEEDS
+    assert sweep.units == 14 * config.SWEEP_SEEDS and variant.units == 3 * config.SWEEP_SEEDS
     # per network and label count: the search (1 seed a rate) of case 1 and 3 by the joint
     # recipe (2 rates) and the two-phase one (3) and of case 2 and 4 (2), then case 1 by 2
     # recipes and case 2 from 3 pretraining seeds (5 + 2 + 2 fine-tuning seeds), case 3 by 2
@@ -47,12 +54,12 @@ def test_units_of_work_follow_each_commands_defaults(tmp_path):
 def test_the_quick_look_runs_every_stage_of_the_study_at_its_sizes(tmp_path):
     plan = plan_of(["--quick"], tmp_path)
     assert [s.module for s in plan] == ["tune", "transfer", "baseline", "report"]
-    assert parsed(plan[0]).subset == study.QUICK["subset"] == parsed(plan[1]).subset
-    assert parsed(plan[0]).seeds == study.QUICK["seeds"]
-    assert parsed(plan[1]).seeds == study.QUICK["transfer_seeds"]
+    assert parsed(plan[0]).subset == config.QUICK["subset"] == parsed(plan[1]).subset
+    assert parsed(plan[0]).seeds == config.QUICK["seeds"]
+    assert parsed(plan[1]).seeds == config.QUICK["transfer_seeds"]
     assert parsed(plan[1]).directory == str(tmp_path)  # KerasTuner's state beside the sweep's
     baseline = plan[2].argv
-    assert baseline[baseline.index("--max-iter") + 1] == str(study.QUICK["max_iter"])
+    assert baseline[baseline.index("--max-iter") + 1] == str(config.QUICK["max_iter"])
     assert "--max-iter" not in plan_of([], tmp_path)[2].argv  # the study's own: the default
 
 
@@ -60,11 +67,11 @@ def test_the_readme_describes_the_quick_look_at_its_sizes():
     from pathlib import Path
 
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    subset = study.QUICK["subset"]
+    subset = config.QUICK["subset"]
     assert f"runs every stage on {subset:,} images ({subset * 5 // 6:,} to train" in readme
-    assert f"{study.QUICK['epochs']} epochs, one\nsweep seed a point and two transfer" in readme
-    assert (study.QUICK["seeds"], study.QUICK["transfer_seeds"]) == (1, 2)
-    assert f"the baseline's fits capped at {study.QUICK['max_iter']} iterations" in readme
+    assert f"{config.QUICK['epochs']} epochs, one\nsweep seed a point and two transfer" in readme
+    assert (config.QUICK["seeds"], config.QUICK["transfer_seeds"]) == (1, 2)
+    assert f"the baseline's fits capped at {config.QUICK['max_iter']} iterations" in readme
 
 
 def test_a_size_of_zero_reaches_its_stage_to_be_refused(tmp_path):

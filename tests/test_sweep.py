@@ -12,7 +12,7 @@ import keras_tuner
 import pytest
 from helpers import refused_here, run_module
 
-from kfashion import data, design, parallel, plots, sweep, tune
+from kfashion import config, data, parallel, plots, sweep, tune
 from kfashion.errors import UserError
 from kfashion.guards import hold_lock
 
@@ -40,31 +40,31 @@ def finished_seeds(output: str) -> list[tuple[str, int]]:
 
 
 def test_design_has_the_fourteen_reference_points():
-    points = design.make_design()
+    points = config.make_design()
     configs = [tuple(sorted(point.config.items())) for point in points]
     assert len(points) == len(set(configs)) == 14
-    assert points[0].factor == "base" and points[0].config == design.BASE
-    for factor in design.REFERENCE_FACTORS:
+    assert points[0].factor == "base" and points[0].config == config.BASE
+    for factor in config.REFERENCE_FACTORS:
         swept = {p.config[factor] for p in points if p.factor in (factor, "base")}
-        assert swept == set(design.FACTORS[factor])
+        assert swept == set(config.FACTORS[factor])
         for point in points:
             if point.factor == factor:
-                changed = {k for k in design.BASE if point.config[k] != design.BASE[k]}
+                changed = {k for k in config.BASE if point.config[k] != config.BASE[k]}
                 assert changed == {factor} and point.value == point.config[factor]
-    assert design.REFERENCE_CHOICE in [p.config for p in points]
-    assert [p.factor for p in design.make_design(["optimizer"])] == ["base", "optimizer"]
+    assert config.REFERENCE_CHOICE in [p.config for p in points]
+    assert [p.factor for p in config.make_design(["optimizer"])] == ["base", "optimizer"]
 
 
 def test_architecture_factor_compares_both_networks_without_dropout():
-    points = design.make_design(["architecture"])
+    points = config.make_design(["architecture"])
     assert [(p.factor, p.value) for p in points] == [
         ("base", None),
         ("architecture", "course"),
         ("architecture", "linear_code"),
     ]
-    assert points[1].config == {**design.BASE, "dropout": 0.0}  # implied "course" left out
-    assert points[2].config == {**design.BASE, "dropout": 0.0, "architecture": "linear_code"}
-    both = design.make_design(["dropout", "architecture"])  # p=0.0's course point: once
+    assert points[1].config == {**config.BASE, "dropout": 0.0}  # implied "course" left out
+    assert points[2].config == {**config.BASE, "dropout": 0.0, "architecture": "linear_code"}
+    both = config.make_design(["dropout", "architecture"])  # p=0.0's course point: once
     assert [p.value for p in both if p.factor == "architecture"] == ["linear_code"]
 
 
@@ -85,11 +85,11 @@ def test_hypermodel_builds_from_default_hyperparameters_and_each_seed_differs():
 
 
 def test_oracle_hands_out_the_design_in_order_then_stops(tmp_path):
-    points = design.make_design(["learning_rate"])
+    points = config.make_design(["learning_rate"])
     oracle = sweep.DesignOracle(points)
     oracle._set_project_dir(str(tmp_path), "p")
     trials = [oracle.create_trial(f"tuner{i}") for i in range(len(points) + 1)]
-    expected = [{"factor": p.factor, **design.IMPLIED, **p.config} for p in points]
+    expected = [{"factor": p.factor, **config.IMPLIED, **p.config} for p in points]
     assert [t.hyperparameters.values for t in trials[:-1]] == expected
     assert trials[-1].status == "STOPPED"
 
@@ -113,7 +113,7 @@ class ExplodingHyperModel(sweep.AutoencoderHyperModel):
 @pytest.mark.usefixtures("debian_data_dir")
 def test_trials_keep_each_seed_and_a_diverging_trial_fails_while_the_sweep_goes_on(tmp_path):
     dataset = data.load(subset=600)
-    points = design.make_design(["optimizer"])
+    points = config.make_design(["optimizer"])
 
     def search():
         tuner = sweep.SweepTuner(
@@ -284,7 +284,7 @@ def test_a_worker_that_keeps_failing_ends_the_search_in_one_line(capsys):
     with pytest.raises(UserError, match=r"worker tuner0 keeps failing .*its output is above"):
         parallel.run_as_chief(wait_a_minute, 1, [], "kfashion.no_such_module")
     out = capsys.readouterr().out
-    assert out.count("exited with code 1; starting it again") == parallel.RESTARTS
+    assert out.count("exited with code 1; starting it again") == config.WORKER_RESTARTS
     assert "No module named kfashion.no_such_module" in out
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from helpers import count_traces
 
-from kfashion import design, sweep, training
+from kfashion import config, sweep, training
 
 
 def test_step_noise_recovers_each_chunks_mean_from_the_running_means():
@@ -18,10 +18,10 @@ def test_step_noise_recovers_each_chunks_mean_from_the_running_means():
     noise = training.StepNoise(batch_size=10, samples=len(x))
     history = model.fit(x, y, batch_size=10, epochs=2, shuffle=False, verbose=0, callbacks=[noise])
     squared = ((model.predict(x, verbose=0) - y) ** 2).ravel()
-    chunk = 10 * training.STEPS_PER_EXECUTION  # images a chunk
+    chunk = 10 * config.STEPS_PER_EXECUTION  # images a chunk
     expected = [squared[k : k + chunk].mean() for k in range(0, len(x), chunk)]
     assert len(expected) == 3 and noise.chunks == pytest.approx(expected, rel=1e-4)
-    values = history.history[design.STEP_NOISE]
+    values = history.history[config.STEP_NOISE]
     assert len(values) == 2
     assert values[-1] == pytest.approx(np.diff(expected).std(ddof=1) / np.mean(expected), rel=1e-3)
 
@@ -64,5 +64,5 @@ def test_a_sweep_seed_is_the_same_run_again_and_records_its_step_noise(monkeypat
     assert first == again and all(map(np.array_equal, weights, weights_again))
     other, _ = seed_run(x, 1)
     assert other["loss"] != first["loss"]
-    noise = first[design.STEP_NOISE]
+    noise = first[config.STEP_NOISE]
     assert len(noise) == 2 and all(value > 0 for value in noise)

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from helpers import refused_here, run_module
 
-from kfashion import answer, cases, data, grid, grid_tuner, layout, models, transfer
-from kfashion.design import CASES
+from kfashion import answer, cases, config, data, grid, grid_tuner, layout, models, transfer
+from kfashion.config import CASES
 from kfashion.errors import UserError
 from kfashion.guards import hold_lock
 from kfashion.saved_models import load_encoder
@@ -152,7 +152,7 @@ def test_the_grid_holds_every_cell_with_nested_seeds():
     finals = [c for c in cells if not c.search]
     assert cells[: len(searches)] == searches  # the search first: the finals need its choice
     assert len(searches) == 2 * (4 * 2 + 2 * 3)  # label counts x (case, recipe) x rates
-    assert {c.seeds for c in searches} == {(grid.SEARCH_SEEDS_FROM,)}  # none a final run's
+    assert {c.seeds for c in searches} == {(config.SEARCH_SEEDS_FROM,)}  # none a final run's
     case1 = [c for c in finals if (c.labels, c.case, c.recipe) == ("all", 1, "joint")]
     assert [(c.encoder_seed, c.seeds) for c in case1] == [
         (0, (0, 1, 2, 3, 4)),
@@ -353,9 +353,9 @@ def test_a_second_grid_on_the_same_tuner_folder_is_refused(tmp_path, encoder_fil
     would delete the first one's while it runs."""
     tuning = tmp_path / "tuning"
     args = [*SMALL, "--encoder", str(encoder_file), "--directory", str(tuning)]
-    with hold_lock(tuning / f".{transfer.PROJECT}.lock", "held by this test"):
+    with hold_lock(tuning / f".{layout.GRID_PROJECT}.lock", "held by this test"):
         message = refused_here(transfer.main, [*args, "--results", str(tmp_path / "b")], capsys)
-    assert f"{tuning / transfer.PROJECT} is in use" in message
+    assert f"{tuning / layout.GRID_PROJECT} is in use" in message
     assert not (tmp_path / "b" / "transfer" / "runs").exists()
 
 

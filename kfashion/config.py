@@ -1,0 +1,235 @@
+"""The study as one config: the images, the sweep's factors, the transfer cases and recipes,
+and every default of every command, in one place.
+
+Each command's `--help` shows these defaults; `python -m kfashion.study` runs its stages with
+them, `--quick` with `QUICK`'s smaller numbers. No framework is imported here, so commands can
+check their arguments, and the findings and the report can read the design, without Keras.
+"""
+
+import dataclasses
+
+CLASS_NAMES = (
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+)
+NUM_CLASSES = len(CLASS_NAMES)
+IMAGE_SHAPE = (28, 28, 1)
+TRAIN_IMAGES = 60_000  # Fashion-MNIST's training file: the train and validation splits' images
+SPLIT_SEED = 0  # the train/validation split is part of the data: every stage uses the same one
+
+# Where results go. The committed reference run lives apart, in results/reference/.
+RESULTS, DIRECTORY = "results", "tuning"  # a results folder, and KerasTuner's working folder
+QUICK_RESULTS, QUICK_DIRECTORY = "results/quick", "tuning/quick"
+REFERENCE_RESULTS, REFERENCE_DIRECTORY = "results/reference", "tuning/reference"
+
+# Training, every stage.
+STEPS_PER_EXECUTION = 10  # training steps per call into the backend
+EVAL_BATCH_SIZE = 1000  # evaluation keeps no gradients: bigger batches, the same numbers
+
+# `python -m kfashion.tune`: the sweep (its design points are below).
+SWEEP_EPOCHS = 10  # per seed of each point, as in the study
+SWEEP_SEEDS = 3  # each point trained with seeds 0, 1, 2: a mean and a spread for every finding
+SWEEP_WORKERS = 2  # local worker processes, one core each (fewer where the machine holds fewer)
+SWEEP_SELECT = "reference"  # export the study's choice (n=64, p=0.1), or "best": lowest val loss
+PCA_FIT_SIZE = 20_000  # training images the sweep's PCA reference is fitted on
+
+# `python -m kfashion.transfer`: the grid of transfer runs (its cases and recipes are below).
+TRANSFER_EPOCHS = 30
+TRANSFER_BATCH_SIZE = 100
+TRANSFER_SEEDS = 5  # fine-tuning seeds of a random case, and of the first pretraining seed
+NESTED_SEEDS = 2  # fine-tuning seeds of every other pretraining seed
+SEARCH_SEEDS = 1  # runs of each candidate learning rate in the recipe search
+SEARCH_SEEDS_FROM = 1000  # the search runs' fine-tuning seeds: apart from the final runs' 0, 1..
+MIN_STEPS = 1000  # training steps of a few-label run, at least (its images repeat)
+HELD_OUT = 5  # a few-label search run validates on this fraction (1/5) of its own labels
+PROBE_IMAGES = 1000  # validation images on which each run's code units are checked
+TRANSFER_WORKERS = 1  # local worker processes of the grid
+WAIT_SECONDS = 2  # between a waiting grid worker's asks for a trial
+LABELS = "100,1000,10000,all"  # label counts of the reference run's grid
+GRID_RECIPES = "joint,two_phase"  # the reference grid's recipes of the jointly trained cases
+
+# `python -m kfashion.baseline`: linear classifiers on pixels.
+MAX_ITER = 1000  # lbfgs iterations at most; the JSON says whether each fit converged
+REGULARISATION_C = 1.0  # scikit-learn's default L2 strength
+C_GRID = (0.01, 0.1, 1.0, 10.0)  # the validation grid of C
+PCA_COMPONENTS = 64  # as many numbers as the exported autoencoder's code
+
+# `python -m kfashion.latent`: pictures of the latent space.
+TSNE_IMAGES = 3000  # t-SNE on a stratified sample: it grows quadratically with the points
+PERPLEXITY = 30  # scikit-learn's default
+LATENT_PATHS = (("T-shirt/top", "Trouser"), ("Sneaker", "Ankle boot"), ("Shirt", "Bag"))
+LATENT_STEPS = 9  # decoded points per path, ends included
+
+# Local workers (KerasTuner's distributed mode).
+WORKER_RESTARTS = 3  # times a dead worker is started again before the search gives up
+WORKER_MEMORY = 1300 * 2**20  # peak memory of one worker (and of the chief): all 60,000 images
+
+# `python -m kfashion.study --quick`: the same study with smaller numbers, enough that every
+# case lands well above chance and in the reference run's order.
+QUICK = {"subset": 12_000, "epochs": 3, "seeds": 1, "transfer_seeds": 2, "max_iter": 300}
+
+# Statistics.
+CONFIDENCE = 0.95  # of every interval; a family's chance of any false verdict is 1 - this
+
+
+def train_split_size(subset: int | None = None) -> int:
+    """The images a stage trains on, out of `--subset` of them (None: all): five sixths; the
+    other sixth validates (`kfashion.data.load`)."""
+    images = subset or TRAIN_IMAGES
+    return images - images // 6
+
+
+# The autoencoder networks `kfashion.models` builds: the course's, and a variant with `same`
+# padding, a linear code and a 7x7 decoder.
+ARCHITECTURES = ("course", "linear_code")
+
+# The study's base case, and the values each factor is swept over around it.
+BASE = {
+    "latent_dim": 64,
+    "dropout": 0.2,
+    "optimizer": "adam",
+    "learning_rate": 1e-3,
+    "batch_size": 100,
+}
+FACTORS = {
+    "latent_dim": (16, 32, 64, 128, 256),
+    "dropout": (0.0, 0.1, 0.2, 0.3, 0.5),
+    "optimizer": ("adam", "sgd"),
+    "learning_rate": (1e-4, 1e-3, 1e-2),
+    "batch_size": (50, 100, 150),
+    "architecture": ARCHITECTURES,
+}
+# The reference study's factors: the default design (14 points). Others are swept on request.
+REFERENCE_FACTORS = ("latent_dim", "dropout", "optimizer", "learning_rate", "batch_size")
+# Settings beyond the reference study, with the value every point has unless its factor
+# changes it. They stay out of BASE so the reference design's configs read as the study's.
+IMPLIED = {"architecture": "course"}
+# Factors swept around another point than BASE. The linear_code network is meant to be used
+# without dropout, and p=0.0 is also where the course network's validation loss is lowest in
+# the sweep, so both architectures are compared at p=0.0.
+AROUND = {"architecture": {**BASE, "dropout": 0.0}}
+# The configuration the reference study chose in the end.
+REFERENCE_CHOICE = {**BASE, "dropout": 0.1}
+# The history key under which each sweep seed records its training loss's step noise.
+STEP_NOISE = "loss_chunk_noise"
+
+
+@dataclasses.dataclass(frozen=True)
+class DesignPoint:
+    """One point of the design: the factor it varies (or "base"), that factor's value, and all."""
+
+    factor: str
+    value: object
+    config: dict
+
+    @property
+    def label(self) -> str:
+        """ "base case", or "factor=value"."""
+        return describe(self.factor, self.value)
+
+
+def describe(factor: str, value) -> str:
+    return "base case" if factor == "base" else f"{factor}={value}"
+
+
+def make_design(factors=REFERENCE_FACTORS) -> list[DesignPoint]:
+    """The base case, then each factor's values in order, each configuration once.
+
+    The reference factors give 14 points; "architecture" adds the course network and the
+    linear_code one, both at p=0.0 (the course one is not repeated if "dropout" is swept too).
+
+    Raises:
+        ValueError: a factor is not one of FACTORS.
+    """
+    unknown = [factor for factor in factors if factor not in FACTORS]
+    if unknown:
+        raise ValueError(f"unknown factor {unknown[0]!r}; choose from {', '.join(FACTORS)}")
+    design = [DesignPoint("base", None, dict(BASE))]
+    for factor in factors:
+        for value in FACTORS[factor]:
+            config = {**AROUND.get(factor, BASE), factor: value}
+            if IMPLIED.get(factor) == value:
+                del config[factor]  # implied settings are left out, as in the base case
+            if all(config != point.config for point in design):
+                design.append(DesignPoint(factor, value, config))
+    return design
+
+
+def setting(config: dict, name: str):
+    """A point's value of `name`, implied ones included."""
+    return {**IMPLIED, **config}[name]
+
+
+def network(config: dict) -> str:
+    """A point's architecture (configs leave out the course network, the default)."""
+    return setting(config, "architecture")
+
+
+@dataclasses.dataclass(frozen=True)
+class Case:
+    """A transfer case: where the encoder's weights start, and whether they train."""
+
+    pretrained: bool
+    train_encoder: bool
+
+    @property
+    def label(self) -> str:
+        weights = "pretrained" if self.pretrained else "random"
+        how = "trained jointly" if self.train_encoder else "frozen"
+        return f"{weights} encoder, {how}"
+
+
+CASES = {
+    1: Case(pretrained=True, train_encoder=True),
+    2: Case(pretrained=True, train_encoder=False),
+    3: Case(pretrained=False, train_encoder=True),
+    4: Case(pretrained=False, train_encoder=False),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Recipe:
+    """How a case trains: its candidate learning rates (Adam, cosine decay to 0 over each
+    phase's steps) and what trains when: the head alone on the encoder's codes for
+    `head_share` of the epochs (at `head_rate`, or the run's rate where None), then every
+    layer at the run's rate."""
+
+    cases: tuple
+    rates: tuple
+    head_share: tuple  # (numerator, denominator) of the epochs the head trains alone
+    description: str
+    head_rate: float | None = None
+
+    def phases(self, epochs: int) -> tuple[int, int]:
+        """(epochs of the head alone, epochs of every layer) of a run of `epochs`; each phase
+        of a two-phase recipe gets at least one."""
+        share, whole = self.head_share
+        if share in (0, whole):
+            return (epochs, 0) if share else (0, epochs)
+        head = max(1, epochs * share // whole)
+        return head, max(1, epochs - head)
+
+
+# Two-phase is keras-io's transfer-learning guide: the head alone first, then every layer at a
+# low rate (the guide's 1e-5, and higher: these encoders are small).
+HEAD_RATE = 3e-3  # the two-phase recipe's first phase: the frozen recipe's default rate
+RECIPES = {
+    "joint": Recipe((1, 3), (1e-3, 3e-3), (0, 1), "every layer trains from the first step"),
+    "two_phase": Recipe(
+        (1, 3),
+        (1e-5, 1e-4, 1e-3),
+        (1, 3),
+        f"the head alone on the frozen encoder's codes (a third of the epochs, at {HEAD_RATE:g}), "
+        "then every layer at the low rate",
+        head_rate=HEAD_RATE,
+    ),
+    "frozen": Recipe((2, 4), (1e-3, 3e-3), (1, 1), "the head alone, the encoder frozen"),
+}
