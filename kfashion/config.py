@@ -118,6 +118,13 @@ IMPLIED = {"architecture": "course"}
 AROUND = {"architecture": {**BASE, "dropout": 0.0}}
 # The configuration the reference study chose in the end.
 REFERENCE_CHOICE = {**BASE, "dropout": 0.1}
+# Pretext tasks (`kfashion.pretext`): name -> its options. The sweep pretrains with PRETEXT
+# unless `tune --pretext` names another; a network pretrained by another pretext is named
+# "<architecture>_<pretext>" in the transfer grid.
+PRETEXT = "reconstruction"
+PRETEXTS = {
+    "reconstruction": {},
+}
 # The history key under which each sweep seed records its training loss's step noise.
 STEP_NOISE = "loss_chunk_noise"
 
@@ -168,9 +175,11 @@ def setting(config: dict, name: str):
     return {**IMPLIED, **config}[name]
 
 
-def network(config: dict) -> str:
-    """A point's architecture (configs leave out the course network, the default)."""
-    return setting(config, "architecture")
+def network(config: dict, pretext: str = PRETEXT) -> str:
+    """The name of a point's network: its architecture (configs leave out the course network,
+    the default), and the pretext that pretrained it where that is not PRETEXT."""
+    architecture = setting(config, "architecture")
+    return architecture if pretext == PRETEXT else f"{architecture}_{pretext}"
 
 
 @dataclasses.dataclass(frozen=True)

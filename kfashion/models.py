@@ -9,6 +9,7 @@ the "linear_code" variant's have 105,216 and 109,009.
 import keras
 
 from kfashion.config import ARCHITECTURES, IMAGE_SHAPE, NUM_CLASSES
+from kfashion.pretext import reconstruction
 
 layers = keras.layers
 
@@ -132,17 +133,21 @@ BUILDERS = {
 assert tuple(BUILDERS) == ARCHITECTURES  # the design names each network these builders make
 
 
-def build_autoencoder(
+def build_networks(
     latent_dim: int = 64, dropout: float = 0.2, architecture: str = "course"
-) -> keras.Model:
-    """The encoder and decoder composed, each kept a model of its own so it can be saved alone."""
+) -> tuple[keras.Model, keras.Model]:
+    """The encoder and decoder of `architecture`, which a pretext task builds its model around."""
     if architecture not in BUILDERS:
         raise ValueError(f"unknown architecture {architecture!r}; choose from {ARCHITECTURES}")
     make_encoder, make_decoder = BUILDERS[architecture]
-    encoder = make_encoder(latent_dim, dropout)
-    decoder = make_decoder(latent_dim, dropout)
-    inputs = keras.Input(IMAGE_SHAPE, name="image")
-    return keras.Model(inputs, decoder(encoder(inputs)), name="autoencoder")
+    return make_encoder(latent_dim, dropout), make_decoder(latent_dim, dropout)
+
+
+def build_autoencoder(
+    latent_dim: int = 64, dropout: float = 0.2, architecture: str = "course"
+) -> keras.Model:
+    """The encoder and decoder composed (`kfashion.pretext.reconstruction`)."""
+    return reconstruction.build(*build_networks(latent_dim, dropout, architecture))
 
 
 def build_classifier(

@@ -17,7 +17,7 @@ import keras
 import keras_tuner
 import numpy as np
 
-from kfashion import config, layout, models, training
+from kfashion import config, layout, models, pretext, training
 from kfashion.config import BASE, FACTORS, IMPLIED, DesignPoint, setting
 from kfashion.files import read_json, read_record, save_checkpoint, write_json
 from kfashion.fixed_oracle import FixedOracle, user_errors_end_the_search
@@ -51,17 +51,19 @@ class DesignOracle(FixedOracle):
 
 
 class AutoencoderHyperModel(keras_tuner.HyperModel):
-    """Reads a trial's hyperparameters; builds, compiles and fits one seed's autoencoder."""
+    """Reads a trial's hyperparameters; builds, compiles and fits one seed's pretraining model
+    (`pretext`'s, around the trial's encoder and decoder)."""
 
-    def __init__(self, verbose: int = 1):
+    def __init__(self, verbose: int = 1, pretext_name: str = config.PRETEXT):
         super().__init__(name="autoencoder")
-        self.verbose = verbose
+        self.verbose, self.pretext = verbose, pretext_name
 
     def build(self, hp, seed: int = 0):
         keras.utils.set_random_seed(seed)  # every point starts from the same draw for a seed
-        model = models.build_autoencoder(
+        networks = models.build_networks(
             choose(hp, "latent_dim"), choose(hp, "dropout"), choose(hp, "architecture")
         )
+        model = pretext.build(self.pretext, *networks)
         # Keras's own optimizer by name: Adam, or plain SGD (no momentum) as in the study
         optimizer = keras.optimizers.get(
             {
@@ -69,7 +71,8 @@ class AutoencoderHyperModel(keras_tuner.HyperModel):
                 "config": {"learning_rate": choose(hp, "learning_rate")},
             }
         )
-        model.compile(optimizer=optimizer, loss="mse", **training.compile_options())
+        loss = pretext.load(self.pretext).LOSS
+        model.compile(optimizer=optimizer, loss=loss, **training.compile_options())
         return model
 
     def fit(self, hp, model, x, y, **kwargs):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kfashion import config, layout
+from kfashion import config, layout, pretext
 from kfashion.errors import UserError
 from kfashion.files import json_text, read_json, save_model, write_text
 from kfashion.provenance import provenance
@@ -160,8 +160,9 @@ def export(args, argv, tuner, points, dataset, settings, search_seconds) -> None
     exported = next(run for run in chosen["seeds"] if run["seed"] == seed)
     autoencoder = load_seed_model(tuner, chosen, seed)
     results_dir = Path(args.results)
-    models = {"autoencoder": autoencoder}
-    models |= {name: autoencoder.get_layer(name) for name in layout.MODELS[1:]}
+    models = {"autoencoder": autoencoder}  # the pretraining model, and the networks it holds
+    networks = ("encoder", "decoder") if pretext.load(settings["pretext"]).DECODER else ("encoder",)
+    models |= {name: autoencoder.get_layer(name) for name in networks}
     for name, model in models.items():
         save_model(model, layout.model(results_dir, name))
     # every pretraining seed's encoder of the point: the transfer grid starts from each
@@ -200,7 +201,7 @@ def export(args, argv, tuner, points, dataset, settings, search_seconds) -> None
             "seed": seed,
             "best_epoch": exported["best_epoch"],
             "test_mse": exported["test_mse"],
-            "models": {name: str(layout.model(".", name)) for name in layout.MODELS},
+            "models": {name: str(layout.model(".", name)) for name in models},
             "encoder_seeds": encoders,
         },
         "pca_test_mse": pca,

@@ -109,8 +109,8 @@ def parse_seeds(text: str) -> list[int]:
 def encoder_files(args, encoder_seeds) -> dict:
     """network name -> pretraining seed -> encoder file, each checked as readable.
 
-    A network is named by the sweep that saved it (the architecture of the sweep.json beside
-    its models folder), or "course" where there is none."""
+    A network is named by the sweep that pretrained it (the architecture and pretext in the
+    sweep.json beside its models folder), or "course" where there is none."""
     from kfashion.saved_models import readable_archive
 
     entries = args.encoder or [str(layout.model(args.results, "encoder").parent)]
@@ -118,8 +118,9 @@ def encoder_files(args, encoder_seeds) -> dict:
     for entry in map(Path, entries):
         folder = entry if entry.is_dir() else entry.parent
         sweep = folder.parent / layout.SWEEP
-        selected = read_json(sweep).get("selected") or {} if sweep.is_file() else {}
-        name = network(selected.get("config", {}))
+        saved = read_json(sweep) if sweep.is_file() else {}
+        pretext = saved.get("settings", {}).get("pretext", config.PRETEXT)
+        name = network((saved.get("selected") or {}).get("config", {}), pretext)
         if name in found:
             raise UserError(f"--encoder {entry}: a second encoder of the {name} network; give one")
         files = {}

@@ -14,6 +14,10 @@ Runs the 14 points of the design in `kfashion.config`, each with every seed, on 
 - `models/encoder_seed<S>.keras`: the selected point's encoder of each seed that did not
   diverge, which the transfer grid starts from (one pretraining seed each).
 
+Each point pretrains its encoder by the pretext task `--pretext` (`kfashion.pretext`): by
+default it reconstructs its images, as in the study; the transfer grid names a network
+pretrained another way "<architecture>_<pretext>" (for instance course_denoising).
+
 The selected point is the study's own choice (`--select reference`) or the lowest mean
 validation loss (`--select best`); nothing is chosen by a test number.
 
@@ -43,6 +47,13 @@ def parse_args(argv):
         default=",".join(config.REFERENCE_FACTORS),
         help="comma-separated factors to sweep around the base case; also: architecture "
         "(the course network and the linear_code variant, both at dropout 0.0)",
+    )
+    parser.add_argument(
+        "--pretext",
+        choices=tuple(config.PRETEXTS),
+        default=config.PRETEXT,
+        help="what the encoder is pretrained to do (each task is a module of kfashion.pretext; "
+        f"default: {config.PRETEXT}, the reference study's)",
     )
     cli.add_data_flags(parser)
     parser.add_argument("--directory", default=config.DIRECTORY, help="KerasTuner's working folder")
@@ -183,6 +194,8 @@ def worker_args(args) -> list[str]:
         args.directory,
         "--select",
         args.select,
+        "--pretext",
+        args.pretext,
     ]
     for flag, value in (
         ("--subset", args.subset),
@@ -215,7 +228,7 @@ def make_tuner(args, points, dataset, project_dir: Path):
         seeds=range(args.seeds),
         test_images=dataset.x_test,
         oracle=DesignOracle(points),
-        hypermodel=AutoencoderHyperModel(verbose=1 if sys.stdout.isatty() else 2),
+        hypermodel=AutoencoderHyperModel(1 if sys.stdout.isatty() else 2, args.pretext),
         directory=str(project_dir.parent),
         project_name=project_dir.name,
     )
@@ -290,6 +303,7 @@ def sweep_and_export(args, argv, points, project_dir: Path, role: str) -> None:
     with hold_lock(Path(args.directory) / ".kfashion.lock", f"{args.directory}"):
         settings = {
             "design": [dataclasses.asdict(point) for point in points],
+            "pretext": args.pretext,
             "epochs": args.epochs,
             "seeds": list(range(args.seeds)),
             "subset": args.subset,
