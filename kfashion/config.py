@@ -124,6 +124,7 @@ REFERENCE_CHOICE = {**BASE, "dropout": 0.1}
 PRETEXT = "reconstruction"
 PRETEXTS = {
     "reconstruction": {},
+    "denoising": {"noise": 0.4},  # standard deviation of the Gaussian noise added to each pixel
 }
 # The history key under which each sweep seed records its training loss's step noise.
 STEP_NOISE = "loss_chunk_noise"
