@@ -45,14 +45,8 @@ def side_values(runs, network: str, labels: str, case: int, recipe: str) -> list
         mine = [run for run in pretrained if run["seed"] in common]
     starts = {}
     for run in mine:
-        if (run["network"], run["labels"], run["case"], run["recipe"]) == (
-            network,
-            labels,
-            case,
-            recipe,
-        ):
-            start = run["encoder_seed"] if run["encoder_seed"] >= 0 else f"seed{run['seed']}"
-            starts.setdefault(start, []).append(run["test_accuracy"])
+        start = run["encoder_seed"] if run["encoder_seed"] >= 0 else f"seed{run['seed']}"
+        starts.setdefault(start, []).append(run["test_accuracy"])
     return [float(np.mean(values)) for _, values in sorted(starts.items(), key=str)]
 
 

@@ -3,8 +3,7 @@
 Times, in one run, each stage's own run exactly as its command trains it
 (`kfashion.stage_bench`): a sweep seed, and grid runs at all labels and at 100 labels (joint,
 two-phase and frozen); beside them a plain Keras `fit` of the same run and, with `--torch`, a
-plain PyTorch loop of it (the autoencoder and the classifier); and each speed mechanism of
-`MECHANISMS` against the same run without it. Every variant runs once untimed, then
+plain PyTorch loop of it (the autoencoder and the classifier). Every variant runs once untimed, then
 `--repeats` times, the variants taken in turn so all see the same machine; the medians and
 their spread are reported, with the float32 matmul peak measured before and after. Also the
 wall time of `python -m kfashion.study --quick`; with `--study`, that of the whole default
@@ -33,21 +32,7 @@ from kfashion.provenance import machine, provenance
 EPOCHS = 2  # of every timed run
 REPEATS = 3  # timed runs of each variant, after one untimed
 RESULTS = "results"
-MECHANISM_BAR = 1.15  # a speed mechanism stays where it beats the plain path by this much
 TORCH_BAR = 1.5  # a stage's run against a plain PyTorch loop of the same run
-# Each speed mechanism the stages use: what it is, the run with it, the same run without it.
-MECHANISMS = {
-    "steps_per_call": (
-        "ten training steps per call into the backend, against one (a sweep seed)",
-        "sweep_seed",
-        "sweep_seed_one_step_a_call",
-    ),
-    "steps_per_call_grid": (
-        "the same in a grid run on all labels, joint",
-        "grid_all_joint",
-        "grid_all_joint_one_step_a_call",
-    ),
-}
 
 
 def training_flops_per_image(model) -> int:
@@ -99,10 +84,8 @@ def matmul_peak_gflops(size: int = 2048, repeats: int = 10) -> float:
 def variants(dataset, epochs: int, min_steps: int, with_torch: bool) -> dict:
     """name -> (what it is, its run), in the order they are taken."""
 
-    def grid(labels, case, recipe, rate, **options):
-        return stage_bench.grid_run(
-            dataset, labels, case, recipe, rate, epochs, min_steps=min_steps, **options
-        )
+    def grid(labels, case, recipe, rate):
+        return stage_bench.grid_run(dataset, labels, case, recipe, rate, epochs, min_steps)
 
     out = {
         "sweep_seed": (
@@ -127,14 +110,6 @@ def variants(dataset, epochs: int, min_steps: int, with_torch: bool) -> dict:
         ),
         "grid_100_two_phase": ("the same, two-phase", grid("100", 1, "two_phase", 1e-4)),
         "grid_100_frozen": ("the same, case 2, frozen", grid("100", 2, "frozen", 3e-3)),
-        "sweep_seed_one_step_a_call": (
-            "sweep_seed, one training step per call into the backend",
-            stage_bench.sweep_point(dataset, epochs, [0], steps_per_call=1),
-        ),
-        "grid_all_joint_one_step_a_call": (
-            "grid_all_joint, one training step per call into the backend",
-            grid(ALL, 1, "joint", 1e-3, steps_per_call=1),
-        ),
     }
     if with_torch:
         for network in ("autoencoder", "classifier"):
@@ -167,7 +142,7 @@ def timed(variants: dict, repeats: int) -> dict:
 
 
 def verdicts(runs: dict) -> dict:
-    """The ratios of images per second (medians) that the bars and the mechanisms read."""
+    """The ratios of images per second (medians) that the bars read."""
 
     def ratio(faster: str, slower: str) -> float | None:
         if faster not in runs or slower not in runs:
@@ -175,7 +150,6 @@ def verdicts(runs: dict) -> dict:
         rate = {name: runs[name]["images_per_second_median"] for name in (faster, slower)}
         return rate[faster] / rate[slower]
 
-    mechanisms = {name: ratio(faster, slower) for name, (_, faster, slower) in MECHANISMS.items()}
     against = {
         "sweep_seed_over_plain_fit": ratio("sweep_seed", "autoencoder_plain_fit"),
         "sweep_seed_over_plain_torch": ratio("sweep_seed", "autoencoder_plain_torch"),
@@ -188,12 +162,6 @@ def verdicts(runs: dict) -> dict:
         "meets_torch_bar": {
             name: value >= TORCH_BAR for name, value in against.items() if "torch" in name and value
         },
-        "mechanisms": {
-            name: {"what": MECHANISMS[name][0], "ratio": value, "keep": value >= MECHANISM_BAR}
-            for name, value in mechanisms.items()
-            if value is not None
-        },
-        "mechanism_bar": MECHANISM_BAR,
     }
 
 
@@ -361,9 +329,6 @@ def print_table(entry: dict) -> None:
     for name, ratio in entry["ratios"].items():
         if ratio is not None:
             print(f"{name}: {ratio:.2f}x")
-    for name, mechanism in entry["mechanisms"].items():
-        keep = "keep" if mechanism["keep"] else "below the bar"
-        print(f"{name}: {mechanism['ratio']:.2f}x ({keep} at {entry['mechanism_bar']}x)")
     for name in ("quick_study", "study"):
         if run := entry[name]:
             stages = ", ".join(f"{s.split()[0]} {t:.0f} s" for s, t in run["stage_seconds"].items())

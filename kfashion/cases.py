@@ -111,7 +111,6 @@ def compile_classifier(model, learning_rate, steps) -> None:
         optimizer=keras.optimizers.Adam(schedule),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
-        **training.compile_options(),
     )
 
 

@@ -1,4 +1,4 @@
-"""Whole training epochs as one XLA program, for one model or several seeds at once (JAX).
+"""Whole training epochs as one XLA program, for the seeds of one model at once (JAX).
 
 `model.fit` on JAX calls one compiled step per batch from Python and copies each batch to the
 device. For these small networks a GPU finishes a step's kernels long before the next call
@@ -19,8 +19,8 @@ What it does exactly, and what it refuses:
   callbacks, so `EarlyStopping(restore_best_weights=True)` and the History are as with `fit`.
 - Per-batch callbacks do not run. `TerminateOnNaN` is honoured per epoch instead: an epoch
   whose mean loss is not finite ends training, as it ends the run that diverged. Any other
-  callback with per-batch hooks, metrics other than accuracy, `loss_weights` and sample
-  weights are refused with a ValueError rather than dropped.
+  callback with per-batch hooks, metrics other than accuracy and `loss_weights` are refused
+  with a ValueError rather than dropped; there are no sample weights.
 """
 
 import jax
@@ -97,8 +97,8 @@ def _programs(model, size: int, batch_size: int, shuffle: bool, seeds: int):
     """(train one epoch, evaluate) compiled functions for this model's architecture.
 
     train(state, x, y, key_seed) -> (state, mean loss, mean accuracy); evaluate(state, x, y)
-    -> (mean loss, mean accuracy). With `seeds` > 0 both are vmapped over a leading seed axis
-    of the state (and of the key seeds). Kept on the model, by (images, batch size, shuffle,
+    -> (mean loss, mean accuracy), both vmapped over a leading axis of `seeds` states (and
+    key seeds). Kept on the model, by (images, batch size, shuffle,
     seeds), so further calls reuse the compiled program. It is stored in the model's __dict__
     directly: Keras tracks what is set as an attribute, and a cache outside the model would
     keep every trial's model alive through the function.
@@ -152,11 +152,10 @@ def _make_programs(model, size: int, batch_size: int, shuffle: bool, seeds: int)
         loss, (_, hits) = forward(trainable, non_trainable, x, y, False)
         return loss, hits
 
-    if seeds:
-        return jax.jit(jax.vmap(train, in_axes=(0, None, None, 0)), donate_argnums=0), jax.jit(
-            jax.vmap(evaluate, in_axes=(0, None, None))
-        )
-    return jax.jit(train, donate_argnums=0), jax.jit(evaluate)
+    return (
+        jax.jit(jax.vmap(train, in_axes=(0, None, None, 0)), donate_argnums=0),
+        jax.jit(jax.vmap(evaluate, in_axes=(0, None, None))),
+    )
 
 
 def _callback_list(model, callbacks, epochs, steps, verbose):
@@ -176,54 +175,6 @@ def _epoch_logs(loss, accuracy, with_accuracy: bool, prefix: str = "") -> dict:
     if with_accuracy:
         logs[f"{prefix}accuracy"] = float(accuracy)
     return logs
-
-
-def fit(
-    model,
-    x,
-    y,
-    *,
-    batch_size: int,
-    epochs: int,
-    validation_data=None,
-    validation_batch_size=None,
-    callbacks=(),
-    shuffle: bool = True,
-    seed: int = 0,
-    verbose: int = 0,
-    sample_weight=None,
-):
-    """Train like `model.fit(x, y, ...)` and return the History; x and y are arrays."""
-    if sample_weight is not None:
-        raise ValueError("compiled epochs do not apply sample weights")
-    check_supported(model, callbacks)
-    model.optimizer.build(model.trainable_variables)  # no-op once built
-    train, _ = _programs(model, len(x), batch_size, shuffle, 0)
-    x_device = jax.device_put(np.asarray(x))
-    y_device = x_device if y is x else jax.device_put(np.asarray(y))
-    callback_list = _callback_list(model, callbacks, epochs, -(-len(x) // batch_size), verbose)
-    with_accuracy = _accuracy_wanted(model)
-    model.stop_training = False
-    callback_list.on_train_begin()
-    logs = {}
-    for epoch in range(epochs):
-        callback_list.on_epoch_begin(epoch)
-        state, loss, accuracy = train(read_state(model), x_device, y_device, seed)
-        write_state(model, state)
-        logs = _epoch_logs(loss, accuracy, with_accuracy)
-        if validation_data is not None:
-            val_logs = model.evaluate(
-                *validation_data,
-                batch_size=validation_batch_size or batch_size,
-                verbose=0,
-                return_dict=True,
-            )
-            logs.update({f"val_{name}": value for name, value in val_logs.items()})
-        callback_list.on_epoch_end(epoch, logs)
-        if model.stop_training or not np.isfinite(logs["loss"]):
-            break
-    callback_list.on_train_end(logs)
-    return model.history
 
 
 def fit_seeds(
@@ -246,7 +197,7 @@ def fit_seeds(
         x, y: the training arrays, shared by every seed.
         seeds: each model's seed, for its shuffle.
         callbacks: one list of callbacks per model (or None).
-        Others: as `fit`.
+        batch_size, epochs, validation_data, shuffle, verbose: as for `model.fit`.
 
     Returns:
         One History per model. A model whose run stops (its callbacks set stop_training, or

@@ -31,7 +31,6 @@ QUICK_RESULTS, QUICK_DIRECTORY = "results/quick", "tuning/quick"
 REFERENCE_RESULTS, REFERENCE_DIRECTORY = "results/reference", "tuning/reference"
 
 # Training, every stage.
-STEPS_PER_EXECUTION = 10  # training steps per call into the backend
 EVAL_BATCH_SIZE = 1000  # evaluation keeps no gradients: bigger batches, the same numbers
 
 # `python -m kfashion.tune`: the sweep (its design points are below).
@@ -126,8 +125,10 @@ PRETEXTS = {
     "reconstruction": {},
     "denoising": {"noise": 0.4},  # standard deviation of the Gaussian noise added to each pixel
 }
-# The history key under which each sweep seed records its training loss's step noise.
+# The history key under which each sweep seed records its training loss's step noise, and the
+# training steps of each chunk whose mean loss that measure compares with the next chunk's.
 STEP_NOISE = "loss_chunk_noise"
+STEP_NOISE_CHUNK = 10
 
 
 @dataclasses.dataclass(frozen=True)

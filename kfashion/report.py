@@ -323,7 +323,7 @@ def stage_runs(machine: str, entry: dict) -> list[str]:
         for name, run in entry["runs"].items()
     ]
     out += sections.table(["run", "what", "seconds: median (range)", "images/s"], rows)
-    ratios, mechanisms = entry["ratios"], entry["mechanisms"]
+    ratios = entry["ratios"]
 
     def against(stage: str) -> str:
         torch = ratios[f"{stage}_over_plain_torch"]
@@ -335,20 +335,15 @@ def stage_runs(machine: str, entry: dict) -> list[str]:
         f"same run, a grid run on all labels (joint) at {against('grid_all_joint')} "
         f"(the bar: {entry['torch_bar']}x PyTorch)."
     )
-    names = {  # mechanisms measured before bench.json said what each is (since deleted)
-        "seeds_together": "a sweep point's seeds trained together as one model",
-        "stand_ins_all_labels": "the grid's traced stand-ins at all labels",
-        "stand_ins_100_labels": "the same at 100 labels",
-    }
-    judged = [
-        f"{m.get('what') or names[name]} {m['ratio']:.2f}x "
-        f"({'kept' if m['keep'] else 'below the bar'})"
-        for name, m in mechanisms.items()
-    ]
-    out.append(
-        f"\nEach speed mechanism against the same run without it (it stays at "
-        f"{entry['mechanism_bar']}x or more): {'; '.join(judged)}."
-    )
+    if mechanisms := entry.get("mechanisms"):  # what the bench measured then, since decided
+        judged = [
+            f"{m['what']} {m['ratio']:.2f}x ({'kept' if m['keep'] else 'below the bar'})"
+            for m in mechanisms.values()
+        ]
+        out.append(
+            f"\nEach speed mechanism against the same run without it (it stays at "
+            f"{entry['mechanism_bar']}x or more): {'; '.join(judged)}."
+        )
     return out
 
 

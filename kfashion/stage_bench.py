@@ -14,7 +14,6 @@ import io
 import os
 import tempfile
 from pathlib import Path
-from unittest import mock
 
 import numpy as np
 
@@ -32,9 +31,8 @@ def _quietly(run):
     return quiet
 
 
-def sweep_point(dataset, epochs: int, seeds: list[int], steps_per_call: int | None = None):
-    """The base point's trial with `seeds`, as `python -m kfashion.tune` runs it
-    (`steps_per_call`: training steps per call into the backend, if not the stages' own)."""
+def sweep_point(dataset, epochs: int, seeds: list[int]):
+    """The base point's trial with `seeds`, as `python -m kfashion.tune` runs it."""
     from kfashion import config, sweep
 
     points = config.make_design([])  # the base case alone
@@ -59,29 +57,16 @@ def sweep_point(dataset, epochs: int, seeds: list[int], steps_per_call: int | No
             )
         return len(seeds) * epochs * len(dataset.x_train)
 
-    return _quietly(_with_steps_per_call(run, steps_per_call))
+    return _quietly(run)
 
 
-def _with_steps_per_call(run, steps_per_call: int | None):
-    """`run` with every model compiled to run `steps_per_call` steps per call into the backend."""
-    if steps_per_call is None:
-        return run
-
-    def other():
-        with mock.patch.object(config, "STEPS_PER_EXECUTION", steps_per_call):
-            return run()
-
-    return other
-
-
-def grid_run(dataset, labels: str, case: int, recipe: str, rate: float, epochs: int, **options):
+def grid_run(dataset, labels: str, case: int, recipe: str, rate: float, epochs: int, min_steps):
     """One final run of the course network's grid, as `python -m kfashion.transfer` trains it
-    (`min_steps`: a few-label run's; `steps_per_call`: as for `sweep_point`)."""
+    (`min_steps`: a few-label run's)."""
     import keras_tuner
 
     from kfashion import grid, grid_tuner, models
 
-    min_steps = options.get("min_steps", 1000)
     encoder = models.build_encoder(64, 0.1)  # the reference choice; its weights cost no time
     pretrained = case in (1, 2)
     cell = grid.Cell("course", labels, case, recipe, 0 if pretrained else -1, (0,), False, rate)
@@ -107,7 +92,7 @@ def grid_run(dataset, labels: str, case: int, recipe: str, rate: float, epochs: 
             tuner.run_trial(trial)
         return epochs * len(split.x_train)
 
-    return _quietly(_with_steps_per_call(run, options.get("steps_per_call")))
+    return _quietly(run)
 
 
 def plain_fit(dataset, network: str, epochs: int):

@@ -72,7 +72,7 @@ class AutoencoderHyperModel(keras_tuner.HyperModel):
             }
         )
         loss = pretext.load(self.pretext).LOSS
-        model.compile(optimizer=optimizer, loss=loss, **training.compile_options())
+        model.compile(optimizer=optimizer, loss=loss)
         return model
 
     def fit(self, hp, model, x, y, **kwargs):

@@ -165,13 +165,13 @@ def export(args, argv, tuner, points, dataset, settings, search_seconds) -> None
     models |= {name: autoencoder.get_layer(name) for name in networks}
     for name, model in models.items():
         save_model(model, layout.model(results_dir, name))
-    # every pretraining seed's encoder of the point: the transfer grid starts from each
+    # every pretraining seed's encoder of the point (a completed one: no seed diverged): the
+    # transfer grid starts from each
     encoders = {}
     for run in chosen["seeds"]:
-        if not run["diverged"]:
-            path = layout.encoder_seed(layout.model(results_dir, "encoder").parent, run["seed"])
-            save_model(load_seed_model(tuner, chosen, run["seed"]).get_layer("encoder"), path)
-            encoders[str(run["seed"])] = str(path.relative_to(results_dir))
+        path = layout.encoder_seed(layout.model(results_dir, "encoder").parent, run["seed"])
+        save_model(load_seed_model(tuner, chosen, run["seed"]).get_layer("encoder"), path)
+        encoders[str(run["seed"])] = str(path.relative_to(results_dir))
     latent_dims = sorted({r["config"]["latent_dim"] for r in records})
     pca = pca_baseline(dataset, latent_dims)
     figures = write_figures(records, autoencoder, dataset, pca, results_dir)

@@ -4,11 +4,9 @@ stages' JSON by `python -m kfashion.report`, like the report itself."""
 
 import csv
 import io
-from pathlib import Path
 
 from kfashion import layout
 from kfashion.config import CASES, FACTORS, setting
-from kfashion.files import read_json, write_text
 
 
 def csv_text(rows: list[dict]) -> str:
@@ -99,13 +97,3 @@ TABLES = (  # (the stage's JSON, its table, the rows)
     (layout.LABEL_EFFICIENCY, layout.LABEL_TABLE, label_rows),
     (layout.GRID, layout.GRID_TABLE, grid_rows),
 )
-
-
-def write_tables(results: Path) -> list[str]:
-    """Write the table of each stage whose JSON is in `results`; return their names."""
-    written = []
-    for source, table, rows in TABLES:
-        if (results / source).exists():
-            write_text(results / table, csv_text(rows(read_json(results / source))))
-            written.append(table)
-    return written

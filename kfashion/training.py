@@ -12,7 +12,7 @@ import keras
 import numpy as np
 
 from kfashion import config
-from kfashion.config import STEP_NOISE
+from kfashion.config import STEP_NOISE, STEP_NOISE_CHUNK
 
 
 def stop_on_ctrl_c():
@@ -23,19 +23,13 @@ def stop_on_ctrl_c():
     return keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: stop_if_interrupted())
 
 
-def compile_options() -> dict:
-    """Keyword arguments for `model.compile` beyond optimizer, loss and metrics."""
-    return {"steps_per_execution": config.STEPS_PER_EXECUTION}
-
-
 def build_before_fit(model, x, y) -> None:
     """Make what Keras on TensorFlow leaves to the first trace of the training step: the
     optimizer's variables and the loss's and metrics' trackers, from one example of (x, y).
 
     A `tf.function` whose first trace creates variables is traced a second time. Built here,
-    a fresh model traces its step once, with the same numbers to the bit (2-core CPU, the
-    first one-epoch fit on 500 images: an autoencoder 1.85 s, now 1.2 s; three trained
-    together 6.0 s, now 4.5 s). Most of the tests' time is such first traces.
+    a fresh model traces its step once, with the same numbers to the bit; most of the tests'
+    time is such first traces.
     """
     if keras.backend.backend() != "tensorflow":
         return  # the other backends build these before they trace
@@ -83,16 +77,15 @@ def compiles_whole_epochs() -> bool:
 
 
 class StepNoise(keras.callbacks.Callback):
-    """Records per epoch, as `logs[key]`, how much the training loss jumps
-    from one chunk of steps to the next: the sample std of the differences between successive
-    chunk means, over the mean of the chunk means. A chunk is one call into the backend
-    (`steps_per_execution` steps, the last one shorter); `on_train_batch_end` runs once per
-    chunk. Keras's `logs["loss"]` after a chunk is the running mean over the epoch's images so
-    far, weighted by images, so a chunk's own mean is recovered from two running means:
-    (n_k m_k - n_(k-1) m_(k-1)) / (n_k - n_(k-1)), n_k the images seen after chunk k. Those are
-    counted here from the chunks, not read from the step index Keras passes (the chunk's last
-    step in Keras 3.15, its first in earlier releases). An epoch of fewer than 3 chunks records
-    nothing.
+    """Records per epoch, as `logs[key]`, how much the training loss jumps from one chunk of
+    `config.STEP_NOISE_CHUNK` steps to the next: the sample std of the differences between
+    successive chunk means, over the mean of the chunk means (the epoch's last chunk may be
+    shorter). Keras's `logs["loss"]` after a step is the running mean over the epoch's images
+    so far, weighted by images, so a chunk's own mean is recovered from two running means:
+    (n_k m_k - n_(k-1) m_(k-1)) / (n_k - n_(k-1)), n_k the images seen after chunk k. Images are
+    counted here, `steps_per_execution` steps a call, not read from the step index Keras passes
+    (a call's last step in Keras 3.15, its first in earlier releases). An epoch of fewer than 3
+    chunks records nothing.
 
     Args:
         batch_size: images a step.
@@ -105,14 +98,17 @@ class StepNoise(keras.callbacks.Callback):
         self.batch_size, self.samples, self.key = batch_size, samples, key
 
     def on_epoch_begin(self, epoch, logs=None):
-        self.seen, self.running, self.chunks = 0, 0.0, []
+        self.seen, self.start, self.running, self.chunks = 0, 0, 0.0, []
 
     def on_train_batch_end(self, batch, logs=None):
-        chunk = self.model.steps_per_execution * self.batch_size
-        seen = min(self.seen + chunk, self.samples)
-        mean = float(logs["loss"])
-        self.chunks.append((seen * mean - self.seen * self.running) / (seen - self.seen))
-        self.seen, self.running = seen, mean
+        images = self.model.steps_per_execution * self.batch_size  # this call's steps
+        self.seen = min(self.seen + images, self.samples)
+        chunk_ends = self.seen - self.start >= STEP_NOISE_CHUNK * self.batch_size
+        if chunk_ends or self.seen == self.samples:
+            mean = float(logs["loss"])
+            chunk = (self.seen * mean - self.start * self.running) / (self.seen - self.start)
+            self.chunks.append(chunk)
+            self.start, self.running = self.seen, mean
 
     def on_epoch_end(self, epoch, logs=None):
         if len(self.chunks) >= 3 and logs is not None:

@@ -1,12 +1,14 @@
 """Helpers shared by the tests: IDX files, commands in subprocesses, loading models elsewhere."""
 
 import gzip
+import json
 import math
 import os
 import struct
 import subprocess
 import sys
 import textwrap
+import zipfile
 
 import numpy as np
 import pytest
@@ -46,6 +48,12 @@ def idx_bytes(array: np.ndarray) -> bytes:
 
 def write_idx_gz(path, array: np.ndarray) -> None:
     path.write_bytes(gzip.compress(idx_bytes(array), compresslevel=1))
+
+
+def compile_settings(path) -> dict:
+    """The compile settings a `.keras` file holds ({} for a model saved uncompiled)."""
+    with zipfile.ZipFile(path) as archive:
+        return json.loads(archive.read("config.json")).get("compile_config") or {}
 
 
 def predict_elsewhere(model_paths, inputs, tmp_path, env=None) -> list[np.ndarray]:

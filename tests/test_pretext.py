@@ -5,6 +5,7 @@ import keras
 import keras_tuner
 import numpy as np
 import pytest
+from helpers import compile_settings
 
 from kfashion import config, models, pretext, sweep, transfer, tune
 
@@ -41,6 +42,8 @@ def test_a_denoising_sweep_names_its_network_apart_in_the_grid(tmp_path):
     tune.main([*args, "--directory", str(tmp_path / "tuning"), "--results", str(results)])
     saved = json.loads((results / "sweep.json").read_text())
     assert saved["settings"]["pretext"] == "denoising"
+    assert compile_settings(results / "models" / "autoencoder.keras")["loss"] == "mse"
+    assert compile_settings(results / "models" / "autoencoder.keras")["steps_per_execution"] == 1
     autoencoder = keras.saving.load_model(results / "models" / "autoencoder.keras")
     assert autoencoder.get_layer("noise").stddev == config.PRETEXTS["denoising"]["noise"]
 

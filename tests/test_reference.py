@@ -3,9 +3,10 @@ what its JSON gives, its defaults were chosen on validation, and its classifiers
 accuracy it reports in a process that never imports kfashion."""
 
 import hashlib
+import importlib.util
+import itertools
 import json
 import re
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -14,7 +15,7 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
-from helpers import differences, predict_elsewhere
+from helpers import compile_settings, differences, predict_elsewhere
 
 from kfashion import (
     config,
@@ -153,39 +154,46 @@ def test_committed_model_cards_are_what_the_json_renders():
         assert (folder / "models" / "README.md").read_text() == model_card.render(folder)
 
 
-def test_committed_tables_are_what_the_json_renders(tmp_path):
+def test_committed_tables_are_what_the_json_renders():
     present = [entry for entry in tables.TABLES if (REFERENCE / entry[0]).exists()]
     assert len(present) >= 3  # sweep, transfer, label efficiency (the grid's from its run on)
-    for source, _, _ in present:
-        shutil.copy(REFERENCE / source, tmp_path)
-    assert tables.write_tables(tmp_path) == [table for _, table, _ in present]
-    for _, table, _ in present:
-        assert (REFERENCE / table).read_text() == (tmp_path / table).read_text()
+    for source, table, rows in present:
+        rendered = tables.csv_text(rows(json.loads((REFERENCE / source).read_text())))
+        assert (REFERENCE / table).read_text() == rendered
 
 
-def test_committed_models_predict_alike_on_tensorflow_and_jax(tmp_path, debian_data_dir):
-    # each committed model loads without kfashion on either backend and gives the same
+def test_committed_models_carry_compile_settings_every_backend_takes():
+    # PyTorch's backend refuses to predict with a model compiled for several steps a call
+    models = sorted(REFERENCE.glob("**/*.keras"))
+    assert len(models) == 16
+    for path in models:
+        assert compile_settings(path).get("steps_per_execution", 1) == 1, path
+
+
+def test_committed_models_predict_alike_on_every_backend(tmp_path, debian_data_dir):
+    # each committed model loads without kfashion on each backend installed and gives the same
     # predictions on real test images (the decoder on the encoder's codes of them)
     pytest.importorskip("jax")
+    backends = ["tensorflow", "jax"] + (["torch"] if importlib.util.find_spec("torch") else [])
     models = sorted((REFERENCE / "models").glob("*.keras"))
     images = data.load_raw(debian_data_dir).test_images[:200, ..., None] / np.float32(255)
     encoder = keras.saving.load_model(REFERENCE / "models" / "encoder.keras")
     codes = encoder.predict(images, verbose=0)
     inputs = [codes if path.name == "decoder.keras" else images for path in models]
     outputs = {}
-    for backend in ("tensorflow", "jax"):  # one fresh process each
+    for backend in backends:  # one fresh process each
         folder = tmp_path / backend
         folder.mkdir()
         predicted = predict_elsewhere(models, inputs, folder, {"KERAS_BACKEND": backend})
         outputs[backend] = dict(zip(models, predicted, strict=True))
     assert len(outputs["jax"]) == len(models) == 10  # 3 exported, 4 classifiers, 3 seeds
-    for path in models:
+    for backend, path in itertools.product(backends[1:], models):
         # relative too: a logit of 25 differs by 1.3e-5 between the backends' float32 sums on
         # some CPUs (5e-7 of it, a few float32 steps); a wrong model differs by whole units
         np.testing.assert_allclose(
-            outputs["jax"][path],
+            outputs[backend][path],
             outputs["tensorflow"][path],
             rtol=1e-5,
             atol=1e-5,
-            err_msg=path.name,
+            err_msg=f"{backend}: {path.name}",
         )

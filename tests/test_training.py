@@ -14,11 +14,11 @@ def test_step_noise_recovers_each_chunks_mean_from_the_running_means():
     y = x @ np.array([[1.0], [-2.0], [0.5]], dtype="float32")
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
     # no learning: each batch's loss is known beforehand
-    model.compile(keras.optimizers.SGD(0.0), "mse", **training.compile_options())
+    model.compile(keras.optimizers.SGD(0.0), "mse")  # one step a call
     noise = training.StepNoise(batch_size=10, samples=len(x))
     history = model.fit(x, y, batch_size=10, epochs=2, shuffle=False, verbose=0, callbacks=[noise])
     squared = ((model.predict(x, verbose=0) - y) ** 2).ravel()
-    chunk = 10 * config.STEPS_PER_EXECUTION  # images a chunk
+    chunk = 10 * config.STEP_NOISE_CHUNK  # images a chunk
     expected = [squared[k : k + chunk].mean() for k in range(0, len(x), chunk)]
     assert len(expected) == 3 and noise.chunks == pytest.approx(expected, rel=1e-4)
     values = history.history[config.STEP_NOISE]
@@ -27,10 +27,10 @@ def test_step_noise_recovers_each_chunks_mean_from_the_running_means():
 
 
 def test_step_noise_counts_images_whatever_step_index_keras_passes():
-    """Keras 3.15 passes a chunk's last step to `on_train_batch_end`, earlier releases its
-    first: the chunk means are the same either way."""
+    """With several steps a call, Keras 3.15 passes a call's last step to `on_train_batch_end`,
+    earlier releases its first: the chunk means are the same either way."""
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
-    model.compile("sgd", "mse", **training.compile_options())
+    model.compile("sgd", "mse", steps_per_execution=config.STEP_NOISE_CHUNK)
     means, images = [2.0, 1.0, 3.0], [100, 100, 45]  # 245 images, batches of 10
     seen = np.cumsum(images)
     running = np.cumsum(np.multiply(means, images)) / seen

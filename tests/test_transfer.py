@@ -7,7 +7,7 @@ import sys
 import keras
 import numpy as np
 import pytest
-from helpers import refused_here, run_module
+from helpers import compile_settings, refused_here, run_module
 
 from kfashion import answer, cases, config, data, grid, grid_tuner, layout, models, transfer
 from kfashion.config import CASES
@@ -366,7 +366,8 @@ def test_label_runs_save_the_classifiers_and_overwrite_discards_only_its_own_run
     args = [*SMALL, "--encoder", str(encoder_file), "--results", str(tmp_path), "--seeds", "1"]
     args += ["--cases", "2", "--directory", str(tmp_path / "tuning")]
     transfer.main([*args, "--labels", "50,all", "--min-steps", "5"])
-    assert (tmp_path / "models" / "classifier_case2.keras").exists()
+    saved = tmp_path / "models" / "classifier_case2.keras"
+    assert compile_settings(saved).get("steps_per_execution", 1) == 1  # every backend predicts
     efficiency = json.loads((tmp_path / "label_efficiency.json").read_text())
     assert efficiency["settings"]["labels"] == [50, "all"]
 
