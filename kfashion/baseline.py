@@ -21,10 +21,11 @@ import sys
 import time
 import warnings
 
-from kfashion import cli, config, layout
-from kfashion.errors import exit_on_user_error
-from kfashion.files import read_json, read_record, reading, write_json
-from kfashion.provenance import provenance
+from kfashion import config
+from kfashion.core import cli, layout
+from kfashion.core.errors import exit_on_user_error
+from kfashion.core.files import read_json, read_record, reading, write_json
+from kfashion.core.provenance import provenance
 
 
 def flat(x):
@@ -132,7 +133,7 @@ def main(argv=None) -> None:
         print(f"{path} holds this baseline already (pass --overwrite to fit it again)")
         return
     from kfashion import data
-    from kfashion.quiet_keras import load_keras
+    from kfashion.core.quiet_keras import load_keras
 
     load_keras()  # for the provenance: which backend the other stages ran on
     dataset = data.load(args.data_dir, subset=args.subset)

@@ -22,11 +22,12 @@ from pathlib import Path
 
 import numpy as np
 
-from kfashion import cli, config, data, layout, stage_bench
-from kfashion.errors import UserError, exit_on_user_error
-from kfashion.files import read_json, write_json
-from kfashion.grid import ALL
-from kfashion.provenance import machine, provenance
+from kfashion import config, data, stage_bench
+from kfashion.core import cli, layout
+from kfashion.core.errors import UserError, exit_on_user_error
+from kfashion.core.files import read_json, write_json
+from kfashion.core.provenance import machine, provenance
+from kfashion.finetuning.grid import ALL
 
 # Defaults, all visible here.
 EPOCHS = 2  # of every timed run
@@ -265,7 +266,7 @@ def main(argv=None) -> None:
         raise UserError("--full-sweep takes a number of workers, at least 1")
     cli.check_data_flags(args)
     path = cli.writable_folder(args.results, "--results") / layout.BENCH
-    from kfashion.quiet_keras import load_keras
+    from kfashion.core.quiet_keras import load_keras
 
     load_keras()
     start = time.perf_counter()
@@ -306,7 +307,7 @@ def main(argv=None) -> None:
 
 
 def flops_per_image() -> dict:
-    from kfashion import models
+    from kfashion.core import models
 
     return {
         "autoencoder": training_flops_per_image(models.build_autoencoder(64, 0.2)),

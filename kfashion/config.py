@@ -86,7 +86,7 @@ def train_split_size(subset: int | None = None) -> int:
     return images - images // 6
 
 
-# The autoencoder networks `kfashion.models` builds: the course's, and a variant with `same`
+# The autoencoder networks `kfashion.core.models` builds: the course's, and a variant with `same`
 # padding, a linear code and a 7x7 decoder.
 ARCHITECTURES = ("course", "linear_code")
 

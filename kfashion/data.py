@@ -22,9 +22,10 @@ from pathlib import Path
 
 import numpy as np
 
-from kfashion import cli, config
+from kfashion import config
 from kfashion.config import CLASS_NAMES, NUM_CLASSES, TRAIN_IMAGES, train_split_size
-from kfashion.errors import UserError, exit_on_user_error
+from kfashion.core import cli
+from kfashion.core.errors import UserError, exit_on_user_error
 
 # file name, number of items, SHA-256 of the decompressed content (gzip headers vary, content not)
 FILES = {
@@ -232,7 +233,7 @@ def _sources(data_dir) -> tuple[list[tuple[str, Path]], bool]:
 def _download() -> None:
     """Let Keras download Fashion-MNIST into its cache (needs internet)."""
     # imported here: loading local files must not pay for importing Keras
-    from kfashion.quiet_keras import load_keras
+    from kfashion.core.quiet_keras import load_keras
 
     load_keras().datasets.fashion_mnist.load_data()
 

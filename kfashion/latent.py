@@ -14,10 +14,11 @@ from pathlib import Path
 
 import numpy as np
 
-from kfashion import cli, config, layout, saved_models
+from kfashion import config
 from kfashion.config import CLASS_NAMES
-from kfashion.errors import UserError, exit_on_user_error
-from kfashion.files import file_digest, write_json
+from kfashion.core import cli, layout, saved_models
+from kfashion.core.errors import UserError, exit_on_user_error
+from kfashion.core.files import file_digest, write_json
 
 
 def decoder_beside(encoder_path: Path) -> Path:
@@ -89,9 +90,10 @@ def main(argv=None) -> None:
         if decoder_beside(path).exists():
             saved_models.readable_archive(decoder_beside(path), "the decoder beside --encoder")
     results = cli.writable_folder(args.results, "--results")
-    from kfashion import data, plots
-    from kfashion.provenance import provenance
-    from kfashion.quiet_keras import load_keras
+    from kfashion import data
+    from kfashion.core.provenance import provenance
+    from kfashion.core.quiet_keras import load_keras
+    from kfashion.rendering import plots
 
     load_keras()
     models = []

@@ -1,21 +1,22 @@
 """`python -m kfashion.report`: judge the findings and render RESULTS/README.md from the JSON.
 
-First `kfashion.findings` judges the stages' JSON under `--results` (`findings.json`); then
-every section is rendered from those files (`kfashion.sections`), so nothing is typed by hand
-and the report can be regenerated at any time; nothing is written until all is rendered. A
-folder other than the committed reference run (`results/reference/`) gets a section setting
-the reference's headline numbers beside its own. Only rendering the reference folder updates
-the project README's blocks (the answer, the four cases, the findings, the speed).
+First `kfashion.analysis.findings` judges the stages' JSON under `--results` (`findings.json`);
+then every section is rendered from those files (`kfashion.rendering.sections`), so nothing is
+typed by hand and the report can be regenerated at any time; nothing is written until all is
+rendered. A folder other than the committed reference run (`results/reference/`) gets a section
+setting the reference's headline numbers beside its own. Only rendering the reference folder
+updates the project README's blocks (the answer, the four cases, the findings, the speed).
 """
 
 import shlex
 import sys
 from pathlib import Path
 
-from kfashion import cli, layout, model_card, sections
 from kfashion.config import TRAIN_IMAGES
-from kfashion.errors import UserError, exit_on_user_error
-from kfashion.files import json_text, read_json, reading, write_text
+from kfashion.core import cli, layout
+from kfashion.core.errors import UserError, exit_on_user_error
+from kfashion.core.files import json_text, read_json, reading, write_text
+from kfashion.rendering import model_card, sections
 
 PROJECT = Path(__file__).resolve().parents[1]
 REFERENCE = PROJECT / "results" / "reference"
@@ -413,7 +414,7 @@ def main(argv=None) -> None:
     if not results.is_dir():
         raise UserError(f"--results {results}: not a folder; run `python -m kfashion.study` first")
     cli.writable_folder(results, "--results")
-    from kfashion import findings
+    from kfashion.analysis import findings
 
     judged = None
     if (results / layout.SWEEP).exists() or (results / layout.TRANSFER).exists():
@@ -429,7 +430,7 @@ def main(argv=None) -> None:
         with reading(*(results / name for name in judges)):
             judged = findings.judge(results)
     # everything is rendered before anything is written: a bad file changes nothing
-    from kfashion import tables
+    from kfashion.analysis import tables
 
     outputs = {results / layout.REPORT: render(results, judged=judged)}
     if judged is not None:

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from kfashion import config
-from kfashion.errors import UserError
+from kfashion.core.errors import UserError
 
 
 def _quietly(run):
@@ -33,7 +33,8 @@ def _quietly(run):
 
 def sweep_point(dataset, epochs: int, seeds: list[int]):
     """The base point's trial with `seeds`, as `python -m kfashion.tune` runs it."""
-    from kfashion import config, sweep
+    from kfashion import config
+    from kfashion.pretraining import sweep
 
     points = config.make_design([])  # the base case alone
 
@@ -65,7 +66,8 @@ def grid_run(dataset, labels: str, case: int, recipe: str, rate: float, epochs: 
     (`min_steps`: a few-label run's)."""
     import keras_tuner
 
-    from kfashion import grid, grid_tuner, models
+    from kfashion.core import models
+    from kfashion.finetuning import grid, grid_tuner
 
     encoder = models.build_encoder(64, 0.1)  # the reference choice; its weights cost no time
     pretrained = case in (1, 2)
@@ -100,7 +102,7 @@ def plain_fit(dataset, network: str, epochs: int):
     head) in a plain `fit`: Keras's defaults, Adam at 1e-3."""
     import keras
 
-    from kfashion import models
+    from kfashion.core import models
 
     x, x_val, x_test = dataset.x_train, dataset.x_val, dataset.x_test
     if network == "autoencoder":
@@ -132,7 +134,7 @@ def plain_fit(dataset, network: str, epochs: int):
 
 
 def torch_network(network: str):
-    """The network of `kfashion.models` (the course architecture) as a PyTorch module."""
+    """The network of `kfashion.core.models` (the course architecture) as a PyTorch module."""
     try:
         import torch  # noqa: F401
     except ImportError:

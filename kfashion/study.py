@@ -25,10 +25,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from kfashion import cli, config, layout
+from kfashion import config
 from kfashion.config import train_split_size
-from kfashion.errors import exit_on_user_error
-from kfashion.files import read_record
+from kfashion.core import cli, layout
+from kfashion.core.errors import exit_on_user_error
+from kfashion.core.files import read_record
 
 
 @dataclasses.dataclass
@@ -95,7 +96,8 @@ def flags(**values) -> list[str]:
 
 def units(module: str, argv: list[str]) -> int:
     """The units of work a stage's command will do, from its own parsed arguments."""
-    from kfashion import config, grid, transfer, tune
+    from kfashion import config, transfer, tune
+    from kfashion.finetuning import grid
 
     if module == "tune":
         args = tune.parse_args(argv)
@@ -122,7 +124,7 @@ def stage(module, argv, what, finished=None) -> Stage:
 
 def stages(args, results: Path, directory: Path) -> list[Stage]:
     """The study's commands in order, with the arguments that keep them in one folder."""
-    from kfashion import grid
+    from kfashion.finetuning import grid
 
     quick = config.QUICK if args.quick else {}
 

@@ -1,18 +1,19 @@
 """`python -m kfashion.transfer`: does what the encoder learned by reconstruction help a classifier?
 
 Classifier = encoder + one Dense(10) giving logits. Four cases, which differ only in the
-encoder's starting weights and its `trainable` flag (`kfashion.cases`):
+encoder's starting weights and its `trainable` flag (`kfashion.finetuning.cases`):
 
     case 1  pretrained encoder (one a sweep saved), trained with the head (joint or two-phase)
     case 2  pretrained encoder, frozen (its head trains on codes computed once)
     case 3  fresh encoder of the same configuration (cloned from the file, re-initialised)
     case 4  fresh encoder, frozen
 
-The runs form one grid (`kfashion.grid`): every encoder network given, its pretraining seeds,
-every recipe, every case and label count, over fine-tuning seeds. Each cell's learning rate is
-chosen on validation first, by a KerasTuner search over its recipe's candidates; the grid runs
-on KerasTuner's distributed mode like the sweep (`--workers N`, or workers on other machines).
-Each finished run is written as it ends, so a rerun skips it. Writes under `--results`:
+The runs form one grid (`kfashion.finetuning.grid`): every encoder network given, its
+pretraining seeds, every recipe, every case and label count, over fine-tuning seeds. Each cell's
+learning rate is chosen on validation first, by a KerasTuner search over its recipe's
+candidates; the grid runs on KerasTuner's distributed mode like the sweep (`--workers N`, or
+workers on other machines). Each finished run is written as it ends, so a rerun skips it.
+Writes under `--results`:
 
 - `grid.json` (every run, the recipe search's numbers and choices, and the answer: pretrained
   minus random per network and label count, with intervals and verdicts) and
@@ -26,11 +27,14 @@ Each finished run is written as it ends, so a rerun skips it. Writes under `--re
 import sys
 from pathlib import Path
 
-from kfashion import cli, config, grid, layout, parallel
+from kfashion import config
 from kfashion.config import CASES, network, train_split_size
-from kfashion.errors import UserError, exit_on_user_error
-from kfashion.files import read_json, read_record, reading
-from kfashion.guards import check_runs, hold_lock, start_runs
+from kfashion.core import cli, layout
+from kfashion.core.errors import UserError, exit_on_user_error
+from kfashion.core.files import read_json, read_record, reading
+from kfashion.core.guards import check_runs, hold_lock, start_runs
+from kfashion.engine import parallel
+from kfashion.finetuning import grid
 
 
 def parse_args(argv):
@@ -111,7 +115,7 @@ def encoder_files(args, encoder_seeds) -> dict:
 
     A network is named by the sweep that pretrained it (the architecture and pretext in the
     sweep.json beside its models folder), or "course" where there is none."""
-    from kfashion.saved_models import readable_archive
+    from kfashion.core.saved_models import readable_archive
 
     entries = args.encoder or [str(layout.model(args.results, "encoder").parent)]
     found = {}
@@ -256,7 +260,7 @@ def fresh_project(project: Path) -> None:
 
 
 def make_tuner(args, cells, main, encoders, dataset, results):
-    from kfashion.grid_tuner import GridOracle, GridTuner
+    from kfashion.finetuning.grid_tuner import GridOracle, GridTuner
 
     tuner = GridTuner(
         encoders,
@@ -328,9 +332,9 @@ def main(argv=None) -> None:
     elif not args.overwrite:  # before any framework loads
         check_saved_cases(results, cells, main_cell)
     from kfashion import data
-    from kfashion.files import file_digest
-    from kfashion.quiet_keras import load_keras
-    from kfashion.saved_models import load_encoder
+    from kfashion.core.files import file_digest
+    from kfashion.core.quiet_keras import load_keras
+    from kfashion.core.saved_models import load_encoder
 
     load_keras()
     encoders = {
@@ -378,7 +382,7 @@ def main(argv=None) -> None:
             flush=True,
         )
         check_every_cell_ran(run_grid(args, cells, main_cell, encoders, dataset, results))
-        from kfashion import grid_results
+        from kfashion.finetuning import grid_results
 
         grid_results.write(argv, cells, main_cell, files, digests, dataset, settings, results)
 

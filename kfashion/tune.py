@@ -30,10 +30,12 @@ import sys
 import time
 from pathlib import Path
 
-from kfashion import cli, config, data, layout, parallel
-from kfashion.errors import UserError, exit_on_user_error
-from kfashion.files import changed_settings, read_record, write_json
-from kfashion.guards import hold_lock
+from kfashion import config, data
+from kfashion.core import cli, layout
+from kfashion.core.errors import UserError, exit_on_user_error
+from kfashion.core.files import changed_settings, read_record, write_json
+from kfashion.core.guards import hold_lock
+from kfashion.engine import parallel
 
 
 def parse_args(argv):
@@ -148,7 +150,7 @@ def transfer_runs_from(results_dir: Path) -> dict[Path, list[Path]]:
     by the encoder's SHA-256 in each run's record, by the folder of runs holding them: the
     folder's own grid (`study`) and, for the architecture comparison's folder, the grid of the
     folder above it, which keeps each network's runs apart (`study --reference`)."""
-    from kfashion.files import file_digest
+    from kfashion.core.files import file_digest
 
     models = layout.model(results_dir, "encoder").parent
     digests = {file_digest(path) for path in models.glob("encoder*.keras")}
@@ -214,14 +216,14 @@ def every_trial_ended(tuner, points: int) -> bool:
     record is written but before KerasTuner ends the trial leaves it running, with no score;
     the search then hands it out again, and its run only reads the records back.
     """
-    from kfashion.fixed_oracle import UNFINISHED
+    from kfashion.engine.fixed_oracle import UNFINISHED
 
     trials = tuner.oracle.trials.values()
     return len(trials) == points and all(trial.status not in UNFINISHED for trial in trials)
 
 
 def make_tuner(args, points, dataset, project_dir: Path):
-    from kfashion.sweep import AutoencoderHyperModel, DesignOracle, SweepTuner
+    from kfashion.pretraining.sweep import AutoencoderHyperModel, DesignOracle, SweepTuner
 
     tuner = SweepTuner(
         design=points,
@@ -286,10 +288,10 @@ def main(argv=None) -> None:
         cli.writable_folder(args.results, "--results")
     if args.tensorboard:
         cli.writable_folder(args.tensorboard, "--tensorboard")
-    from kfashion.quiet_keras import load_keras
+    from kfashion.core.quiet_keras import load_keras
 
     load_keras()
-    from kfashion import training
+    from kfashion.engine import training
 
     with training.mixed_precision(args.mixed_precision):  # then as the process had it
         sweep_and_export(args, argv, points, project_dir, role)
@@ -322,7 +324,7 @@ def sweep_and_export(args, argv, points, project_dir: Path, role: str) -> None:
         tuner = make_tuner(args, points, dataset, project_dir)
         if not every_trial_ended(tuner, len(points)):  # else nothing to train: export only
             tuner = search(args, points, dataset, project_dir, tuner)
-        from kfashion import sweep_export
+        from kfashion.pretraining import sweep_export
 
         seconds = time.perf_counter() - start
         sweep_export.export(args, argv, tuner, points, dataset, settings, seconds)

@@ -6,7 +6,7 @@ import pytest
 
 from kfashion import data
 
-# As `kfashion.quiet_keras.load_keras` does for every command (without its changes to the
+# As `kfashion.core.quiet_keras.load_keras` does for every command (without its changes to the
 # environment, which the commands a test starts must make themselves): the framework's objects
 # frozen out of the garbage collector's scans. A test process holds many models, and each Holm
 # correction (statsmodels) calls gc.collect().

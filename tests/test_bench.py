@@ -1,6 +1,7 @@
 import pytest
 
-from kfashion import bench, models, stage_bench
+from kfashion import bench, stage_bench
+from kfashion.core import models
 
 
 def test_flops_are_counted_from_the_layers():

@@ -10,8 +10,8 @@ import pytest
 from helpers import run_light
 
 import kfashion
-from kfashion import cli
-from kfashion.errors import UserError
+from kfashion.core import cli
+from kfashion.core.errors import UserError
 
 COMMANDS = [
     "study",

@@ -11,8 +11,10 @@ from pathlib import Path
 import pytest
 from helpers import refused, run_light, run_module
 
-from kfashion import config, files, parallel, quiet_keras
-from kfashion.errors import UserError
+from kfashion import config
+from kfashion.core import files, quiet_keras
+from kfashion.core.errors import UserError
+from kfashion.engine import parallel
 
 REFERENCE = Path(__file__).resolve().parents[1] / "results" / "reference"
 
@@ -197,7 +199,8 @@ def test_report_writes_a_model_card_from_the_json(reference_copy):
 
 @pytest.mark.usefixtures("debian_data_dir")
 def test_transfer_runs_again_a_run_whose_record_was_cut_short(tmp_path, capsys):
-    from kfashion import models, transfer
+    from kfashion import transfer
+    from kfashion.core import models
 
     encoder = tmp_path / "encoder.keras"
     models.build_encoder(latent_dim=16).save(encoder)
@@ -216,7 +219,7 @@ def test_transfer_runs_again_a_run_whose_record_was_cut_short(tmp_path, capsys):
 
 
 def test_the_remake_hint_of_the_architecture_folder_names_its_own_command():
-    from kfashion import files
+    from kfashion.core import files
 
     hint = files.remake(Path("results/architecture/sweep.json"))
     assert "--factors architecture" in hint and "--results results/architecture" in hint

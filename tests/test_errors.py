@@ -1,6 +1,6 @@
 import pytest
 
-from kfashion.errors import INTERRUPTED, UserError, exit_on_user_error
+from kfashion.core.errors import INTERRUPTED, UserError, exit_on_user_error
 
 
 def fails_with(error):
@@ -40,7 +40,7 @@ def test_other_errors_are_not_hidden():
 def exit_code_leaving_no_ctrl_c(main) -> int:
     """The exit code of a wrapped `main` that sets the Ctrl-C flag; the command clears it as it
     ends, so later commands in this process start without it."""
-    from kfashion import errors
+    from kfashion.core import errors
 
     with pytest.raises(SystemExit) as exit_info:
         main()
@@ -52,7 +52,8 @@ def test_a_ctrl_c_whose_interrupt_got_lost_still_stops_training_and_the_command(
     import keras
     import numpy as np
 
-    from kfashion import errors, training
+    from kfashion.core import errors
+    from kfashion.engine import training
 
     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
     model.compile(optimizer="sgd", loss="mse")
@@ -74,7 +75,7 @@ def test_a_ctrl_c_whose_interrupt_got_lost_still_stops_training_and_the_command(
 
 
 def test_a_command_that_ends_after_a_lost_ctrl_c_says_it_was_interrupted(capsys):
-    from kfashion import errors
+    from kfashion.core import errors
 
     @exit_on_user_error
     def main():
@@ -91,7 +92,7 @@ def test_a_ctrl_c_dropped_inside_a_destructor_prints_one_line_not_a_traceback():
 
     program = """
 import signal
-from kfashion.errors import exit_on_user_error
+from kfashion.core.errors import exit_on_user_error
 
 class Finalized:
     def __del__(self):

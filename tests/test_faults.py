@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 from helpers import run_on_jax
 
-from kfashion import errors, fixed_oracle
-from kfashion.errors import REFUSED, UserError, exit_on_user_error
+from kfashion.core import errors
+from kfashion.core.errors import REFUSED, UserError, exit_on_user_error
+from kfashion.engine import fixed_oracle
 
 ROOT = Path(__file__).resolve().parents[1]
 ENCODER = ROOT / "results" / "reference" / "models" / "encoder.keras"
@@ -150,7 +151,8 @@ NOTEBOOK = textwrap.dedent(
     import gc, json, os, signal, sys
     import keras, matplotlib
     matplotlib.use("pdf")  # the notebook's own backend
-    from kfashion import grid_tuner, transfer, tune
+    from kfashion import transfer, tune
+    from kfashion.finetuning import grid_tuner
 
     handler, hook = signal.getsignal(signal.SIGINT), sys.unraisablehook
     codes = []
@@ -221,7 +223,7 @@ def alive(pid: int) -> bool:
 CHIEF = textwrap.dedent(
     """
     import sys, time
-    from kfashion import parallel
+    from kfashion.engine import parallel
     with parallel.chief_on_loopback(), parallel.LocalWorkers(1, sys.argv[1:], "kfashion.tune"):
         time.sleep(300)  # no oracle is served: the worker waits for it
     """

@@ -9,8 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kfashion import baseline, config, findings, plots, report, sections, stats
-from kfashion.files import write_json
+from kfashion import baseline, config, report
+from kfashion.analysis import findings, stats
+from kfashion.core.files import write_json
+from kfashion.rendering import plots, sections
 
 REFERENCE = Path(__file__).resolve().parents[1] / "results" / "reference"
 

@@ -21,7 +21,10 @@ SCRIPT = textwrap.dedent(
     import json, sys
     import keras
     import numpy as np
-    from kfashion import cases, compiled_fit, jax_cache, models, training, transfer, tune
+    from kfashion import transfer, tune
+    from kfashion.core import jax_cache, models
+    from kfashion.engine import compiled_fit, training
+    from kfashion.finetuning import cases
 
     jax_cache.use_compilation_cache()  # the many models of one architecture compile once
 
@@ -186,7 +189,7 @@ def test_compilation_cache_counts_each_event_once_however_often_keras_is_loaded(
     script = textwrap.dedent(
         """
         import jax, jax.numpy as jnp
-        from kfashion.quiet_keras import load_keras
+        from kfashion.core.quiet_keras import load_keras
         for stage in range(3):
             load_keras()
         jax.jit(lambda x: x * 2 + 1)(jnp.ones(3)).block_until_ready()

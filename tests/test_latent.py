@@ -5,7 +5,8 @@ import keras
 import pytest
 from helpers import assert_picture, refused_here
 
-from kfashion import config, latent, models
+from kfashion import config, latent
+from kfashion.core import models
 
 
 @pytest.fixture

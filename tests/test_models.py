@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 from helpers import predict_elsewhere
 
-from kfashion import models
 from kfashion.config import ARCHITECTURES
+from kfashion.core import models
 
 ENCODER_LAYERS = [
     "image",

@@ -7,7 +7,9 @@ import numpy as np
 import pytest
 from helpers import compile_settings
 
-from kfashion import config, models, pretext, sweep, transfer, tune
+from kfashion import config, pretext, transfer, tune
+from kfashion.core import models
+from kfashion.pretraining import sweep
 
 
 @pytest.mark.parametrize("name", config.PRETEXTS)

@@ -17,16 +17,11 @@ import numpy as np
 import pytest
 from helpers import compile_settings, differences, predict_elsewhere
 
-from kfashion import (
-    config,
-    data,
-    findings,
-    grid,
-    layout,
-    model_card,
-    report,
-    tables,
-)
+from kfashion import config, data, report
+from kfashion.analysis import findings, tables
+from kfashion.core import layout
+from kfashion.finetuning import grid
+from kfashion.rendering import model_card
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT / "results" / "reference"

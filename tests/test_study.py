@@ -1,7 +1,8 @@
 """The study's plan: each stage gets the sizes the study was given, and its counts of work come
 from the stage's own command. (The study itself runs in tests/test_readme.py.)"""
 
-from kfashion import config, grid, study, transfer, tune
+from kfashion import config, study, transfer, tune
+from kfashion.finetuning import grid
 
 TRAINING_STAGES = {"tune", "transfer", "latent", "baseline"}
 

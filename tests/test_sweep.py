@@ -12,9 +12,12 @@ import keras_tuner
 import pytest
 from helpers import refused_here, run_module
 
-from kfashion import config, data, parallel, plots, sweep, tune
-from kfashion.errors import UserError
-from kfashion.guards import hold_lock
+from kfashion import config, data, tune
+from kfashion.core.errors import UserError
+from kfashion.core.guards import hold_lock
+from kfashion.engine import parallel
+from kfashion.pretraining import sweep
+from kfashion.rendering import plots
 
 SMALL = ["--subset", "600", "--epochs", "1"]
 # `python -m kfashion.tune ARGS` in a process that dies where KerasTuner would end a trial
@@ -291,7 +294,7 @@ def test_a_worker_that_keeps_failing_ends_the_search_in_one_line(capsys):
 def test_a_lone_pending_seed_takes_the_compiled_path_where_epochs_compile(monkeypatch):
     """A resume with one seed left (or --seeds 1) on a GPU trains it as its siblings were:
     in the compiled program, whose image orders are drawn from its seed alone."""
-    from kfashion import compiled_fit, training
+    from kfashion.engine import compiled_fit, training
 
     class Compiled(Exception):
         pass
@@ -324,8 +327,8 @@ def test_a_new_architecture_sweep_names_the_grid_runs_made_from_its_encoders(tmp
     """The grid keeps the architecture comparison's runs in the folder above it
     (transfer/runs/linear_code/...): a new sweep there says so up front, counting only the
     runs whose record names an encoder the folder holds now."""
-    from kfashion import layout
-    from kfashion.files import file_digest
+    from kfashion.core import layout
+    from kfashion.core.files import file_digest
 
     variant = tmp_path / layout.ARCHITECTURE
     encoder = layout.encoder_seed(variant / "models", 0)
@@ -358,7 +361,7 @@ def test_a_new_architecture_sweep_names_the_grid_runs_made_from_its_encoders(tmp
 def test_a_seed_an_earlier_sweep_saved_as_weights_is_done(tmp_path):
     """Sweeps made before seeds were saved whole (`.keras`) hold `.weights.h5`: those seeds are
     finished, and export reads them."""
-    from kfashion import files, layout
+    from kfashion.core import files, layout
 
     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
     model.save_weights(tmp_path / "seed0.weights.h5")

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kfashion import tables
+from kfashion.analysis import tables
 
 REFERENCE = Path(__file__).resolve().parents[1] / "results" / "reference"
 
@@ -20,7 +20,7 @@ def rows(path):
 
 @pytest.fixture
 def tabled(tmp_path):
-    """The committed reference's JSON, and its tables as `kfashion.tables` renders them."""
+    """The committed reference's JSON, and its tables as `kfashion.analysis.tables` renders them."""
     for source, table, render in tables.TABLES:
         if source in ("sweep.json", "transfer.json", "label_efficiency.json"):
             shutil.copy(REFERENCE / source, tmp_path)

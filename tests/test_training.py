@@ -1,4 +1,4 @@
-"""How every stage trains: `kfashion.training` and one sweep seed's `fit`."""
+"""How every stage trains: `kfashion.engine.training` and one sweep seed's `fit`."""
 
 import keras
 import keras_tuner
@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 from helpers import count_traces
 
-from kfashion import config, sweep, training
+from kfashion import config
+from kfashion.engine import training
+from kfashion.pretraining import sweep
 
 
 def test_step_noise_recovers_each_chunks_mean_from_the_running_means():

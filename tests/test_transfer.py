@@ -9,11 +9,14 @@ import numpy as np
 import pytest
 from helpers import compile_settings, refused_here, run_module
 
-from kfashion import answer, cases, config, data, grid, grid_tuner, layout, models, transfer
+from kfashion import config, data, transfer
+from kfashion.analysis import answer
 from kfashion.config import CASES
-from kfashion.errors import UserError
-from kfashion.guards import hold_lock
-from kfashion.saved_models import load_encoder
+from kfashion.core import layout, models
+from kfashion.core.errors import UserError
+from kfashion.core.guards import hold_lock
+from kfashion.core.saved_models import load_encoder
+from kfashion.finetuning import cases, grid, grid_tuner
 
 SMALL = ["--subset", "600", "--epochs", "1"]
 FINAL = re.compile(r"case (\d) .*, seed (\d+): test accuracy")
@@ -403,8 +406,8 @@ def test_each_run_records_what_training_did_to_its_encoder(case_number, encoder_
 def test_a_run_counts_as_done_only_at_the_rate_chosen_now_with_the_classifier_it_saved(
     tmp_path, small_data
 ):
-    from kfashion import layout
-    from kfashion.files import write_json
+    from kfashion.core import layout
+    from kfashion.core.files import write_json
 
     cell = grid.Cell("course", "all", 2, "frozen", 0, (0,), search=False, rate=3e-3)
     saved = tmp_path / "models" / "classifier_case2.keras"
@@ -419,7 +422,7 @@ def test_a_run_counts_as_done_only_at_the_rate_chosen_now_with_the_classifier_it
     saved.write_bytes(b"another run's classifier")
     write_json(path, {"learning_rate": 3e-3, "classifier_sha256": "x"})
     assert not tuner.done(cell, 0)  # the file there is not the one this run saved
-    from kfashion.files import file_digest
+    from kfashion.core.files import file_digest
 
     write_json(path, {"learning_rate": 3e-3, "classifier_sha256": file_digest(saved)})
     assert tuner.done(cell, 0)

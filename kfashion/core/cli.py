@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from kfashion.config import CASES, NUM_CLASSES, TRAIN_IMAGES
-from kfashion.errors import REFUSAL, REFUSED, UserError
+from kfashion.core.errors import REFUSAL, REFUSED, UserError
 
 
 class _Parser(argparse.ArgumentParser):

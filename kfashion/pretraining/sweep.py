@@ -6,7 +6,7 @@ seeds of each seed's best validation loss. Each seed's per-epoch losses, best ep
 and best-epoch weights are written beside the trial as soon as that seed ends, so a trial that
 was interrupted resumes at its first unfinished seed.
 
-`DesignOracle` hands the points out in order (`kfashion.fixed_oracle`),
+`DesignOracle` hands the points out in order (`kfashion.engine.fixed_oracle`),
 `AutoencoderHyperModel` builds and fits one seed's model, `SweepTuner` runs a trial's seeds one
 after another (with an accelerator, together in one compiled program: `compiled_fit`).
 """
@@ -17,11 +17,13 @@ import keras
 import keras_tuner
 import numpy as np
 
-from kfashion import config, layout, models, pretext, training
+from kfashion import config, pretext
 from kfashion.config import BASE, FACTORS, IMPLIED, DesignPoint, setting
-from kfashion.files import read_json, read_record, save_checkpoint, write_json
-from kfashion.fixed_oracle import FixedOracle, user_errors_end_the_search
-from kfashion.provenance import environment
+from kfashion.core import layout, models
+from kfashion.core.files import read_json, read_record, save_checkpoint, write_json
+from kfashion.core.provenance import environment
+from kfashion.engine import training
+from kfashion.engine.fixed_oracle import FixedOracle, user_errors_end_the_search
 
 OBJECTIVE = keras_tuner.Objective("val_loss", direction="min")
 
@@ -170,10 +172,10 @@ class SweepTuner(keras_tuner.Tuner):
     def _train(self, trial, seeds, callbacks, args, kwargs):
         """Yield (seed, trained model, History, seconds) for each seed: one after another, each
         in its own `fit`; where whole epochs compile (JAX on an accelerator), all together in
-        one program (`kfashion.compiled_fit`)."""
+        one program (`kfashion.engine.compiled_fit`)."""
         hp = trial.hyperparameters
         if seeds and training.compiles_whole_epochs():  # one seed too: its orders are the same
-            from kfashion import compiled_fit
+            from kfashion.engine import compiled_fit
 
             keras.backend.clear_session()
             start = time.perf_counter()

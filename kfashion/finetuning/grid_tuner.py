@@ -1,7 +1,7 @@
 """The grid of transfer runs as KerasTuner parts: its oracle and its tuner.
 
-One trial is one cell of the grid (`kfashion.grid.Cell`: network, label count, case, recipe,
-pretraining seed, learning rate), and its executions are the cell's fine-tuning seeds. The
+One trial is one cell of the grid (`kfashion.finetuning.grid.Cell`: network, label count, case,
+recipe, pretraining seed, learning rate), and its executions are the cell's fine-tuning seeds. The
 oracle hands out the recipe search's cells first, then the final cells, each final cell with
 the learning rate its search group's trials scored best on validation: a final cell whose
 search has not ended everywhere yet is answered IDLE (KerasTuner's "ask again"), so workers on
@@ -16,11 +16,14 @@ import keras
 import keras_tuner
 import numpy as np
 
-from kfashion import cases, config, layout, training
+from kfashion import config
 from kfashion.config import CASES
-from kfashion.files import file_digest, read_json, read_record, save_model, write_json
-from kfashion.fixed_oracle import UNFINISHED, FixedOracle, user_errors_end_the_search
-from kfashion.grid import ALL, Cell, choose_rate, encoder_text, labels_text
+from kfashion.core import layout
+from kfashion.core.files import file_digest, read_json, read_record, save_model, write_json
+from kfashion.engine import training
+from kfashion.engine.fixed_oracle import UNFINISHED, FixedOracle, user_errors_end_the_search
+from kfashion.finetuning import cases
+from kfashion.finetuning.grid import ALL, Cell, choose_rate, encoder_text, labels_text
 
 OBJECTIVE = keras_tuner.Objective("val_accuracy", direction="max")
 
@@ -188,7 +191,7 @@ class GridTuner(keras_tuner.Tuner):
             yield seed, classifier, self._record(cell, seed, classifier, record, digest)
 
     def _record(self, cell: Cell, seed: int, classifier, record: dict, digest: str) -> dict:
-        from kfashion.provenance import environment
+        from kfashion.core.provenance import environment
 
         run = {
             **{k: v for k, v in dataclasses.asdict(cell).items() if k not in ("seeds", "rate")},

@@ -1,7 +1,7 @@
 """A finished sweep's results files: sweep.json, its figures and the selected models.
 
 Everything here is read from the tuner's project folder (each seed's record and best-epoch
-weights, as `kfashion.sweep` wrote them), so exporting again gives the same files.
+weights, as `kfashion.pretraining.sweep` wrote them), so exporting again gives the same files.
 """
 
 import json
@@ -9,10 +9,11 @@ from pathlib import Path
 
 import numpy as np
 
-from kfashion import config, layout, pretext
-from kfashion.errors import UserError
-from kfashion.files import json_text, read_json, save_model, write_text
-from kfashion.provenance import provenance
+from kfashion import config, pretext
+from kfashion.core import layout
+from kfashion.core.errors import UserError
+from kfashion.core.files import json_text, read_json, save_model, write_text
+from kfashion.core.provenance import provenance
 
 
 def trial_records(tuner, points, seeds) -> list[dict]:
@@ -92,7 +93,7 @@ def pca_baseline(dataset, latent_dims) -> dict:
 
 
 def write_figures(records, selected_model, dataset, pca, results_dir: Path) -> dict:
-    from kfashion import plots
+    from kfashion.rendering import plots
 
     paths = {}
     base = [r for r in records if r["factor"] == "base"]

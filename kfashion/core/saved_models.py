@@ -8,9 +8,9 @@ is one line naming the file, not a traceback from inside Keras.
 import zipfile
 from pathlib import Path
 
-from kfashion import cli, layout
 from kfashion.config import IMAGE_SHAPE
-from kfashion.errors import UserError
+from kfashion.core import cli, layout
+from kfashion.core.errors import UserError
 
 HINT = "run `python -m kfashion.tune` first, or pass --encoder a file it saved"
 # kfashion's names for the models that are not encoders (models.build_*), to say which it is

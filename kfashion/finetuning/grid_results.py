@@ -9,11 +9,14 @@ from pathlib import Path
 
 import numpy as np
 
-from kfashion import answer, config, grid, layout
+from kfashion import config
+from kfashion.analysis import answer
+from kfashion.analysis.stats import mean_std
 from kfashion.config import CASES
-from kfashion.files import read_json, write_json
-from kfashion.provenance import made_on, portable, provenance
-from kfashion.stats import mean_std
+from kfashion.core import layout
+from kfashion.core.files import read_json, write_json
+from kfashion.core.provenance import made_on, portable, provenance
+from kfashion.finetuning import grid
 
 # What grid.json keeps of each final run (its curves stay in its record)
 KEPT = (
@@ -129,8 +132,8 @@ def transfer_summary(runs: list[dict], case_numbers: list[int]) -> dict:
 
 def write_transfer(argv, runs, encoder, dataset, settings, results: Path) -> None:
     """transfer.json: the four cases of the classic comparison, and their figures."""
-    from kfashion import plots
     from kfashion.config import CLASS_NAMES
+    from kfashion.rendering import plots
 
     case_numbers = sorted({r["case"] for r in runs})
     summary = transfer_summary(runs, case_numbers)
@@ -182,7 +185,7 @@ def write_transfer(argv, runs, encoder, dataset, settings, results: Path) -> Non
 
 def write_label_efficiency(argv, runs, counts, dataset, settings, results: Path) -> None:
     """label_efficiency.json: the classic comparison's cells at every label count."""
-    from kfashion import plots
+    from kfashion.rendering import plots
 
     cases = sorted({r["case"] for r in runs})
     seeds = sorted({r["seed"] for r in runs})
@@ -225,7 +228,7 @@ def write_label_efficiency(argv, runs, counts, dataset, settings, results: Path)
 def write(argv, cells, main, files, digests, dataset, settings, results: Path) -> None:
     """Every file a finished grid writes (`main`: `grid.is_main` of a cell; `digests`: network
     -> pretraining seed -> its encoder file's SHA-256)."""
-    from kfashion import plots
+    from kfashion.rendering import plots
 
     search_runs, final_runs = records(results, cells)
     chosen = choices(search_runs, cells)

@@ -1,5 +1,5 @@
 """An oracle that hands out a fixed list of points in order, one per trial: the sweep's design
-points (`kfashion.sweep`) and the grid's cells (`kfashion.grid_tuner`).
+points (`kfashion.pretraining.sweep`) and the grid's cells (`kfashion.finetuning.grid_tuner`).
 
 KerasTuner's GridSearch walks the whole product of a search space, not a list of points.
 Here a trial's index is how many trials have been created, which the oracle's saved state
@@ -12,7 +12,7 @@ import functools
 
 import keras_tuner
 
-from kfashion.errors import UserError, disk_full, full_disk_message
+from kfashion.core.errors import UserError, disk_full, full_disk_message
 
 TrialStatus = keras_tuner.engine.trial.TrialStatus
 UNFINISHED = (TrialStatus.RUNNING, TrialStatus.IDLE)  # a trial that has not ended

@@ -4,7 +4,8 @@ recipe search's validation numbers choose each cell's learning rate. No framewor
 A run is one point: the encoder network ("course", "linear_code"), the encoder's pretraining
 seed (for the pretrained cases 1 and 2; a random encoder has none), the recipe, the case, the
 label count and the fine-tuning seed. A cell is a run without its fine-tuning seed; each cell
-is one KerasTuner trial, whose executions are its fine-tuning seeds (`kfashion.grid_tuner`).
+is one KerasTuner trial, whose executions are its fine-tuning seeds
+(`kfashion.finetuning.grid_tuner`).
 
 Each cell's learning rate is chosen on validation first, by the rule in SEARCH_RULE below
 (grid.json records its words: a docstring's edit changes no results file).
@@ -96,7 +97,7 @@ def most_labels(train_size: int) -> int:
 def parse_counts(text: str, train_size: int) -> list[str]:
     """ "100,1000,all" -> ["100", "1000", "all"], sorted, each count from FEWEST_LABELS to
     NUM_CLASSES below the train size."""
-    from kfashion.errors import UserError
+    from kfashion.core.errors import UserError
 
     counts = set()
     for part in (p.strip() for p in text.split(",") if p.strip()):
@@ -118,7 +119,7 @@ def parse_counts(text: str, train_size: int) -> list[str]:
 
 def parse_recipes(text: str) -> list[str]:
     """ "joint,two_phase" -> the recipes of the jointly trained cases (frozen ones have one)."""
-    from kfashion.errors import UserError
+    from kfashion.core.errors import UserError
 
     names = [p.strip() for p in text.split(",") if p.strip()]
     joint = [name for name in config.RECIPES if config.RECIPES[name].cases == (1, 3)]

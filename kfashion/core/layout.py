@@ -67,7 +67,7 @@ def model(results, name: str) -> Path:
 
 
 def model_card(results) -> Path:
-    """What each model of a results folder is (`kfashion.model_card`)."""
+    """What each model of a results folder is (`kfashion.rendering.model_card`)."""
     return Path(results) / "models" / REPORT
 
 

@@ -1,6 +1,6 @@
 """The reference study's findings, judged from the results' JSON: `findings.json`.
 
-Each claim gets a measure computed per seed and tested over seeds (`kfashion.stats`): the
+Each claim gets a measure computed per seed and tested over seeds (`kfashion.analysis.stats`): the
 two-sided one-sample t test of the per-seed values against 0, shown with its 95% t interval.
 The comparisons are judged in families, the findings' comparisons together and the label
 efficiency's together, each family's p-values Holm-adjusted so that the chance of any false
@@ -14,9 +14,10 @@ nothing here is typed by hand.
 
 import numpy as np
 
-from kfashion import layout, stats
+from kfashion.analysis import stats
 from kfashion.config import CASES, CLASS_NAMES, REFERENCE_CHOICE, STEP_NOISE
-from kfashion.files import file_digest, read_json
+from kfashion.core import layout
+from kfashion.core.files import file_digest, read_json
 
 RULE = (
     "per comparison, the two-sided one-sample t test of the per-seed values against 0, its "
@@ -274,8 +275,8 @@ def sweep_claims(sweep: dict) -> list[dict]:
                 "oscillation is a property of the optimiser's steps: per seed, ln of the mean "
                 "over epochs of the training loss's step noise at lr 1e-2 over that at 1e-3; "
                 "an epoch's step noise is the std of the differences between successive means "
-                "of 10-step chunks, over their mean (`kfashion.training.StepNoise`); claimed "
-                "above 0",
+                "of 10-step chunks, over their mean (`kfashion.engine.training.StepNoise`); "
+                "claimed above 0",
                 noise,
             )
         )

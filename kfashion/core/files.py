@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kfashion.errors import UserError, disk_full
+from kfashion.core.errors import UserError, disk_full
 
 
 def _jsonable(value):
@@ -26,7 +26,7 @@ def _jsonable(value):
 def remake(path) -> str:
     """How to make the results file at `path` again: the command that writes it."""
     path = Path(path)
-    from kfashion.layout import ARCHITECTURE, MADE_BY, MADE_BY_ARCHITECTURE
+    from kfashion.core.layout import ARCHITECTURE, MADE_BY, MADE_BY_ARCHITECTURE
 
     made_by = MADE_BY_ARCHITECTURE if path.parent.name == ARCHITECTURE else MADE_BY
     command = made_by.get(path.name)

@@ -12,9 +12,10 @@ recipe, case 2 against case 4) is a second family. No framework is imported here
 
 import numpy as np
 
-from kfashion import config, stats
+from kfashion import config
+from kfashion.analysis import stats
 from kfashion.config import CASES
-from kfashion.grid import group_key, group_of, labels_text
+from kfashion.finetuning.grid import group_key, group_of, labels_text
 
 HELPS, HURTS, UNDETECTED = "helps", "hurts", "no detectable difference"
 NO_INTERVAL = "not resolved (no interval)"  # fewer than 2 independent starts on a side

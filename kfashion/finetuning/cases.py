@@ -16,8 +16,9 @@ import time
 
 import numpy as np
 
-from kfashion import config, training
+from kfashion import config
 from kfashion.config import CASES, NUM_CLASSES
+from kfashion.engine import training
 
 
 @dataclasses.dataclass(frozen=True)
@@ -92,7 +93,7 @@ def make_classifier(template, case_number: int, seed: int, train_encoder: bool):
     """A classifier for a case, its encoder a copy of `template` (trained or fresh)."""
     import keras
 
-    from kfashion import models
+    from kfashion.core import models
 
     keras.utils.set_random_seed(seed)
     encoder = keras.models.clone_model(template)  # same configuration, freshly initialised
@@ -250,7 +251,7 @@ def train_together(template, case_number, rate, seeds, split, epochs, batch_size
     Returns:
         [(classifier, record)] in the order of `seeds`.
     """
-    from kfashion import compiled_fit
+    from kfashion.engine import compiled_fit
 
     classifiers = [make_classifier(template, case_number, seed, True) for seed in seeds]
     befores = [before_training(classifier, probe) for classifier in classifiers]

@@ -4,7 +4,7 @@ On a machine without a GPU, TensorFlow's CUDA build prints several lines (absl, 
 at import and first use. They would bury the one line a refused command prints, and no
 environment variable silences them all, so a command's entry point imports Keras through
 `load_keras()`, which runs the import and a first tiny op with the process's stderr pointed at
-/dev/null. Python exceptions still propagate as usual. Library code (`kfashion.models` and the
+/dev/null. Python exceptions still propagate as usual. Library code (`kfashion.core.models` and the
 rest) imports Keras plainly and changes nothing in the process it is imported into.
 """
 
@@ -16,7 +16,7 @@ import logging
 import os
 from pathlib import Path
 
-from kfashion.errors import UserError
+from kfashion.core.errors import UserError
 
 BACKENDS = ("tensorflow", "jax", "torch")  # Keras 3's backends that train; pip names the same
 
@@ -93,13 +93,13 @@ def load_keras():
     # gc.collect() that keras.backend.clear_session() (once per run) and statsmodels' Holm
     # correction call, then costs a fraction of the time. Once per command, after a collection:
     # a study loads Keras once per stage, and a later freeze would keep the garbage of the
-    # stages before it. The command unfreezes as it ends (`kfashion.errors`), so a notebook's
+    # stages before it. The command unfreezes as it ends (`kfashion.core.errors`), so a notebook's
     # own objects are not kept from the collector for good.
     if not gc.get_freeze_count():
         gc.collect()
         gc.freeze()
     if keras.backend.backend() == "jax":
-        from kfashion.jax_cache import use_compilation_cache
+        from kfashion.core.jax_cache import use_compilation_cache
 
         use_compilation_cache()
     return keras

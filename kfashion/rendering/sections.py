@@ -1,11 +1,11 @@
 """The report's sections, as Markdown lines, each rendered from one stage's JSON.
 
-Every number comes from the JSON files the stages and `kfashion.findings` wrote; nothing here
-judges a finding or computes a statistic beyond formatting it.
+Every number comes from the JSON files the stages and `kfashion.analysis.findings` wrote;
+nothing here judges a finding or computes a statistic beyond formatting it.
 """
 
 from kfashion.config import CASES, CLASS_NAMES, network
-from kfashion.provenance import made_on
+from kfashion.core.provenance import made_on
 
 
 def table(header: list[str], rows: list[list]) -> list[str]:
@@ -362,7 +362,7 @@ def labels_section(efficiency: dict, comparisons: list[dict]) -> list[str]:
 
 
 def sweep_section(sweep: dict) -> list[str]:
-    from kfashion.findings import points_of
+    from kfashion.analysis.findings import points_of
 
     settings = sweep["settings"]
     out = [

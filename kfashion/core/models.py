@@ -160,7 +160,7 @@ def build_classifier(
     gets `trainable = False`, so its weights never change; compile the classifier after
     building it so the flag takes effect. Its dropout still follows the outer call's `training`
     (Keras 3 passes it into nested models, even past a `training=False` in the call; 3.15
-    checked), so `kfashion.cases` trains a frozen case's head on precomputed codes.
+    checked), so `kfashion.finetuning.cases` trains a frozen case's head on precomputed codes.
 
     Args:
         encoder: a model mapping images to codes.

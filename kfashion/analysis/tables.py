@@ -5,8 +5,8 @@ stages' JSON by `python -m kfashion.report`, like the report itself."""
 import csv
 import io
 
-from kfashion import layout
 from kfashion.config import CASES, FACTORS, setting
+from kfashion.core import layout
 
 
 def csv_text(rows: list[dict]) -> str:

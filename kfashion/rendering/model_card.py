@@ -8,9 +8,9 @@ holds, the command and versions that made it, and three lines of code to use it.
 
 from pathlib import Path
 
-from kfashion import layout
 from kfashion.config import IMAGE_SHAPE, NUM_CLASSES
-from kfashion.files import read_json
+from kfashion.core import layout
+from kfashion.core.files import read_json
 
 IMAGES = f"(None, {', '.join(map(str, IMAGE_SHAPE))})"
 USE = {  # the third line of code, by kind; images are float32 in [0, 1]

@@ -52,7 +52,8 @@ def exit_on_user_error(main):
 def _as_it_was():
     """Within the block (the outermost command's), Ctrl-C is remembered (`_on_ctrl_c`); after
     it, the handler, the hook and the memory are as they were before, and the objects frozen
-    out of the garbage collector's scans for speed (`kfashion.quiet_keras`) are scanned again."""
+    out of the garbage collector's scans for speed (`kfashion.core.quiet_keras`) are scanned
+    again."""
     nested = signal.getsignal(signal.SIGINT) is _on_ctrl_c  # `study` calls other commands
     if nested or threading.current_thread() is not threading.main_thread():
         yield  # (signal handlers can be set from the main thread only)

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from kfashion import config
-from kfashion.errors import REFUSAL, REFUSED, UserError, stop_if_interrupted
+from kfashion.core.errors import REFUSAL, REFUSED, UserError, stop_if_interrupted
 
 TUNER_ID = "KERASTUNER_TUNER_ID"
 ORACLE_IP = "KERASTUNER_ORACLE_IP"

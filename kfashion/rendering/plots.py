@@ -243,7 +243,7 @@ def plot_grid(lines: dict, counts: list, path, all_size: int) -> None:
         lines: (network, case, recipe) -> count -> one test accuracy per start.
         counts: the label counts in order; "all" is drawn at `all_size`.
     """
-    from kfashion.stats import interval
+    from kfashion.analysis.stats import interval
 
     networks = list(dict.fromkeys(network for network, _, _ in lines))
     fig, axes = _subplots(

@@ -3,7 +3,7 @@
 The data stays in memory as float32 arrays, loaded once per command. XLA is left to Keras's
 "auto": on for JAX and GPUs, off for TensorFlow on CPU, where it is many times slower for these
 small convolutions. On JAX with an accelerator, whole epochs run as one program instead
-(`kfashion.compiled_fit`), behind the same records.
+(`kfashion.engine.compiled_fit`), behind the same records.
 """
 
 import contextlib
@@ -17,8 +17,8 @@ from kfashion.config import STEP_NOISE, STEP_NOISE_CHUNK
 
 def stop_on_ctrl_c():
     """A callback that ends training at the end of an epoch once Ctrl-C was pressed, should
-    the KeyboardInterrupt itself have been swallowed (see `kfashion.errors`)."""
-    from kfashion.errors import stop_if_interrupted
+    the KeyboardInterrupt itself have been swallowed (see `kfashion.core.errors`)."""
+    from kfashion.core.errors import stop_if_interrupted
 
     return keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: stop_if_interrupted())
 

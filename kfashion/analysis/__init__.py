@@ -1,0 +1,1 @@
+"""What the results say: statistics, the study's claims, the answer, tables."""

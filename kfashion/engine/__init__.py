@@ -1,0 +1,1 @@
+"""How models train: callbacks, the compiled JAX path, KerasTuner's distributed mode."""

@@ -1,0 +1,1 @@
+"""The sweep's KerasTuner parts and what a finished sweep exports."""

@@ -1,0 +1,1 @@
+"""The report's sections, figures and model cards."""
