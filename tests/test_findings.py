@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from kfashion import baseline, config, report
-from kfashion.analysis import findings, stats
+from kfashion.analysis import claims, findings, stats, sweep_claims, transfer_claims
 from kfashion.core.files import write_json
 from kfashion.rendering import plots, sections
 
@@ -25,10 +25,10 @@ def test_verdicts_are_three_way_and_follow_the_p_value():
     assert stats.verdict(0.2, None, +1) == stats.NOT_RESOLVED  # one seed: no test
     assert stats.verdict(0.2, 0.01, -1, sides=True) == stats.HIGHER
     assert stats.verdict(-0.2, 0.01, +1, sides=True) == stats.LOWER
-    assert findings.combine([stats.REPRODUCED, stats.NOT_RESOLVED]) == stats.NOT_RESOLVED
-    assert findings.combine([stats.REPRODUCED, stats.CONTRADICTED]) == stats.CONTRADICTED
-    assert findings.combine([stats.HIGHER]) == stats.HIGHER
-    assert findings.combine([stats.HIGHER, stats.LOWER]) == stats.CONTRADICTED
+    assert claims.combine([stats.REPRODUCED, stats.NOT_RESOLVED]) == stats.NOT_RESOLVED
+    assert claims.combine([stats.REPRODUCED, stats.CONTRADICTED]) == stats.CONTRADICTED
+    assert claims.combine([stats.HIGHER]) == stats.HIGHER
+    assert claims.combine([stats.HIGHER, stats.LOWER]) == stats.CONTRADICTED
 
 
 def test_band_claims_say_which_side_they_missed_on():
@@ -56,13 +56,13 @@ def test_mean_interval_and_p_value_match_scipy():
 
 def test_holm_adjusts_a_family_and_can_undo_a_lone_verdict():
     assert stats.holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
-    family = [findings.comparison(f"c{k}", [0.1, 0.3, 0.2, 0.25], +1) for k in range(6)]
+    family = [claims.comparison(f"c{k}", [0.1, 0.3, 0.2, 0.25], +1) for k in range(6)]
     assert family[0]["p_value"] < 0.05  # alone, each would be reproduced
-    assert findings.settle(family) == {"size": 6}
+    assert claims.settle(family) == {"size": 6}
     assert all(c["p_holm"] >= c["p_value"] for c in family)
     assert [c["verdict"] for c in family] == [stats.NOT_RESOLVED] * 6
-    lone = [findings.comparison("c", [0.1, 0.3, 0.2, 0.25], +1)]
-    findings.settle(lone)
+    lone = [claims.comparison("c", [0.1, 0.3, 0.2, 0.25], +1)]
+    claims.settle(lone)
     assert lone[0]["verdict"] == stats.REPRODUCED
     assert lone[0]["ci_simultaneous"] == pytest.approx(lone[0]["ci95"])  # a family of one
 
@@ -102,8 +102,8 @@ def synthetic_sweep(loss, seeds=(0, 1, 2), curve=None, train=None, noise=None) -
 def judged(found: list[dict]) -> dict:
     """claim -> verdict, each claim's comparisons a family of their own."""
     for one in found:
-        findings.settle(one["comparisons"])
-        one["verdict"] = findings.combine([c["verdict"] for c in one["comparisons"]])
+        claims.settle(one["comparisons"])
+        one["verdict"] = claims.combine([c["verdict"] for c in one["comparisons"]])
     return {f["claim"]: f["verdict"] for f in found}
 
 
@@ -111,7 +111,7 @@ def test_trends_and_the_selection_follow_the_losses_of_every_seed():
     def loss(config, seed):  # falls with n, rises with p, a little noise per seed
         return 0.05 / np.log2(config["latent_dim"]) + 0.02 * config["dropout"] + 0.0001 * seed
 
-    found = judged(findings.sweep_claims(synthetic_sweep(loss)))
+    found = judged(sweep_claims.sweep_claims(synthetic_sweep(loss)))
     assert found["Loss falls as n grows"] == "reproduced"
     assert found["Loss rises with p"] == "reproduced"
     # p=0.0 beats the selection's p=0.1 in every seed
@@ -120,20 +120,20 @@ def test_trends_and_the_selection_follow_the_losses_of_every_seed():
     def best_at_the_selection(point, seed):
         return 0.03 + 0.01 * (point != config.REFERENCE_CHOICE) + 0.001 * seed * (seed - 1)
 
-    found = judged(findings.sweep_claims(synthetic_sweep(best_at_the_selection)))
+    found = judged(sweep_claims.sweep_claims(synthetic_sweep(best_at_the_selection)))
     assert found["Final selection n=64, p=0.1, batch 100, lr 1e-3, Adam"] == "reproduced"
 
     def flat(config, seed):  # no trend: the seeds disagree in sign
         return 0.03 + (0.001 if seed == 1 else -0.001) * np.log2(config["latent_dim"])
 
-    assert judged(findings.sweep_claims(synthetic_sweep(flat)))["Loss falls as n grows"] == (
+    assert judged(sweep_claims.sweep_claims(synthetic_sweep(flat)))["Loss falls as n grows"] == (
         "not resolved"
     )
 
     def rising(config, seed):
         return 0.01 * np.log2(config["latent_dim"]) + 0.0001 * seed
 
-    assert judged(findings.sweep_claims(synthetic_sweep(rising)))["Loss falls as n grows"] == (
+    assert judged(sweep_claims.sweep_claims(synthetic_sweep(rising)))["Loss falls as n grows"] == (
         "contradicted"
     )
 
@@ -145,7 +145,7 @@ def test_a_curve_that_gets_lower_sooner_is_the_one_that_descends():
         return list(np.linspace(2 * best, best, 10))
 
     sweep = synthetic_sweep(lambda config, seed: 0.03, curve=curve)
-    assert judged(findings.sweep_claims(sweep))["lr 1e-2 shows no clear descent"] == (
+    assert judged(sweep_claims.sweep_claims(sweep))["lr 1e-2 shows no clear descent"] == (
         "contradicted"
     )
 
@@ -154,7 +154,9 @@ def test_a_curve_that_gets_lower_sooner_is_the_one_that_descends():
         return list(scale * np.linspace(2 * best, best, 10))
 
     sweep = synthetic_sweep(lambda config, seed: 0.03, curve=slow)
-    assert judged(findings.sweep_claims(sweep))["lr 1e-2 shows no clear descent"] == ("reproduced")
+    assert judged(sweep_claims.sweep_claims(sweep))["lr 1e-2 shows no clear descent"] == (
+        "reproduced"
+    )
 
 
 def test_oscillation_is_read_from_the_step_noise_and_never_from_the_epochs():
@@ -163,18 +165,18 @@ def test_oscillation_is_read_from_the_step_noise_and_never_from_the_epochs():
             return [best * (1.2 if epoch % 2 else 1.0) for epoch in range(10)]
         return list(np.linspace(2 * best, best, 10))
 
-    found = findings.sweep_claims(synthetic_sweep(lambda c, s: 0.03, curve=up_and_down))
+    found = sweep_claims.sweep_claims(synthetic_sweep(lambda c, s: 0.03, curve=up_and_down))
     oscillates = next(f for f in found if f["claim"] == "lr 1e-2 oscillates")
     assert judged([oscillates])["lr 1e-2 oscillates"] == "not resolved"
-    assert findings.NOT_RECORDED in oscillates["comparisons"][0]["reason"]
+    assert claims.NOT_RECORDED in oscillates["comparisons"][0]["reason"]
 
     def noise(config, seed):
         return (0.05 + 0.005 * seed) if config["learning_rate"] == 1e-2 else 0.01
 
     sweep = synthetic_sweep(lambda c, s: 0.03, noise=noise)
-    assert judged(findings.sweep_claims(sweep))["lr 1e-2 oscillates"] == "reproduced"
+    assert judged(sweep_claims.sweep_claims(sweep))["lr 1e-2 oscillates"] == "reproduced"
     sweep = synthetic_sweep(lambda c, s: 0.03, noise=lambda c, s: 0.01 + 0.001 * s)
-    assert judged(findings.sweep_claims(sweep))["lr 1e-2 oscillates"] == "not resolved"
+    assert judged(sweep_claims.sweep_claims(sweep))["lr 1e-2 oscillates"] == "not resolved"
 
 
 def test_overfitting_is_a_growing_gap_not_a_rise_of_the_validation_loss():
@@ -187,13 +189,15 @@ def test_overfitting_is_a_growing_gap_not_a_rise_of_the_validation_loss():
         return list(np.linspace(val[0], (0.5 - 0.01 * seed) * val[0], len(val)))
 
     sweep = synthetic_sweep(lambda c, s: 0.03, curve=climbs_back, train=falls)
-    assert judged(findings.sweep_claims(sweep))["Batch 50 hints at overfitting"] == "reproduced"
+    assert judged(sweep_claims.sweep_claims(sweep))["Batch 50 hints at overfitting"] == "reproduced"
     # the training loss climbs back with the validation loss: the same gap, no overfitting
     sweep = synthetic_sweep(lambda c, s: 0.03, curve=climbs_back)
-    assert judged(findings.sweep_claims(sweep))["Batch 50 hints at overfitting"] == ("not resolved")
+    assert judged(sweep_claims.sweep_claims(sweep))["Batch 50 hints at overfitting"] == (
+        "not resolved"
+    )
     # runs of one epoch have no trend to measure: the claim says so, and nothing raises
     sweep = synthetic_sweep(lambda c, s: 0.03, curve=lambda config, seed, best: [best])
-    (found,) = [c for c in findings.sweep_claims(sweep) if c["claim"].startswith("Batch 50")]
+    (found,) = [c for c in sweep_claims.sweep_claims(sweep) if c["claim"].startswith("Batch 50")]
     assert "4 epochs or more" in found["comparisons"][0]["reason"]
 
 
@@ -210,18 +214,18 @@ def synthetic_transfer(accuracy) -> dict:
 
 def test_case_claims_need_their_test_not_just_their_mean():
     tie = synthetic_transfer({1: 0.911, 2: 0.81, 3: 0.912, 4: 0.70})
-    found = judged(findings.transfer_claims(tie))
+    found = judged(transfer_claims.transfer_claims(tie))
     assert found["Case 1 has the highest accuracy"] == "not resolved"  # a tie is no contradiction
     assert found["Case 2: about 80%"] == "reproduced"
     assert found["Case 3: about 88%"] == "not resolved"  # 91.2%: its interval straddles 91%
     assert found["Case 4: below 75%"] == "reproduced"
     assert found["Case 4 starts from a very high loss"] == "reproduced"
     clear = synthetic_transfer({1: 0.93, 2: 0.81, 3: 0.88, 4: 0.70})
-    found = judged(findings.transfer_claims(clear))
+    found = judged(transfer_claims.transfer_claims(clear))
     assert found["Case 1 has the highest accuracy"] == "reproduced"
     assert found["Case 3: about 88%"] == "reproduced"
     behind = synthetic_transfer({1: 0.85, 2: 0.70, 3: 0.93, 4: 0.80})
-    found = judged(findings.transfer_claims(behind))
+    found = judged(transfer_claims.transfer_claims(behind))
     assert found["Case 1 has the highest accuracy"] == "contradicted"
     assert found["Case 2: about 80%"] == "contradicted: lower"
     assert found["Case 3: about 88%"] == "contradicted: higher"
@@ -229,10 +233,12 @@ def test_case_claims_need_their_test_not_just_their_mean():
 
 
 def test_each_part_of_a_compound_claim_gets_its_own_verdict():
-    found = judged(findings.transfer_claims(synthetic_transfer({1: 0.85, 2: 0.7, 3: 0.9, 4: 0.6})))
+    found = judged(
+        transfer_claims.transfer_claims(synthetic_transfer({1: 0.85, 2: 0.7, 3: 0.9, 4: 0.6}))
+    )
     assert found["Confusion: case 1 the cleanest"] == "contradicted"  # case 3 is cleaner
     assert found["Confusion: case 4 the most confused"] == "reproduced"
-    sweep = judged(findings.sweep_claims(synthetic_sweep(lambda c, s: 0.03)))
+    sweep = judged(sweep_claims.sweep_claims(synthetic_sweep(lambda c, s: 0.03)))
     assert {"Batch 100 falls more steadily than 50", "Batch 150 falls more steadily than 50"} <= (
         set(sweep)
     )
@@ -249,9 +255,9 @@ def synthetic_labels() -> dict:
 
 
 def test_label_comparisons_say_who_is_ahead_only_where_the_adjusted_test_does():
-    rows = findings.label_comparisons(synthetic_labels())
-    findings.settle(rows)
-    assert {row["labels"]: findings.ahead(row) for row in rows} == {
+    rows = transfer_claims.label_comparisons(synthetic_labels())
+    claims.settle(rows)
+    assert {row["labels"]: transfer_claims.ahead(row) for row in rows} == {
         100: "case 1 ahead",
         "all": "not resolved",
     }
@@ -272,7 +278,7 @@ def test_judge_states_its_families_and_the_report_shows_both_p_values(tmp_path):
         0.65
     )
     text = "\n".join(sections.findings_section(judged_here))
-    assert "Holm" in text and "contradicted: higher" in text and findings.NOT_RECORDED in text
+    assert "Holm" in text and "contradicted: higher" in text and claims.NOT_RECORDED in text
 
 
 def test_baselines_choose_c_on_validation_and_keep_the_default_entry():
@@ -326,7 +332,7 @@ def test_a_sweep_whose_trials_all_failed_is_reported_not_judged(tmp_path):
     judged = json.loads((tmp_path / "findings.json").read_text())
     for found in judged["claims"]:
         assert found["verdict"] == "not resolved", found["claim"]
-    assert findings.NO_SEED in (tmp_path / "README.md").read_text()
+    assert claims.NO_SEED in (tmp_path / "README.md").read_text()
 
 
 def test_the_report_says_where_a_moved_run_was_made_and_which_versions_made_its_runs(

@@ -9,7 +9,7 @@ from test_readme import (
     shown,
 )
 
-from kfashion import report
+from kfashion.rendering import speed
 
 
 @pytest.fixture(scope="session")
@@ -55,7 +55,7 @@ def test_the_bench_records_what_its_speed_table_shows(quick_clone):
     rate = {name: run["images_per_second_median"] for name, run in runs.items()}
     ratio = rate["grid_all_joint"] / rate["classifier_plain_fit"]
     assert entry["ratios"]["grid_all_joint_over_plain_fit"] == pytest.approx(ratio)
-    shown = "\n".join(report.speed_section({"this machine": entry}))  # the README's block
+    shown = "\n".join(speed.speed_section({"this machine": entry}))  # the README's block
     median = runs["sweep_seed"]["seconds_median"]
     assert (
         f"| `sweep_seed` | a sweep seed (base point), alone in this process | {median:.1f}" in shown

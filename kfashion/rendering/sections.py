@@ -4,7 +4,8 @@ Every number comes from the JSON files the stages and `kfashion.analysis.finding
 nothing here judges a finding or computes a statistic beyond formatting it.
 """
 
-from kfashion.config import CASES, CLASS_NAMES, network
+from kfashion.analysis import transfer_claims
+from kfashion.config import CASES, CLASS_NAMES
 from kfashion.core.provenance import made_on
 
 
@@ -176,7 +177,7 @@ def transfer_section(
     out += ["", f"![curves]({figures['curves']})", "", f"![confusion]({figures['confusion']})", ""]
     pairs = []
     for case in sorted(transfer["cases"], key=int):
-        true, predicted, count = most_confused_pair(
+        true, predicted, count = transfer_claims.most_confused_pair(
             transfer["cases"][case]["confusion_matrix_all_seeds"]
         )
         pairs.append(f"case {case}: {true} taken for {predicted} ({count} times)")
@@ -313,15 +314,6 @@ def grid_section(found: dict) -> list[str]:
     return out + ["", f"![the grid]({found['figure']})", ""]
 
 
-def most_confused_pair(matrix) -> tuple[str, str, int]:
-    import numpy as np
-
-    matrix = np.array(matrix)
-    np.fill_diagonal(matrix, 0)
-    true, predicted = np.unravel_index(np.argmax(matrix), matrix.shape)
-    return CLASS_NAMES[true], CLASS_NAMES[predicted], int(matrix[true, predicted])
-
-
 def labels_section(efficiency: dict, comparisons: list[dict]) -> list[str]:
     settings, summary = efficiency["settings"], efficiency["test_accuracy"]
     counts = settings["labels"]
@@ -359,154 +351,6 @@ def labels_section(efficiency: dict, comparisons: list[dict]) -> list[str]:
             rows.append(row)
         out += table(["pair", *map(str, counts)], rows) + [""]
     return out + [f"![label efficiency]({efficiency['figure']})", ""]
-
-
-def sweep_section(sweep: dict) -> list[str]:
-    from kfashion.analysis.findings import points_of
-
-    settings = sweep["settings"]
-    out = [
-        "## The autoencoder sweep",
-        "",
-        f"{len(sweep['trials'])} points, one factor at a time around the base case, each "
-        f"trained with seeds {settings['seeds']} for {settings['epochs']} epochs on "
-        f"{settings['sizes']['train']:,} training images (validation "
-        f"{settings['sizes']['validation']:,}, test {settings['sizes']['test']:,}); objective "
-        f"{settings['objective']}; saved weights: {settings['saved_weights']}.",
-        "",
-    ]
-    factors = [f for f in dict.fromkeys(t["factor"] for t in sweep["trials"]) if f != "base"]
-    for factor in factors:
-        out += [f"### {factor}", ""]
-        rows = []
-        for value, trial in points_of(sweep, factor):
-            runs = trial["seeds"]
-            rows.append(
-                [
-                    value,
-                    f"{trial['best_val_loss']:.4f}" if trial["best_val_loss"] else "-",
-                    ", ".join(f"{r['best_val_loss']:.4f}" for r in runs if r["best_val_loss"]),
-                    f"{trial['test_mse']:.4f}" if trial["test_mse"] else "-",
-                    ", ".join(str(r["best_epoch"]) for r in runs),
-                    trial["status"],
-                ]
-            )
-        out += table(
-            [
-                factor,
-                "mean best validation loss",
-                "per seed",
-                "mean test MSE",
-                "epochs to best",
-                "status",
-            ],
-            rows,
-        )
-        if factor in sweep["figures"]:
-            out += ["", f"![{factor}]({sweep['figures'][factor]})"]
-        out.append("")
-    pca, chosen = sweep["pca_test_mse"], sweep["selected"]
-    latent = [(v, t) for v, t in points_of(sweep, "latent_dim") if t["test_mse"]]
-    if latent:
-        out += [
-            "### Autoencoder against PCA",
-            "",
-            f"Test MSE per latent size (mean over seeds), beside PCA with as many "
-            f"components (fitted on {sweep['pca_fit_images']:,} training images):",
-            "",
-        ]
-        out += table(
-            ["n", f"autoencoder (p={latent[0][1]['config']['dropout']})", "PCA"],
-            [[v, f"{t['test_mse']:.4f}", f"{pca[str(v)]:.4f}"] for v, t in latent],
-        )
-        out.append("")
-    n = chosen["config"]["latent_dim"]
-    out += [
-        f"The exported models are point {chosen['trial_id']} ({chosen['rule']}: "
-        f"{chosen['config']}), seed {chosen['seed']}, best epoch {chosen['best_epoch']}: test "
-        f"MSE {chosen['test_mse']:.4f}, against {pca[str(n)]:.4f} for PCA-{n}.",
-        "",
-    ]
-    for name in ("mse_vs_pca", "reconstructions"):
-        if name in sweep["figures"]:
-            out += [f"![{name}]({sweep['figures'][name]})", ""]
-    return out
-
-
-def architecture_section(variant: dict, folder: str) -> list[str]:
-    """The course network against the variant (`tune --factors architecture`); the grid of
-    transfer runs reports what each network's encoder gives a classifier."""
-    settings, pca = variant["settings"], variant["pca_test_mse"]
-    out = [
-        "## Architecture",
-        "",
-        f"`{variant['provenance']['command']}`: the course network against the linear_code "
-        "variant (`same` padding, a linear code, a 7x7 decoder with a 3x3 output convolution; "
-        f"`kfashion/models.py`), both without dropout, beside the base case; seeds "
-        f"{settings['seeds']}, {settings['epochs']} epochs on {settings['sizes']['train']:,} "
-        "training images.",
-        "",
-    ]
-    rows = [
-        [
-            network(t["config"]),
-            t["config"]["dropout"],
-            f"{t['parameters']:,}" if t["parameters"] else "-",
-            f"{t['best_val_loss']:.4f}" if t["best_val_loss"] else "-",
-            f"{t['test_mse']:.4f}" if t["test_mse"] else "-",
-            f"{pca[str(t['config']['latent_dim'])]:.4f}",
-            t["status"],
-        ]
-        for t in variant["trials"]
-    ]
-    out += table(
-        [
-            "network",
-            "dropout",
-            "parameters",
-            "mean best validation loss",
-            "mean test MSE",
-            "PCA test MSE",
-            "status",
-        ],
-        rows,
-    )
-    figures = variant["figures"]
-    out += [
-        "",
-        f"![architecture curves]({folder}/{figures['architecture']})",
-        "",
-        f"![reconstructions]({folder}/{figures['reconstructions']})",
-        "",
-    ]
-    return out
-
-
-def latent_section(latent: dict) -> list[str]:
-    settings = latent["settings"]
-    out = [
-        "## The latent space",
-        "",
-        f"The test images' codes in two dimensions, coloured by class: PCA of all of them, "
-        f"t-SNE (perplexity {settings['perplexity']}, seed {settings['seed']}) of a "
-        f"stratified {settings['tsne_images']:,}; then images decoded at {settings['steps']} "
-        "evenly spaced points on the line between two classes' mean codes.",
-        "",
-    ]
-    for encoder, numbers in latent["encoders"].items():
-        first, second = numbers["pca_explained_variance"]
-        out.append(
-            f"- `{encoder}`: the two principal components hold {first:.1%} and {second:.1%} of "
-            f"the codes' variance; t-SNE's final KL divergence {numbers['tsne_kl_divergence']:.2f}."
-        )
-    figures = latent["figures"]
-    return out + [
-        "",
-        f"![latent maps]({figures['maps']})",
-        "",
-        f"![latent paths]({figures['paths']})",
-        "",
-    ]
 
 
 def version_key(version: str) -> tuple:

@@ -1,0 +1,150 @@
+"""The report's sections on pretraining: the sweep, the architecture comparison, the latent
+space; Markdown lines rendered from each stage's JSON."""
+
+from kfashion.config import network
+from kfashion.rendering.sections import table
+
+
+def sweep_section(sweep: dict) -> list[str]:
+    from kfashion.analysis.sweep_claims import points_of
+
+    settings = sweep["settings"]
+    out = [
+        "## The autoencoder sweep",
+        "",
+        f"{len(sweep['trials'])} points, one factor at a time around the base case, each "
+        f"trained with seeds {settings['seeds']} for {settings['epochs']} epochs on "
+        f"{settings['sizes']['train']:,} training images (validation "
+        f"{settings['sizes']['validation']:,}, test {settings['sizes']['test']:,}); objective "
+        f"{settings['objective']}; saved weights: {settings['saved_weights']}.",
+        "",
+    ]
+    factors = [f for f in dict.fromkeys(t["factor"] for t in sweep["trials"]) if f != "base"]
+    for factor in factors:
+        out += [f"### {factor}", ""]
+        rows = []
+        for value, trial in points_of(sweep, factor):
+            runs = trial["seeds"]
+            rows.append(
+                [
+                    value,
+                    f"{trial['best_val_loss']:.4f}" if trial["best_val_loss"] else "-",
+                    ", ".join(f"{r['best_val_loss']:.4f}" for r in runs if r["best_val_loss"]),
+                    f"{trial['test_mse']:.4f}" if trial["test_mse"] else "-",
+                    ", ".join(str(r["best_epoch"]) for r in runs),
+                    trial["status"],
+                ]
+            )
+        out += table(
+            [
+                factor,
+                "mean best validation loss",
+                "per seed",
+                "mean test MSE",
+                "epochs to best",
+                "status",
+            ],
+            rows,
+        )
+        if factor in sweep["figures"]:
+            out += ["", f"![{factor}]({sweep['figures'][factor]})"]
+        out.append("")
+    pca, chosen = sweep["pca_test_mse"], sweep["selected"]
+    latent = [(v, t) for v, t in points_of(sweep, "latent_dim") if t["test_mse"]]
+    if latent:
+        out += [
+            "### Autoencoder against PCA",
+            "",
+            f"Test MSE per latent size (mean over seeds), beside PCA with as many "
+            f"components (fitted on {sweep['pca_fit_images']:,} training images):",
+            "",
+        ]
+        out += table(
+            ["n", f"autoencoder (p={latent[0][1]['config']['dropout']})", "PCA"],
+            [[v, f"{t['test_mse']:.4f}", f"{pca[str(v)]:.4f}"] for v, t in latent],
+        )
+        out.append("")
+    n = chosen["config"]["latent_dim"]
+    out += [
+        f"The exported models are point {chosen['trial_id']} ({chosen['rule']}: "
+        f"{chosen['config']}), seed {chosen['seed']}, best epoch {chosen['best_epoch']}: test "
+        f"MSE {chosen['test_mse']:.4f}, against {pca[str(n)]:.4f} for PCA-{n}.",
+        "",
+    ]
+    for name in ("mse_vs_pca", "reconstructions"):
+        if name in sweep["figures"]:
+            out += [f"![{name}]({sweep['figures'][name]})", ""]
+    return out
+
+
+def architecture_section(variant: dict, folder: str) -> list[str]:
+    """The course network against the variant (`tune --factors architecture`); the grid of
+    transfer runs reports what each network's encoder gives a classifier."""
+    settings, pca = variant["settings"], variant["pca_test_mse"]
+    out = [
+        "## Architecture",
+        "",
+        f"`{variant['provenance']['command']}`: the course network against the linear_code "
+        "variant (`same` padding, a linear code, a 7x7 decoder with a 3x3 output convolution; "
+        f"`kfashion/models.py`), both without dropout, beside the base case; seeds "
+        f"{settings['seeds']}, {settings['epochs']} epochs on {settings['sizes']['train']:,} "
+        "training images.",
+        "",
+    ]
+    rows = [
+        [
+            network(t["config"]),
+            t["config"]["dropout"],
+            f"{t['parameters']:,}" if t["parameters"] else "-",
+            f"{t['best_val_loss']:.4f}" if t["best_val_loss"] else "-",
+            f"{t['test_mse']:.4f}" if t["test_mse"] else "-",
+            f"{pca[str(t['config']['latent_dim'])]:.4f}",
+            t["status"],
+        ]
+        for t in variant["trials"]
+    ]
+    out += table(
+        [
+            "network",
+            "dropout",
+            "parameters",
+            "mean best validation loss",
+            "mean test MSE",
+            "PCA test MSE",
+            "status",
+        ],
+        rows,
+    )
+    figures = variant["figures"]
+    out += [
+        "",
+        f"![architecture curves]({folder}/{figures['architecture']})",
+        "",
+        f"![reconstructions]({folder}/{figures['reconstructions']})",
+        "",
+    ]
+    return out
+
+
+def latent_section(latent: dict) -> list[str]:
+    settings = latent["settings"]
+    out = [
+        "## The latent space",
+        "",
+        f"The test images' codes in two dimensions, coloured by class: PCA of all of them, "
+        f"t-SNE (perplexity {settings['perplexity']}, seed {settings['seed']}) of a "
+        f"stratified {settings['tsne_images']:,}; then, for each encoder with a decoder beside "
+        f"it, images decoded at {settings['steps']} evenly spaced points on the line between two "
+        "classes' mean codes.",
+        "",
+    ]
+    for encoder, numbers in latent["encoders"].items():
+        first, second = numbers["pca_explained_variance"]
+        out.append(
+            f"- `{encoder}`: the two principal components hold {first:.1%} and {second:.1%} of "
+            f"the codes' variance; t-SNE's final KL divergence {numbers['tsne_kl_divergence']:.2f}."
+        )
+    out.append("")
+    for name, figure in latent["figures"].items():  # no paths where no encoder has a decoder
+        out += [f"![latent {name}]({figure})", ""]
+    return out
