@@ -87,6 +87,7 @@ def grid_run(dataset, labels: str, case: int, recipe: str, rate: float, epochs: 
                 config.TRANSFER_BATCH_SIZE,
                 min_steps,
                 lambda cell: None,
+                None,
                 oracle=grid_tuner.GridOracle([cell]),
                 directory=folder,
                 project_name="grid",

@@ -97,6 +97,11 @@ def parse_args(argv):
         help="run cells in this many local worker processes (KerasTuner's distributed mode)",
     )
     parser.add_argument(
+        "--tensorboard",
+        help="also write TensorBoard logs to this folder: a run per run and phase, with its "
+        "cell's settings in the HParams dashboard",
+    )
+    parser.add_argument(
         "--overwrite",
         action="store_true",
         help="discard the runs already in this grid's groups (network and label count) first",
@@ -167,6 +172,7 @@ def worker_args(args) -> list[str]:
         "subset",
         "results",
         "directory",
+        "tensorboard",
     ):
         value = getattr(args, name)
         if value is not None:
@@ -270,6 +276,7 @@ def make_tuner(args, cells, main, encoders, dataset, results):
         args.batch_size,
         args.min_steps,
         saved_classifier(results, main),
+        args.tensorboard,
         oracle=GridOracle(cells),
         directory=args.directory,
         project_name=layout.GRID_PROJECT,
@@ -312,6 +319,8 @@ def main(argv=None) -> None:
     files = encoder_files(args, encoder_seeds)
     results = cli.writable_folder(args.results, "--results")
     cli.writable_folder(args.directory, "--directory")
+    if args.tensorboard:
+        cli.writable_folder(args.tensorboard, "--tensorboard")
 
     cells = grid.plan(
         list(files),

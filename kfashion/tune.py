@@ -229,6 +229,7 @@ def make_tuner(args, points, dataset, project_dir: Path):
         design=points,
         seeds=range(args.seeds),
         test_images=dataset.x_test,
+        tensorboard=args.tensorboard,
         oracle=DesignOracle(points),
         hypermodel=AutoencoderHyperModel(1 if sys.stdout.isatty() else 2, args.pretext),
         directory=str(project_dir.parent),
@@ -241,19 +242,15 @@ def make_tuner(args, points, dataset, project_dir: Path):
 def run_search(args, points, dataset, project_dir: Path, tuner=None):
     """Run (or resume) the KerasTuner search and return the tuner (`tuner`, or a new one: a
     chief's must be made once KerasTuner's variables say it is the chief)."""
-    import keras
-
     tuner = tuner or make_tuner(args, points, dataset, project_dir)
     if parallel.role() == "chief":  # it trains nothing: it hands out trials until all are done
         parallel.serve_oracle(tuner)
         return tuner
-    callbacks = [keras.callbacks.TensorBoard(args.tensorboard)] if args.tensorboard else []
     tuner.search(
         dataset.x_train,
         dataset.x_train,
         validation_data=(dataset.x_val, dataset.x_val),
         epochs=args.epochs,
-        callbacks=callbacks,
     )
     if parallel.role() == "single":
         # KerasTuner saves the oracle's state before it lets go of the trial that ends, so the

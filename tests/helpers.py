@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -48,6 +49,20 @@ def idx_bytes(array: np.ndarray) -> bytes:
 
 def write_idx_gz(path, array: np.ndarray) -> None:
     path.write_bytes(gzip.compress(idx_bytes(array), compresslevel=1))
+
+
+def tensorboard_tags(folder) -> dict:
+    """Each folder of TensorBoard event files under `folder` (relative) -> the tags they hold."""
+    from tensorboard.backend.event_processing import event_accumulator
+
+    out = {}
+    for events in Path(folder).rglob("events.out.tfevents.*"):
+        accumulator = event_accumulator.EventAccumulator(str(events))
+        accumulator.Reload()
+        found = accumulator.Tags()
+        tags = out.setdefault(str(events.parent.relative_to(folder)), set())
+        tags |= set(found["tensors"]) | set(found["scalars"])
+    return out
 
 
 def compile_settings(path) -> dict:

@@ -11,7 +11,7 @@ import textwrap
 import keras
 import numpy as np
 import pytest
-from helpers import run_on_jax
+from helpers import run_on_jax, tensorboard_tags
 
 from kfashion import data
 
@@ -108,7 +108,7 @@ SCRIPT = textwrap.dedent(
     history = compiled(diverging, x, x, epochs=3, callbacks=[keras.callbacks.TerminateOnNaN()])
     out["diverged"] = history.history["loss"]
 
-    small = ["--subset", "600", "--epochs", "2", "--seeds", "2"]
+    small = ["--subset", "600", "--epochs", "2", "--seeds", "2", "--tensorboard", "logs"]
     tune.main([*small, "--factors", "optimizer", "--select", "best", "--workers", "1",
                "--directory", "tuning", "--results", "results"])
     transfer.main([*small, "--cases", "1", "--results", "results"])
@@ -180,6 +180,19 @@ def test_both_stages_run_on_jax_and_their_models_load_on_tensorflow(on_jax):
     assert measured == pytest.approx(sweep["selected"]["test_mse"], rel=1e-4)
     transfer = json.loads((results / "transfer.json").read_text())
     assert transfer["provenance"]["backend"] == "jax" and len(transfer["runs"]) == 2
+
+
+def test_both_stages_log_each_run_to_tensorboard_on_jax(on_jax):
+    _, folder = on_jax
+    found = tensorboard_tags(folder / "logs")
+    runs = [
+        "trial0/seed0",
+        "trial1/seed1",
+        "transfer/runs/course/labelsall/case1_joint_enc0_seed1/all",
+    ]
+    for run in runs:  # seeds trained together in one program log apart, with their settings
+        assert {"_hparams_/session_start_info", "_hparams_/session_end_info"} <= found[run], run
+        assert "epoch_loss" in found[f"{run}/train"] and "epoch_loss" in found[f"{run}/validation"]
 
 
 def test_compilation_cache_counts_each_event_once_however_often_keras_is_loaded(tmp_path):

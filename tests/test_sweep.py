@@ -306,11 +306,10 @@ def test_a_lone_pending_seed_takes_the_compiled_path_where_epochs_compile(monkey
     monkeypatch.setattr(compiled_fit, "fit_seeds", fit_seeds)
     tuner = sweep.SweepTuner.__new__(sweep.SweepTuner)  # only what _train reads
     tuner.hypermodel = sweep.AutoencoderHyperModel(verbose=0)
-    tuner._deepcopy_callbacks = list
-    tuner._configure_tensorboard_dir = lambda *args, **kwargs: None
+    tuner.tensorboard = None
     trial = types.SimpleNamespace(hyperparameters=sweep.search_space(), trial_id="0")
     with pytest.raises(Compiled, match=r"\[2\]"):
-        next(tuner._train(trial, [2], [], ([],), {"epochs": 1}))
+        next(tuner._train(trial, [2], ([],), {"epochs": 1}))
 
 
 def test_a_worker_does_not_check_the_worker_count_it_was_not_given(monkeypatch):

@@ -412,7 +412,7 @@ def test_a_run_counts_as_done_only_at_the_rate_chosen_now_with_the_classifier_it
     cell = grid.Cell("course", "all", 2, "frozen", 0, (0,), search=False, rate=3e-3)
     saved = tmp_path / "models" / "classifier_case2.keras"
     tuner = grid_tuner.GridTuner(
-        {}, small_data, tmp_path, 1, 100, 10, lambda c: saved,
+        {}, small_data, tmp_path, 1, 100, 10, lambda c: saved, None,
         oracle=grid_tuner.GridOracle([cell]), directory=str(tmp_path), project_name="p",
     )  # fmt: skip
     path = layout.grid_run(tmp_path, cell, 0)

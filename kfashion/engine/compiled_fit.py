@@ -61,7 +61,7 @@ def check_supported(model, callbacks) -> None:
         if isinstance(callback, EPOCH_LEVEL):
             continue
         tensorboard = isinstance(callback, keras.callbacks.TensorBoard)
-        if tensorboard and callback.update_freq == "epoch" and not callback._profile_batch:
+        if tensorboard and callback.update_freq == "epoch":  # its batch hooks only profile
             continue
         overridden = [
             hook

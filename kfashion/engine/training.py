@@ -7,6 +7,7 @@ small convolutions. On JAX with an accelerator, whole epochs run as one program 
 """
 
 import contextlib
+import os
 
 import keras
 import numpy as np
@@ -21,6 +22,22 @@ def stop_on_ctrl_c():
     from kfashion.core.errors import stop_if_interrupted
 
     return keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: stop_if_interrupted())
+
+
+def tensorboard(log_dir: str | None, run: str, hyperparameters: dict) -> list:
+    """Callbacks that log one run to `log_dir/run` for TensorBoard, on every backend: its
+    curves per epoch (`keras.callbacks.TensorBoard`) and its hyperparameters for the HParams
+    dashboard (`tensorboard.plugins.hparams.api.KerasCallback`). None for no log.
+
+    KerasTuner's own (`Tuner._configure_tensorboard_dir`) gives a trial's executions separate
+    folders and HParams on TensorFlow only, and is not public API.
+    """
+    if log_dir is None:
+        return []
+    from tensorboard.plugins.hparams import api
+
+    folder = os.path.join(log_dir, run)
+    return [keras.callbacks.TensorBoard(folder), api.KerasCallback(folder, hyperparameters)]
 
 
 def build_before_fit(model, x, y) -> None:

@@ -143,16 +143,17 @@ def best_epoch_kept(epochs: int):
 
 
 def fit_phase(
-    model, rate, x, y, split: Split, epochs: int, batch_size: int, seed: int, verbose, codes=None
+    model, rate, x, y, split: Split, epochs, batch_size, seed, verbose, codes=None, logs=()
 ):
     """One phase of training `model` at learning rate `rate` (`compile_classifier`) on `x`
     (images, or their codes), validated on the split's validation images (or `codes`, theirs)
-    if it has any; its best epoch's weights are kept where the split says so. The model is
-    left compiled, with the optimizer state training left."""
+    if it has any; its best epoch's weights are kept where the split says so; `logs`: more
+    callbacks (TensorBoard's). The model is left compiled, with the optimizer state training
+    left."""
     import keras
 
     compile_classifier(model, rate, steps(len(y), batch_size, epochs))
-    options = {"callbacks": [training.stop_on_ctrl_c()]}
+    options = {"callbacks": [*logs, training.stop_on_ctrl_c()]}
     if split.x_val is not None:
         options["validation_data"] = (split.x_val if codes is None else codes, split.y_val)
         if split.keep_best:
@@ -170,15 +171,29 @@ def codes_of(encoder, x):
     return encoder.predict(x, batch_size=config.EVAL_BATCH_SIZE, verbose=0)
 
 
-def train(template, case_number, recipe, rate, seed, split, epochs, batch_size, probe, verbose=0):
+def train(
+    template,
+    case_number,
+    recipe,
+    rate,
+    seed,
+    split,
+    epochs,
+    batch_size,
+    probe,
+    verbose=0,
+    logs=None,
+):
     """Train one run: case `case_number` by `recipe` (`config.RECIPES`) at learning rate `rate`,
-    `epochs` in all, on `split`; `probe`: the images the diagnostics read (`probe_images`).
+    `epochs` in all, on `split`; `probe`: the images the diagnostics read (`probe_images`);
+    `logs`: phase name ("head" or "all") -> its TensorBoard callbacks, or None.
 
     Returns:
         (the trained classifier, a record of its curves, best epoch, validation accuracy and
         seconds, and what training did to its encoder).
     """
     head_epochs, joint_epochs = config.RECIPES[recipe].phases(epochs)
+    logs = logs or (lambda phase: [])
     classifier = make_classifier(template, case_number, seed, train_encoder=not head_epochs)
     before = before_training(classifier, probe)
     start = time.perf_counter()
@@ -196,6 +211,7 @@ def train(template, case_number, recipe, rate, seed, split, epochs, batch_size, 
             seed,
             verbose,
             codes=codes_of(encoder, split.x_val),
+            logs=logs("head"),
         )
     if joint_epochs:  # every layer
         classifier.get_layer("encoder").trainable = True
@@ -209,6 +225,7 @@ def train(template, case_number, recipe, rate, seed, split, epochs, batch_size, 
             batch_size,
             seed,
             verbose,
+            logs=logs("all"),
         )
         curves = {name: curves.get(name, []) + values for name, values in more.items()}
     else:
@@ -243,10 +260,10 @@ def record_of(curves: dict, phases: tuple, split: Split, start: float) -> dict:
     return record
 
 
-def train_together(template, case_number, rate, seeds, split, epochs, batch_size, probe):
+def train_together(template, case_number, rate, seeds, split, epochs, batch_size, probe, logs):
     """The joint recipe's runs of `seeds` in one compiled program (`compiled_fit.fit_seeds`,
     JAX on an accelerator), each still its own run; the split must validate and keep the best
-    epoch.
+    epoch. `logs`: seed -> its TensorBoard callbacks.
 
     Returns:
         [(classifier, record)] in the order of `seeds`.
@@ -267,7 +284,7 @@ def train_together(template, case_number, rate, seeds, split, epochs, batch_size
         batch_size=batch_size,
         epochs=epochs,
         validation_data=(split.x_val, split.y_val),
-        callbacks=[[best_epoch_kept(epochs), training.stop_on_ctrl_c()] for _ in seeds],
+        callbacks=[[*logs(s), best_epoch_kept(epochs), training.stop_on_ctrl_c()] for s in seeds],
     )
     out = []
     for classifier, history, before in zip(classifiers, histories, befores, strict=True):

@@ -11,6 +11,7 @@ ends (`layout.grid_run`), so a grid resumes from its records even without KerasT
 
 import dataclasses
 import time
+from pathlib import Path
 
 import keras
 import keras_tuner
@@ -103,13 +104,17 @@ class GridTuner(keras_tuner.Tuner):
         results: the results folder the run records go to.
         epochs, batch_size, min_steps: every run's.
         saved: cell -> where its first seed's classifier is saved, or None.
+        tensorboard: a folder for TensorBoard logs, one run per run and phase, laid out as
+            the results' run records are, or None.
     """
 
-    def __init__(self, encoders, dataset, results, epochs, batch_size, min_steps, saved, **kw):
+    def __init__(
+        self, encoders, dataset, results, epochs, batch_size, min_steps, saved, tensorboard, **kw
+    ):
         super().__init__(**kw)
         self.encoders, self.dataset, self.results = encoders, dataset, results
         self.epochs, self.batch_size, self.min_steps = epochs, batch_size, min_steps
-        self.saved = saved
+        self.saved, self.tensorboard = saved, tensorboard
         self.probe = cases.probe_images(dataset)
         self._asked_in_vain = False
 
@@ -148,6 +153,12 @@ class GridTuner(keras_tuner.Tuner):
         score = "val_accuracy" if cell.search else "split_val_accuracy"
         return {OBJECTIVE.name: float(np.mean([r[score] for r in records]))}
 
+    def _logs(self, cell: Cell, seed: int, phase: str = "all") -> list:
+        """One run's TensorBoard callbacks (`training.tensorboard`), for one of its phases."""
+        run = layout.grid_run(Path(), cell, seed).with_suffix("") / phase
+        values = {**cell.values(), "seed": seed}
+        return training.tensorboard(self.tensorboard, str(run), values)
+
     def _train(self, cell: Cell, seeds):
         """Yield (seed, trained classifier, record) for each seed of `seeds`."""
         first = min(self.encoders[cell.network])
@@ -166,6 +177,7 @@ class GridTuner(keras_tuner.Tuner):
                 self.epochs,
                 self.batch_size,
                 self.probe,
+                lambda seed: self._logs(cell, seed),
             )
             for seed, (classifier, record) in zip(seeds, trained, strict=True):
                 yield seed, classifier, self._record(cell, seed, classifier, record, digest)
@@ -187,6 +199,7 @@ class GridTuner(keras_tuner.Tuner):
                 self.batch_size,
                 self.probe,
                 verbose=cases.verbosity() if cell.labels == ALL else 0,
+                logs=lambda phase, seed=seed: self._logs(cell, seed, phase),
             )
             yield seed, classifier, self._record(cell, seed, classifier, record, digest)
 

@@ -117,12 +117,15 @@ class SweepTuner(keras_tuner.Tuner):
         seeds: the seeds every point is trained with.
         test_images: scored once per seed, with the best epoch's weights, for the record;
             nothing is chosen by them.
+        tensorboard: a folder for TensorBoard logs, one run per seed (`trial<T>/seed<S>`), or
+            None.
         **kwargs: as for `keras_tuner.Tuner`.
     """
 
-    def __init__(self, design, seeds, test_images, **kwargs):
+    def __init__(self, design, seeds, test_images, tensorboard=None, **kwargs):
         super().__init__(**kwargs)
         self.design, self.seeds, self.test_images = design, list(seeds), test_images
+        self.tensorboard = tensorboard
 
     def _say(self, trial_id, text: str) -> None:
         print(f"trial {trial_id}/{len(self.design)} {text}", flush=True)
@@ -139,10 +142,10 @@ class SweepTuner(keras_tuner.Tuner):
         self._say(trial.trial_id, f"ended: {ended.status}{score}")
 
     @user_errors_end_the_search
-    def run_trial(self, trial, *args, callbacks=(), **kwargs):
+    def run_trial(self, trial, *args, callbacks=(), **kwargs):  # callbacks: the seeds' own
         folder = self.get_trial_dir(trial.trial_id)
         pending = [s for s in self.seeds if not self._done(folder, s)]
-        for seed, model, history, seconds in self._train(trial, pending, callbacks, args, kwargs):
+        for seed, model, history, seconds in self._train(trial, pending, args, kwargs):
             record = self._record(trial, seed, model, history, seconds)
             write_json(layout.seed_record(folder, seed), record)  # last: the seed is now done
             self._say(trial.trial_id, describe_seed(record))
@@ -161,15 +164,15 @@ class SweepTuner(keras_tuner.Tuner):
             return False
         return bool(record.get("diverged")) or layout.saved_seed(folder, seed) is not None
 
-    def _callbacks(self, trial, seed: int, callbacks, epochs: int) -> list:
-        callbacks = self._deepcopy_callbacks(list(callbacks))  # KerasTuner's own helpers:
-        self._configure_tensorboard_dir(callbacks, trial, execution=seed)  # a log per seed
+    def _callbacks(self, trial, seed: int, epochs: int) -> list:
+        run = f"trial{trial.trial_id}/seed{seed}"
+        logs = training.tensorboard(self.tensorboard, run, trial.hyperparameters.values)
         best = keras.callbacks.EarlyStopping(  # never stops: it keeps the best epoch's weights
             OBJECTIVE.name, patience=epochs, restore_best_weights=True
         )
-        return [*callbacks, keras.callbacks.TerminateOnNaN(), best, training.stop_on_ctrl_c()]
+        return [*logs, keras.callbacks.TerminateOnNaN(), best, training.stop_on_ctrl_c()]
 
-    def _train(self, trial, seeds, callbacks, args, kwargs):
+    def _train(self, trial, seeds, args, kwargs):
         """Yield (seed, trained model, History, seconds) for each seed: one after another, each
         in its own `fit`; where whole epochs compile (JAX on an accelerator), all together in
         one program (`kfashion.engine.compiled_fit`)."""
@@ -187,7 +190,7 @@ class SweepTuner(keras_tuner.Tuner):
                 batch_size=choose(hp, "batch_size"),
                 epochs=kwargs["epochs"],
                 validation_data=kwargs.get("validation_data"),
-                callbacks=[self._callbacks(trial, s, callbacks, kwargs["epochs"]) for s in seeds],
+                callbacks=[self._callbacks(trial, s, kwargs["epochs"]) for s in seeds],
                 verbose=self.hypermodel.verbose,
             )
             seconds = (time.perf_counter() - start) / len(seeds)
@@ -199,7 +202,7 @@ class SweepTuner(keras_tuner.Tuner):
             keras.backend.clear_session()  # the previous seed's model is done with
             start = time.perf_counter()
             model = self.hypermodel.build(hp, seed)
-            own = self._callbacks(trial, seed, callbacks, kwargs["epochs"])
+            own = self._callbacks(trial, seed, kwargs["epochs"])
             history = self.hypermodel.fit(hp, model, *args, **{**kwargs, "callbacks": own})
             yield seed, model, history, time.perf_counter() - start
 
