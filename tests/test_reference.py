@@ -149,6 +149,20 @@ def test_committed_model_cards_are_what_the_json_renders():
         assert (folder / "models" / "README.md").read_text() == model_card.render(folder)
 
 
+def test_the_model_card_has_its_metadata_and_one_entry_per_distinct_model():
+    card = (REFERENCE / "models" / "README.md").read_text()
+    header = card.split("---\n")[1]
+    assert "library_name: keras" in header and "license: mit" in header
+    assert "metrics: [{type: accuracy, value: 0.9108}]" in header  # case 1, its seed 0
+    assert "| 9 | Ankle boot |" in card and "output logits" in card
+    assert "## `encoder.keras` = `encoder_seed0.keras`" in card  # the same weights twice
+    assert card.count("## `encoder_seed0.keras`") == 0
+    for path in sorted((REFERENCE / "models").glob("*.keras")):
+        model = keras.saving.load_model(path, compile=False)
+        assert f"; {model.count_params():,} parameters." in card, path.name
+        assert f"`{path.name}`: `{hashlib.sha256(path.read_bytes()).hexdigest()}`" in card
+
+
 def test_committed_tables_are_what_the_json_renders():
     present = [entry for entry in tables.TABLES if (REFERENCE / entry[0]).exists()]
     assert len(present) >= 3  # sweep, transfer, label efficiency (the grid's from its run on)

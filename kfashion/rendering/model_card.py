@@ -2,22 +2,30 @@
 
 Rendered by `python -m kfashion.report` into `models/README.md` from the JSON beside the models
 (`sweep.json` for the autoencoder, encoder and decoder, `transfer.json` for the classifiers),
-never typed by hand: for each file its kind, input and output shapes, test score, the seed it
-holds, the command and versions that made it, and three lines of code to use it.
+never typed by hand, in the Hugging Face convention: a YAML header (library, license, dataset,
+each model's test score), what the inputs and outputs are, the class names, intended use and
+limitations; then for each distinct model (one saved under two names is one entry) its kind,
+shapes, parameters, test score, seed, the command and versions that made it, each file's
+SHA-256, and a few lines of code to use it.
 """
 
+import hashlib
+import io
+import zipfile
 from pathlib import Path
 
-from kfashion.config import IMAGE_SHAPE, NUM_CLASSES
+from kfashion.config import CLASS_NAMES, IMAGE_SHAPE, NUM_CLASSES
 from kfashion.core import layout
-from kfashion.core.files import read_json
+from kfashion.core.files import file_digest, read_json
+from kfashion.rendering.sections import table
 
 IMAGES = f"(None, {', '.join(map(str, IMAGE_SHAPE))})"
 USE = {  # the third line of code, by kind; images are float32 in [0, 1]
     "autoencoder": "reconstructions = model.predict(images)  # images: {inputs} -> {outputs}",
     "encoder": "codes = model.predict(images)  # images: {inputs} -> codes: {outputs}",
     "decoder": "images = model.predict(codes)  # codes: {inputs} -> images: {outputs}",
-    "classifier": "classes = model.predict(images).argmax(axis=1)  # images: {inputs}",
+    "classifier": "logits = model.predict(images)  # images: {inputs} -> logits: {outputs}\n"
+    "classes = logits.argmax(axis=1)",
 }
 
 
@@ -28,7 +36,8 @@ def made_by(stage: dict) -> str:
 
 
 def describe(sweep: dict | None, transfer: dict | None) -> dict:
-    """file name -> (what it is, input shape, output shape, test score, seed, made by)."""
+    """file name -> (kind, what it is, input shape, output shape, test score, seed, the stage's
+    JSON, and (metric, value) of this model's own test score, or None)."""
     found = {}
     if sweep:
         chosen = sweep["selected"]
@@ -46,12 +55,13 @@ def describe(sweep: dict | None, transfer: dict | None) -> dict:
         }
         for kind, path in chosen["models"].items():
             what = f"the sweep's selected {kind} ({chosen['rule']}: {config})"
-            found[Path(path).name] = (kind, what, *shapes[kind], score, chosen["seed"], sweep)
+            mse = ("mse", chosen["test_mse"]) if kind == "autoencoder" else None
+            found[Path(path).name] = (kind, what, *shapes[kind], score, chosen["seed"], sweep, mse)
         runs = {run["seed"]: run for run in point["seeds"]}
         for seed, path in chosen.get("encoder_seeds", {}).items():  # every pretraining seed's
             what = f"the selected point's encoder of pretraining seed {seed} ({config})"
             score = f"test MSE {runs[int(seed)]['test_mse']:.4f} (its autoencoder, this seed)"
-            found[Path(path).name] = ("encoder", what, *shapes["encoder"], score, seed, sweep)
+            found[Path(path).name] = ("encoder", what, *shapes["encoder"], score, seed, sweep, None)
     if transfer:
         seed = transfer["settings"]["seeds"][0]  # the saved classifiers' seed
         for case, name in transfer["models"].items():
@@ -69,9 +79,52 @@ def describe(sweep: dict | None, transfer: dict | None) -> dict:
             )
             what = f"classifier, case {case}: {entry['label']}, with a Dense({NUM_CLASSES}) head"
             outputs = f"(None, {NUM_CLASSES})"
-            row = ("classifier", what, IMAGES, outputs, score, seed, transfer)
+            row = ("classifier", what, IMAGES, outputs, score, seed, transfer, ("accuracy", mine))
             found[Path(name.split()[0]).name] = row
     return found
+
+
+def identity(path: Path) -> str | None:
+    """SHA-256 of what a `.keras` file holds, not when it was saved: its configuration and
+    weights (two saves of one model differ only in `metadata.json`); None if unreadable."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            held = archive.read("config.json") + archive.read("model.weights.h5")
+    except (OSError, KeyError, zipfile.BadZipFile):
+        return None
+    return hashlib.sha256(held).hexdigest()
+
+
+def parameters(path: Path) -> int:
+    """The model's weights (its layers', not its optimizer's), counted in its archive."""
+    import h5py
+
+    with zipfile.ZipFile(path) as archive:
+        weights = h5py.File(io.BytesIO(archive.read("model.weights.h5")), "r")
+    sizes = []
+    weights["layers"].visititems(lambda _, item: sizes.append(getattr(item, "size", 0)))
+    return int(sum(sizes))
+
+
+def metadata(models: list[tuple]) -> list[str]:
+    """The card's YAML header, in the Hugging Face convention: library, license, dataset, and
+    each model's test score as a model-index entry."""
+    out = ["---", "library_name: keras", "license: mit", "datasets:", "- fashion_mnist"]
+    out += ["tags:", "- keras", "- fashion-mnist", "- autoencoder", "- transfer-learning"]
+    out += ["model-index:"]
+    for names, (kind, _, _, _, _, _, _, metric) in models:
+        if metric is None:
+            continue
+        name, value = metric
+        task = "image-classification" if kind == "classifier" else "image-to-image"
+        out += [
+            f"- name: {names[0].removesuffix('.keras')}",
+            "  results:",
+            f"  - task: {{type: {task}}}",
+            "    dataset: {name: Fashion-MNIST, type: fashion_mnist, split: test}",
+            f"    metrics: [{{type: {name}, value: {value:.4f}}}]",
+        ]
+    return out + ["---", ""]
 
 
 def render(folder: Path) -> str | None:
@@ -85,31 +138,59 @@ def render(folder: Path) -> str | None:
         for name in (layout.SWEEP, layout.TRANSFER)
     )
     known = describe(sweep, transfer)
+    same = {}  # one model saved under several names: one entry
+    for path in files:
+        same.setdefault(identity(path) or path.name, []).append(path)
+    described = [
+        ([p.name for p in paths], known[paths[0].name])
+        for paths in same.values()
+        if paths[0].name in known
+    ]
     out = [
+        *metadata(described),
         "# Models",
         "",
         "Generated by `python -m kfashion.report` from the JSON files of the folder above; do "
-        "not edit by hand. Each file is a Keras 3 `.keras` archive that loads without kfashion "
-        "(TensorFlow or JAX backend); images are float32 in [0, 1], shape (n, 28, 28, 1).",
+        "not edit by hand. Each file is a Keras 3 `.keras` archive that loads with "
+        "`keras.saving.load_model` without kfashion, on the TensorFlow, JAX or PyTorch backend.",
+        "",
+        "- Input: grayscale images of 28 x 28 pixels, float32 in [0, 1] (the bytes of "
+        "Fashion-MNIST divided by 255), shape (n, 28, 28, 1).",
+        "- The classifiers output logits, one per class; `keras.ops.softmax` of them gives "
+        "probabilities. The classes:",
+        "",
+        *table(["label", "class"], [[k, name] for k, name in enumerate(CLASS_NAMES)]),
+        "",
+        "- Intended use: teaching and research on what pretraining gives a small convolutional "
+        "network, on Fashion-MNIST (the study in the folder above).",
+        "- Limitations: trained on 50,000 Fashion-MNIST training images only, centred and "
+        "upright 28 x 28 product photos on a black ground; other images (photographs, other "
+        "sizes, colour) are outside what these models saw. The scores are on Fashion-MNIST's "
+        "test split, which chose nothing; one seed's number differs from another's (the "
+        "spread beside it).",
         "",
     ]
-    for path in files:
-        out += [f"## `{path.name}`", ""]
-        if path.name not in known:
+    for paths in same.values():
+        names = " = ".join(f"`{p.name}`" for p in paths)
+        out += [f"## {names}", ""]
+        if len(paths) > 1:
+            out += ["One model saved under these names.", ""]
+        if paths[0].name not in known:
             out += ["Not described by this folder's JSON files.", ""]
             continue
-        kind, what, inputs, outputs, score, seed, stage = known[path.name]
+        kind, what, inputs, outputs, score, seed, stage, _ = known[paths[0].name]
         out += [
             f"- What: {what}.",
-            f"- Input {inputs}, output {outputs}.",
+            f"- Input {inputs}, output {outputs}; {parameters(paths[0]):,} parameters.",
             f"- Test score: {score}.",
             f"- Seed: {seed}, its best epoch's weights.",
             f"- Made by {made_by(stage)}.",
+            *(f"- SHA-256 of `{p.name}`: `{file_digest(p)}`." for p in paths),
             "",
             "```python",
             "import keras",
             "",
-            f'model = keras.saving.load_model("{path.name}")',
+            f'model = keras.saving.load_model("{paths[0].name}")',
             USE[kind].format(inputs=inputs, outputs=outputs),
             "```",
             "",
