@@ -357,7 +357,9 @@ def main(argv=None) -> None:
         if card:
             outputs[layout.model_card(folder)] = card
     for source, table, rows in tables.TABLES:
-        if (results / source).exists():
+        if source == layout.FINDINGS and judged is not None:  # as judged now, not as it was
+            outputs[results / table] = tables.csv_text(rows(judged))
+        elif (results / source).exists():
             with reading(results / source):
                 outputs[results / table] = tables.csv_text(rows(read_json(results / source)))
     readme = PROJECT / "README.md"

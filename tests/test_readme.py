@@ -246,6 +246,19 @@ def test_findings_and_report_of_a_one_seed_run(clone):
         assert "## Beside the reference run" in report
 
 
+def test_a_new_run_tables_say_when_each_run_started_and_ended(clone):
+    import csv
+    import datetime
+
+    for name in ("sweep.csv", "grid.csv"):
+        with open(clone["path"] / "results" / name) as handle:
+            rows = list(csv.DictReader(handle))
+        assert rows, name
+        for row in rows:
+            started, ended = (datetime.datetime.fromisoformat(row[k]) for k in ("started", "ended"))
+            assert ended.tzinfo is not None and 0 <= (ended - started).total_seconds() < 3600
+
+
 def test_label_efficiency_architecture_and_latent_outputs(clone):
     efficiency = results(clone, "label_efficiency.json")
     assert efficiency["settings"]["labels"] == [50, "all"]

@@ -49,5 +49,40 @@ def test_a_row_per_run_with_the_numbers_of_the_json(tabled):
     label_table = rows(tabled / "label_efficiency.csv")
     for case, by_count in efficiency["test_accuracy"].items():
         for count, cell in by_count.items():
-            mine = [r for r in label_table if (r["case"], r["labels"]) == (case, count)]
+            every = str(count == "all")
+            mine = [
+                r
+                for r in label_table
+                if r["case"] == case
+                and r["all_labels"] == every
+                and (count == "all" or r["labels"] == str(count))
+            ]
             assert [float(r["test_accuracy"]) for r in mine] == cell["per_seed"]
+
+
+KEYS = {  # each table's columns that name one row
+    "sweep.csv": ["trial_id", "seed"],
+    "history.csv": ["trial_id", "seed", "epoch", "measure"],
+    "transfer.csv": ["case", "seed"],
+    "label_efficiency.csv": ["case", "labels", "seed"],
+    "grid.csv": ["network", "labels", "case", "recipe", "encoder_seed", "seed"],
+    "answer.csv": ["family", "network", "labels", "recipe"],
+    "findings.csv": ["claim", "comparison"],
+}
+
+
+def test_every_table_loads_with_pandas_in_one_vocabulary():
+    pandas = pytest.importorskip("pandas")
+    loaded = {name: pandas.read_csv(REFERENCE / name) for name in KEYS}
+    for name, table in loaded.items():
+        assert len(table) and not table.duplicated(KEYS[name]).any(), name
+    grid, transfer = loaded["grid.csv"], loaded["transfer.csv"]
+    assert list(transfer.columns) == list(grid.columns)  # the same words for the same runs
+    for table in (grid, transfer, loaded["label_efficiency.csv"], loaded["answer.csv"]):
+        assert table["labels"].dtype == "int64" and table["all_labels"].dtype == "bool"
+        assert (table.loc[table["all_labels"], "labels"] == 50_000).all()
+    random = grid["encoder"] == "random"
+    assert grid.loc[random, "encoder_seed"].isna().all()  # no -1 standing for "none"
+    assert (grid.loc[~random, "encoder_seed"] >= 0).all()
+    assert set(grid["status"]) == {"completed"} and grid["test_accuracy"].dtype == "float64"
+    assert set(loaded["sweep.csv"]["status"]) <= {"completed", "diverged"}

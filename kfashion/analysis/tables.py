@@ -1,12 +1,25 @@
-"""Tables of every run beside the JSON, one row per sweep seed or transfer run, as CSV, so
-`pandas.read_csv("results/sweep.csv")` loads the whole sweep in one line. Rendered from the
-stages' JSON by `python -m kfashion.report`, like the report itself."""
+"""Tables beside the JSON, as CSV, in one vocabulary: the same column name for the same thing
+in every table, label counts as numbers (`all_labels` says where a run had every label), an
+empty cell where a run has no value (a random encoder's `encoder_seed`), each run's status and,
+where its record has them, its start and end. `pandas.read_csv("results/grid.csv")` loads the
+whole grid in one line. Rendered from the stages' JSON by `python -m kfashion.report`, like the
+report itself: a row per sweep seed (`sweep.csv`), per transfer run (`grid.csv`, and its views
+`transfer.csv` and `label_efficiency.csv`), per epoch of every run with curves (`history.csv`),
+per comparison of the answer (`answer.csv`) and of the findings (`findings.csv`)."""
 
 import csv
+import datetime
 import io
 
-from kfashion.config import CASES, FACTORS, setting
+from kfashion.config import CASES, FACTORS, setting, train_split_size
 from kfashion.core import layout
+
+RUN_COLUMNS = (
+    "network", "labels", "all_labels", "case", "encoder", "encoder_trained", "recipe",
+    "encoder_seed", "seed", "status", "learning_rate", "train_images", "best_epoch",
+    "val_accuracy", "test_accuracy", "test_loss", "dead_code_units_before",
+    "dead_code_units_after", "encoder_weight_change", "seconds", "started", "ended",
+)  # fmt: skip
 
 
 def csv_text(rows: list[dict]) -> str:
@@ -16,6 +29,29 @@ def csv_text(rows: list[dict]) -> str:
     writer.writeheader()
     writer.writerows(rows)
     return text.getvalue()
+
+
+def times(record: dict) -> dict:
+    """When a run started and ended (UTC), where its record says when it ended; else blank."""
+    if "ended" not in record:
+        return {"started": "", "ended": ""}
+    ended = datetime.datetime.fromisoformat(record["ended"])
+    started = ended - datetime.timedelta(seconds=round(record["seconds"]))
+    return {"started": started.isoformat(), "ended": record["ended"]}
+
+
+def labels(count, subset) -> dict:
+    """A label count as a number: every label of the training split where it is "all"."""
+    every = count == "all"
+    return {"labels": train_split_size(subset) if every else int(count), "all_labels": every}
+
+
+def case(number: int) -> dict:
+    return {
+        "case": number,
+        "encoder": "pretrained" if CASES[number].pretrained else "random",
+        "encoder_trained": CASES[number].train_encoder,
+    }
 
 
 def sweep_rows(sweep: dict) -> list[dict]:
@@ -30,70 +66,129 @@ def sweep_rows(sweep: dict) -> list[dict]:
                     "factor": trial["factor"],
                     **settings,
                     "seed": run["seed"],
+                    "status": "diverged" if run["diverged"] else "completed",
+                    "diverged": run["diverged"] or "",
                     "epochs": len(run["history"].get("loss", [])),
                     "best_epoch": run["best_epoch"],
                     "best_val_loss": run["best_val_loss"],
                     "test_mse": run["test_mse"],
-                    "diverged": run["diverged"] or "",
                     "parameters": run["parameters"],
                     "seconds": round(run["seconds"], 2),
+                    **times(run),
                 }
             )
     return rows
 
 
-def _case(case: int) -> dict:
-    return {
-        "case": case,
-        "encoder": "pretrained" if CASES[case].pretrained else "random",
-        "encoder_trained": CASES[case].train_encoder,
-    }
-
-
-def transfer_rows(transfer: dict) -> list[dict]:
-    """One row per transfer run on all labels: its case and seed, then its scores."""
-    return [
-        {
-            **_case(run["case"]),
-            "seed": run["seed"],
-            "test_accuracy": run["test_accuracy"],
-            "test_loss": run["test_loss"],
-            "best_epoch": run["best_epoch"],
-            "best_val_accuracy": run["best_val_accuracy"],
+def run_rows(stage: dict) -> list[dict]:
+    """One row per final transfer run of a stage's JSON (the grid's, or its four cases')."""
+    subset = stage["settings"].get("subset")
+    rows = []
+    for run in stage["runs"]:
+        row = {
+            **run,
+            **labels(run["labels"], subset),
+            **case(run["case"]),
+            "encoder_seed": run["encoder_seed"] if run["encoder_seed"] >= 0 else "",
+            "status": "completed",  # a run's record is written once it has ended
+            "val_accuracy": run.get("val_accuracy", run.get("best_val_accuracy")),
             "seconds": round(run["seconds"], 2),
-            # what training did to the encoder (blank for runs made before it was recorded)
-            "dead_code_units_before": run.get("dead_code_units_before", ""),
-            "dead_code_units_after": run.get("dead_code_units_after", ""),
-            "encoder_weight_change": run.get("encoder_weight_change", ""),
+            **times(run),
         }
-        for run in transfer["runs"]
-    ]
+        rows.append({name: row.get(name, "") for name in RUN_COLUMNS})
+    return rows
 
 
 def label_rows(efficiency: dict) -> list[dict]:
     """One row per label-efficiency run: its case, label count and seed, its test accuracy."""
-    seeds = efficiency["settings"]["seeds"]
+    settings = efficiency["settings"]
     return [
-        {**_case(int(case)), "labels": count, "seed": seed, "test_accuracy": accuracy}
-        for case, by_count in efficiency["test_accuracy"].items()
+        {
+            **labels(count, settings.get("subset")),
+            **case(int(number)),
+            "seed": seed,
+            "test_accuracy": accuracy,
+        }  # fmt: skip
+        for number, by_count in efficiency["test_accuracy"].items()
         for count, cell in by_count.items()
-        for seed, accuracy in zip(seeds, cell["per_seed"], strict=True)
+        for seed, accuracy in zip(settings["seeds"], cell["per_seed"], strict=True)
     ]
 
 
-def grid_rows(found: dict) -> list[dict]:
-    """One row per final run of the grid: its point, its test accuracy and diagnostics."""
-    columns = (
-        "network", "labels", "case", "recipe", "encoder_seed", "seed", "learning_rate",
-        "train_images", "best_epoch", "val_accuracy", "test_accuracy", "test_loss",
-        "dead_code_units_before", "dead_code_units_after", "encoder_weight_change", "seconds",
-    )  # fmt: skip
-    return [{name: run.get(name, "") for name in columns} for run in found["runs"]]
+def history_rows(sweep: dict) -> list[dict]:
+    """One row per epoch and measure of every sweep seed (the grid's records keep no curves)."""
+    return [
+        {
+            "trial_id": trial["trial_id"],
+            "factor": trial["factor"],
+            "seed": run["seed"],
+            "epoch": epoch,
+            "measure": name,
+            "value": value,
+        }  # fmt: skip
+        for trial in sweep["trials"]
+        for run in trial["seeds"]
+        for name, values in run["history"].items()
+        for epoch, value in enumerate(values, start=1)
+    ]
+
+
+def answer_rows(grid: dict) -> list[dict]:
+    """One row per comparison of the answer: pretrained minus random, with its verdict."""
+    subset = grid["settings"].get("subset")
+    rows = []
+    for family, found in (("best_recipes", grid["answer"]["best_recipes"]),
+                          ("each_recipe", grid["answer"]["each_recipe"])):  # fmt: skip
+        for row in found:
+            low, high = row.get("ci95") or ("", "")
+            recipe = row.get("recipe") or "{} against {}".format(
+                row["pretrained"]["recipe"], row["random"]["recipe"]
+            )
+            rows.append(
+                {
+                    "family": family,
+                    "network": row["network"],
+                    **labels(row["labels"], subset),
+                    "recipe": recipe,
+                    "difference": row["mean_difference"],
+                    "ci95_low": low,
+                    "ci95_high": high,
+                    "p_value": row["p_value"],
+                    "p_holm": row["p_holm"],
+                    "verdict": row["verdict"],
+                }  # fmt: skip
+            )
+    return rows
+
+
+def findings_rows(findings: dict) -> list[dict]:
+    """One row per comparison of every finding of the reference study, with its verdict."""
+    rows = []
+    for found in findings["claims"]:
+        for c in found["comparisons"]:
+            low, high = c.get("ci95") or ("", "")
+            rows.append(
+                {
+                    "claim": found["claim"],
+                    "comparison": c["name"],
+                    "mean": c.get("mean", ""),
+                    "ci95_low": low,
+                    "ci95_high": high,
+                    "p_value": c.get("p_value", ""),
+                    "p_holm": c.get("p_holm", ""),
+                    "verdict": c.get("verdict", ""),
+                    "claim_verdict": found["verdict"],
+                }  # fmt: skip
+            )
+    return rows
 
 
 TABLES = (  # (the stage's JSON, its table, the rows)
     (layout.SWEEP, layout.SWEEP_TABLE, sweep_rows),
-    (layout.TRANSFER, layout.TRANSFER_TABLE, transfer_rows),
+    (layout.SWEEP, layout.HISTORY_TABLE, history_rows),
+    (layout.TRANSFER, layout.TRANSFER_TABLE, run_rows),
     (layout.LABEL_EFFICIENCY, layout.LABEL_TABLE, label_rows),
-    (layout.GRID, layout.GRID_TABLE, grid_rows),
+    (layout.GRID, layout.GRID_TABLE, run_rows),
+    (layout.GRID, layout.ANSWER_TABLE, answer_rows),
+    (layout.FINDINGS, layout.FINDINGS_TABLE, findings_rows),
 )

@@ -34,6 +34,9 @@ REPORT = "README.md"
 SWEEP_TABLE = "sweep.csv"
 TRANSFER_TABLE = "transfer.csv"
 LABEL_TABLE = "label_efficiency.csv"
+HISTORY_TABLE = "history.csv"
+ANSWER_TABLE = "answer.csv"
+FINDINGS_TABLE = "findings.csv"
 ARCHITECTURE = "architecture"  # `tune --factors architecture`: a results folder of its own
 SETTINGS = "settings.json"  # beside a group of runs: what they were made with
 # The command that writes each results file, for the line that says how to make one again.

@@ -52,6 +52,11 @@ def portable(arg: str) -> str:
         return str(Path("...", *path.parts[-2:]))
 
 
+def utc_now() -> str:
+    """The time now, in UTC, to the second: "2026-12-05T06:40:00+00:00"."""
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+
+
 def environment() -> dict:
     """The backend, device, machine and software a run is made with: recorded with every run,
     so a table that combines runs can say whether they were all made alike."""
@@ -91,7 +96,7 @@ def provenance(module: str, argv: list[str], dataset=None) -> dict:
     record = {
         "command": shlex.join(["python", "-m", module, *map(portable, argv)]),
         **environment(),
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "date": utc_now(),
     }
     if dataset is not None:
         record["data"] = dataset.provenance()

@@ -39,6 +39,7 @@ KEPT = (
     "dead_code_units_after",
     "encoder_weight_change",
     "seconds",
+    "ended",
     "environment",
 )
 

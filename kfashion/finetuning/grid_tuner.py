@@ -204,7 +204,7 @@ class GridTuner(keras_tuner.Tuner):
             yield seed, classifier, self._record(cell, seed, classifier, record, digest)
 
     def _record(self, cell: Cell, seed: int, classifier, record: dict, digest: str) -> dict:
-        from kfashion.core.provenance import environment
+        from kfashion.core.provenance import environment, utc_now
 
         run = {
             **{k: v for k, v in dataclasses.asdict(cell).items() if k not in ("seeds", "rate")},
@@ -227,7 +227,7 @@ class GridTuner(keras_tuner.Tuner):
             )
             run["split_val_accuracy"] = float(val["accuracy"])
             run |= cases.test_scores(classifier, self.dataset)
-        return run | {"environment": environment()}
+        return run | {"ended": utc_now(), "environment": environment()}
 
 
 def describe(record: dict) -> str:

@@ -21,7 +21,7 @@ from kfashion import config, pretext
 from kfashion.config import BASE, FACTORS, IMPLIED, DesignPoint, setting
 from kfashion.core import layout, models
 from kfashion.core.files import read_json, read_record, save_checkpoint, write_json
-from kfashion.core.provenance import environment
+from kfashion.core.provenance import environment, utc_now
 from kfashion.engine import training
 from kfashion.engine.fixed_oracle import FixedOracle, user_errors_end_the_search
 
@@ -220,6 +220,7 @@ class SweepTuner(keras_tuner.Tuner):
             "best_val_loss": float(np.nanmin(val_loss)) if finite else None,
             "test_mse": None,
             "parameters": model.count_params(),
+            "ended": utc_now(),
             "environment": environment(),
         }
         if not record["diverged"]:
