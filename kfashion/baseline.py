@@ -114,7 +114,9 @@ def fit_and_score(dataset, max_iter: int = config.MAX_ITER, grid=config.C_GRID) 
 @exit_on_user_error
 def main(argv=None) -> None:
     argv = sys.argv[1:] if argv is None else argv
-    parser = cli.parser("kfashion.baseline", "Linear baselines on the same split.")
+    parser = cli.parser(
+        "kfashion.baseline", "Linear baselines on the same split.", "--results results/quick"
+    )
     parser.add_argument("--max-iter", type=int, default=config.MAX_ITER, help="lbfgs iterations")
     cli.add_data_flags(parser)
     parser.add_argument("--results", default=config.RESULTS, help="where baseline.json is written")

@@ -234,7 +234,7 @@ def full_sweep(workers: int, data_dir: str | None) -> dict:
 @exit_on_user_error
 def main(argv=None) -> None:
     argv = sys.argv[1:] if argv is None else argv
-    parser = cli.parser("kfashion.bench", "Measure training speed on this machine.")
+    parser = cli.parser("kfashion.bench", "Measure training speed on this machine.", "--torch")
     parser.add_argument("--epochs", type=int, default=EPOCHS, help="epochs of every timed run")
     parser.add_argument("--repeats", type=int, default=REPEATS, help="timed runs per variant")
     parser.add_argument(

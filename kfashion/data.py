@@ -356,7 +356,9 @@ def load(data_dir=None, subset: int | None = None, split_seed: int = config.SPLI
 @exit_on_user_error
 def main(argv=None) -> None:
     parser = cli.parser(
-        "kfashion.data", "Find, check and summarise the Fashion-MNIST files kfashion will use."
+        "kfashion.data",
+        "Find, check and summarise the Fashion-MNIST files kfashion will use.",
+        "--data-dir /usr/share/datasets/fashion-mnist",
     )
     parser.add_argument(
         "--data-dir", help="folder with the four IDX .gz files (default: the usual places)"

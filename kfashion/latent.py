@@ -67,7 +67,9 @@ def paths_between_means(codes, labels, decoder) -> np.ndarray:
 def main(argv=None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     parser = cli.parser(
-        "kfashion.latent", "Maps of the test set's latent codes and decoded paths between classes."
+        "kfashion.latent",
+        "Maps of the test set's latent codes and decoded paths between classes.",
+        "--encoder results/models/encoder.keras --encoder results/models/encoder_seed1.keras",
     )
     parser.add_argument(
         "--encoder",

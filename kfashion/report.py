@@ -323,7 +323,11 @@ def project_readme(text: str, results: Path, link: str, judged: dict | None = No
 
 @exit_on_user_error
 def main(argv=None) -> None:
-    parser = cli.parser("kfashion.report", "Judge the findings and write RESULTS/README.md.")
+    parser = cli.parser(
+        "kfashion.report",
+        "Judge the findings and write RESULTS/README.md.",
+        "--results results/quick",
+    )
     parser.add_argument("--results", default="results", help="the results folder")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     results = Path(args.results)

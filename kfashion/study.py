@@ -62,7 +62,9 @@ class Stage:
 
 
 def parse_args(argv):
-    parser = cli.parser("kfashion.study", "Run the whole study: tune, transfer, baseline, report.")
+    parser = cli.parser(
+        "kfashion.study", "Run the whole study: tune, transfer, baseline, report.", "--quick"
+    )
     which = parser.add_mutually_exclusive_group()
     which.add_argument("--quick", action="store_true", help="a small look at every stage")
     which.add_argument(

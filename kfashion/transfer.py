@@ -38,7 +38,11 @@ from kfashion.finetuning import grid
 
 
 def parse_args(argv):
-    parser = cli.parser("kfashion.transfer", "Train the grid of transfer runs over seeds.")
+    parser = cli.parser(
+        "kfashion.transfer",
+        "Train the grid of transfer runs over seeds.",
+        "--labels 100,all --seeds 3 --tensorboard logs",
+    )
     parser.add_argument("--epochs", type=int, default=config.TRANSFER_EPOCHS, help="epochs per run")
     parser.add_argument(
         "--batch-size", type=int, default=config.TRANSFER_BATCH_SIZE, help="training batch size"

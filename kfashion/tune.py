@@ -39,7 +39,11 @@ from kfashion.engine import parallel
 
 
 def parse_args(argv):
-    parser = cli.parser("kfashion.tune", "Run the one-factor-at-a-time autoencoder sweep.")
+    parser = cli.parser(
+        "kfashion.tune",
+        "Run the one-factor-at-a-time autoencoder sweep.",
+        "--factors latent_dim,dropout --seeds 2 --results results/mine --directory tuning/mine",
+    )
     parser.add_argument("--epochs", type=int, default=config.SWEEP_EPOCHS, help="epochs per seed")
     parser.add_argument(
         "--seeds", type=int, default=config.SWEEP_SEEDS, help="seeds per point: 0, 1, ..."

@@ -31,8 +31,13 @@ def test_help_answers_without_loading_a_framework(command):
     assert code == 0 and f"python -m kfashion.{command}" in out and not err
     assert frameworks == []
     assert "(default: None)" not in out
-    for option in re.split(r"\n  -", out):  # each default once, where there is one
+    options, epilog = out.split("\nexample:\n")
+    for option in re.split(r"\n  -", options):  # each default once, where there is one
         assert option.lower().count("default") <= 1, option
+    example, environment = epilog.split("\nenvironment:\n")
+    assert example.startswith(f"  python -m kfashion.{command} --")
+    for variable, _ in cli.ENVIRONMENT:
+        assert f"  {variable} " in environment
 
 
 def test_version_and_the_installed_commands_own_name():

@@ -23,9 +23,9 @@ class _Parser(argparse.ArgumentParser):
         sys.exit(REFUSED)
 
 
-class _Help(argparse.ArgumentDefaultsHelpFormatter):
+class _Help(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
     """Every option's default, once: none for an option without one (None) or a switch, and
-    none added where the option's text gives it already."""
+    none added where the option's text gives it already; the epilog as it is written."""
 
     def _get_help_string(self, action):
         text = action.help or ""
@@ -34,16 +34,29 @@ class _Help(argparse.ArgumentDefaultsHelpFormatter):
         return super()._get_help_string(action)
 
 
-def parser(prog: str, description: str) -> argparse.ArgumentParser:
+# The environment variables every command reads, for each command's --help.
+ENVIRONMENT = (
+    ("KFASHION_DATA", "a folder with the four Fashion-MNIST .gz files, as --data-dir"),
+    ("KERAS_BACKEND", "tensorflow (the default) or jax"),
+    ("KFASHION_JAX_CACHE", "JAX's compilation cache (default: ~/.cache/kfashion/jax)"),
+    ("KFASHION_COMPILED_EPOCHS", "1 or 0: whole epochs as one program on JAX, or not"),
+)
+
+
+def parser(prog: str, description: str, example: str) -> argparse.ArgumentParser:
     """An argument parser whose --help shows every default, named as it was invoked (`python
     -m kfashion.tune`, or the installed `kfashion-tune`), with --version, that refuses an
-    abbreviated option (`--epoch 3` would otherwise be `--epochs 3`)."""
+    abbreviated option (`--epoch 3` would otherwise be `--epochs 3`), and ends with `example`
+    (the command's arguments) and the environment variables."""
     from kfashion import __version__
 
     installed = f"kfashion-{prog.removeprefix('kfashion.')}"  # (`study` runs the others too)
+    name = installed if Path(sys.argv[0]).name == installed else f"python -m {prog}"
+    variables = "\n".join(f"  {variable:<26}{what}" for variable, what in ENVIRONMENT)
     parser = _Parser(
-        prog=installed if Path(sys.argv[0]).name == installed else f"python -m {prog}",
+        prog=name,
         description=description,
+        epilog=f"example:\n  {name} {example}\n\nenvironment:\n{variables}",
         formatter_class=_Help,
         allow_abbrev=False,
     )
