@@ -33,7 +33,7 @@ from pathlib import Path
 from kfashion import config, data
 from kfashion.core import cli, layout
 from kfashion.core.errors import UserError, exit_on_user_error
-from kfashion.core.files import changed_settings, read_record, write_json
+from kfashion.core.files import changed_settings, read_json, read_record, write_json
 from kfashion.core.guards import hold_lock
 from kfashion.engine import parallel
 
@@ -120,7 +120,8 @@ def design_from_args(args) -> list[config.DesignPoint]:
 
 
 def check_settings(project_dir: Path, settings: dict, overwrite: bool) -> bool:
-    """Refuse to mix trials made with other settings into an existing project.
+    """Refuse to mix trials made with other settings into an existing project; more seeds
+    extend it (`extend_with_seeds`).
 
     Returns:
         Whether the project already held trials made with these settings.
@@ -132,11 +133,13 @@ def check_settings(project_dir: Path, settings: dict, overwrite: bool) -> bool:
         shutil.rmtree(project_dir, ignore_errors=True)
     elif path.exists():
         changed = changed_settings(path, settings)
-        if changed:
+        if changed == ["seeds"] and set(read_json(path)["seeds"]) < set(settings["seeds"]):
+            extend_with_seeds(project_dir, settings)
+        elif changed:
             raise UserError(
                 f"{project_dir} holds a sweep made with other {', '.join(changed)}; rerun with "
-                "the same settings to resume it, pass --overwrite to discard it, or choose "
-                "another --directory"
+                "the same settings to resume it (more --seeds add to it), pass --overwrite to "
+                "discard it, or choose another --directory"
             )
         return True
     elif project_dir.exists() and any(project_dir.iterdir()):
@@ -147,6 +150,23 @@ def check_settings(project_dir: Path, settings: dict, overwrite: bool) -> bool:
     project_dir.mkdir(parents=True, exist_ok=True)
     write_json(path, settings)
     return False
+
+
+def extend_with_seeds(project_dir: Path, settings: dict) -> None:
+    """Let a sweep's trials run again for seeds they lack, keeping every seed they finished.
+
+    KerasTuner runs a trial once: its state (`oracle.json`, each `trial_*/trial.json`, the
+    tuner's `tuner*.json`) is forgotten here, so the points are handed out again, to the same
+    trial folders, where each finished seed's record and weights stay and count as done.
+    """
+    for state in [
+        project_dir / "oracle.json",
+        *project_dir.glob("trial_*/trial.json"),
+        *project_dir.glob("tuner*.json"),
+    ]:
+        state.unlink(missing_ok=True)
+    write_json(project_dir / layout.SWEEP_SETTINGS, settings)
+    print(f"{project_dir}: adding seeds to every point; the finished seeds are kept", flush=True)
 
 
 def transfer_runs_from(results_dir: Path) -> dict[Path, list[Path]]:

@@ -186,7 +186,14 @@ def test_killed_sweep_resumes_at_the_first_unfinished_seed(tmp_path, capsys):
     assert (tmp_path / "results" / "sweep.json").read_bytes() == written
     assert "sweep.json holds this sweep already: kept as it was" in capsys.readouterr().out
 
-    message = refused_here(tune.main, [*args, "--seeds", "3"], capsys)  # the last --seeds wins
+    capsys.readouterr()
+    tune.main([*args, "--seeds", "3"])  # more seeds (the last --seeds wins): only theirs train
+    assert finished_seeds(capsys.readouterr().out) == [("0", 2), ("1", 2)]
+    summary = json.loads((tmp_path / "results" / "sweep.json").read_text())
+    assert [t["status"] for t in summary["trials"]] == ["COMPLETED"] * 2
+    assert all([r["seed"] for r in t["seeds"]] == [0, 1, 2] for t in summary["trials"])
+
+    message = refused_here(tune.main, [*args, "--seeds", "1"], capsys)  # fewer: a new sweep
     assert "other seeds" in message and "--overwrite" in message
 
 

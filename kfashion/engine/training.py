@@ -78,9 +78,9 @@ def mixed_precision(enabled: bool):
 
 def compiles_whole_epochs() -> bool:
     """Whether `fit` runs whole epochs as one XLA program: on JAX with a GPU or other
-    accelerator. Not on CPU, where XLA's loop of these convolutions trained the autoencoder at
-    480 images/s against `model.fit`'s 900 (2-core machine, JAX backend). The environment
-    variable KFASHION_COMPILED_EPOCHS=1 (or 0) forces it on (or off) on JAX."""
+    accelerator. Not on CPU, where XLA's loop of these convolutions trains slower than
+    `model.fit` (the commit that made this choice has the figures). The environment variable
+    KFASHION_COMPILED_EPOCHS=1 (or 0) forces it on (or off) on JAX."""
     import os
 
     if keras.backend.backend() != "jax":
