@@ -163,6 +163,17 @@ def test_the_model_card_has_its_metadata_and_one_entry_per_distinct_model():
         assert f"`{path.name}`: `{hashlib.sha256(path.read_bytes()).hexdigest()}`" in card
 
 
+def test_the_constraints_pin_the_versions_the_reference_run_records():
+    lines = (REFERENCE / "constraints.txt").read_text().splitlines()
+    pinned = dict(line.split("==") for line in lines if line and not line.startswith("#"))
+    names = {"sklearn": "scikit-learn", "keras_tuner": "keras-tuner"}
+    for stage in ("sweep.json", "grid.json", "transfer.json"):
+        versions = json.loads((REFERENCE / stage).read_text())["provenance"]["versions"]
+        for package, version in versions.items():
+            if package not in ("python", "kfashion"):
+                assert pinned[names.get(package, package)] == version, (stage, package)
+
+
 def test_committed_tables_are_what_the_json_renders():
     present = [entry for entry in tables.TABLES if (REFERENCE / entry[0]).exists()]
     assert len(present) >= 3  # sweep, transfer, label efficiency (the grid's from its run on)
