@@ -419,3 +419,14 @@ def test_the_report_marks_every_baseline_fit_that_did_not_converge():
         {"logistic_regression": {**fixed, "converged": True}}, transfer
     )
     assert not any("not converged" in line for line in converged)
+
+
+def test_the_mse_figure_labels_each_latent_size_once(tmp_path, monkeypatch):
+    figures = []
+    monkeypatch.setattr(plots, "_save", lambda fig, path: figures.append(fig))
+    sizes = [16, 32, 64, 128, 256]
+    plots.plot_mse_vs_pca(sizes, [[0.05, 0.051]] * 5, [0.02, 0.015, 0.01, 0.006, 0.003], "x")
+    (axes,) = figures[0].axes
+    figures[0].canvas.draw()  # the labels are made when the figure is drawn
+    shown = [t.get_text() for t in axes.get_xticklabels(which="both") if t.get_text()]
+    assert shown == [str(n) for n in sizes]

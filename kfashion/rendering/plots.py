@@ -10,6 +10,7 @@ from pathlib import Path
 import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import NullFormatter
 
 TAB10 = matplotlib.colormaps["tab10"]
 
@@ -126,6 +127,8 @@ def plot_mse_vs_pca(latent_dims, autoencoder_mse, pca_mse, path) -> None:
         title="Reconstruction error against a linear baseline",
     )
     ax.set_xticks(latent_dims, [str(n) for n in latent_dims])
+    # the log axis's minor ticks would label 20, 30, ... over the sizes (as "2x10^1")
+    ax.xaxis.set_minor_formatter(NullFormatter())
     ax.grid(alpha=0.3)
     ax.legend()
     _save(fig, path)
