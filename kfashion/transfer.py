@@ -100,11 +100,7 @@ def parse_args(argv):
         default=config.TRANSFER_WORKERS,
         help="run cells in this many local worker processes (KerasTuner's distributed mode)",
     )
-    parser.add_argument(
-        "--tensorboard",
-        help="also write TensorBoard logs to this folder: a run per run and phase, with its "
-        "cell's settings in the HParams dashboard",
-    )
+    parser.add_argument("--tensorboard", help="also write TensorBoard logs (with HParams) here")
     parser.add_argument(
         "--overwrite",
         action="store_true",
@@ -139,9 +135,6 @@ def encoder_files(args, encoder_seeds) -> dict:
         files = {}
         for seed in encoder_seeds:
             path = layout.encoder_seed(folder, seed) if entry.is_dir() else entry
-            older = path.with_name("encoder.keras")  # seed 0's, as a sweep exported it before
-            if entry.is_dir() and seed == 0 and not path.exists() and older.exists():
-                path = older
             if not entry.is_dir() and len(encoder_seeds) > 1:
                 raise UserError(
                     f"--encoder {entry}: one file holds one pretraining seed; give the models "

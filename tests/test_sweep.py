@@ -362,16 +362,3 @@ def test_a_new_architecture_sweep_names_the_grid_runs_made_from_its_encoders(tmp
     assert f"the transfer runs in {tmp_path / 'transfer' / 'runs'} include 1 made" in (
         capsys.readouterr().out
     )
-
-
-def test_a_seed_an_earlier_sweep_saved_as_weights_is_done(tmp_path):
-    """Sweeps made before seeds were saved whole (`.keras`) hold `.weights.h5`: those seeds are
-    finished, and export reads them."""
-    from kfashion.core import files, layout
-
-    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
-    model.save_weights(tmp_path / "seed0.weights.h5")
-    files.write_json(layout.seed_record(tmp_path, 0), {"seed": 0, "diverged": None})
-    assert sweep.SweepTuner._done(tmp_path, 0)
-    assert layout.saved_seed(tmp_path, 0) == tmp_path / "seed0.weights.h5"
-    assert not sweep.SweepTuner._done(tmp_path, 1)

@@ -121,16 +121,6 @@ def seed_model(trial_dir, seed: int) -> Path:
     return Path(trial_dir) / f"seed{seed}.keras"
 
 
-def saved_seed(trial_dir, seed: int) -> Path | None:
-    """The file holding one seed's best-epoch weights, if a trial has it: `seed_model`, or the
-    `.weights.h5` file that sweeps made before seeds were saved whole (a finished seed of such
-    a sweep need not train again). Keras's `load_weights` reads either."""
-    for path in (seed_model(trial_dir, seed), Path(trial_dir) / f"seed{seed}.weights.h5"):
-        if path.exists():
-            return path
-    return None
-
-
 # What `study` counts as the finished units of each stage (files that exist once a unit ends).
 
 

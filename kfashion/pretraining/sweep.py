@@ -162,7 +162,7 @@ class SweepTuner(keras_tuner.Tuner):
         record = read_record(layout.seed_record(folder, seed))
         if record is None:
             return False
-        return bool(record.get("diverged")) or layout.saved_seed(folder, seed) is not None
+        return bool(record.get("diverged")) or layout.seed_model(folder, seed).exists()
 
     def _callbacks(self, trial, seed: int, epochs: int) -> list:
         run = f"trial{trial.trial_id}/seed{seed}"

@@ -72,7 +72,7 @@ def load_seed_model(tuner, record: dict, seed: int):
     model = tuner.hypermodel.build(trial.hyperparameters, seed)
     # the file holds the optimizer's state too: build its variables first, to take it in
     model.optimizer.build(model.trainable_variables)
-    model.load_weights(layout.saved_seed(tuner.get_trial_dir(trial.trial_id), seed))
+    model.load_weights(layout.seed_model(tuner.get_trial_dir(trial.trial_id), seed))
     return model
 
 
