@@ -430,3 +430,21 @@ def test_the_mse_figure_labels_each_latent_size_once(tmp_path, monkeypatch):
     figures[0].canvas.draw()  # the labels are made when the figure is drawn
     shown = [t.get_text() for t in axes.get_xticklabels(which="both") if t.get_text()]
     assert shown == [str(n) for n in sizes]
+
+
+def test_accuracy_axes_show_percentages_as_the_tables_do(monkeypatch):
+    figures = []
+    monkeypatch.setattr(plots, "_save", lambda fig, path: figures.append(fig))
+    history = {"loss": [1.0, 0.5], "val_loss": [1.1, 0.6], "accuracy": [0.5, 0.8]}
+    history["val_accuracy"] = [0.5, 0.75]
+    plots.plot_transfer_curves({1: [history, history]}, {1: "case 1"}, "x")
+    summary = {"1": {"100": {"mean": 0.7, "per_seed": [0.69, 0.71]}}}
+    summary["1"]["all"] = {"mean": 0.9, "per_seed": [0.89, 0.91]}
+    plots.plot_label_efficiency(summary, [100, "all"], {1: "case 1"}, "x", 50_000)
+    plots.plot_grid({("course", 1, "joint"): {"100": [0.7, 0.72], "all": [0.9, 0.91]}},
+                    ["100", "all"], "x", 50_000)  # fmt: skip
+    accuracy = [figures[0].axes[1], figures[1].axes[0], figures[2].axes[0]]
+    for axes in accuracy:
+        figures[0].canvas.draw(), figures[1].canvas.draw(), figures[2].canvas.draw()
+        shown = [t.get_text() for t in axes.get_yticklabels() if t.get_text()]
+        assert shown and all(text.endswith("%") for text in shown), shown

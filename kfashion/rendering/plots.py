@@ -10,7 +10,7 @@ from pathlib import Path
 import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
-from matplotlib.ticker import NullFormatter
+from matplotlib.ticker import NullFormatter, PercentFormatter
 
 TAB10 = matplotlib.colormaps["tab10"]
 
@@ -161,6 +161,7 @@ def plot_transfer_curves(histories: dict, labels: dict, path) -> None:
                     ax.fill_between(epochs, *_t_band(curves), color=colors[case], alpha=0.15)
     axes[0].set(title="cross-entropy loss", xlabel="epoch", ylabel="loss")
     axes[1].set(title="accuracy", xlabel="epoch", ylabel="accuracy")
+    axes[1].yaxis.set_major_formatter(PercentFormatter(1.0))  # percentages, as in the tables
     for ax in axes:
         ax.grid(alpha=0.3)
         ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
@@ -232,6 +233,7 @@ def plot_label_efficiency(summary: dict, counts: list, labels: dict, path, all_s
         ylabel="test accuracy",
         title="Label efficiency (mean over seeds, band: 95% t interval of the mean)",
     )
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")
     _save(fig, path)
@@ -271,6 +273,7 @@ def plot_grid(lines: dict, counts: list, path, all_size: int) -> None:
         ax.set_xscale("log")
         ax.set_xticks(xs, names)
         ax.set(xlabel="labelled training images", title=f"{network} encoder")
+        ax.yaxis.set_major_formatter(PercentFormatter(1.0))
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7, loc="lower right")
     axes[0, 0].set_ylabel("test accuracy")
