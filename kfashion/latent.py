@@ -116,6 +116,7 @@ def main(argv=None) -> None:
     for (path, encoder, decoder), name in zip(models, short_names(encoders), strict=True):
         codes = encoder.predict(dataset.x_test, batch_size=1000, verbose=0)
         rows[name] = maps(codes, dataset.y_test, sample, args.seed)
+        rows[name]["title"] = f"{saved_models.network_of(path.parent)} encoder ({path.name})"
         if decoder is not None:
             rows[name]["paths"] = paths_between_means(codes, dataset.y_test, decoder)
         summary[name] = {

@@ -28,7 +28,7 @@ import sys
 from pathlib import Path
 
 from kfashion import config
-from kfashion.config import CASES, network, train_split_size
+from kfashion.config import CASES, train_split_size
 from kfashion.core import cli, layout
 from kfashion.core.errors import UserError, exit_on_user_error
 from kfashion.core.files import read_json, read_record, reading
@@ -118,18 +118,14 @@ def parse_seeds(text: str) -> list[int]:
 def encoder_files(args, encoder_seeds) -> dict:
     """network name -> pretraining seed -> encoder file, each checked as readable.
 
-    A network is named by the sweep that pretrained it (the architecture and pretext in the
-    sweep.json beside its models folder), or "course" where there is none."""
-    from kfashion.core.saved_models import readable_archive
+    A network is named by the sweep that pretrained it (`saved_models.network_of`)."""
+    from kfashion.core.saved_models import network_of, readable_archive
 
     entries = args.encoder or [str(layout.model(args.results, "encoder").parent)]
     found = {}
     for entry in map(Path, entries):
         folder = entry if entry.is_dir() else entry.parent
-        sweep = folder.parent / layout.SWEEP
-        saved = read_json(sweep) if sweep.is_file() else {}
-        pretext = saved.get("settings", {}).get("pretext", config.PRETEXT)
-        name = network((saved.get("selected") or {}).get("config", {}), pretext)
+        name = network_of(folder)
         if name in found:
             raise UserError(f"--encoder {entry}: a second encoder of the {name} network; give one")
         files = {}

@@ -448,3 +448,17 @@ def test_accuracy_axes_show_percentages_as_the_tables_do(monkeypatch):
         figures[0].canvas.draw(), figures[1].canvas.draw(), figures[2].canvas.draw()
         shown = [t.get_text() for t in axes.get_yticklabels() if t.get_text()]
         assert shown and all(text.endswith("%") for text in shown), shown
+
+
+def test_the_latent_maps_name_their_axes_and_their_network(monkeypatch):
+    figures = []
+    monkeypatch.setattr(plots, "_save", lambda fig, path: figures.append(fig))
+    points, labels = np.zeros((20, 2)), np.arange(20) % 10
+    row = {"pca": points, "pca_labels": labels, "tsne": points, "tsne_labels": labels}
+    row |= {"pca_explained_variance": [0.243, 0.162], "title": "course encoder (encoder.keras)"}
+    plots.plot_latent_maps({"results/models/encoder.keras": row}, config.CLASS_NAMES, "x")
+    pca, tsne = figures[0].axes[:2]
+    assert pca.get_xlabel() == "principal component 1 (24% of the variance)"
+    assert pca.get_ylabel() == "principal component 2 (16% of the variance)"
+    assert tsne.get_xlabel() == "t-SNE 1"
+    assert pca.get_title().startswith("course encoder (encoder.keras): PCA of 20 test codes")

@@ -8,6 +8,7 @@ is one line naming the file, not a traceback from inside Keras.
 import zipfile
 from pathlib import Path
 
+from kfashion import config
 from kfashion.config import IMAGE_SHAPE
 from kfashion.core import cli, layout
 from kfashion.core.errors import UserError
@@ -15,6 +16,18 @@ from kfashion.core.errors import UserError
 HINT = "run `python -m kfashion.tune` first, or pass --encoder a file it saved"
 # kfashion's names for the models that are not encoders (models.build_*), to say which it is
 OTHER_KINDS = ("classifier", "autoencoder", "decoder")
+
+
+def network_of(models_folder: Path) -> str:
+    """The network a models folder's encoders are, by the sweep that pretrained them: the
+    architecture and pretext in the sweep.json beside the folder (`config.network`), or the
+    course network where there is none."""
+    from kfashion.core.files import read_json
+
+    sweep = Path(models_folder).parent / layout.SWEEP
+    saved = read_json(sweep) if sweep.is_file() else {}
+    pretext = saved.get("settings", {}).get("pretext", config.PRETEXT)
+    return config.network((saved.get("selected") or {}).get("config", {}), pretext)
 
 
 def readable_archive(path, flag: str, hint: str = HINT) -> Path:

@@ -285,7 +285,8 @@ def plot_latent_maps(rows: dict, class_names, path) -> None:
     """One row per encoder: its test codes in 2-D by PCA and by t-SNE, coloured by class.
 
     Args:
-        rows: encoder name -> {"pca", "pca_labels", "tsne", "tsne_labels"} arrays.
+        rows: encoder name -> {"pca", "pca_labels", "tsne", "tsne_labels"} arrays, the PCA's
+            "pca_explained_variance", and the "title" the row is shown by (else its name).
         class_names: legend names of the classes.
         path: where to write the PNG.
     """
@@ -305,9 +306,17 @@ def plot_latent_maps(rows: dict, class_names, path) -> None:
                     color=TAB10(k),
                     label=label,
                 )
-            title = "PCA" if method == "pca" else "t-SNE"
-            ax.set(xticks=[], yticks=[])
-            ax.set_title(f"{name}: {title} of {len(labels):,} test codes", fontsize=10)
+            if method == "pca":
+                share = row["pca_explained_variance"]
+                axis = [
+                    f"principal component {k + 1} ({share[k]:.0%} of the variance)" for k in (0, 1)
+                ]
+            else:
+                axis = ["t-SNE 1", "t-SNE 2"]
+            ax.set(xticks=[], yticks=[], xlabel=axis[0], ylabel=axis[1])
+            method_name = "PCA" if method == "pca" else "t-SNE"
+            title = f"{row.get('title', name)}: {method_name} of {len(labels):,} test codes"
+            ax.set_title(title, fontsize=10)
     axes[0, 1].legend(markerscale=6, fontsize=8, loc="upper right", bbox_to_anchor=(1.32, 1))
     _save(fig, path)
 
