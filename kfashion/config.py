@@ -67,6 +67,9 @@ PERPLEXITY = 30  # scikit-learn's default
 LATENT_PATHS = (("T-shirt/top", "Trouser"), ("Sneaker", "Ankle boot"), ("Shirt", "Bag"))
 LATENT_STEPS = 9  # decoded points per path, ends included
 
+# JAX's persistent compilation cache (KFASHION_JAX_CACHE moves it).
+JAX_CACHE = "~/.cache/kfashion/jax"
+
 # Local workers (KerasTuner's distributed mode).
 WORKER_RESTARTS = 3  # times a dead worker is started again before the search gives up
 WORKER_MEMORY = 1300 * 2**20  # peak memory of one worker (and of the chief): all 60,000 images

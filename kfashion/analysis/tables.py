@@ -91,7 +91,6 @@ def run_rows(stage: dict) -> list[dict]:
             **case(run["case"]),
             "encoder_seed": run["encoder_seed"] if run["encoder_seed"] >= 0 else "",
             "status": "completed",  # a run's record is written once it has ended
-            "val_accuracy": run.get("val_accuracy", run.get("best_val_accuracy")),
             "seconds": round(run["seconds"], 2),
             **times(run),
         }

@@ -10,6 +10,7 @@ import os
 import sys
 from pathlib import Path
 
+from kfashion import config
 from kfashion.config import CASES, NUM_CLASSES, TRAIN_IMAGES
 from kfashion.core.errors import REFUSAL, REFUSED, UserError
 
@@ -38,7 +39,7 @@ class _Help(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpF
 ENVIRONMENT = (
     ("KFASHION_DATA", "a folder with the four Fashion-MNIST .gz files, as --data-dir"),
     ("KERAS_BACKEND", "tensorflow (the default) or jax"),
-    ("KFASHION_JAX_CACHE", "JAX's compilation cache (default: ~/.cache/kfashion/jax)"),
+    ("KFASHION_JAX_CACHE", f"JAX's compilation cache (default: {config.JAX_CACHE})"),
     ("KFASHION_COMPILED_EPOCHS", "1 or 0: whole epochs as one program on JAX, or not"),
 )
 

@@ -7,7 +7,8 @@ processes and commands. Delete the folder to clear it; KFASHION_JAX_CACHE moves 
 import os
 from pathlib import Path
 
-FOLDER = "~/.cache/kfashion/jax"
+from kfashion import config
+
 _counting = False  # whether this process counts its cache events already
 
 
@@ -21,7 +22,7 @@ def use_compilation_cache() -> None:
     global _counting
     import jax
 
-    folder = Path(os.environ.get("KFASHION_JAX_CACHE", FOLDER)).expanduser()
+    folder = Path(os.environ.get("KFASHION_JAX_CACHE", config.JAX_CACHE)).expanduser()
     jax.config.update("jax_compilation_cache_dir", str(folder))
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)

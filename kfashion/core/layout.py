@@ -6,11 +6,12 @@ them. No framework is imported here.
     RESULTS/                         (`--results`; default results/)
       sweep.json  transfer.json  label_efficiency.json  baseline.json
       latent.json  findings.json  bench.json  README.md (the report)
-      sweep.csv  transfer.csv  label_efficiency.csv   one row per seed or run (pandas, etc.)
+      sweep.csv  history.csv  transfer.csv  label_efficiency.csv  grid.csv  answer.csv
+      findings.csv                   tables for pandas (`kfashion.analysis.tables`)
       figures/NAME.png
       models/{autoencoder,encoder,decoder,classifier_case1..4}.keras, models/README.md
       models/encoder_seed{S}.keras  the selected point's encoder of each pretraining seed
-      grid.json  grid.csv                the grid of transfer runs, and the answer it gives
+      grid.json                      the grid of transfer runs, and the answer it gives
       transfer/runs/{NETWORK}/labels{N|all}/   one group of runs, with its settings.json:
         case{C}_{RECIPE}_{enc{E}|random}_seed{S}.json   a final run
         search_case{C}_{RECIPE}_lr{R}_seed{S}.json      a recipe-search run (validation only)
@@ -58,7 +59,6 @@ MADE_BY_ARCHITECTURE = {
 SWEEP_PROJECT = "sweep"  # KerasTuner's project folder inside --directory
 GRID_PROJECT = "transfer_grid"  # the grid's, likewise
 SWEEP_SETTINGS = "kfashion_settings.json"  # inside it: what its trials were made with
-MODELS = ("autoencoder", "encoder", "decoder")  # what a sweep exports
 
 
 def figure(results, name: str) -> Path:
