@@ -28,7 +28,8 @@ SPLIT_SEED = 0  # the train/validation split is part of the data: every stage us
 # Where results go. The committed reference run lives apart, in results/reference/.
 RESULTS, DIRECTORY = "results", "tuning"  # a results folder, and KerasTuner's working folder
 QUICK_RESULTS, QUICK_DIRECTORY = "results/quick", "tuning/quick"
-REFERENCE_RESULTS, REFERENCE_DIRECTORY = "results/reference", "tuning/reference"
+# `study --reference` makes a new reference run here; moved whole into results/reference by hand
+NEXT_RESULTS, NEXT_DIRECTORY = "results/next", "tuning/next"
 
 # Training, every stage.
 EVAL_BATCH_SIZE = 1000  # evaluation keeps no gradients: bigger batches, the same numbers
@@ -43,17 +44,20 @@ PCA_FIT_SIZE = 20_000  # training images the sweep's PCA reference is fitted on
 # `python -m kfashion.transfer`: the grid of transfer runs (its cases and recipes are below).
 TRANSFER_EPOCHS = 30
 TRANSFER_BATCH_SIZE = 100
-TRANSFER_SEEDS = 5  # fine-tuning seeds of a random case, and of the first pretraining seed
-NESTED_SEEDS = 2  # fine-tuning seeds of every other pretraining seed
-SEARCH_SEEDS = 1  # runs of each candidate learning rate in the recipe search
-SEARCH_SEEDS_FROM = 1000  # the search runs' fine-tuning seeds: apart from the final runs' 0, 1..
+# Fine-tuning seeds (draws of labels) of every pretraining seed and random case, per label
+# count: the sizes the pilot chose (results/reference/pilot.json, `kfashion.analysis.sizing`);
+# a count between two takes the lower one's (`by_count`).
+DRAWS = {100: 10, 1000: 8, 10000: 5, "all": 3}
+ENCODER_SEEDS = "0,1,2"  # pretraining seeds the grid starts from: every seed the sweep trained
+RANDOM_INITS = 2  # initialisations of each draw of a random case
+INIT_SEEDS_FROM = 100_000  # a further initialisation's seed: apart from every fine-tuning seed
 MIN_STEPS = 1000  # training steps of a few-label run, at least (its images repeat)
-HELD_OUT = 5  # a few-label search run validates on this fraction (1/5) of its own labels
+FOLDS = 3  # a few-label run's recipe and rate are chosen by cross-validation in its own labels
 PROBE_IMAGES = 1000  # validation images on which each run's code units are checked
 TRANSFER_WORKERS = 1  # local worker processes of the grid
 WAIT_SECONDS = 2  # between a waiting grid worker's asks for a trial
-LABELS = "100,1000,10000,all"  # label counts of the reference run's grid
-GRID_RECIPES = "joint,two_phase"  # the reference grid's recipes of the jointly trained cases
+LABELS = "100,1000,10000,all"  # label counts of the grid
+GRID_RECIPES = "joint,two_phase"  # the recipes the jointly trained cases choose among
 
 # `python -m kfashion.baseline`: linear classifiers on pixels.
 MAX_ITER = 1000  # lbfgs iterations at most; the JSON says whether each fit converged
@@ -76,10 +80,31 @@ WORKER_MEMORY = 1300 * 2**20  # peak memory of one worker (and of the chief): al
 
 # `python -m kfashion.study --quick`: the same study with smaller numbers, enough that every
 # case lands well above chance and in the reference run's order.
-QUICK = {"subset": 12_000, "epochs": 3, "seeds": 1, "transfer_seeds": 2, "max_iter": 300}
+QUICK = {
+    "subset": 12_000,
+    "epochs": 3,
+    "seeds": 1,
+    "transfer_seeds": 2,
+    "labels": "100,all",
+    "max_iter": 300,
+}
 
 # Statistics.
 CONFIDENCE = 0.95  # of every interval; a family's chance of any false verdict is 1 - this
+# The answer's analysis plan (`kfashion.analysis.answer`), fixed before the run: pretrained
+# minus random, in points, is judged equivalent to no difference within these margins; a count
+# between two takes the lower one's margin.
+MARGINS = {100: 1.5, 1000: 0.75, 10000: 0.5, "all": 0.5}
+
+
+def by_count(table: dict, labels: str):
+    """A label count's entry of `table` (counts and "all" -> values): its own, or that of the
+    largest count below it (the smallest count's, below every one)."""
+    if labels == "all":
+        return table["all"]
+    counts = sorted(c for c in table if c != "all")
+    below = [c for c in counts if c <= int(labels)]
+    return table[below[-1] if below else counts[0]]
 
 
 def train_split_size(subset: int | None = None) -> int:
@@ -212,12 +237,13 @@ CASES = {
 @dataclasses.dataclass(frozen=True)
 class Recipe:
     """How a case trains: its candidate learning rates (Adam, cosine decay to 0 over each
-    phase's steps) and what trains when: the head alone on the encoder's codes for
-    `head_share` of the epochs (at `head_rate`, or the run's rate where None), then every
-    layer at the run's rate."""
+    phase's steps), the ladder of rates a choice at the edge of those goes on to, and what
+    trains when: the head alone on the encoder's codes for `head_share` of the epochs (at
+    `head_rate`, or the run's rate where None), then every layer at the run's rate."""
 
     cases: tuple
     rates: tuple
+    ladder: tuple
     head_share: tuple  # (numerator, denominator) of the epochs the head trains alone
     description: str
     head_rate: float | None = None
@@ -235,15 +261,17 @@ class Recipe:
 # Two-phase is keras-io's transfer-learning guide: the head alone first, then every layer at a
 # low rate (the guide's 1e-5, and higher: these encoders are small).
 HEAD_RATE = 3e-3  # the two-phase recipe's first phase: the frozen recipe's default rate
+LADDER = (1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2)  # every rate a choice may reach
 RECIPES = {
-    "joint": Recipe((1, 3), (1e-3, 3e-3), (0, 1), "every layer trains from the first step"),
+    "joint": Recipe((1, 3), (1e-3, 3e-3), LADDER, (0, 1), "every layer trains from the first step"),
     "two_phase": Recipe(
         (1, 3),
-        (1e-5, 1e-4, 1e-3),
+        (1e-4, 1e-3),
+        LADDER[: LADDER.index(1e-3) + 1],  # the low rate: at most the head's
         (1, 3),
         f"the head alone on the frozen encoder's codes (a third of the epochs, at {HEAD_RATE:g}), "
         "then every layer at the low rate",
         head_rate=HEAD_RATE,
     ),
-    "frozen": Recipe((2, 4), (1e-3, 3e-3), (1, 1), "the head alone, the encoder frozen"),
+    "frozen": Recipe((2, 4), (1e-3, 3e-3), LADDER, (1, 1), "the head alone, the encoder frozen"),
 }

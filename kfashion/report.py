@@ -177,9 +177,10 @@ def render(results: Path, reference: Path | None = REFERENCE, judged: dict | Non
             out += beside_reference(results, reference)
     with reading(results / layout.FINDINGS):
         out += sections.findings_section(findings) if findings["claims"] else []
-    grid = load(results, layout.GRID)
+    grid, probe = load(results, layout.GRID), load(results, layout.PROBE)
     parts = [  # each section with the file it is rendered from
         (layout.GRID, grid, lambda: sections.grid_section(grid)),
+        (layout.PROBE, probe, lambda: sections.probe_section(probe)),
         (
             layout.TRANSFER,
             transfer,
@@ -207,6 +208,7 @@ def render(results: Path, reference: Path | None = REFERENCE, judged: dict | Non
         "transfer": (layout.TRANSFER, transfer),
         "transfer grid": (layout.GRID, grid),
         "baseline": (layout.BASELINE, baseline),
+        "linear probes": (layout.PROBE, probe),
         "label efficiency": (layout.LABEL_EFFICIENCY, efficiency),
         "architecture sweep": (f"{layout.ARCHITECTURE}/{layout.SWEEP}", variant),
         "latent space": (layout.LATENT, latent),
@@ -315,7 +317,8 @@ def project_readme(text: str, results: Path, link: str, judged: dict | None = No
     if findings := judged or load(results, layout.FINDINGS):
         text = replace_block(text, FINDINGS, "\n".join(findings_summary(findings, link)))
     if grid := load(results, layout.GRID):
-        text = replace_block(text, ANSWER, "\n".join(sections.answer_lines(grid["answer"])))
+        lines = sections.answer_lines(grid["answer"], grid.get("answer_figure"), link)
+        text = replace_block(text, ANSWER, "\n".join(lines))
     if bench := load(results, layout.BENCH):
         text = replace_block(text, SPEED, "\n".join(speed.speed_section(bench)))
     return text

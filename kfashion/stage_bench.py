@@ -88,7 +88,7 @@ def grid_run(dataset, labels: str, case: int, recipe: str, rate: float, epochs: 
                 min_steps,
                 lambda cell: None,
                 None,
-                oracle=grid_tuner.GridOracle([cell]),
+                oracle=grid_tuner.GridOracle([cell], folder),
                 directory=folder,
                 project_name="grid",
             )

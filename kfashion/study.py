@@ -7,16 +7,19 @@ what runs, how much of it is already done, and an estimate of the time left, fro
 the finished units of work took. Stop it at any time and run the same command again.
 
 - `--quick`: a first look at every stage on a 2-core CPU in a few minutes (`config.QUICK`), into
-  `results/quick/` and `tuning/quick/`, with its own report.
-- `--reference`: the committed reference run, into `results/reference/` and
-  `tuning/reference/`; it adds the architecture comparison, makes the transfer stage the whole
-  grid (both networks, every pretraining seed, both recipes, label counts `config.LABELS`) and
-  draws the latent maps. Only this rewrites committed files, and only when asked for.
+  `results/quick/` and `tuning/quick/`, with its own report: the same tables, smaller.
+- `--reference`: the reference run, into `results/next/` and `tuning/next/` (the committed one
+  is `results/reference/`, rewritten only when given as `--results` on purpose); it adds the
+  architecture comparison's network to the grid and draws the latent maps.
 
-Each stage's settings are its own command's defaults, except the sizes given here (`--subset`,
-`--epochs`, `--seeds`, or --quick's), which every stage that trains receives (of --quick's,
-the transfer seeds go to transfer and the lbfgs cap to the baseline); the counts of work the
-progress lines use are read from each stage's own parsed arguments.
+The transfer stage is the crossed grid (`kfashion.finetuning.grid`): every pretraining seed the
+sweep trained, crossed with each label count's draws (`config.DRAWS`), its answer judged by the
+analysis plan in the config. Each stage's settings are its own command's defaults, except the
+sizes given here (`--subset`, `--epochs`, `--seeds`, or --quick's), which every stage that
+trains receives (of --quick's, the transfer seeds and label counts go to transfer and probe and
+the lbfgs cap to the baseline and probe; fewer epochs take fewer minimum steps in a few-label
+run, as many an epoch as the default's); the counts of work the progress lines use are read
+from each stage's own parsed arguments.
 """
 
 import dataclasses
@@ -68,7 +71,9 @@ def parse_args(argv):
     which = parser.add_mutually_exclusive_group()
     which.add_argument("--quick", action="store_true", help="a small look at every stage")
     which.add_argument(
-        "--reference", action="store_true", help="(re)make the committed reference run"
+        "--reference",
+        action="store_true",
+        help=f"the reference run, with the architecture comparison (into {config.NEXT_RESULTS})",
     )
     parser.add_argument(
         "--results", help=f"results folder (default: {config.RESULTS}, or per mode)"
@@ -111,13 +116,20 @@ def units(module: str, argv: list[str]) -> int:
             grid.parse_counts(args.labels, train_split_size(args.subset)),
             cli.parse_cases(args.cases),
             grid.parse_recipes(args.recipes),
-            transfer.parse_seeds(args.encoder_seeds),
-            range(args.seeds),
-            range(args.nested_seeds),
-            args.search_seeds,
+            transfer.parse_seeds(args.encoder_seeds or "0"),
+            grid.draws(grid.parse_counts(args.labels, train_split_size(args.subset)), args.seeds),
+            args.random_inits,
         )
-        return sum(len(cell.seeds) for cell in cells)
+        return sum(grid.least_runs(cell) for cell in cells)
     return 1
+
+
+def min_steps(epochs: int | None) -> int | None:
+    """The few-label runs' minimum steps for runs of `epochs` (None: the default's): as many
+    per epoch as the default run takes."""
+    if epochs is None:
+        return None
+    return max(1, round(config.MIN_STEPS * epochs / config.TRANSFER_EPOCHS))
 
 
 def stage(module, argv, what, finished=None) -> Stage:
@@ -136,12 +148,9 @@ def stages(args, results: Path, directory: Path) -> list[Stage]:
     subset = given(args.subset, "subset")
     epochs = given(args.epochs, "epochs")
     seeds = given(args.seeds, "seeds")
-    transfer_seeds = given(args.seeds, "transfer_seeds")
     data = flags(data_dir=args.data_dir, subset=subset)
     here = flags(results=results)
     sweep = [*data, *flags(epochs=epochs, seeds=seeds, workers=args.workers)]
-    transfer = [*data, *flags(epochs=epochs, seeds=transfer_seeds, workers=args.workers), *here]
-    transfer += flags(directory=directory)
     plan = [
         stage(
             "tune",
@@ -150,7 +159,7 @@ def stages(args, results: Path, directory: Path) -> list[Stage]:
             lambda: layout.finished_sweep_seeds(directory),
         )
     ]
-    what = "the four transfer cases"
+    models = [layout.model(results, "encoder").parent]
     if args.reference:
         variant = results / layout.ARCHITECTURE
         variant_tuning = directory / layout.ARCHITECTURE
@@ -163,17 +172,23 @@ def stages(args, results: Path, directory: Path) -> list[Stage]:
                 lambda: layout.finished_sweep_seeds(variant_tuning),
             )
         )
-        pretraining = range(seeds or config.SWEEP_SEEDS)  # every seed the sweeps trained
-        transfer += ["--encoder", str(layout.model(results, "encoder").parent)]
-        transfer += ["--encoder", str(layout.model(variant, "encoder").parent)]
-        transfer += ["--encoder-seeds", ",".join(map(str, pretraining))]
-        most = grid.most_labels(train_split_size(subset))  # the counts its split holds
-        counts = [c for c in config.LABELS.split(",") if c == "all" or int(c) <= most]
-        transfer += ["--recipes", config.GRID_RECIPES, "--labels", ",".join(counts)]
-        what = "the grid of transfer runs"
+        models.append(layout.model(variant, "encoder").parent)
+    pretraining = range(seeds or config.SWEEP_SEEDS)  # every seed the sweeps trained
+    most = grid.most_labels(train_split_size(subset))  # the counts its split holds
+    labels = quick.get("labels", config.LABELS)
+    counts = [c for c in labels.split(",") if c == "all" or int(c) <= most]
+    transfer = [*data, *here, *flags(directory=directory, epochs=epochs, workers=args.workers)]
+    transfer += flags(seeds=given(args.seeds, "transfer_seeds"), min_steps=min_steps(epochs))
+    transfer += [arg for folder in models for arg in ("--encoder", str(folder))]
+    transfer += ["--encoder-seeds", ",".join(map(str, pretraining)), "--labels", ",".join(counts)]
+    what = "the grid of transfer runs"
     plan.append(stage("transfer", transfer, what, lambda: layout.finished_transfer_runs(results)))
     baseline = [*data, *here, *flags(max_iter=quick.get("max_iter"))]
     plan.append(stage("baseline", baseline, "logistic regression on pixels"))
+    probe = [*baseline, *flags(seeds=given(args.seeds, "transfer_seeds"))]
+    probe += [arg for folder in models for arg in ("--encoder", str(folder))]
+    probe += ["--encoder-seeds", ",".join(map(str, pretraining)), "--labels", ",".join(counts)]
+    plan.append(stage("probe", probe, "linear probes on frozen codes, pixels and PCA"))
     if args.reference:
         plan.append(
             stage(
@@ -209,14 +224,12 @@ def time_left(plan: list[Stage], start: int) -> str:
 
 def folders(args) -> tuple[Path, Path]:
     if args.quick:
-        return Path(args.results or config.QUICK_RESULTS), Path(
-            args.directory or config.QUICK_DIRECTORY
-        )
-    if args.reference:
-        return Path(args.results or config.REFERENCE_RESULTS), Path(
-            args.directory or config.REFERENCE_DIRECTORY
-        )
-    return Path(args.results or config.RESULTS), Path(args.directory or config.DIRECTORY)
+        default = config.QUICK_RESULTS, config.QUICK_DIRECTORY
+    elif args.reference:
+        default = config.NEXT_RESULTS, config.NEXT_DIRECTORY
+    else:
+        default = config.RESULTS, config.DIRECTORY
+    return Path(args.results or default[0]), Path(args.directory or default[1])
 
 
 @exit_on_user_error

@@ -50,26 +50,23 @@ def parse_args(argv):
     parser.add_argument(
         "--seeds",
         type=int,
-        default=config.TRANSFER_SEEDS,
-        help="fine-tuning seeds of each random case and of the first pretraining seed: 0, 1, ...",
+        help="fine-tuning seeds 0, 1, ... (draws of labels, each run by every pretraining seed "
+        "and random case) of every label count (default: per count, "
+        + ", ".join(f"{count}: {n}" for count, n in config.DRAWS.items())
+        + ")",
     )
     parser.add_argument(
-        "--nested-seeds",
+        "--random-inits",
         type=int,
-        default=config.NESTED_SEEDS,
-        help="fine-tuning seeds of each further pretraining seed",
-    )
-    parser.add_argument(
-        "--search-seeds",
-        type=int,
-        default=config.SEARCH_SEEDS,
-        help="runs of each candidate learning rate in the recipe search",
+        default=config.RANDOM_INITS,
+        help="initialisations of each draw of a random case",
     )
     parser.add_argument("--cases", default="1,2,3,4", help="comma-separated cases to run")
     parser.add_argument(
         "--recipes",
-        default="joint",
-        help="recipes of the jointly trained cases: joint, two_phase (the frozen cases have one)",
+        default=config.GRID_RECIPES,
+        help="recipes the jointly trained cases choose among, by cross-validation in each "
+        "run's own labels (the frozen cases have one)",
     )
     parser.add_argument(
         "--labels",
@@ -89,7 +86,9 @@ def parse_args(argv):
         "network (default: RESULTS/models)",
     )
     parser.add_argument(
-        "--encoder-seeds", default="0", help="pretraining seeds of each network, e.g. 0,1,2"
+        "--encoder-seeds",
+        help="pretraining seeds of each network, e.g. 0,1,2 (default: every encoder_seed{S}.keras "
+        "each --encoder folder holds; 0 for a file)",
     )
     cli.add_data_flags(parser)
     parser.add_argument("--results", default=config.RESULTS, help="where results are written")
@@ -115,15 +114,31 @@ def parse_seeds(text: str) -> list[int]:
     return cli.parse_numbers(text, "--encoder-seeds", lambda seed: seed >= 0, hint)
 
 
+def encoder_entries(args) -> list[Path]:
+    """The --encoder paths (default: RESULTS/models)."""
+    return [Path(e) for e in args.encoder or [str(layout.model(args.results, "encoder").parent)]]
+
+
+def default_encoder_seeds(entries: list[Path]) -> list[int]:
+    """The pretraining seeds every --encoder folder holds (0 where one is a file)."""
+    held = [
+        {int(p.stem.removeprefix("encoder_seed")) for p in e.glob("encoder_seed*.keras")}
+        if e.is_dir()
+        else {0}
+        for e in entries
+    ]
+    return sorted(set.intersection(*held)) or [0]
+
+
 def encoder_files(args, encoder_seeds) -> dict:
     """network name -> pretraining seed -> encoder file, each checked as readable.
 
     A network is named by the sweep that pretrained it (`saved_models.network_of`)."""
     from kfashion.core.saved_models import network_of, readable_archive
 
-    entries = args.encoder or [str(layout.model(args.results, "encoder").parent)]
+    entries = encoder_entries(args)
     found = {}
-    for entry in map(Path, entries):
+    for entry in entries:
         folder = entry if entry.is_dir() else entry.parent
         name = network_of(folder)
         if name in found:
@@ -154,8 +169,7 @@ def worker_args(args) -> list[str]:
         "epochs",
         "batch_size",
         "seeds",
-        "nested_seeds",
-        "search_seeds",
+        "random_inits",
         "cases",
         "recipes",
         "labels",
@@ -183,7 +197,7 @@ def check_encoders(results, groups, digests: dict) -> None:
     for network_name, labels in groups:
         folder = layout.grid_runs(results, network_name, labels)
         mine = digests[network_name]
-        for path in sorted(folder.glob("*case*_seed*.json")):
+        for path in sorted(folder.glob("*case*.json")):  # choices, their runs, final runs
             record = read_record(path)
             if record is None:
                 continue
@@ -201,30 +215,30 @@ def check_encoders(results, groups, digests: dict) -> None:
 
 def check_saved_cases(results: Path, cells, main) -> None:
     """Refuse a command whose four classic cells (`main`) are not those whose classifiers
-    `results` holds (transfer.json's: its first network, recipe and pretraining seed): writing
-    them would replace those classifiers, and the first command, run again, would train its
-    first seeds again to save them back. A transfer.json of a version before the grid names
-    no network or recipe: its runs are not this version's to resume, so nothing is judged."""
+    `results` holds (transfer.json's: its first network and pretraining seed): writing them
+    would replace those classifiers, and the first command, run again, would train its first
+    seeds again to save them back. A transfer.json that names no network is not this
+    version's to resume, so nothing is judged."""
     path = results / layout.TRANSFER
     mine = [c for c in cells if main(c) and layout.classifier(results, c.case).exists()]
     if not mine or not path.exists():
         return
 
-    def described(network_name, case, recipe, encoder_seed):
+    def described(network_name, case, encoder_seed):
         start = f"pretraining seed {encoder_seed}" if CASES[case].pretrained else "random encoder"
-        return f"{network_name}, recipe {recipe}, {start}"
+        return f"{network_name}, {start}"
 
     with reading(path):
         saved = read_json(path)
         network_name = saved["settings"].get("network")
         seed = saved["settings"].get("encoder_seed", 0)
         before = {
-            int(case): described(network_name, int(case), entry["recipe"], seed)
-            for case, entry in saved["cases"].items()
-            if network_name and "recipe" in entry
+            int(case): described(network_name, int(case), seed)
+            for case in saved["cases"]
+            if network_name
         }
     for cell in mine:
-        now = described(cell.network, cell.case, cell.recipe, cell.encoder_seed)
+        now = described(cell.network, cell.case, cell.encoder_seed)
         if before.get(cell.case, now) != now:
             raise UserError(
                 f"{layout.classifier(results, cell.case)} holds case {cell.case} of "
@@ -270,7 +284,7 @@ def make_tuner(args, cells, main, encoders, dataset, results):
         args.min_steps,
         saved_classifier(results, main),
         args.tensorboard,
-        oracle=GridOracle(cells),
+        oracle=GridOracle(cells, results),
         directory=args.directory,
         project_name=layout.GRID_PROJECT,
     )
@@ -301,14 +315,20 @@ def main(argv=None) -> None:
     args = parse_args(argv)
     case_numbers = cli.parse_cases(args.cases)
     recipes = grid.parse_recipes(args.recipes)
-    for flag in ("epochs", "seeds", "nested_seeds", "search_seeds", "batch_size", "min_steps"):
+    for flag in ("epochs", "random_inits", "batch_size", "min_steps"):
         cli.at_least(getattr(args, flag), 1, "--" + flag.replace("_", "-"))
     cli.at_least(args.workers, 1, "--workers")
     if parallel.role() == "single":
         parallel.check_workers(args.workers)
     cli.check_data_flags(args)
     counts = grid.parse_counts(args.labels, train_split_size(args.subset))
-    encoder_seeds = parse_seeds(args.encoder_seeds)
+    if args.seeds is not None:
+        cli.at_least(args.seeds, 1, "--seeds")
+    encoder_seeds = (
+        parse_seeds(args.encoder_seeds)
+        if args.encoder_seeds
+        else default_encoder_seeds(encoder_entries(args))
+    )
     files = encoder_files(args, encoder_seeds)
     results = cli.writable_folder(args.results, "--results")
     cli.writable_folder(args.directory, "--directory")
@@ -321,13 +341,12 @@ def main(argv=None) -> None:
         case_numbers,
         recipes,
         encoder_seeds,
-        list(range(args.seeds)),
-        list(range(args.nested_seeds)),
-        args.search_seeds,
+        grid.draws(counts, args.seeds),
+        args.random_inits,
     )
 
-    def main_cell(cell):  # transfer.json's: the first network, recipe and pretraining seed
-        return grid.is_main(cell, cells[0].network, recipes, encoder_seeds[0])
+    def main_cell(cell):  # transfer.json's: the first network and pretraining seed
+        return grid.is_main(cell, cells[0].network, encoder_seeds[0])
 
     if parallel.role() == "worker":
         parallel.end_with_chief()
@@ -376,11 +395,12 @@ def main(argv=None) -> None:
         for folder, mine in folders.items():
             start_runs(folder, mine, args.overwrite)
         fresh_project(project)
-        finals = sum(len(c.seeds) for c in cells if not c.search)
-        searches = sum(len(c.seeds) for c in cells if c.search)
+        finals = sum(grid.least_runs(c) for c in cells if not c.search)
+        choices = [c for c in cells if c.search]
+        folds = sum(grid.least_runs(c) for c in choices)
         print(
-            f"data: {dataset.describe()}; networks {', '.join(files)}; {searches} search runs "
-            f"and {finals} runs",
+            f"data: {dataset.describe()}; networks {', '.join(files)}; {len(choices)} choices "
+            f"(at least {folds} runs on their folds) and {finals} runs",
             flush=True,
         )
         check_every_cell_ran(run_grid(args, cells, main_cell, encoders, dataset, results))

@@ -71,9 +71,10 @@ def test_a_full_disk_inside_a_grid_cell_is_one_line_and_keeps_the_finished_runs(
     line = one_line(done)
     assert line.startswith("kfashion: error: the disk holding full/results/models is full")
     assert line.endswith("run the same command again: it continues from the finished files")
-    # the recipe search's runs ended before the first classifier was saved: kept, whole
-    records = (tmp_path / "kept" / "results").rglob("search_*.json")
-    assert sorted(json.loads(path.read_text())["case"] for path in records) == [1, 1, 3, 3]
+    # the choices' runs ended before the first classifier was saved: kept, whole
+    records = (tmp_path / "kept" / "results").rglob("cv_*.json")
+    assert {json.loads(path.read_text())["case"] for path in records} == {1, 3}
+    assert len(list((tmp_path / "kept" / "results").rglob("choice_*.json"))) == 2
 
 
 @pytest.mark.usefixtures("debian_data_dir")

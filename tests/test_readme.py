@@ -16,6 +16,7 @@ import pytest
 from helpers import assert_picture, predict_elsewhere
 
 from kfashion import config, data, report
+from kfashion.finetuning import grid
 
 RECIPES = ("joint", "two_phase")
 
@@ -25,6 +26,8 @@ README = ROOT / "README.md"
 NOT_RUN = {
     "python -m kfashion.study --reference": "remakes the committed reference run (hours)",
     "python -m kfashion.tune --directory /shared/tuning": "needs a chief and worker machines",
+    "python -m kfashion.pilot --results results/pilot": "rewrites the committed pilot's "
+    "pilot.json (tests/test_pilot.py runs it on a pilot of its own)",
 }
 # Run by tests/test_readme_quick.py, in a clone of their own.
 SEPARATE = ("python -m kfashion.study --quick", "python -m kfashion.bench")
@@ -198,9 +201,11 @@ def test_every_readme_command_runs_and_no_committed_file_changes(clone):
 def test_the_study_says_what_runs_how_far_along_and_the_time_left(clone):
     output = clone["runs"][0][2]
     lines = [line for line in output.splitlines() if line.startswith("[study ")]
-    assert [line.split("]")[0] for line in lines[::2]] == [f"[study {i}/4" for i in range(1, 5)]
+    assert [line.split("]")[0] for line in lines[::2]] == [f"[study {i}/5" for i in range(1, 6)]
     assert "0 of 14 seeds done" in lines[1] and "timed once the first of each ends" in lines[1]
-    assert "0 of 12 runs done" in lines[3] and "time left:" in lines[3]  # 8 search runs
+    # per label count (50 and all), one draw: the choices of cases 1 and 3 (4 candidates) and
+    # 2 and 4 (2), on 3 folds at 50 labels, then 6 final runs (a random case: 2 initialisations)
+    assert "0 of 60 runs done" in lines[3] and "time left:" in lines[3]
 
 
 def test_sweep_records_every_seed_and_exports_the_reference_choice(clone, subset, elsewhere):
@@ -268,15 +273,19 @@ def test_label_efficiency_architecture_and_latent_outputs(clone):
     assert networks == ["course", "course", "linear_code"]
     found = results(clone, "grid.json")  # the whole grid: both networks, both recipes
     assert found["settings"]["networks"] == ["course", "linear_code"]
-    assert {(r["network"], r["recipe"]) for r in found["runs"] if r["case"] == 1} == {
-        (network, recipe) for network in ("course", "linear_code") for recipe in RECIPES
-    }
-    for row in found["answer"]["best_recipes"]:  # one start a side: a difference, no interval
+    assert {r["recipe"] for r in found["runs"] if r["case"] == 1} <= set(RECIPES)
+    for row in found["answer"]["rows"]:  # one seed and one draw: a difference, no interval
         assert row["ci95"] is None and row["verdict"] == "not resolved (no interval)"
     assert found["answer"]["sentence"].startswith("Not resolved here: no comparison has an")
-    for group in found["recipe_search"]:  # chosen by validation alone
-        best = max(group["candidates"], key=lambda c: c["mean_val_accuracy"])
-        assert group["chosen_learning_rate"] == best["learning_rate"]
+    for choice in found["choices"]:  # chosen by held-out accuracy alone
+        means = {(c["recipe"], c["learning_rate"]): c["mean"] for c in choice["candidates"]}
+        assert (choice["recipe"], choice["learning_rate"]) == grid.best_candidate(means)
+    taken = {(c["network"], c["labels"], c["case"], c["draw"]): c for c in found["choices"]}
+    for r in found["runs"]:  # each run with its draw's choice
+        choice = taken[
+            r["network"], r["labels"], r["case"], None if r["labels"] == "all" else r["seed"]
+        ]
+        assert (r["recipe"], r["learning_rate"]) == (choice["recipe"], choice["learning_rate"])
     assert_picture(clone["path"] / "results" / found["figure"], colours=12)
     latent = results(clone, "latent.json")
     assert len(latent["encoders"]) == 2

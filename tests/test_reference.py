@@ -39,9 +39,13 @@ def test_committed_findings_are_what_the_json_gives():
     assert differences(committed("findings.json"), judged) == []  # to the last bits of a fit
 
 
-def test_grid_json_records_the_search_rule_in_its_own_words_not_a_docstrings():
-    assert committed("grid.json")["settings"]["search"] == grid.SEARCH_RULE
-    assert "Every cell's learning rate" not in grid.__doc__  # a docstring's edit changes no file
+def test_grid_json_records_the_choice_rule_in_its_own_words_not_a_docstrings():
+    settings = committed("grid.json")["settings"]
+    if "choice" in settings:  # a crossed grid; one made before says its own search's rule
+        assert settings["choice"] == grid.CHOICE_RULE
+    else:
+        assert settings["search"].startswith("Every cell's learning rate is chosen on validation")
+    assert "Every run's recipe and learning rate" not in grid.__doc__  # an edit changes no file
 
 
 def test_committed_report_is_what_the_json_renders():
@@ -72,7 +76,8 @@ def test_defaults_are_what_the_reference_was_made_with():
         config.TRANSFER_EPOCHS,
         config.TRANSFER_BATCH_SIZE,
     )
-    assert len(settings["seeds"]) == config.TRANSFER_SEEDS
+    if "choices" in committed("grid.json"):  # a crossed grid: each count's planned draws
+        assert len(settings["seeds"]) == config.DRAWS["all"]
     sweep = committed("sweep.json")["settings"]
     assert (sweep["epochs"], len(sweep["seeds"])) == (config.SWEEP_EPOCHS, config.SWEEP_SEEDS)
 

@@ -4,7 +4,7 @@ from the stage's own command. (The study itself runs in tests/test_readme.py.)""
 from kfashion import config, study, transfer, tune
 from kfashion.finetuning import grid
 
-TRAINING_STAGES = {"tune", "transfer", "latent", "baseline"}
+TRAINING_STAGES = {"tune", "transfer", "latent", "baseline", "probe"}
 
 
 def plan_of(argv, tmp_path):
@@ -19,7 +19,8 @@ def parsed(stage):
 
 def test_every_stage_of_the_reference_plan_gets_the_sizes_given(tmp_path):
     plan = plan_of(["--reference", "--subset", "600", "--epochs", "2", "--seeds", "2"], tmp_path)
-    assert [s.module for s in plan] == ["tune", "tune", "transfer", "baseline", "latent", "report"]
+    modules = ["tune", "tune", "transfer", "baseline", "probe", "latent", "report"]
+    assert [s.module for s in plan] == modules
     for stage in plan:
         if stage.module in TRAINING_STAGES:
             assert stage.argv[stage.argv.index("--subset") + 1] == "600", stage
@@ -44,17 +45,19 @@ def test_workers_given_to_the_study_reach_both_searches(tmp_path):
 def test_units_of_work_follow_each_commands_defaults(tmp_path):
     sweep, variant, cells = plan_of(["--reference"], tmp_path)[:3]
     assert sweep.units == 14 * config.SWEEP_SEEDS and variant.units == 3 * config.SWEEP_SEEDS
-    # per network and label count: the search (1 seed a rate) of case 1 and 3 by the joint
-    # recipe (2 rates) and the two-phase one (3) and of case 2 and 4 (2), then case 1 by 2
-    # recipes and case 2 from 3 pretraining seeds (5 + 2 + 2 fine-tuning seeds), case 3 by 2
-    # recipes and case 4 with 5 seeds
-    per_group = 2 * (2 + 3 + 2) + 3 * 9 + 3 * 5
-    assert cells.units == 2 * 4 * per_group
+    # per network, each draw of a few-label count: the choices of cases 1 and 3 (3 folds of 2
+    # joint and 2 two-phase rates) and of cases 2 and 4 (3 folds of 2 rates), then cases 1
+    # and 2 from 3 pretraining seeds, cases 3 and 4 from 2 initialisations; with all labels
+    # the choices train once each, and the final runs cover every draw
+    per_draw = 2 * 3 * 4 + 2 * 3 * 2 + 2 * 3 + 2 * 2
+    draws = config.DRAWS
+    every = 2 * 4 + 2 * 2 + draws["all"] * (2 * 3 + 2 * 2)
+    assert cells.units == 2 * (per_draw * (draws[100] + draws[1000] + draws[10000]) + every)
 
 
 def test_the_quick_look_runs_every_stage_of_the_study_at_its_sizes(tmp_path):
     plan = plan_of(["--quick"], tmp_path)
-    assert [s.module for s in plan] == ["tune", "transfer", "baseline", "report"]
+    assert [s.module for s in plan] == ["tune", "transfer", "baseline", "probe", "report"]
     assert parsed(plan[0]).subset == config.QUICK["subset"] == parsed(plan[1]).subset
     assert parsed(plan[0]).seeds == config.QUICK["seeds"]
     assert parsed(plan[1]).seeds == config.QUICK["transfer_seeds"]
@@ -88,3 +91,9 @@ def test_the_reference_grid_asks_only_for_label_counts_its_split_can_hold(tmp_pa
     assert parsed(plan[2]).labels == "all"
     train = 130 - 130 // 6
     grid.parse_counts(parsed(plan[2]).labels, train)  # accepted as the stage would
+
+
+def test_fewer_epochs_take_fewer_minimum_steps_in_a_few_label_run(tmp_path):
+    assert parsed(plan_of([], tmp_path)[1]).min_steps == config.MIN_STEPS  # its own default
+    quick = parsed(plan_of(["--quick"], tmp_path)[1])
+    assert quick.min_steps == config.MIN_STEPS * quick.epochs // config.TRANSFER_EPOCHS

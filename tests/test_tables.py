@@ -63,10 +63,10 @@ def test_a_row_per_run_with_the_numbers_of_the_json(tabled):
 KEYS = {  # each table's columns that name one row
     "sweep.csv": ["trial_id", "seed"],
     "history.csv": ["trial_id", "seed", "epoch", "measure"],
-    "transfer.csv": ["case", "seed"],
+    "transfer.csv": ["case", "seed", "init"],
     "label_efficiency.csv": ["case", "labels", "seed"],
-    "grid.csv": ["network", "labels", "case", "recipe", "encoder_seed", "seed"],
-    "answer.csv": ["family", "network", "labels", "recipe"],
+    "grid.csv": ["network", "labels", "case", "recipe", "encoder_seed", "seed", "init"],
+    "answer.csv": ["network", "labels", "recipe"],
     "findings.csv": ["claim", "comparison"],
 }
 

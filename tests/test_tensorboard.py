@@ -29,4 +29,4 @@ def test_both_stages_log_each_run_to_tensorboard(tmp_path):
     found = tensorboard_tags(grid_logs)
     final = "case1_two_phase_enc0_seed0"
     expect_runs(found, [f"{final}/head", f"{final}/all"])  # each phase a run of its own
-    assert any(run.startswith("search_case1_two_phase_lr") for run in found)
+    assert any(run.startswith("cv_case1_two_phase_lr") for run in found)  # the choice's runs

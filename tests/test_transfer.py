@@ -10,7 +10,6 @@ import pytest
 from helpers import compile_settings, refused_here, run_module
 
 from kfashion import config, data, transfer
-from kfashion.analysis import answer
 from kfashion.config import CASES
 from kfashion.core import layout, models
 from kfashion.core.errors import UserError
@@ -19,7 +18,7 @@ from kfashion.core.saved_models import load_encoder
 from kfashion.finetuning import cases, grid, grid_tuner
 
 SMALL = ["--subset", "600", "--epochs", "1"]
-FINAL = re.compile(r"case (\d) .*, seed (\d+): test accuracy")
+FINAL = re.compile(r"case (\d) .*, seed (\d+)(?: \(initialisation (\d+)\))?: test accuracy")
 
 
 @pytest.fixture(scope="module")
@@ -40,9 +39,11 @@ def start_transfer(*args):
     return run_module("kfashion.transfer", *args)
 
 
-def finished_runs(output: str) -> list[tuple[int, int]]:
-    """(case, seed) of each final run the output reports, in order."""
-    return [tuple(map(int, m.groups())) for m in map(FINAL.search, output.splitlines()) if m]
+def finished_runs(output: str) -> list[tuple]:
+    """(case, seed) of each final run the output reports, in order; (case, seed, init) for
+    an initialisation after a draw's first."""
+    found = [m.groups() for m in map(FINAL.search, output.splitlines()) if m]
+    return [tuple(int(v) for v in run if v is not None) for run in found]
 
 
 def weights_of(model):
@@ -148,39 +149,57 @@ def test_fresh_encoders_depend_on_the_seed(encoder_file):
     assert not np.allclose(first.get_weights()[0], second.get_weights()[0])
 
 
-def test_the_grid_holds_every_cell_with_nested_seeds():
+def test_the_grid_crosses_every_pretraining_seed_with_every_draw():
     cells = grid.plan(["course"], ["100", "all"], [1, 2, 3, 4], ["joint", "two_phase"],
-                      [0, 1, 2], [0, 1, 2, 3, 4], [0, 1], 1)  # fmt: skip
-    searches = [c for c in cells if c.search]
+                      [0, 1, 2], grid.draws(["100", "all"], 5), 2)  # fmt: skip
+    choices = [c for c in cells if c.search]
     finals = [c for c in cells if not c.search]
-    assert cells[: len(searches)] == searches  # the search first: the finals need its choice
-    assert len(searches) == 2 * (4 * 2 + 2 * 3)  # label counts x (case, recipe) x rates
-    assert {c.seeds for c in searches} == {(config.SEARCH_SEEDS_FROM,)}  # none a final run's
-    case1 = [c for c in finals if (c.labels, c.case, c.recipe) == ("all", 1, "joint")]
-    assert [(c.encoder_seed, c.seeds) for c in case1] == [
-        (0, (0, 1, 2, 3, 4)),
-        (1, (0, 1)),
-        (2, (0, 1)),
-    ]
+    assert cells[: len(choices)] == choices  # the choices first: the finals take them
+    assert len(choices) == 4 * 5 + 4  # each case: one per draw, one with all labels
+    few = [c for c in choices if (c.labels, c.case) == ("100", 1)]
+    assert [(c.recipe, c.encoder_seed, c.draw) for c in few] == [
+        ("joint,two_phase", 0, draw) for draw in range(5)
+    ]  # made with the first pretraining seed, on each draw's own labels
+    assert {c.recipe for c in choices if c.case in (2, 4)} == {"frozen"}
+    assert [c.draw for c in choices if c.labels == "all"] == [None] * 4
+    case1 = [c for c in finals if (c.labels, c.case) == ("100", 1)]
+    assert [(c.encoder_seed, c.runs, c.recipe) for c in case1] == [
+        (seed, [(draw, 0)], None) for seed in (0, 1, 2) for draw in range(5)
+    ]  # every pretraining seed on every draw, its recipe and rate the draw's choice
     case3 = [c for c in finals if (c.labels, c.case) == ("all", 3)]
-    assert [(c.recipe, c.encoder_seed, c.seeds) for c in case3] == [
-        ("joint", -1, (0, 1, 2, 3, 4)),
-        ("two_phase", -1, (0, 1, 2, 3, 4)),
-    ]
-    assert {c.recipe for c in finals if c.case in (2, 4)} == {"frozen"}
+    assert [c.runs for c in case3] == [[(draw, init) for draw in range(5) for init in (0, 1)]]
     assert all(grid.Cell.from_values(c.values()) == c for c in cells)  # as KerasTuner holds it
+    assert sum(map(grid.least_runs, choices)) == 2 * (5 * 3 * 4 + 4) + 2 * (5 * 3 * 2 + 2)
 
 
-def test_the_search_chooses_the_rate_validation_scored_best():
-    group = ("course", "all", 1, "joint")
-    assert grid.choose_rate(group, {1e-3: 0.80, 3e-3: 0.85}) == 3e-3
-    assert grid.choose_rate(group, {1e-3: 0.90, 3e-3: 0.85}) == 1e-3
-    assert grid.choose_rate(group, {1e-3: 0.90}) is None  # a candidate not yet scored: wait
+def test_each_initialisation_of_a_draw_has_its_own_seed_apart_from_every_draw():
+    seeds = {grid.init_seed(draw, init) for draw in range(50) for init in range(3)}
+    assert len(seeds) == 150 and {grid.init_seed(draw, 0) for draw in range(50)} == set(range(50))
+    cell = grid.Cell("course", "100", 3, "joint", -1, (7,), False, 1e-3, inits=2)
+    names = {layout.grid_run("r", cell, *run).name for run in cell.runs}
+    assert names == {"case3_joint_random_seed7.json", "case3_joint_random_seed7_init1.json"}
+
+
+def test_a_choice_at_the_edge_of_the_rates_tried_goes_on_along_the_ladder():
+    assert grid.next_rate("joint", {1e-3: 0.80, 3e-3: 0.85}) == 1e-2  # best at the top
+    assert grid.next_rate("joint", {1e-3: 0.90, 3e-3: 0.85}) == 3e-4  # best at the bottom
+    assert grid.next_rate("joint", {3e-4: 0.8, 1e-3: 0.90, 3e-3: 0.85}) is None  # inside
+    assert grid.next_rate("two_phase", {1e-4: 0.8, 1e-3: 0.9}) is None  # the ladder ends
+    assert grid.next_rate("joint", {1e-3: 0.9, 3e-3: 0.9}) is None  # a tie: no edge to pass
+    assert grid.next_rate("frozen", {3e-2: 0.9, 1e-2: 0.8}) is None
+
+
+def test_the_best_candidate_wins_and_a_tie_goes_to_the_first_recipe_then_the_lower_rate():
+    scores = {("joint", 1e-3): 0.80, ("two_phase", 1e-4): 0.85, ("joint", 3e-3): 0.84}
+    assert grid.best_candidate(scores) == ("two_phase", 1e-4) and grid.ties(scores) == []
+    tied = {("two_phase", 1e-4): 0.805, ("joint", 3e-3): 0.805, ("joint", 1e-3): 0.805}
+    assert grid.best_candidate(tied) == ("joint", 1e-3)
+    assert len(grid.ties(tied)) == 3
 
 
 def test_label_counts_are_parsed_and_checked():
     assert grid.parse_counts("all,1000, 100", 50_000) == ["100", "1000", "all"]
-    for bad in ("", "5", "49", "50000", "ten", "100,-3"):
+    for bad in ("", "5", "29", "50000", "ten", "100,-3"):
         with pytest.raises(UserError, match="--labels"):
             grid.parse_counts(bad, 50_000)
 
@@ -188,58 +207,30 @@ def test_label_counts_are_parsed_and_checked():
 def test_few_label_runs_see_only_their_labels_and_take_at_least_the_minimum_steps(small_data):
     assert grid_tuner.repeats_for(100, 100, 30, 1000) * 30 >= 1000  # one batch per epoch
     assert grid_tuner.repeats_for(10_000, 100, 30, 1000) == 1  # 3,000 steps already
-    cell = grid.Cell("course", "100", 1, "joint", 0, (3,), search=False, rate=1e-3)
+    cell = grid.Cell("course", "90", 1, "joint", 0, (3,), search=False, rate=1e-3)
     final = grid_tuner.split_for(cell, 3, small_data, 100, 2, 4)
-    assert final.x_val is None and final.images == 100 and final.repeats == 2
-    assert np.bincount(final.y_train).tolist() == [20] * 10
-    search = grid_tuner.split_for(grid.Cell(**{**vars(cell), "search": True}), 3, small_data,
-                                  100, 2, 4)  # fmt: skip
-    assert len(search.y_val) == 20 and np.bincount(search.y_val).tolist() == [2] * 10
-    assert search.images == 80 and not search.keep_best
-    pool = {img.tobytes() for img in final.x_train}  # the search's images are the final's
-    seen = {img.tobytes() for img in np.concatenate([search.x_train, search.x_val])}
-    assert seen == pool
-    assert not {img.tobytes() for img in search.x_val} & {i.tobytes() for i in search.x_train}
+    assert final.x_val is None and final.images == 90 and final.repeats == 2
+    assert np.bincount(final.y_train).tolist() == [18] * 10
+    pool = {img.tobytes() for img in final.x_train}
+    choice = grid.Cell("course", "90", 1, "joint,two_phase", 0, (3,), search=True)
+    held = []
+    for fold in range(config.FOLDS):
+        split = grid_tuner.fold_split(choice, fold, small_data, 100, 2, 4)
+        assert split.images == 60 and np.bincount(split.y_val).tolist() == [3] * 10
+        assert not split.keep_best
+        seen = {img.tobytes() for img in np.concatenate([split.x_train, split.x_val])}
+        assert seen == pool  # the choice reads the final runs' labels, and no other
+        assert not {i.tobytes() for i in split.x_val} & {i.tobytes() for i in split.x_train}
+        held += [img.tobytes() for img in split.x_val]
+    assert sorted(held) == sorted(pool)  # each labelled image held out once
 
 
-def test_the_answer_compares_independent_starts_and_holds_across_the_family():
-    runs = []
-    for labels, gain in (("100", 0.05), ("all", 0.0)):
-        for encoder_seed, seeds in ((0, 5), (1, 2), (2, 2)):
-            runs += [
-                {"network": "course", "labels": labels, "case": 1, "recipe": "joint",
-                 "encoder_seed": encoder_seed, "seed": s,
-                 "test_accuracy": 0.8 + gain + 0.001 * encoder_seed + 0.0001 * s}
-                for s in range(seeds)
-            ]  # fmt: skip
-        runs += [
-            {"network": "course", "labels": labels, "case": 3, "recipe": "joint",
-             "encoder_seed": -1, "seed": s, "test_accuracy": 0.8 + 0.002 * (s - 2)}
-            for s in range(5)
-        ]  # fmt: skip
-    assert len(answer.side_values(runs, "course", "100", 1, "joint")) == 3  # per encoder
-    choices = {
-        f"course|{labels}|{case}|joint": {"chosen_val_accuracy": 0.8}
-        for labels in ("100", "all")
-        for case in (1, 3)
-    }
-    found = answer.headline(runs, choices, ["course"], ["100", "all"], [1, 3], ["joint"])
-    few, every = found["best_recipes"]
-    assert few["starts"] == [3, 5] and few["verdict"] == answer.HELPS
-    assert few["p_holm"] >= few["p_value"]
-    assert every["verdict"] == answer.UNDETECTED
-    assert found["sentence"] == (
-        "Reconstruction pretraining helps the classifier with the course encoder at 100 "
-        "labels (+5.1 points), not detectably with all labels."
-    )
-
-
-@pytest.mark.usefixtures("debian_data_dir")
 def test_killed_grid_keeps_finished_runs_and_more_seeds_add_only_missing(
     tmp_path, encoder_file, capsys
 ):
     folders = ["--results", str(tmp_path), "--directory", str(tmp_path / "tuning")]
-    args = [*SMALL, *folders, "--cases", "2,4", "--encoder", str(encoder_file)]
+    args = [*SMALL, *folders, "--cases", "2,4", "--random-inits", "1"]
+    args += ["--encoder", str(encoder_file)]
     first = start_transfer(*args, "--seeds", "2")
     seen = []
     for line in first.stdout:
@@ -270,10 +261,15 @@ def test_killed_grid_keeps_finished_runs_and_more_seeds_add_only_missing(
 
 
 def assert_final_rates_are_the_searchs_choice(results, summary, cases) -> None:
-    """Each of `cases` searched, and its final runs trained at the rate its search scored best
-    (grid.json)."""
+    """Each of `cases` chose with all labels, and its final runs trained at the rate its
+    choice scored best (grid.json)."""
     found = json.loads((results / "grid.json").read_text())
-    chosen = {c["case"]: c["chosen_learning_rate"] for c in found["recipe_search"]}
+    made = {c["case"]: c for c in found["choices"] if c["labels"] == "all"}
+    for choice in made.values():
+        means = {(c["recipe"], c["learning_rate"]): c["mean"] for c in choice["candidates"]}
+        assert (choice["recipe"], choice["learning_rate"]) == grid.best_candidate(means)
+        assert choice["mean_accuracy"] == max(means.values())
+    chosen = {case: c["learning_rate"] for case, c in made.items()}
     assert {c: summary["cases"][str(c)]["learning_rate"] for c in cases} == chosen
 
 
@@ -285,15 +281,16 @@ def test_a_grid_over_two_workers_runs_every_run_once_in_the_workers(tmp_path, en
     # past the timeout, run kills the chief, and its workers die with it
     done = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    finished = sorted(finished_runs(done.stdout))
-    assert finished == [(2, 0), (2, 1), (4, 0), (4, 1)]
+    finished = sorted(finished_runs(done.stdout))  # the random case: two initialisations
+    assert finished == [(2, 0), (2, 1), (4, 0), (4, 0, 1), (4, 1), (4, 1, 1)]
     lines = done.stdout.splitlines()
     trained = [line for line in lines if FINAL.search(line) or "(search)" in line]
     assert trained and all(re.match(r"\[tuner[01]\] ", line) for line in trained)
     runs = [line.split("] ", 1)[1].split(":")[0] for line in trained]  # which run, no worker
     assert len(set(runs)) == len(runs)  # none twice, search runs included
     summary = json.loads((tmp_path / "transfer.json").read_text())
-    assert sorted((r["case"], r["seed"]) for r in summary["runs"]) == finished
+    kept = [(r["case"], r["seed"], r["init"]) for r in summary["runs"]]
+    assert sorted(run[:2] if run[2] == 0 else run for run in kept) == finished
     assert_final_rates_are_the_searchs_choice(tmp_path, summary, (2, 4))  # as the chief gave
 
 
@@ -413,25 +410,26 @@ def test_a_run_counts_as_done_only_at_the_rate_chosen_now_with_the_classifier_it
     saved = tmp_path / "models" / "classifier_case2.keras"
     tuner = grid_tuner.GridTuner(
         {}, small_data, tmp_path, 1, 100, 10, lambda c: saved, None,
-        oracle=grid_tuner.GridOracle([cell]), directory=str(tmp_path), project_name="p",
+        oracle=grid_tuner.GridOracle([cell], tmp_path), directory=str(tmp_path),
+        project_name="p",
     )  # fmt: skip
     path = layout.grid_run(tmp_path, cell, 0)
     write_json(path, {"learning_rate": 1e-3, "classifier_sha256": "x"})
-    assert not tuner.done(cell, 0)  # made at another rate: the search chose again
+    assert not tuner.done(cell, (0, 0))  # made at another rate: the search chose again
     saved.parent.mkdir()
     saved.write_bytes(b"another run's classifier")
     write_json(path, {"learning_rate": 3e-3, "classifier_sha256": "x"})
-    assert not tuner.done(cell, 0)  # the file there is not the one this run saved
+    assert not tuner.done(cell, (0, 0))  # the file there is not the one this run saved
     from kfashion.core.files import file_digest
 
     write_json(path, {"learning_rate": 3e-3, "classifier_sha256": file_digest(saved)})
-    assert tuner.done(cell, 0)
+    assert tuner.done(cell, (0, 0))
 
 
 def test_a_cell_that_failed_is_one_line_naming_it():
     from keras_tuner.engine.trial import Trial, TrialStatus
 
-    cell = grid.Cell("course", "100", 1, "joint", 0, (0, 1), search=False, rate=1e-3)
+    cell = grid.Cell("course", "100", 1, "joint", 0, (0,), search=False, rate=1e-3)
     hp = grid_tuner.search_space([cell])
     hp.values = cell.values()
     failed = Trial(hp, "3", TrialStatus.FAILED, message="Traceback...\nValueError: bad shape")
@@ -448,31 +446,31 @@ def test_a_cell_that_failed_is_one_line_naming_it():
     assert "ValueError: bad shape" in message and "\n" not in message
 
 
-def test_a_final_cell_waits_for_its_search_then_gets_the_rate_that_scored_best(tmp_path):
-    """The grid's oracle answers a final cell IDLE (ask again) while its search group's trials
-    run, then hands it out at the rate whose trial scored best on validation."""
+def test_a_final_cell_waits_for_its_draws_choice_then_takes_its_recipe_and_rate(tmp_path):
+    """The grid's oracle answers a final cell IDLE (ask again) until its draw's choice is on
+    disk, then hands it out with that choice's recipe and rate."""
     from keras_tuner.engine.trial import TrialStatus
 
-    search = [grid.Cell("course", "all", 2, "frozen", 0, (1000,), True, r) for r in (1e-3, 3e-3)]
-    final = grid.Cell("course", "all", 2, "frozen", 0, (0, 1), False)
-    oracle = grid_tuner.GridOracle([*search, final])
+    from kfashion.core.files import write_json
+
+    choice = grid.Cell("course", "100", 1, "joint,two_phase", 0, (4,), True)
+    final = grid.Cell("course", "100", 1, None, 2, (4,), False)
+    other = grid.Cell("course", "100", 1, None, 2, (5,), False)  # another draw's
+    oracle = grid_tuner.GridOracle([choice, final, other], tmp_path)
     oracle._set_project_dir(str(tmp_path), "p")
-    trials = [oracle.create_trial(f"tuner{i}") for i in range(2)]
-    assert oracle.create_trial("tuner2").status == TrialStatus.IDLE and len(oracle.trials) == 2
-    for trial, score in zip(trials, (0.6, 0.7), strict=True):
-        oracle.update_trial(trial.trial_id, {"val_accuracy": score})
-        trial.status = TrialStatus.COMPLETED
-        oracle.end_trial(trial)
-    handed = oracle.create_trial("tuner2")
-    assert handed.status == TrialStatus.RUNNING
-    assert grid.Cell.from_values(handed.hyperparameters.values).rate == 3e-3
+    assert oracle.create_trial("tuner0").status == TrialStatus.RUNNING  # the choice
+    assert oracle.create_trial("tuner1").status == TrialStatus.IDLE and len(oracle.trials) == 1
+    write_json(layout.choice(tmp_path, choice), {"recipe": "two_phase", "learning_rate": 1e-4})
+    handed = grid.Cell.from_values(oracle.create_trial("tuner1").hyperparameters.values)
+    assert (handed.recipe, handed.rate, handed.encoder_seed) == ("two_phase", 1e-4, 2)
+    assert oracle.create_trial("tuner2").status == TrialStatus.IDLE  # draw 5: not chosen yet
 
 
 @pytest.mark.usefixtures("debian_data_dir")
 def test_a_grid_of_other_four_cases_does_not_replace_the_saved_classifiers(
     tmp_path, encoder_file, capsys
 ):
-    """transfer.json and models/classifier_case*.keras hold the first network's, recipe's and
+    """transfer.json and models/classifier_case*.keras hold the first network's and first
     pretraining seed's four cells; a command whose first ones differ would replace them (and
     a later run of the first command would train its first seeds again): refused."""
     saved = layout.classifier(tmp_path, 1)
@@ -485,13 +483,31 @@ def test_a_grid_of_other_four_cases_does_not_replace_the_saved_classifiers(
     (tmp_path / layout.TRANSFER).write_text(json.dumps(record))
     args = [*SMALL, "--encoder", str(encoder_file), "--results", str(tmp_path), "--cases", "1"]
     args += ["--directory", str(tmp_path / "tuning")]
-    message = refused_here(transfer.main, [*args, "--recipes", "two_phase"], capsys)
-    assert "case 1 of course, recipe joint, pretraining seed 0" in message, message
+    message = refused_here(transfer.main, [*args, "--encoder-seeds", "1"], capsys)
+    assert "case 1 of course, pretraining seed 0" in message, message
     assert "--results" in message
     assert saved.read_bytes() == b"the classifier an earlier transfer saved"
     assert not (tmp_path / "transfer" / "runs").exists()  # refused before anything is written
     # a transfer.json from before the grid names no network or recipe: not judged here
     old = {"settings": {"epochs": 30, "seeds": [0]}, "cases": {"1": {"label": "pretrained"}}}
     (tmp_path / layout.TRANSFER).write_text(json.dumps(old))
-    cells = grid.plan(["course"], ["all"], [1], ["two_phase"], [0], [0], [], 1)
+    cells = grid.plan(["course"], ["all"], [1], ["two_phase"], [0], {"all": [0]}, 1)
     assert transfer.check_saved_cases(tmp_path, cells, lambda cell: not cell.search) is None
+
+
+def test_each_label_count_has_its_planned_draws_unless_seeds_are_given():
+    planned = grid.draws(["100", "500", "all"], None)
+    assert planned["100"] == list(range(config.DRAWS[100]))
+    assert planned["500"] == planned["100"]  # between two planned counts: the lower one's
+    assert planned["all"] == list(range(config.DRAWS["all"]))
+    assert grid.draws(["100", "all"], 2) == {"100": [0, 1], "all": [0, 1]}
+
+
+def test_the_pretraining_seeds_are_those_every_encoder_folder_holds(tmp_path):
+    for network, seeds in (("a", (0, 1, 2)), ("b", (0, 1))):
+        (tmp_path / network).mkdir()
+        for seed in seeds:
+            (tmp_path / network / f"encoder_seed{seed}.keras").write_bytes(b"")
+    assert transfer.default_encoder_seeds([tmp_path / "a"]) == [0, 1, 2]
+    assert transfer.default_encoder_seeds([tmp_path / "a", tmp_path / "b"]) == [0, 1]
+    assert transfer.default_encoder_seeds([tmp_path / "a" / "encoder_seed2.keras"]) == [0]

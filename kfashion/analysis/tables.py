@@ -16,7 +16,7 @@ from kfashion.core import layout
 
 RUN_COLUMNS = (
     "network", "labels", "all_labels", "case", "encoder", "encoder_trained", "recipe",
-    "encoder_seed", "seed", "status", "learning_rate", "train_images", "best_epoch",
+    "encoder_seed", "seed", "init", "status", "learning_rate", "train_images", "best_epoch",
     "val_accuracy", "test_accuracy", "test_loss", "dead_code_units_before",
     "dead_code_units_after", "encoder_weight_change", "seconds", "started", "ended",
 )  # fmt: skip
@@ -90,6 +90,7 @@ def run_rows(stage: dict) -> list[dict]:
             **labels(run["labels"], subset),
             **case(run["case"]),
             "encoder_seed": run["encoder_seed"] if run["encoder_seed"] >= 0 else "",
+            "init": run.get("init", 0),  # records made before initialisations were counted: 0
             "status": "completed",  # a run's record is written once it has ended
             "seconds": round(run["seconds"], 2),
             **times(run),
@@ -136,27 +137,28 @@ def answer_rows(grid: dict) -> list[dict]:
     """One row per comparison of the answer: pretrained minus random, with its verdict."""
     subset = grid["settings"].get("subset")
     rows = []
-    for family, found in (("best_recipes", grid["answer"]["best_recipes"]),
-                          ("each_recipe", grid["answer"]["each_recipe"])):  # fmt: skip
-        for row in found:
-            low, high = row.get("ci95") or ("", "")
-            recipe = row.get("recipe") or "{} against {}".format(
-                row["pretrained"]["recipe"], row["random"]["recipe"]
-            )
-            rows.append(
-                {
-                    "family": family,
-                    "network": row["network"],
-                    **labels(row["labels"], subset),
-                    "recipe": recipe,
-                    "difference": row["mean_difference"],
-                    "ci95_low": low,
-                    "ci95_high": high,
-                    "p_value": row["p_value"],
-                    "p_holm": row["p_holm"],
-                    "verdict": row["verdict"],
-                }  # fmt: skip
-            )
+    for row in grid["answer"]["rows"]:
+        low, high = row.get("ci95") or ("", "")
+        rows.append(
+            {
+                "network": row["network"],
+                **labels(row["labels"], subset),
+                "recipe": row["recipe"],
+                "pretraining_seeds": len(row["pretraining_seeds"]),
+                "draws": len(row["draws"]),
+                "random_initialisations": row["random_initialisations"],
+                "pretrained": row["pretrained_mean"],
+                "random": row["random_mean"],
+                "difference": row["mean_difference"],
+                "ci95_low": low,
+                "ci95_high": high,
+                "margin": row["margin"],
+                "p_difference_holm": row.get("p_difference_holm", ""),
+                "p_equivalence_holm": row.get("p_equivalence_holm", ""),
+                "verdict": row["verdict"],
+                "bound": "" if row["bound"] is None else row["bound"],
+            }  # fmt: skip
+        )
     return rows
 
 

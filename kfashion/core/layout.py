@@ -28,6 +28,7 @@ GRID_TABLE = "grid.csv"
 TRANSFER = "transfer.json"
 LABEL_EFFICIENCY = "label_efficiency.json"
 BASELINE = "baseline.json"
+PROBE = "probe.json"
 LATENT = "latent.json"
 FINDINGS = "findings.json"
 BENCH = "bench.json"
@@ -98,13 +99,31 @@ def grid_runs(results, network: str, labels: str) -> Path:
     return transfer_runs(results) / network / f"labels{labels}"
 
 
-def grid_run(results, cell, seed: int) -> Path:
-    """One run's record: `cell` (`grid.Cell`) with fine-tuning seed `seed`."""
+def grid_run(results, cell, seed: int, init: int = 0) -> Path:
+    """One final run's record: `cell` (`grid.Cell`, its recipe chosen) with fine-tuning seed
+    `seed`, initialisation `init` (named from the second on)."""
     folder = grid_runs(results, cell.network, cell.labels)
-    if cell.search:
-        return folder / f"search_case{cell.case}_{cell.recipe}_lr{cell.rate:g}_seed{seed}.json"
+    more = f"_init{init}" if init else ""
     encoder = "random" if cell.encoder_seed < 0 else f"enc{cell.encoder_seed}"
-    return folder / f"case{cell.case}_{cell.recipe}_{encoder}_seed{seed}.json"
+    return folder / f"case{cell.case}_{cell.recipe}_{encoder}_seed{seed}{more}.json"
+
+
+def _draw(cell) -> str:
+    return "" if cell.draw is None else f"_seed{cell.draw}"
+
+
+def choice(results, cell) -> Path:
+    """The record of the recipe and rate a choice cell chose for its draw (or for every draw,
+    with all labels), which the final cells of that draw take."""
+    folder = grid_runs(results, cell.network, cell.labels)
+    return folder / f"choice_case{cell.case}{_draw(cell)}.json"
+
+
+def fold_run(results, cell, recipe: str, rate: float, fold: int) -> Path:
+    """The record of one candidate's run on one fold of a choice cell."""
+    folder = grid_runs(results, cell.network, cell.labels)
+    name = f"cv_case{cell.case}_{recipe}_lr{rate:g}{_draw(cell)}"
+    return folder / (name + ("" if cell.draw is None else f"_fold{fold}") + ".json")
 
 
 def sweep_project(directory) -> Path:
@@ -129,5 +148,6 @@ def finished_sweep_seeds(directory) -> list[Path]:
 
 
 def finished_transfer_runs(results) -> list[Path]:
-    """Every finished run of the grid, search runs included."""
-    return sorted(transfer_runs(results).glob("*/labels*/*case*_seed*.json"))
+    """Every finished run of the grid, the choices' runs on their folds included."""
+    runs = transfer_runs(results)
+    return sorted([*runs.glob("*/labels*/case*_seed*.json"), *runs.glob("*/labels*/cv_*.json")])

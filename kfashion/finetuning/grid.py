@@ -1,14 +1,18 @@
-"""The transfer stage as a grid of runs: what a run is, which runs the grid holds, and how the
-recipe search's validation numbers choose each cell's learning rate. No framework is imported.
+"""The transfer stage as a grid of runs: what a run is, which runs the grid holds, and how
+each run's recipe and learning rate are chosen inside its own labels. No framework is imported.
 
 A run is one point: the encoder network ("course", "linear_code"), the encoder's pretraining
-seed (for the pretrained cases 1 and 2; a random encoder has none), the recipe, the case, the
-label count and the fine-tuning seed. A cell is a run without its fine-tuning seed; each cell
-is one KerasTuner trial, whose executions are its fine-tuning seeds
-(`kfashion.finetuning.grid_tuner`).
+seed (for the pretrained cases 1 and 2; a random encoder has none), the case, the label count,
+the fine-tuning seed and the initialisation, and the recipe and learning rate chosen for it.
+The fine-tuning seed draws the run's labelled images (a "draw"), the same for every case and
+pretraining seed, so the two sides of a comparison are paired draw by draw; the initialisation
+seeds the head, a random encoder and the batch order (`init_seed`). The design is crossed:
+every pretraining seed runs on every draw, and the random cases run each draw from `inits`
+initialisations, so the variance of the draws and of the initialisations can be told apart.
 
-Each cell's learning rate is chosen on validation first, by the rule in SEARCH_RULE below
-(grid.json records its words: a docstring's edit changes no results file).
+A cell is one KerasTuner trial (`kfashion.finetuning.grid_tuner`): a choice cell chooses one
+case's recipe and rate for one draw (for every draw at once with all labels), by the rule in
+CHOICE_RULE below; a final cell trains its runs with the choice of its draw.
 """
 
 import dataclasses
@@ -17,21 +21,24 @@ from kfashion import config
 from kfashion.config import CASES, NUM_CLASSES
 
 ALL = "all"
-# The fewest labels a run may have: a search's held-out fifth holds every class.
-FEWEST_LABELS = config.HELD_OUT * NUM_CLASSES
+# The fewest labels a run may have: each of a choice's folds holds every class.
+FEWEST_LABELS = config.FOLDS * NUM_CLASSES
 
-# How each cell's learning rate is chosen, in the words grid.json records.
-SEARCH_RULE = (
-    "Every cell's learning rate is chosen on validation first: for each (network, label "
-    "count, case, recipe) every candidate rate of the recipe trains `search_seeds` runs from "
-    "the first pretraining seed (fine-tuning seeds of their own, from SEARCH_SEEDS_FROM), "
-    "scored on validation only; the rate with the highest mean validation accuracy is the "
-    "cell's. A run on all labels validates on the validation split and keeps its best epoch. "
-    "A few-label run has no labelled validation set bigger than its training set: a search "
-    "run draws N labelled images as a final run does, trains on four fifths of them and "
-    "validates on the other fifth (stratified), scoring the last epoch; the final runs train "
-    "on all N of theirs and keep the last epoch. So every run on N labels sees N labels, and "
-    "no test number chooses anything. "  # (the space: as the reference's grid.json has it)
+# How each run's recipe and learning rate are chosen, in the words grid.json records.
+CHOICE_RULE = (
+    "Every run's recipe and learning rate are chosen before it trains, on its own labels "
+    "only, for each network, label count, case and draw of labels: each candidate (a recipe "
+    "of the case with one of its starting rates) trains on the draw's N labelled images in "
+    f"{config.FOLDS}-fold stratified cross-validation (the same schedule and steps as a final "
+    "run, scored on the held-out fold at the last epoch), and scores its mean held-out accuracy; "
+    "with all labels, each candidate trains once on the training split and scores its best "
+    "epoch on the validation split, one choice for every run. Where a recipe's best rate is "
+    "the highest or lowest it tried, the next rate of its ladder beyond it is tried too, until "
+    "the best is inside or the ladder ends. The best score wins; a tie goes to the recipe "
+    "listed first, then the lower rate, and is recorded. The choice is made with the first "
+    "pretraining seed's encoder (or the first initialisation of a random one) and holds for "
+    "every pretraining seed and initialisation of that draw: no run sees a label outside its "
+    "N, and no test number chooses anything."
 )
 
 
@@ -47,45 +54,84 @@ def encoder_text(encoder_seed: int) -> str:
 
 @dataclasses.dataclass(frozen=True)
 class Cell:
-    """A run without its fine-tuning seed: one KerasTuner trial, whose executions are `seeds`.
+    """One KerasTuner trial of the grid.
 
-    `encoder_seed` is -1 for a random encoder. `rate` is None in a final cell until the search
-    has chosen it.
+    A choice cell (`search`) chooses case `case`'s recipe and rate on one draw (`seeds` holds
+    it; empty with all labels, whose choice holds for every draw) among `recipe`, its
+    candidates' recipes joined by commas. A final cell trains its runs (`runs`: each seed of
+    `seeds` from `inits` initialisations) with the recipe and rate the choice of its draw
+    made: None until then. `encoder_seed` is -1 for a random encoder.
     """
 
     network: str
     labels: str  # a count, or "all"
     case: int
-    recipe: str
+    recipe: str | None
     encoder_seed: int
     seeds: tuple
     search: bool
     rate: float | None = None
+    inits: int = 1
 
     @property
-    def group(self) -> tuple:
-        """The cells whose learning rate one search chooses: (network, labels, case, recipe)."""
-        return self.network, self.labels, self.case, self.recipe
+    def runs(self) -> list[tuple[int, int]]:
+        """Its runs: (fine-tuning seed, initialisation), each draw's initialisations together."""
+        return [(seed, init) for seed in self.seeds for init in range(self.inits)]
+
+    @property
+    def draw(self) -> int | None:
+        """The draw whose choice it makes or takes: None with all labels (one for every draw)."""
+        return None if self.labels == ALL else self.seeds[0]
+
+    @property
+    def recipes(self) -> list[str]:
+        """A choice cell's candidate recipes."""
+        return self.recipe.split(",")
 
     def describe(self) -> str:
         """The cell in words, for a message about it."""
-        rate = "" if self.rate is None else f" at lr {self.rate:g}"
-        search = " (search)" if self.search else ""
         where = f"{self.network}, {labels_text(self.labels)}, case {self.case}"
-        return f"{where}, {self.recipe}{rate}{search}, {encoder_text(self.encoder_seed)}"
+        if self.search:
+            draw = "" if self.draw is None else f", draw {self.draw}"
+            return f"{where}, the choice among {self.recipe}{draw}"
+        rate = "" if self.rate is None else f" at lr {self.rate:g}"
+        return f"{where}, {self.recipe}{rate}, {encoder_text(self.encoder_seed)}"
 
     def values(self) -> dict:
-        """The cell as KerasTuner hyperparameter values (str, int, float and bool only)."""
+        """The cell as KerasTuner hyperparameter values (str, int, float and bool only: no
+        recipe is "", no rate 0.0)."""
         out = dataclasses.asdict(self)
         out["seeds"] = ",".join(map(str, self.seeds))
+        out["recipe"] = self.recipe or ""
+        out["rate"] = self.rate or 0.0
         return out
 
     @classmethod
     def from_values(cls, values: dict) -> "Cell":
         fields = {f.name for f in dataclasses.fields(cls)}
         kept = {k: v for k, v in values.items() if k in fields}
-        kept["seeds"] = tuple(int(s) for s in str(kept["seeds"]).split(","))
+        kept["seeds"] = tuple(int(s) for s in str(kept["seeds"]).split(",") if s)
+        kept["recipe"] = kept["recipe"] or None
+        kept["rate"] = kept["rate"] or None
         return cls(**kept)
+
+
+def init_seed(seed: int, init: int) -> int:
+    """The seed Keras gets for run (`seed`, `init`): the fine-tuning seed itself for the first
+    initialisation, apart from every fine-tuning seed for the others."""
+    return seed if init == 0 else config.INIT_SEEDS_FROM * init + seed
+
+
+def run_order(record: dict) -> tuple:
+    """A run record's place among its cell's: by fine-tuning seed, then initialisation
+    (records made before initialisations were counted have the first)."""
+    return record["seed"], record.get("init", 0)
+
+
+def curve_key(record: dict) -> str:
+    """Where transfer.json keeps a run's curves: "case3_seed2", "case3_seed2_init1"."""
+    seed, init = run_order(record)
+    return f"case{record['case']}_seed{seed}" + (f"_init{init}" if init else "")
 
 
 def most_labels(train_size: int) -> int:
@@ -133,66 +179,91 @@ def recipes_of(case: int, recipes: list[str]) -> list[str]:
     return ["frozen"] if not CASES[case].train_encoder else recipes
 
 
-def plan(networks, counts, cases, recipes, encoder_seeds, seeds, nested_seeds, search_seeds):
-    """Every cell of the grid: the search cells first, then the final cells, in order.
+def draws(counts, seeds: int | None) -> dict:
+    """label count -> its fine-tuning seeds: `seeds` of each (0, 1, ...), or where None the
+    count's number in config.DRAWS."""
+    return {c: list(range(seeds or config.by_count(config.DRAWS, c))) for c in counts}
+
+
+def plan(networks, counts, cases, recipes, encoder_seeds, seeds, random_inits):
+    """Every cell of the grid: the choice cells first, then the final cells, in order.
 
     Args:
         networks: the encoder networks' names.
         counts: label counts (`parse_counts`).
-        cases, recipes: the cases, and the recipes of the jointly trained ones.
+        cases, recipes: the cases, and the recipes the jointly trained ones choose among.
         encoder_seeds: the pretraining seeds of each network's encoders.
-        seeds: fine-tuning seeds of the random cases and of the first pretraining seed.
-        nested_seeds: fine-tuning seeds of every other pretraining seed.
-        search_seeds: how many runs each candidate rate has in the search (seeds from
-            config.SEARCH_SEEDS_FROM).
+        seeds: label count -> its fine-tuning seeds (label draws, `draws`), every
+            pretraining seed's and the random cases' alike.
+        random_inits: initialisations of each draw of a random case.
     """
-    searched = tuple(range(config.SEARCH_SEEDS_FROM, config.SEARCH_SEEDS_FROM + search_seeds))
-    search, final = [], []
+    choices, final = [], []
     for network in networks:
         for labels in counts:
+            mine = seeds[labels]
+            on = [(seed,) for seed in mine] if labels != ALL else [()]  # a choice's draw
             for case in cases:
                 pretrained = CASES[case].pretrained
-                for recipe in recipes_of(case, recipes):
-                    first = encoder_seeds[0] if pretrained else -1
-                    if len(config.RECIPES[recipe].rates) > 1:
-                        search += [
-                            Cell(network, labels, case, recipe, first, searched, True, r)
-                            for r in config.RECIPES[recipe].rates
-                        ]
-                    for encoder_seed in encoder_seeds if pretrained else [-1]:
-                        mine = tuple(seeds if encoder_seed == first else nested_seeds)
-                        final.append(Cell(network, labels, case, recipe, encoder_seed, mine, False))
-    return search + final
+                first = encoder_seeds[0] if pretrained else -1
+                among = ",".join(recipes_of(case, recipes))
+                choices += [Cell(network, labels, case, among, first, draw, True) for draw in on]
+                inits = 1 if pretrained else random_inits
+                for start in encoder_seeds if pretrained else [-1]:
+                    final += [
+                        Cell(network, labels, case, None, start, draw or tuple(mine), False,
+                             inits=inits)
+                        for draw in on
+                    ]  # fmt: skip
+    return choices + final
 
 
-def group_of(record: dict) -> tuple:
-    """A run record's search group: (network, labels, case, recipe), as `Cell.group`."""
-    return record["network"], record["labels"], record["case"], record["recipe"]
+def least_runs(cell: Cell) -> int:
+    """The runs a cell trains at least: a choice cell's candidates on each fold (more where
+    one reaches an edge), a final cell's runs."""
+    if not cell.search:
+        return len(cell.runs)
+    folds = 1 if cell.labels == ALL else config.FOLDS
+    return folds * sum(len(config.RECIPES[recipe].rates) for recipe in cell.recipes)
 
 
-def group_key(group: tuple) -> str:
-    """A search group (network, labels, case, recipe) as one string: "course|100|1|joint"."""
-    return "|".join(map(str, group))
-
-
-def choose_rate(group: tuple, scored: dict) -> float | None:
-    """The learning rate of a group's final cells: its recipe's only rate, or the candidate
-    with the highest validation score (`scored`: rate -> mean validation accuracy of its
-    search runs); None until every candidate is scored."""
-    rates = config.RECIPES[group[3]].rates
-    if len(rates) == 1:
-        return rates[0]
-    if any(scored.get(rate) is None for rate in rates):
+def next_rate(recipe: str, scores: dict) -> float | None:
+    """The next rate of `recipe`'s ladder to try, given `scores` (rate -> mean held-out
+    accuracy of those tried): the one beyond the best where the best is the lowest or highest
+    tried and beats its neighbour (a tie is no sign of a better rate further on); None where
+    it is inside them, or the ladder ends there."""
+    ladder, tried = config.RECIPES[recipe].ladder, sorted(scores)
+    best = best_candidate({(recipe, rate): score for rate, score in scores.items()})[1]
+    index = ladder.index(best)
+    if len(tried) < 2:
         return None
-    return max(rates, key=lambda rate: scored[rate])  # ties: the first, the lower rate
+    if best == tried[0] and scores[best] > scores[tried[1]] and index > 0:
+        beyond = ladder[index - 1]
+    elif best == tried[-1] and scores[best] > scores[tried[-2]] and index + 1 < len(ladder):
+        beyond = ladder[index + 1]
+    else:
+        return None
+    return None if beyond in scores else beyond
 
 
-def is_main(cell: Cell, network: str, recipes: list[str], encoder_seed: int) -> bool:
+def best_candidate(scores: dict) -> tuple:
+    """The (recipe, rate) of `scores` ((recipe, rate) -> score) with the highest score; a tie
+    goes to the recipe first in config.RECIPES, then the lower rate."""
+    order = list(config.RECIPES)
+    return max(scores, key=lambda c: (scores[c], -order.index(c[0]), -c[1]))
+
+
+def ties(scores: dict) -> list:
+    """The candidates that tie with the best (the best among them), if any."""
+    best = scores[best_candidate(scores)]
+    tied = [list(c) for c in scores if scores[c] == best]
+    return tied if len(tied) > 1 else []
+
+
+def is_main(cell: Cell, network: str, encoder_seed: int) -> bool:
     """Whether a final cell is one of the classic four-case comparison's (transfer.json): the
-    first network on all labels, the first recipe, the first pretraining seed."""
+    first network on all labels, the first pretraining seed."""
     return (
         not cell.search
         and (cell.network, cell.labels) == (network, ALL)
-        and cell.recipe == recipes_of(cell.case, recipes)[0]
         and cell.encoder_seed == (encoder_seed if CASES[cell.case].pretrained else -1)
     )

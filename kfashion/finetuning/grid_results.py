@@ -5,6 +5,7 @@ Everything is read back from the run records on disk, so the files are the same 
 runs were spread over processes and machines.
 """
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -24,8 +25,10 @@ KEPT = (
     "labels",
     "case",
     "recipe",
+    "chosen",
     "encoder_seed",
     "seed",
+    "init",
     "learning_rate",
     "train_images",
     "repeats",
@@ -44,63 +47,58 @@ KEPT = (
 )
 
 
-def records(results: Path, cells) -> tuple[list, list]:
-    """(search records, final records) of every cell's runs, in the grid's order."""
-    search, final = [], []
+def records(results: Path, cells) -> tuple[list, list, list]:
+    """(choices, their runs on the folds, final runs) of every cell, in the grid's order."""
+    made, folds, final = [], [], []
     for cell in cells:
-        for seed in cell.seeds:
-            (search if cell.search else final).append(
-                read_json(layout.grid_run(results, cell, seed))
-            )
-    return search, final
+        choice = read_json(layout.choice(results, cell))
+        if cell.search:
+            made.append(choice)
+            for candidate in choice["candidates"]:
+                recipe, rate = candidate["recipe"], candidate["learning_rate"]
+                for fold in range(len(candidate["held_out_accuracy"])):
+                    folds.append(read_json(layout.fold_run(results, cell, recipe, rate, fold)))
+            continue
+        chosen = dataclasses.replace(cell, recipe=choice["recipe"], rate=choice["learning_rate"])
+        final += [read_json(layout.grid_run(results, chosen, *run)) for run in chosen.runs]
+    return made, folds, final
 
 
-def choices(search_runs, cells) -> dict:
-    """Per search group: each candidate rate's validation accuracy, and the rate chosen."""
+def choice_summary(made: list[dict]) -> dict:
+    """How often each case chose each recipe and rate, at each network and label count, and
+    how many choices were ties or went beyond their starting rates."""
     out = {}
-    for group in dict.fromkeys(cell.group for cell in cells if not cell.search):
-        candidates = []
-        for rate in config.RECIPES[group[3]].rates:
-            mine = [
-                r["val_accuracy"]
-                for r in search_runs
-                if grid.group_of(r) == group and r["learning_rate"] == rate
-            ]
-            candidates.append({"learning_rate": rate, "val_accuracy": mine})
-        scored = {
-            c["learning_rate"]: np.mean(c["val_accuracy"]) for c in candidates if c["val_accuracy"]
-        }
-        chosen = grid.choose_rate(group, scored)
-        out[grid.group_key(group)] = {
-            "network": group[0],
-            "labels": group[1],
-            "case": group[2],
-            "recipe": group[3],
-            "candidates": [
-                {**c, "mean_val_accuracy": scored.get(c["learning_rate"])} for c in candidates
-            ],
-            "chosen_learning_rate": chosen,
-            "chosen_val_accuracy": scored.get(chosen),
-        }
+    for choice in made:
+        key = f"{choice['network']}|{choice['labels']}|{choice['case']}"
+        entry = out.setdefault(key, {"network": choice["network"], "labels": choice["labels"],
+                                     "case": choice["case"], "chosen": {}, "choices": 0,
+                                     "ties": 0, "extended": 0})  # fmt: skip
+        name = f"{choice['recipe']} {choice['learning_rate']:g}"
+        entry["chosen"][name] = entry["chosen"].get(name, 0) + 1
+        entry["choices"] += 1
+        entry["ties"] += bool(choice["ties"])
+        entry["extended"] += bool(choice["extended"])
     return out
 
 
 def summaries(final_runs) -> list[dict]:
-    """Test accuracy and the diagnostics per cell of the grid (over its fine-tuning seeds)."""
+    """Test accuracy and the diagnostics per (network, labels, case, pretraining seed) of the
+    grid, over its runs (each with its draw's recipe and rate)."""
     cells = {}
     for run in final_runs:
-        cells.setdefault((*grid.group_of(run), run["encoder_seed"]), []).append(run)
+        key = (run["network"], run["labels"], run["case"], run["encoder_seed"])
+        cells.setdefault(key, []).append(run)
     out = []
-    for (network, labels, case, recipe, encoder_seed), runs in cells.items():
+    for (network, labels, case, encoder_seed), runs in cells.items():
         out.append(
             {
                 "network": network,
                 "labels": labels,
                 "case": case,
-                "recipe": recipe,
                 "encoder_seed": encoder_seed,
-                "learning_rate": runs[0]["learning_rate"],
-                "seeds": [r["seed"] for r in runs],
+                "recipes": sorted({r["recipe"] for r in runs}),
+                "seeds": sorted({r["seed"] for r in runs}),
+                "runs": len(runs),
                 **{
                     name: mean_std([r[name] for r in runs])
                     for name in (
@@ -118,12 +116,13 @@ def summaries(final_runs) -> list[dict]:
 def transfer_summary(runs: list[dict], case_numbers: list[int]) -> dict:
     summary = {}
     for case in case_numbers:
-        mine = sorted((r for r in runs if r["case"] == case), key=lambda r: r["seed"])
+        mine = sorted((r for r in runs if r["case"] == case), key=grid.run_order)
         summary[str(case)] = {
             "label": CASES[case].label,
             "recipe": mine[0]["recipe"],
             "learning_rate": mine[0]["learning_rate"],
-            "seeds": [r["seed"] for r in mine],
+            "seeds": sorted({r["seed"] for r in mine}),
+            "runs": len(mine),
             "test_accuracy": mean_std([r["test_accuracy"] for r in mine]),
             "test_loss": mean_std([r["test_loss"] for r in mine]),
             "confusion_matrix_all_seeds": np.sum([r["confusion_matrix"] for r in mine], axis=0),
@@ -177,7 +176,7 @@ def write_transfer(argv, runs, encoder, dataset, settings, results: Path) -> Non
                 {k: r[k] for k in kept if k in r} | {"best_val_accuracy": r["val_accuracy"]}
                 for r in runs
             ],
-            "curves": {f"case{r['case']}_seed{r['seed']}": r["history"] for r in runs},
+            "curves": {grid.curve_key(r): r["history"] for r in runs},
             "figures": {name: str(path.relative_to(results)) for name, path in paths.items()},
             "models": {c: f"{layout.classifier('.', c)} (seed {seeds[0]})" for c in case_numbers},
         },
@@ -194,11 +193,11 @@ def write_label_efficiency(argv, runs, counts, dataset, settings, results: Path)
     for case in cases:
         summary[str(case)] = {}
         for count in counts:
-            mine = sorted(
-                (r for r in runs if (r["case"], r["labels"]) == (case, count)),
-                key=lambda r: r["seed"],
-            )
-            values = [r["test_accuracy"] for r in mine]
+            by_seed = {}  # a random case's initialisations of a seed: their mean
+            for r in runs:
+                if (r["case"], r["labels"]) == (case, count):
+                    by_seed.setdefault(r["seed"], []).append(r["test_accuracy"])
+            values = [float(np.mean(by_seed[seed])) for seed in sorted(by_seed)]
             summary[str(case)][count] = {**mean_std(values), "per_seed": values}
     names = {case: f"case {case}: {CASES[case].label}" for case in cases}
     figure = layout.figure(results, "label_efficiency")
@@ -215,8 +214,8 @@ def write_label_efficiency(argv, runs, counts, dataset, settings, results: Path)
                 "seeds": seeds,
                 "cases": cases,
                 "few_label_runs": "no validation, last epoch kept; images repeated within "
-                f"each epoch for at least {settings['min_steps']} steps; learning rate chosen "
-                "on a held-out fifth of the run's own labels",
+                f"each epoch for at least {settings['min_steps']} steps; recipe and learning rate "
+                f"chosen by {config.FOLDS}-fold cross-validation within the run's own labels",
             },
             "test_accuracy": summary,
             "repeats_per_epoch": repeats,
@@ -231,23 +230,24 @@ def write(argv, cells, main, files, digests, dataset, settings, results: Path) -
     -> pretraining seed -> its encoder file's SHA-256)."""
     from kfashion.rendering import plots
 
-    search_runs, final_runs = records(results, cells)
-    chosen = choices(search_runs, cells)
+    made, fold_runs, final_runs = records(results, cells)
     networks = list(dict.fromkeys(cell.network for cell in cells))
     counts = list(dict.fromkeys(cell.labels for cell in cells))
     cases = sorted({cell.case for cell in cells})
-    recipes = [r for r in dict.fromkeys(cell.recipe for cell in cells) if r != "frozen"]
-    found = answer.headline(final_runs, chosen, networks, counts, cases, recipes)
+    recipes = sorted({r for cell in cells if cell.search for r in cell.recipes} - {"frozen"})
+    found = answer.headline(final_runs, networks, counts, [answer.CHOSEN])
     figure = layout.figure(results, "transfer_grid")
     lines = {
-        (network, case, recipe): {
-            count: answer.side_values(final_runs, network, count, case, recipe) for count in counts
+        (network, case, answer.CHOSEN if CASES[case].train_encoder else "frozen"): {
+            count: answer.side_values(final_runs, network, count, case) for count in counts
         }
         for network in networks
         for case in cases
-        for recipe in (recipes if CASES[case].train_encoder else ["frozen"])
     }
     plots.plot_grid(lines, counts, figure, len(dataset.y_train))
+    forest = layout.figure(results, "answer") if found["rows"] else None  # none: no comparison
+    if forest:
+        plots.plot_answer(found["rows"], forest)
     write_json(
         results / layout.GRID,
         {
@@ -268,18 +268,21 @@ def write(argv, cells, main, files, digests, dataset, settings, results: Path) -
                     for name, mine in files.items()
                 },
                 "sizes": dataset.sizes(),
-                "search": grid.SEARCH_RULE,
-                "kerastuner": "one trial per cell (network, labels, case, recipe, pretraining "
-                "seed, learning rate); its executions are the cell's fine-tuning seeds",
+                "choice": grid.CHOICE_RULE,
+                "kerastuner": "one trial per cell: a choice (network, labels, case, draw) or "
+                "the final runs that take it (its executions: every initialisation of the "
+                "draw's fine-tuning seed, for one pretraining seed)",
             },
-            "recipe_search": list(chosen.values()),
+            "choices": made,
+            "choice_summary": list(choice_summary(made).values()),
             "answer": found,
             "cells": summaries(final_runs),
             "runs": [{k: r[k] for k in KEPT if k in r} for r in final_runs],
-            "search_seconds": sum(r["seconds"] for r in search_runs),
+            "choice_seconds": sum(r["seconds"] for r in fold_runs),
             "run_seconds": sum(r["seconds"] for r in final_runs),
-            "made_on": sorted({made_on(r["environment"]) for r in search_runs + final_runs}),
+            "made_on": sorted({made_on(r["environment"]) for r in fold_runs + final_runs}),
             "figure": str(figure.relative_to(results)),
+            "answer_figure": str(forest.relative_to(results)) if forest else None,
         },
     )
     classic = [r for cell in cells if main(cell) for r in final_runs if _of(r, cell)]
@@ -294,11 +297,11 @@ def write(argv, cells, main, files, digests, dataset, settings, results: Path) -
 
 
 def _of(run: dict, cell) -> bool:
-    same = (grid.group_of(run), run["encoder_seed"]) == (cell.group, cell.encoder_seed)
-    return not cell.search and same
+    """Whether a final run is one of a final cell's."""
+    where = (run["network"], run["labels"], run["case"], run["encoder_seed"])
+    mine = (cell.network, cell.labels, cell.case, cell.encoder_seed)
+    return not cell.search and where == mine and run["seed"] in cell.seeds
 
 
 def _at_all(cell):
-    import dataclasses
-
     return dataclasses.replace(cell, labels=grid.ALL)

@@ -241,8 +241,9 @@ def plot_label_efficiency(summary: dict, counts: list, labels: dict, path, all_s
 
 def plot_grid(lines: dict, counts: list, path, all_size: int) -> None:
     """Test accuracy against labelled images, one panel per encoder network, one line per
-    case and recipe (colour: case; dashes: frozen, dots: two-phase); the band the 95% t
-    interval of the mean over starts (`answer.side_values`), within [0, 1].
+    case and recipe (colour: case; dashes: frozen, dots: two-phase, a line: the recipe each
+    draw chose, or joint); the band the 95% t interval of the mean over starts
+    (`answer.side_values`), within [0, 1].
 
     Args:
         lines: (network, case, recipe) -> count -> one test accuracy per start.
@@ -256,7 +257,7 @@ def plot_grid(lines: dict, counts: list, path, all_size: int) -> None:
         layout="constrained",
     )  # fmt: skip
     xs = [all_size if count == "all" else int(count) for count in counts]
-    styles = {"joint": "-", "two_phase": ":", "frozen": "--"}
+    styles = {"chosen": "-", "joint": "-", "two_phase": ":", "frozen": "--"}
     names = [f"all\n({all_size:,})" if count == "all" else f"{int(count):,}" for count in counts]
     for ax, network in zip(axes[0], networks, strict=True):
         for (mine, case, recipe), values in lines.items():
@@ -279,6 +280,46 @@ def plot_grid(lines: dict, counts: list, path, all_size: int) -> None:
     axes[0, 0].set_ylabel("test accuracy")
     fig.suptitle("The grid: mean over starts, band: 95% t interval of the mean")
     _save(fig, path)
+
+
+def plot_answer(rows: list[dict], path) -> None:
+    """The answer as a forest plot: pretrained minus random in points per label count and
+    recipe, with its 95% interval (a dot where it has none) and its margin as a grey band; a
+    row of panels per encoder network, fine-tuned and frozen apart (their scales differ).
+
+    Args:
+        rows: the answer's rows (`kfashion.analysis.answer.headline`).
+    """
+    networks = list(dict.fromkeys(r["network"] for r in rows))
+    kinds = [
+        ("fine-tuned", lambda r: r["recipe"] != "frozen"),
+        ("frozen", lambda r: r["recipe"] == "frozen"),
+    ]
+    height = max(2.5, 0.45 * max(sum(1 for r in rows if r["network"] == n) for n in networks))
+    fig, axes = _subplots(
+        len(networks), 2, figsize=(11, height * len(networks)), squeeze=False,
+        layout="constrained",
+    )  # fmt: skip
+    for ax_row, network in zip(axes, networks, strict=True):
+        for ax, (kind, belongs) in zip(ax_row, kinds, strict=True):
+            mine = [r for r in rows if r["network"] == network and belongs(r)]
+            for y, r in enumerate(reversed(mine)):
+                margin, mean = 100 * r["margin"], 100 * r["mean_difference"]
+                ax.fill_betweenx([y - 0.35, y + 0.35], -margin, margin, color="0.85", lw=0)
+                if r["ci95"] is not None:
+                    ax.plot([100 * v for v in r["ci95"]], [y, y], color="black", lw=1.5)
+                ax.plot([mean], [y], "o", color=TAB10(0 if kind == "fine-tuned" else 1))
+            labels = [f"{_count(r['labels'])}, {r['recipe']}" for r in reversed(mine)]
+            ax.set_yticks(range(len(mine)), labels)
+            ax.axvline(0, color="0.4", lw=0.8)
+            ax.set(title=f"{network} encoder, {kind}", xlabel="pretrained - random (points)")
+            ax.grid(axis="x", alpha=0.3)
+    fig.suptitle("Does pretraining help? Mean difference, 95% interval, grey: the margin")
+    _save(fig, path)
+
+
+def _count(labels: str) -> str:
+    return "all labels" if labels == "all" else f"{int(labels):,} labels"
 
 
 def plot_latent_maps(rows: dict, class_names, path) -> None:

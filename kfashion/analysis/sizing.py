@@ -1,0 +1,81 @@
+"""Sizes of the crossed grid from a pilot's variance components: how many draws of labels n
+(and pretraining seeds K) each label count needs for the answer's 95% interval to be at most
+its margin wide on each side (`config.MARGINS`). No framework is imported here.
+
+A pilot's rows (`kfashion.analysis.answer.row`) give each comparison's components: the
+pretraining seed, draw and residual variances of the paired differences, and the variance
+between a random encoder's initialisations of one draw. The draw component holds the random
+side's mean over its initialisations, so with m of them instead of the pilot's m0 it becomes
+draw - init / m0 + init / m. A design (K, n, m) then has the mean's variance
+(residual + n.pretraining + K.draw) / (K.n), with Satterthwaite's degrees of freedom from the
+expected mean squares: the model `answer.estimate` fits, run forwards.
+"""
+
+from kfashion import config
+
+MOST_DRAWS = 40  # draws of one label count, at most, before more pretraining seeds are asked for
+MOST_SEEDS = 10  # pretraining seeds, at most
+
+
+def components_for(found: dict, inits: int) -> dict:
+    """A pilot row's components, its draw component moved to `inits` initialisations."""
+    parts = dict(found["components"])
+    init = found.get("init_variance")
+    if init is not None:
+        parts["draw"] = max(parts["draw"] - init / found["random_initialisations"], 0.0)
+        parts["draw"] += init / inits
+    return parts
+
+
+def half_width(parts: dict, k: int, n: int) -> float:
+    """The expected half-width of the 95% interval of the mean paired difference, for K
+    pretraining seeds and n draws (in the components' units, square-rooted)."""
+    from scipy.stats import t
+
+    residual = parts["residual"]
+    pretraining = residual + n * parts["pretraining"]  # expected mean squares
+    draw = residual + k * parts["draw"]
+    combined = pretraining + draw - residual
+    if combined <= 0:
+        return 0.0
+    terms = [(1, pretraining, k - 1), (1, draw, n - 1), (-1, residual, (k - 1) * (n - 1))]
+    df = combined**2 / sum((value * value) / df for _, value, df in terms if df)
+    return float(t.ppf(0.5 + config.CONFIDENCE / 2, df) * (combined / (k * n)) ** 0.5)
+
+
+def sizes(rows: list[dict], seeds: int, inits: int) -> dict:
+    """Per label count of the pilot's rows: the fewest draws n for which every row's expected
+    half-width is at most its margin with `seeds` pretraining seeds (more seeds, up to
+    MOST_SEEDS, where MOST_DRAWS draws are not enough), and each row's expected half-width."""
+    out = {}
+    for labels in dict.fromkeys(r["labels"] for r in rows):
+        mine = [r for r in rows if r["labels"] == labels and r["components"] is not None]
+        parts = {_name(r): components_for(r, inits) for r in mine}
+        bound = mine[0]["margin"] if mine else None
+
+        def widths(k, n, parts=parts):
+            return {name: half_width(p, k, n) for name, p in parts.items()}
+
+        found = None
+        for k in range(seeds, MOST_SEEDS + 1):
+            found = next(
+                ((k, n) for n in range(2, MOST_DRAWS + 1) if max(widths(k, n).values()) <= bound),
+                None,
+            )
+            if found:
+                break
+        k, n = found or (MOST_SEEDS, MOST_DRAWS)
+        out[labels] = {
+            "margin": bound,
+            "pretraining_seeds": k,
+            "draws": n,
+            "random_initialisations": inits,
+            "reached": found is not None,
+            "half_widths": widths(k, n),
+            "components": parts,
+        }
+    return out
+
+
+def _name(found: dict) -> str:
+    return f"{found['network']}, {found['recipe']}"

@@ -1,0 +1,104 @@
+import numpy as np
+import pytest
+
+from kfashion.analysis import answer, sizing
+from kfashion.rendering import sections
+
+
+def runs_of(pretrained, random, labels="1000", recipe="joint", network="course"):
+    """Run records: `pretrained` a K x n table (pretraining seed by draw), `random` n lists of
+    a random encoder's initialisations, accuracies as fractions."""
+    cases = (2, 4) if recipe == "frozen" else (1, 3)
+    base = {"network": network, "labels": labels, "recipe": recipe}
+    out = [
+        {**base, "case": cases[0], "encoder_seed": k, "seed": d, "test_accuracy": value}
+        for k, row in enumerate(pretrained)
+        for d, value in enumerate(row)
+    ]
+    out += [
+        {**base, "case": cases[1], "encoder_seed": -1, "seed": d, "init": i, "test_accuracy": v}
+        for d, values in enumerate(random)
+        for i, v in enumerate(values)
+    ]
+    return out
+
+
+def test_pretraining_seeds_that_differ_widen_the_interval_as_new_seeds_would():
+    # draws alike, pretraining seeds apart: the interval is the t interval over the seeds' means
+    seeds = np.array([0.01, 0.03, 0.05])
+    pretrained = 0.8 + seeds[:, None] + np.zeros((3, 4))
+    found = answer.row(runs_of(pretrained, [[0.8, 0.8]] * 4), "course", "1000", "joint")
+    assert found["df"] == pytest.approx(2)
+    assert found["standard_error"] == pytest.approx(seeds.std(ddof=1) / np.sqrt(3))
+    assert found["components"]["draw"] == 0 and found["components"]["pretraining"] > 0
+
+
+def test_differences_are_paired_on_the_draws_both_sides_ran():
+    pretrained = [[0.80, 0.90, 0.70], [0.81, 0.91, 0.71]]
+    runs = runs_of(pretrained, [[0.79, 0.79], [0.89, 0.89]])  # the random side: draws 0 and 1
+    table = answer.paired_table(runs, "course", "1000", (1, 3), "joint")
+    assert table["draws"] == [0, 1]  # draw 2 has no random run to pair with
+    assert np.allclose(table["differences"], [[0.01, 0.01], [0.02, 0.02]])
+    found = answer.row(runs, "course", "1000", "joint")
+    assert found["random_initialisations"] == 2 and found["init_variance"] == 0
+
+
+def test_each_row_is_judged_by_its_bound_within_one_family():
+    rng = np.random.default_rng(0)
+    noise = rng.normal(0, 0.002, (3, 8))
+    runs = runs_of(0.90 + noise, [[0.80, 0.80]] * 8, "100", "frozen")  # +10 points
+    runs += runs_of(0.80 + noise, [[0.80, 0.80]] * 8, "all", "joint")  # 0, tight
+    runs += runs_of(0.80 + 10 * noise, [[0.80, 0.80]] * 8, "1000", "joint")  # 0, wide
+    found = answer.headline(runs, ["course"], ["100", "1000", "all"], ["joint"])
+    verdicts = {(r["labels"], r["recipe"]): r for r in found["rows"]}
+    helps = verdicts["100", "frozen"]
+    assert helps["verdict"] == answer.HELPS and helps["bound"] == helps["ci95"][0] > 0.09
+    assert verdicts["all", "joint"]["verdict"] == answer.EQUIVALENT
+    assert answer.verdict_text(verdicts["all", "joint"]) == "no benefit larger than 0.5 points"
+    wide = verdicts["1000", "joint"]
+    assert wide["verdict"] == answer.INCONCLUSIVE
+    assert answer.verdict_text(wide).startswith("inconclusive: between -")
+    for r in found["rows"]:  # six tests, one family: each adjusted p at least its own
+        assert r["p_difference_holm"] >= r["p_difference"]
+        assert r["p_equivalence_holm"] >= r["p_equivalence"]
+    assert found["sentence"].startswith(
+        "Fine-tuned, pretraining gives no benefit larger than 0.5 points at all labels (1 of 2 "
+        "rows); is inconclusive (a benefit of up to +"
+    )
+    assert "; frozen, pretraining helps by at least 9." in found["sentence"]
+    lines = sections.answer_lines(found)
+    assert lines[0] == f"**{found['sentence']}**"
+    assert sum("**no benefit larger than 0.5 points**" in line for line in lines) == 1
+
+
+def test_one_seed_and_one_draw_give_a_difference_and_no_interval():
+    found = answer.headline(runs_of([[0.8]], [[0.79]]), ["course"], ["1000"], ["joint"])
+    assert found["rows"][0]["ci95"] is None
+    assert found["rows"][0]["verdict"] == answer.NO_INTERVAL
+    assert found["sentence"].startswith("Not resolved here")
+
+
+def test_margins_of_counts_between_the_planned_ones_are_the_lower_ones():
+    assert answer.margin("100") == 0.015 and answer.margin("all") == 0.005
+    assert answer.margin("5000") == answer.margin("1000") and answer.margin("50") == 0.015
+
+
+def test_the_sizes_reach_the_margin_and_more_draws_narrow_the_interval():
+    parts = {"pretraining": 1e-6, "draw": 4e-5, "residual": 4e-5}
+    assert sizing.half_width(parts, 3, 10) < sizing.half_width(parts, 3, 5)
+    pilot = [{"network": "course", "recipe": "joint", "labels": "1000", "margin": 0.0075,
+              "components": parts, "init_variance": 2e-5, "random_initialisations": 2}]  # fmt: skip
+    chosen = sizing.sizes(pilot, seeds=3, inits=2)["1000"]
+    assert chosen["reached"] and chosen["pretraining_seeds"] == 3
+    n = chosen["draws"]
+    assert sizing.half_width(parts, 3, n) <= 0.0075 < sizing.half_width(parts, 3, n - 1)
+
+
+def test_one_pretraining_seed_gives_the_t_interval_over_its_draws():
+    from scipy import stats
+
+    pretrained = [[0.81, 0.83, 0.80, 0.84]]
+    found = answer.row(runs_of(pretrained, [[0.8]] * 4), "course", "1000", "joint")
+    expected = stats.ttest_1samp(np.array(pretrained[0]) - 0.8, 0).confidence_interval(0.95)
+    assert found["ci95"] == pytest.approx([expected.low, expected.high])
+    assert found["components"]["pretraining"] == 0 and found["df"] == 3
