@@ -45,9 +45,11 @@ PCA_FIT_SIZE = 20_000  # training images the sweep's PCA reference is fitted on
 TRANSFER_EPOCHS = 30
 TRANSFER_BATCH_SIZE = 100
 # Fine-tuning seeds (draws of labels) of every pretraining seed and random case, per label
-# count: the sizes the pilot chose (results/reference/pilot.json, `kfashion.analysis.sizing`);
-# a count between two takes the lower one's (`by_count`).
-DRAWS = {100: 10, 1000: 8, 10000: 5, "all": 3}
+# count (a count between two takes the lower one's, `by_count`): the default study's, which
+# fit a night on a 2-core CPU, and the reference run's, the sizes the pilot chose for the
+# margins below (results/pilot/pilot.json, `python -m kfashion.pilot`).
+DRAWS = {100: 8, 1000: 6, 10000: 4, "all": 4}
+REFERENCE_DRAWS = {100: 15, 1000: 9, 10000: 4, "all": 8}
 ENCODER_SEEDS = "0,1,2"  # pretraining seeds the grid starts from: every seed the sweep trained
 RANDOM_INITS = 2  # initialisations of each draw of a random case
 INIT_SEEDS_FROM = 100_000  # a further initialisation's seed: apart from every fine-tuning seed
@@ -95,6 +97,11 @@ CONFIDENCE = 0.95  # of every interval; a family's chance of any false verdict i
 # minus random, in points, is judged equivalent to no difference within these margins; a count
 # between two takes the lower one's margin.
 MARGINS = {100: 1.5, 1000: 0.75, 10000: 0.5, "all": 0.5}
+
+
+def draws_text(table: dict) -> str:
+    """A table of draws as --seeds takes it: "100:8,1000:6,10000:4,all:4"."""
+    return ",".join(f"{count}:{n}" for count, n in table.items())
 
 
 def by_count(table: dict, labels: str):

@@ -55,11 +55,11 @@ def final_runs(results: Path) -> list[dict]:
 
 
 def seconds_per_run(runs: list[dict]) -> dict:
-    """label count -> case -> mean seconds of the pilot's runs (joint ones for cases 1 and 3:
-    the slower recipe, which a choice may pick)."""
+    """label count -> case -> mean seconds of the pilot's runs (joint ones for cases 1 and 3,
+    where the pilot ran each recipe: the slower one, which a choice may pick)."""
     out = {}
     for run in runs:
-        if run["recipe"] in ("joint", "frozen"):
+        if run["recipe"] in ("joint", "frozen") or run.get("chosen"):
             out.setdefault(run["labels"], {}).setdefault(run["case"], []).append(run["seconds"])
     return {labels: {c: float(np.mean(s)) for c, s in by.items()} for labels, by in out.items()}
 
@@ -109,7 +109,9 @@ def main(argv=None) -> None:
         )
     networks = list(dict.fromkeys(r["network"] for r in runs))
     counts = grid.parse_counts(",".join({r["labels"] for r in runs}), 10**9)
-    recipes = sorted({r["recipe"] for r in runs} - {"frozen"})
+    # a crossed grid's fine-tuned runs each took their draw's choice: one row of them all
+    chosen = any(r.get("chosen") for r in runs)
+    recipes = [answer.CHOSEN] if chosen else sorted({r["recipe"] for r in runs} - {"frozen"})
     found = answer.headline(runs, networks, counts, recipes)
     tuned = [r for r in found["rows"] if r["recipe"] != "frozen"]
     sizes = sizing.sizes(tuned, args.pretraining_seeds, args.random_inits)

@@ -11,7 +11,8 @@ sample of N labelled training images), logistic regression (scikit-learn, lbfgs)
 
 Its L2 strength C is chosen from `config.C_GRID` by `config.FOLDS`-fold stratified
 cross-validation inside the draw's N labels (with all labels, on the validation split, as the
-grid's runs are), then the probe is refitted on all N and its test accuracy read once. Writes
+grid's runs are; there a draw changes only the random encoder, so the other features are fitted
+once), then the probe is refitted on all N and its test accuracy read once. Writes
 `probe.json`: every fit, and per label count and features the mean test accuracy over draws
 (and pretraining seeds) with its 95% t interval over draws.
 """
@@ -45,7 +46,9 @@ def parse_args(argv):
     )
     parser.add_argument("--labels", default=config.LABELS, help="label counts, e.g. 100,all")
     parser.add_argument(
-        "--seeds", type=int, help="draws of labels of every count (default: the grid's, per count)"
+        "--seeds",
+        help="draws of labels: a number for every count, or one per count, as transfer's "
+        f"(default: {config.draws_text(config.DRAWS)})",
     )
     parser.add_argument("--max-iter", type=int, default=config.MAX_ITER, help="lbfgs iterations")
     cli.add_data_flags(parser)
@@ -134,10 +137,9 @@ def main(argv=None) -> None:
     from kfashion.finetuning import grid
 
     cli.at_least(args.max_iter, 1, "--max-iter")
-    if args.seeds is not None:
-        cli.at_least(args.seeds, 1, "--seeds")
     cli.check_data_flags(args)
     counts = grid.parse_counts(args.labels, train_split_size(args.subset))
+    draws = grid.draws(counts, args.seeds)
     entries = transfer.encoder_entries(args)
     seeds = (
         transfer.parse_seeds(args.encoder_seeds)
@@ -174,13 +176,14 @@ def main(argv=None) -> None:
 
     fits = []
     for labels in counts:
-        for draw in grid.draws([labels], args.seeds)[labels]:
+        for draw in draws[labels]:
             picked = (
                 np.arange(len(dataset.y_train))
                 if labels == grid.ALL
                 else stratified_sample(dataset.y_train, int(labels), draw)
             )
-            tables = dict(fixed)
+            # with all labels a draw changes only the random encoder: the others are fitted once
+            tables = {} if labels == grid.ALL and draw else dict(fixed)
             for network, template in templates.items():  # initialised as the grid's case 4
                 random = cases.make_classifier(template, 4, grid.init_seed(draw, 0), False)
                 tables[f"{network} random"] = {None: codes(random.get_layer("encoder"), dataset)}

@@ -178,14 +178,17 @@ def stages(args, results: Path, directory: Path) -> list[Stage]:
     labels = quick.get("labels", config.LABELS)
     counts = [c for c in labels.split(",") if c == "all" or int(c) <= most]
     transfer = [*data, *here, *flags(directory=directory, epochs=epochs, workers=args.workers)]
-    transfer += flags(seeds=given(args.seeds, "transfer_seeds"), min_steps=min_steps(epochs))
+    draws = given(args.seeds, "transfer_seeds")
+    if draws is None and args.reference:
+        draws = config.draws_text(config.REFERENCE_DRAWS)
+    transfer += flags(seeds=draws, min_steps=min_steps(epochs))
     transfer += [arg for folder in models for arg in ("--encoder", str(folder))]
     transfer += ["--encoder-seeds", ",".join(map(str, pretraining)), "--labels", ",".join(counts)]
     what = "the grid of transfer runs"
     plan.append(stage("transfer", transfer, what, lambda: layout.finished_transfer_runs(results)))
     baseline = [*data, *here, *flags(max_iter=quick.get("max_iter"))]
     plan.append(stage("baseline", baseline, "logistic regression on pixels"))
-    probe = [*baseline, *flags(seeds=given(args.seeds, "transfer_seeds"))]
+    probe = [*baseline, *flags(seeds=draws)]
     probe += [arg for folder in models for arg in ("--encoder", str(folder))]
     probe += ["--encoder-seeds", ",".join(map(str, pretraining)), "--labels", ",".join(counts)]
     plan.append(stage("probe", probe, "linear probes on frozen codes, pixels and PCA"))

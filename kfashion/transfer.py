@@ -8,19 +8,20 @@ encoder's starting weights and its `trainable` flag (`kfashion.finetuning.cases`
     case 3  fresh encoder of the same configuration (cloned from the file, re-initialised)
     case 4  fresh encoder, frozen
 
-The runs form one grid (`kfashion.finetuning.grid`): every encoder network given, its
-pretraining seeds, every recipe, every case and label count, over fine-tuning seeds. Each cell's
-learning rate is chosen on validation first, by a KerasTuner search over its recipe's
-candidates; the grid runs on KerasTuner's distributed mode like the sweep (`--workers N`, or
-workers on other machines). Each finished run is written as it ends, so a rerun skips it.
-Writes under `--results`:
+The runs form one grid (`kfashion.finetuning.grid`): every encoder network given, every case
+and label count, each pretraining seed crossed with every draw of labels (the fine-tuning
+seeds), a random encoder from several initialisations of each draw. Each draw's recipe and
+learning rate are chosen first, by cross-validation inside its own labels; the grid runs on
+KerasTuner's distributed mode like the sweep (`--workers N`, or workers on other machines).
+Each finished run is written as it ends, so a rerun skips it. Writes under `--results`:
 
-- `grid.json` (every run, the recipe search's numbers and choices, and the answer: pretrained
-  minus random per network and label count, with intervals and verdicts) and
-  `figures/transfer_grid.png` (`python -m kfashion.report` renders it, and `grid.csv`);
-- the four cases of the first network on all labels with the first recipe, first pretraining
-  seed (`transfer.json`, `figures/transfer_{curves,confusion}.png`,
-  `models/classifier_case{1..4}.keras` of the first seed), and with several label counts
+- `grid.json` (every run, every choice, and the answer: pretrained minus random per network,
+  label count and recipe, with intervals and verdicts against the margins), and
+  `figures/{transfer_grid,answer}.png` (`python -m kfashion.report` renders the report from
+  it, and `grid.csv`, `answer.csv`);
+- the four cases of the first network on all labels from the first pretraining seed
+  (`transfer.json`, `figures/transfer_{curves,confusion}.png`,
+  `models/classifier_case{1..4}.keras` of the first draw), and with several label counts
   `label_efficiency.json` and its figure.
 """
 
@@ -49,10 +50,9 @@ def parse_args(argv):
     )
     parser.add_argument(
         "--seeds",
-        type=int,
-        help="fine-tuning seeds 0, 1, ... (draws of labels, each run by every pretraining seed "
-        "and random case) of every label count (default: per count, "
-        + ", ".join(f"{count}: {n}" for count, n in config.DRAWS.items())
+        help="draws of labels (fine-tuning seeds 0, 1, ...), each run by every pretraining seed "
+        "and random case: a number for every label count, or one per count (default: "
+        + config.draws_text(config.DRAWS)
         + ")",
     )
     parser.add_argument(
@@ -122,11 +122,12 @@ def encoder_entries(args) -> list[Path]:
 def default_encoder_seeds(entries: list[Path]) -> list[int]:
     """The pretraining seeds every --encoder folder holds (0 where one is a file)."""
     held = [
-        {int(p.stem.removeprefix("encoder_seed")) for p in e.glob("encoder_seed*.keras")}
+        {int(p.stem.removeprefix("encoder_seed")) for p in e.glob("encoder_seed[0-9]*.keras")
+         if p.stem.removeprefix("encoder_seed").isdigit()}
         if e.is_dir()
         else {0}
         for e in entries
-    ]
+    ]  # fmt: skip
     return sorted(set.intersection(*held)) or [0]
 
 
@@ -322,8 +323,6 @@ def main(argv=None) -> None:
         parallel.check_workers(args.workers)
     cli.check_data_flags(args)
     counts = grid.parse_counts(args.labels, train_split_size(args.subset))
-    if args.seeds is not None:
-        cli.at_least(args.seeds, 1, "--seeds")
     encoder_seeds = (
         parse_seeds(args.encoder_seeds)
         if args.encoder_seeds

@@ -63,7 +63,7 @@ def test_each_row_is_judged_by_its_bound_within_one_family():
         assert r["p_equivalence_holm"] >= r["p_equivalence"]
     assert found["sentence"].startswith(
         "Fine-tuned, pretraining gives no benefit larger than 0.5 points at all labels (1 of 2 "
-        "rows); is inconclusive (a benefit of up to +"
+        "rows); is inconclusive (95% intervals from -"
     )
     assert "; frozen, pretraining helps by at least 9." in found["sentence"]
     lines = sections.answer_lines(found)
@@ -102,3 +102,20 @@ def test_one_pretraining_seed_gives_the_t_interval_over_its_draws():
     expected = stats.ttest_1samp(np.array(pretrained[0]) - 0.8, 0).confidence_interval(0.95)
     assert found["ci95"] == pytest.approx([expected.low, expected.high])
     assert found["components"]["pretraining"] == 0 and found["df"] == 3
+
+
+def test_a_table_of_equal_differences_has_no_spread_and_its_point_as_interval():
+    found = answer.row(runs_of([[0.81, 0.81], [0.81, 0.81]], [[0.8], [0.8]]), "course", "1000",
+                       "joint")  # fmt: skip
+    assert found["standard_error"] == 0 and found["ci95"] == pytest.approx([0.01, 0.01])
+
+
+def test_the_estimate_and_the_sizing_give_the_same_half_width_for_the_same_design():
+    rng = np.random.default_rng(1)
+    seeds, draws = rng.normal(0, 0.004, (4, 1)), rng.normal(0, 0.006, (1, 6))
+    table = 0.8 + seeds + draws + rng.normal(0, 0.002, (4, 6))
+    found = answer.row(runs_of(table, [[0.8]] * 6), "course", "1000", "joint")
+    parts = found["components"]
+    assert parts["pretraining"] > 0 and parts["draw"] > 0  # both components above 0
+    half = (found["ci95"][1] - found["ci95"][0]) / 2
+    assert sizing.half_width(parts, 4, 6) == pytest.approx(half)

@@ -222,3 +222,17 @@ def test_committed_models_predict_alike_on_every_backend(tmp_path, debian_data_d
             atol=1e-5,
             err_msg=f"{backend}: {path.name}",
         )
+
+
+def test_each_saved_classifier_is_the_one_its_run_record_names():
+    # a run's record names the classifier it saved by its SHA-256: a file changed after (its
+    # compile settings, say) must be named again, or a resumed grid would train the run again
+    named = {}
+    for path in (REFERENCE / "transfer" / "runs").glob("*/labels*/case*_seed*.json"):
+        record = json.loads(path.read_text())
+        if "classifier_sha256" in record:
+            named[record["case"]] = record["classifier_sha256"]
+    assert sorted(named) == [1, 2, 3, 4]
+    for case, digest in named.items():
+        saved = REFERENCE / "models" / f"classifier_case{case}.keras"
+        assert hashlib.sha256(saved.read_bytes()).hexdigest() == digest, case

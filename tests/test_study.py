@@ -1,7 +1,10 @@
 """The study's plan: each stage gets the sizes the study was given, and its counts of work come
 from the stage's own command. (The study itself runs in tests/test_readme.py.)"""
 
+import pytest
+
 from kfashion import config, study, transfer, tune
+from kfashion.core.errors import UserError
 from kfashion.finetuning import grid
 
 TRAINING_STAGES = {"tune", "transfer", "latent", "baseline", "probe"}
@@ -26,7 +29,7 @@ def test_every_stage_of_the_reference_plan_gets_the_sizes_given(tmp_path):
             assert stage.argv[stage.argv.index("--subset") + 1] == "600", stage
         if stage.module in ("tune", "transfer"):
             assert parsed(stage).epochs == 2, stage
-            assert parsed(stage).seeds == 2, stage
+            assert str(parsed(stage).seeds) == "2", stage  # transfer's may be one per count
     grid_args = parsed(plan[2])
     assert grid_args.encoder_seeds == "0,1"  # every seed the sweeps trained
     assert grid_args.encoder == [str(tmp_path / "models"), str(tmp_path / "architecture/models")]
@@ -50,7 +53,7 @@ def test_units_of_work_follow_each_commands_defaults(tmp_path):
     # and 2 from 3 pretraining seeds, cases 3 and 4 from 2 initialisations; with all labels
     # the choices train once each, and the final runs cover every draw
     per_draw = 2 * 3 * 4 + 2 * 3 * 2 + 2 * 3 + 2 * 2
-    draws = config.DRAWS
+    draws = config.REFERENCE_DRAWS  # the pilot's sizes
     every = 2 * 4 + 2 * 2 + draws["all"] * (2 * 3 + 2 * 2)
     assert cells.units == 2 * (per_draw * (draws[100] + draws[1000] + draws[10000]) + every)
 
@@ -60,7 +63,7 @@ def test_the_quick_look_runs_every_stage_of_the_study_at_its_sizes(tmp_path):
     assert [s.module for s in plan] == ["tune", "transfer", "baseline", "probe", "report"]
     assert parsed(plan[0]).subset == config.QUICK["subset"] == parsed(plan[1]).subset
     assert parsed(plan[0]).seeds == config.QUICK["seeds"]
-    assert parsed(plan[1]).seeds == config.QUICK["transfer_seeds"]
+    assert parsed(plan[1]).seeds == str(config.QUICK["transfer_seeds"])
     assert parsed(plan[1]).directory == str(tmp_path)  # KerasTuner's state beside the sweep's
     baseline = plan[2].argv
     assert baseline[baseline.index("--max-iter") + 1] == str(config.QUICK["max_iter"])
@@ -80,9 +83,11 @@ def test_the_readme_describes_the_quick_look_at_its_sizes():
 
 def test_a_size_of_zero_reaches_its_stage_to_be_refused(tmp_path):
     """0 is a size given (and refused by the stage that takes it), not "use the default"."""
-    for flag in ("--seeds", "--epochs", "--subset"):
+    for flag in ("--epochs", "--subset"):
         (sweep, *_) = plan_of(["--quick", flag, "0"], tmp_path)
         assert sweep.argv[sweep.argv.index(flag) + 1] == "0", flag
+    with pytest.raises(UserError, match="--seeds '0'"):  # the transfer stage's, as it plans
+        plan_of(["--quick", "--seeds", "0"], tmp_path)
 
 
 def test_the_reference_grid_asks_only_for_label_counts_its_split_can_hold(tmp_path):

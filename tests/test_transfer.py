@@ -151,7 +151,7 @@ def test_fresh_encoders_depend_on_the_seed(encoder_file):
 
 def test_the_grid_crosses_every_pretraining_seed_with_every_draw():
     cells = grid.plan(["course"], ["100", "all"], [1, 2, 3, 4], ["joint", "two_phase"],
-                      [0, 1, 2], grid.draws(["100", "all"], 5), 2)  # fmt: skip
+                      [0, 1, 2], grid.draws(["100", "all"], "5"), 2)  # fmt: skip
     choices = [c for c in cells if c.search]
     finals = [c for c in cells if not c.search]
     assert cells[: len(choices)] == choices  # the choices first: the finals take them
@@ -500,7 +500,12 @@ def test_each_label_count_has_its_planned_draws_unless_seeds_are_given():
     assert planned["100"] == list(range(config.DRAWS[100]))
     assert planned["500"] == planned["100"]  # between two planned counts: the lower one's
     assert planned["all"] == list(range(config.DRAWS["all"]))
-    assert grid.draws(["100", "all"], 2) == {"100": [0, 1], "all": [0, 1]}
+    assert grid.draws(["100", "all"], "2") == {"100": [0, 1], "all": [0, 1]}
+    given = grid.draws(["100", "1000", "all"], "100:3,1000:2,all:1")
+    assert given == {"100": [0, 1, 2], "1000": [0, 1], "all": [0]}
+    for bad in ("0", "x", "100:2", "100:0,all:1", "100:2,all"):
+        with pytest.raises(UserError, match="--seeds"):
+            grid.draws(["100", "all"], bad)
 
 
 def test_the_pretraining_seeds_are_those_every_encoder_folder_holds(tmp_path):
@@ -511,3 +516,33 @@ def test_the_pretraining_seeds_are_those_every_encoder_folder_holds(tmp_path):
     assert transfer.default_encoder_seeds([tmp_path / "a"]) == [0, 1, 2]
     assert transfer.default_encoder_seeds([tmp_path / "a", tmp_path / "b"]) == [0, 1]
     assert transfer.default_encoder_seeds([tmp_path / "a" / "encoder_seed2.keras"]) == [0]
+
+
+def test_a_final_cell_whose_choice_failed_is_handed_out_to_fail_not_left_waiting(tmp_path):
+    from keras_tuner.engine.trial import TrialStatus
+
+    choice = grid.Cell("course", "100", 1, "joint,two_phase", 0, (4,), True)
+    final = grid.Cell("course", "100", 1, None, 0, (4,), False)
+    oracle = grid_tuner.GridOracle([choice, final], tmp_path)
+    oracle._set_project_dir(str(tmp_path), "p")
+    trial = oracle.create_trial("tuner0")
+    assert oracle.create_trial("tuner1").status == TrialStatus.IDLE  # the choice still runs
+    trial.status = TrialStatus.FAILED
+    oracle.end_trial(trial)
+    handed = oracle.create_trial("tuner1")  # not IDLE for ever: handed out without a choice
+    assert handed.status == TrialStatus.RUNNING
+    assert grid.Cell.from_values(handed.hyperparameters.values).recipe is None
+
+
+def test_a_choice_made_among_other_recipes_is_refused_not_taken(tmp_path, small_data):
+    from kfashion.core.files import write_json
+
+    choice = grid.Cell("course", "100", 1, "joint", 0, (4,), True)
+    write_json(layout.choice(tmp_path, choice), {"candidates": [{"recipe": "two_phase"}]})
+    tuner = grid_tuner.GridTuner(
+        {}, small_data, tmp_path, 1, 100, 10, lambda c: None, None,
+        oracle=grid_tuner.GridOracle([choice], tmp_path), directory=str(tmp_path),
+        project_name="p",
+    )  # fmt: skip
+    with pytest.raises(UserError, match="holds a choice among two_phase; this grid chooses"):
+        tuner._choose(choice)

@@ -127,6 +127,9 @@ def estimate(differences: np.ndarray) -> dict:
     k, n = differences.shape
     if k * n < 2:
         return None
+    if np.ptp(differences) == 0:  # every difference alike: no spread, the point its interval
+        components = {"pretraining": 0.0, "draw": 0.0, "residual": 0.0}
+        return _with_mean(differences, 0.0, max(k * n - 1, 1), components)
     if k == 1 or n == 1:
         spread = float(np.var(differences, ddof=1))
         only = "draw" if k == 1 else "pretraining"
@@ -143,8 +146,7 @@ def estimate(differences: np.ndarray) -> dict:
         components[name] = max(squares[name][0] - residual, 0.0) / size
         if squares[name][0] > residual:
             weights[name], weights["residual"] = 1.0, weights["residual"] - 1.0
-    parts = [weight * squares[name][0] for name, weight in weights.items() if weight]
-    combined = sum(parts)
+    combined = sum(weight * squares[name][0] for name, weight in weights.items())
     df = combined**2 / sum(
         (weight * squares[name][0]) ** 2 / squares[name][1]
         for name, weight in weights.items()
@@ -303,8 +305,10 @@ def _summary(rows: list[dict]) -> str:
         elif name == EQUIVALENT:
             text = f"gives {name} {100 * max(r['bound'] for r in mine):g} points"
         elif name == INCONCLUSIVE:
-            most = max(r["ci95"][1] for r in mine)
-            text = f"is inconclusive (a benefit of up to {100 * most:+.1f} points not ruled out)"
+            low, high = min(r["ci95"][0] for r in mine), max(r["ci95"][1] for r in mine)
+            text = (
+                f"is inconclusive (95% intervals from {100 * low:+.1f} to {100 * high:+.1f} points)"
+            )
         else:
             text = f"is {name}"
         counts = list(dict.fromkeys(labels_text(r["labels"]) for r in mine))

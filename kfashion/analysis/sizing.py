@@ -29,17 +29,28 @@ def components_for(found: dict, inits: int) -> dict:
 
 def half_width(parts: dict, k: int, n: int) -> float:
     """The expected half-width of the 95% interval of the mean paired difference, for K
-    pretraining seeds and n draws (in the components' units, square-rooted)."""
+    pretraining seeds and n draws (in the components' units, square-rooted), with the terms
+    `answer.estimate` keeps: a component of 0 adds no term of its own."""
     from scipy.stats import t
 
     residual = parts["residual"]
-    pretraining = residual + n * parts["pretraining"]  # expected mean squares
-    draw = residual + k * parts["draw"]
-    combined = pretraining + draw - residual
+    expected = {  # each term's expected mean square, its degrees of freedom
+        "pretraining": (residual + n * parts["pretraining"], k - 1),
+        "draw": (residual + k * parts["draw"], n - 1),
+    }
+    weights = {"residual": 1.0}
+    for name in expected:
+        if parts[name] > 0:
+            weights[name], weights["residual"] = 1.0, weights["residual"] - 1.0
+    expected["residual"] = (residual, (k - 1) * (n - 1))
+    combined = sum(weight * expected[name][0] for name, weight in weights.items())
     if combined <= 0:
         return 0.0
-    terms = [(1, pretraining, k - 1), (1, draw, n - 1), (-1, residual, (k - 1) * (n - 1))]
-    df = combined**2 / sum((value * value) / df for _, value, df in terms if df)
+    df = combined**2 / sum(
+        (weight * expected[name][0]) ** 2 / expected[name][1]
+        for name, weight in weights.items()
+        if weight
+    )
     return float(t.ppf(0.5 + config.CONFIDENCE / 2, df) * (combined / (k * n)) ** 0.5)
 
 
@@ -50,6 +61,8 @@ def sizes(rows: list[dict], seeds: int, inits: int) -> dict:
     out = {}
     for labels in dict.fromkeys(r["labels"] for r in rows):
         mine = [r for r in rows if r["labels"] == labels and r["components"] is not None]
+        if not mine:  # no comparison here has an interval: nothing to size from
+            continue
         parts = {_name(r): components_for(r, inits) for r in mine}
         bound = mine[0]["margin"] if mine else None
 
@@ -57,14 +70,14 @@ def sizes(rows: list[dict], seeds: int, inits: int) -> dict:
             return {name: half_width(p, k, n) for name, p in parts.items()}
 
         found = None
-        for k in range(seeds, MOST_SEEDS + 1):
+        for k in range(seeds, max(seeds, MOST_SEEDS) + 1):
             found = next(
                 ((k, n) for n in range(2, MOST_DRAWS + 1) if max(widths(k, n).values()) <= bound),
                 None,
             )
             if found:
                 break
-        k, n = found or (MOST_SEEDS, MOST_DRAWS)
+        k, n = found or (max(seeds, MOST_SEEDS), MOST_DRAWS)
         out[labels] = {
             "margin": bound,
             "pretraining_seeds": k,

@@ -4,7 +4,7 @@ Each stage reads and writes through these names, and `kfashion.study` counts fin
 them. No framework is imported here.
 
     RESULTS/                         (`--results`; default results/)
-      sweep.json  transfer.json  label_efficiency.json  baseline.json
+      sweep.json  transfer.json  label_efficiency.json  baseline.json  probe.json
       latent.json  findings.json  bench.json  README.md (the report)
       sweep.csv  history.csv  transfer.csv  label_efficiency.csv  grid.csv  answer.csv
       findings.csv                   tables for pandas (`kfashion.analysis.tables`)
@@ -13,8 +13,9 @@ them. No framework is imported here.
       models/encoder_seed{S}.keras  the selected point's encoder of each pretraining seed
       grid.json                      the grid of transfer runs, and the answer it gives
       transfer/runs/{NETWORK}/labels{N|all}/   one group of runs, with its settings.json:
-        case{C}_{RECIPE}_{enc{E}|random}_seed{S}.json   a final run
-        search_case{C}_{RECIPE}_lr{R}_seed{S}.json      a recipe-search run (validation only)
+        case{C}_{RECIPE}_{enc{E}|random}_seed{S}[_init{I}].json   a final run
+        choice_case{C}[_seed{S}].json                   a draw's choice (all labels: one)
+        cv_case{C}_{RECIPE}_lr{R}[_seed{S}_fold{F}].json   a candidate's run on a fold
       architecture/                  the architecture comparison, a results folder itself
     DIRECTORY/                       (`--directory`; default tuning/)
       sweep/trial_{ID}/seed{S}.json, seed{S}.keras   one sweep seed's record, best-epoch model

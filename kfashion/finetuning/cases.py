@@ -1,4 +1,4 @@
-"""One transfer run: a classifier for one case, recipe and seed, trained, then scored on test.
+"""One transfer run: a classifier for one case, recipe and seeds, trained, then scored on test.
 
 Classifier = encoder + one Dense(10) giving logits (`models.build_classifier`). The four cases
 (`config.CASES`) differ only in the encoder's starting weights and its `trainable` flag; the
@@ -6,7 +6,7 @@ recipes (`config.RECIPES`) in what trains when. Every phase trains with Adam, it
 decayed to 0 along a cosine over the phase's steps, cross-entropy on the logits. A run on
 the whole training split keeps its best epoch by validation accuracy (in its last phase); a
 few-label run keeps its last (its split says so: `Split.keep_best`), whether it validates on a
-held-out fifth of its labels (a search run) or not at all. Training reads only the training
+held-out fold of its own labels (a choice's run) or not at all. Training reads only the training
 and validation arrays it is given; `test_scores` reads the test split, once, after training.
 """
 

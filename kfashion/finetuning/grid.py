@@ -179,10 +179,29 @@ def recipes_of(case: int, recipes: list[str]) -> list[str]:
     return ["frozen"] if not CASES[case].train_encoder else recipes
 
 
-def draws(counts, seeds: int | None) -> dict:
-    """label count -> its fine-tuning seeds: `seeds` of each (0, 1, ...), or where None the
-    count's number in config.DRAWS."""
-    return {c: list(range(seeds or config.by_count(config.DRAWS, c))) for c in counts}
+def draws(counts, text: str | None) -> dict:
+    """label count -> its fine-tuning seeds 0, 1, ... (draws of labels), from --seeds: one
+    number for every count ("3"), or a number per count ("100:15,1000:9,all:8", a count between
+    two taking the lower one's); None: config.DRAWS.
+
+    Raises:
+        UserError: the text is neither.
+    """
+    from kfashion.core.errors import UserError
+
+    hint = "give a number of draws, e.g. --seeds 3, or one per label count, e.g. 100:15,all:8"
+    table = config.DRAWS
+    if text is not None and text.strip().isdigit() and int(text) >= 1:
+        return {c: list(range(int(text))) for c in counts}
+    if text is not None:
+        try:
+            pairs = [part.split(":") for part in text.split(",")]
+            table = {(k.strip() if k.strip() == ALL else int(k)): int(v) for k, v in pairs}
+        except ValueError:
+            raise UserError(f"--seeds {text!r}: {hint}") from None
+        if min(table.values()) < 1 or ALL not in table or len(table) < 2:
+            raise UserError(f"--seeds {text!r}: at least 1 each, for a count and all; {hint}")
+    return {c: list(range(config.by_count(table, c))) for c in counts}
 
 
 def plan(networks, counts, cases, recipes, encoder_seeds, seeds, random_inits):

@@ -269,9 +269,9 @@ def write(argv, cells, main, files, digests, dataset, settings, results: Path) -
                 },
                 "sizes": dataset.sizes(),
                 "choice": grid.CHOICE_RULE,
-                "kerastuner": "one trial per cell: a choice (network, labels, case, draw) or "
-                "the final runs that take it (its executions: every initialisation of the "
-                "draw's fine-tuning seed, for one pretraining seed)",
+                "kerastuner": "one trial per cell: a choice (network, labels, case, draw; with "
+                "all labels one for every draw) or the final runs of one pretraining seed that "
+                "take it (its executions: each draw's initialisations)",
             },
             "choices": made,
             "choice_summary": list(choice_summary(made).values()),

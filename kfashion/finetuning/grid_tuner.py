@@ -22,9 +22,10 @@ import numpy as np
 from kfashion import config
 from kfashion.config import CASES
 from kfashion.core import layout
+from kfashion.core.errors import UserError
 from kfashion.core.files import file_digest, read_json, read_record, save_model, write_json
 from kfashion.engine import training
-from kfashion.engine.fixed_oracle import FixedOracle, user_errors_end_the_search
+from kfashion.engine.fixed_oracle import UNFINISHED, FixedOracle, user_errors_end_the_search
 from kfashion.finetuning import cases, grid
 from kfashion.finetuning.grid import ALL, Cell, encoder_text, init_seed, labels_text
 
@@ -58,10 +59,23 @@ class GridOracle(FixedOracle):
     def values_of(self, cell: Cell) -> dict | None:
         if not cell.search:
             choice = read_record(layout.choice(self.results, cell))
-            if choice is None:  # its choice is still being made elsewhere: ask again
+            if choice is not None:
+                cell = dataclasses.replace(
+                    cell, recipe=choice["recipe"], rate=choice["learning_rate"]
+                )
+            elif not self.choice_ended(cell):  # its choice is being made elsewhere: ask again
                 return None
-            cell = dataclasses.replace(cell, recipe=choice["recipe"], rate=choice["learning_rate"])
+            # else its choice failed: handed out without one, to fail too (and be reported)
         return cell.values()
+
+    def choice_ended(self, cell: Cell) -> bool:
+        """Whether the trial of a final cell's choice has ended (a failed one writes none)."""
+        for trial in self.trials.values():
+            made = Cell.from_values(trial.hyperparameters.values)
+            same = (made.network, made.labels, made.case, made.draw)
+            if made.search and same == (cell.network, cell.labels, cell.case, cell.draw):
+                return trial.status not in UNFINISHED
+        return False
 
 
 def repeats_for(count: int, batch_size: int, epochs: int, min_steps: int) -> int:
@@ -108,7 +122,8 @@ def repeated(dataset, train, held, batch_size, epochs, min_steps, validation) ->
 
 
 class GridTuner(keras_tuner.Tuner):
-    """Runs each trial's cell once per fine-tuning seed and keeps every run's record.
+    """Runs each trial's cell, a choice (its candidates on their folds) or a final cell (once
+    per fine-tuning seed and initialisation), and keeps every run's record.
 
     Args:
         encoders: network -> pretraining seed -> (encoder model, its file's SHA-256).
@@ -140,8 +155,8 @@ class GridTuner(keras_tuner.Tuner):
         super().on_trial_begin(trial)
 
     def done(self, cell: Cell, run: tuple) -> bool:
-        """Its record whole (not cut short) and made at the rate the search chose now, and the
-        classifier it keeps, if it keeps one, the one it saved."""
+        """Its record whole (not cut short) and made with the recipe and rate its draw's choice
+        made, and the classifier it keeps, if it keeps one, the one it saved."""
         record = read_record(layout.grid_run(self.results, cell, *run))
         if record is None or record["learning_rate"] != cell.rate:
             return False
@@ -155,6 +170,8 @@ class GridTuner(keras_tuner.Tuner):
         cell = Cell.from_values(trial.hyperparameters.values)
         if cell.search:
             return {OBJECTIVE.name: self._choose(cell)["mean_accuracy"]}
+        if cell.recipe is None:
+            raise RuntimeError(f"no choice for {cell.describe()}: its choice's trial failed")
         pending = [run for run in cell.runs if not self.done(cell, run)]
         for run, classifier, record in self._train(cell, pending):
             saved = self.saved(cell)
@@ -173,6 +190,13 @@ class GridTuner(keras_tuner.Tuner):
 
         path = layout.choice(self.results, cell)
         if (found := read_record(path)) is not None:
+            among = sorted({c["recipe"] for c in found["candidates"]})
+            if among != sorted(cell.recipes):
+                raise UserError(
+                    f"{path} holds a choice among {', '.join(among)}; this grid chooses among "
+                    f"{cell.recipe}: rerun with --recipes {','.join(among)} to resume, pass "
+                    "--overwrite to discard the group's runs, or choose another --results"
+                )
             return found
         folds, extended = {}, []
         for recipe in cell.recipes:

@@ -144,7 +144,7 @@ def transfer_section(
 ) -> list[str]:
     settings = transfer["settings"]
     rate = settings["learning_rate"]
-    if isinstance(rate, dict):  # chosen per case on validation (the grid's recipe search)
+    if isinstance(rate, dict):  # chosen per case, before training (the grid's choices)
         rates = "learning rates " + ", ".join(f"case {c} {r:g}" for c, r in rate.items())
         rates += f" ({settings['schedule']})"
     else:
@@ -285,7 +285,7 @@ def search_lines(found: dict) -> list[str]:
 
 
 def grid_section(found: dict) -> list[str]:
-    """The grid of transfer runs: the answer, each recipe alone, the recipe search's choices,
+    """The grid of transfer runs: the answer, its plan and variance components, the choices,
     and what training did to the encoders."""
     settings = found["settings"]
     out = [
