@@ -30,6 +30,7 @@ RESULTS, DIRECTORY = "results", "tuning"  # a results folder, and KerasTuner's w
 QUICK_RESULTS, QUICK_DIRECTORY = "results/quick", "tuning/quick"
 # `study --reference` makes a new reference run here; moved whole into results/reference by hand
 NEXT_RESULTS, NEXT_DIRECTORY = "results/next", "tuning/next"
+PILOT_RESULTS = "results/pilot"  # the pilot grid that sized the reference run (`kfashion.pilot`)
 
 # Training, every stage.
 EVAL_BATCH_SIZE = 1000  # evaluation keeps no gradients: bigger batches, the same numbers

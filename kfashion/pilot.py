@@ -32,7 +32,9 @@ def parse_args(argv):
         "Measure a pilot grid's variance components; choose the grid's sizes from them.",
         "--results results/pilot",
     )
-    parser.add_argument("--results", default="results/pilot", help="the pilot's results folder")
+    parser.add_argument(
+        "--results", default=config.PILOT_RESULTS, help="the pilot's results folder"
+    )
     parser.add_argument(
         "--pretraining-seeds",
         type=int,
@@ -50,7 +52,7 @@ def parse_args(argv):
 
 def final_runs(results: Path) -> list[dict]:
     """Every final run's record of a grid (not the runs that chose, nor a record cut short)."""
-    paths = sorted(layout.transfer_runs(results).glob("*/labels*/case*_seed*.json"))
+    paths = layout.final_transfer_runs(results)
     return [record for path in paths if (record := read_record(path)) is not None]
 
 

@@ -23,7 +23,7 @@ import numpy as np
 
 from kfashion import config
 from kfashion.config import train_split_size
-from kfashion.core import cli, layout
+from kfashion.core import cli, layout, saved_models
 from kfashion.core.errors import exit_on_user_error
 from kfashion.core.files import write_json
 
@@ -58,7 +58,8 @@ def parse_args(argv):
 
 def fit(features, labels, c_grid, max_iter: int, folds=None, validation=None) -> dict:
     """A probe: C chosen by `folds` (stratified k-fold on `features`) or on `validation`
-    ((features, labels) of a held-out split), then the chosen C's model on all `features`.
+    ((features, labels) of a held-out split, as the baseline chooses it), then the chosen C's
+    model on all `features`.
 
     Returns:
         {"model": the fitted model, "C": the chosen C, "scores": C -> held-out accuracy,
@@ -70,19 +71,25 @@ def fit(features, labels, c_grid, max_iter: int, folds=None, validation=None) ->
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import cross_val_score
 
-    scores = {}
+    from kfashion.baseline import choose_c, fit_logistic
+
+    if validation is not None:
+        record, fitted = choose_c((features, labels, *validation), max_iter, c_grid)
+        rows = {row["C"]: row for row in record["grid"]}
+        chosen = record["chosen_C"]
+        scores = {c: row["validation_accuracy"] for c, row in rows.items()}
+        return {"model": fitted[chosen], "C": chosen, "scores": scores,
+                "converged": rows[chosen]["converged"]}  # fmt: skip
     with warnings.catch_warnings():  # the chosen model's convergence is recorded instead
         warnings.simplefilter("ignore", ConvergenceWarning)
-        for c in c_grid:
-            model = LogisticRegression(C=c, max_iter=max_iter)
-            if validation is None:
-                scores[c] = float(cross_val_score(model, features, labels, cv=folds).mean())
-            else:
-                scores[c] = float(model.fit(features, labels).score(*validation))
-        chosen = max(c_grid, key=lambda c: (scores[c], -c))  # a tie: the stronger L2 (smaller C)
-        model = LogisticRegression(C=chosen, max_iter=max_iter).fit(features, labels)
-    converged = bool(model.n_iter_.max() < max_iter)
-    return {"model": model, "C": chosen, "scores": scores, "converged": converged}
+        scores = {
+            c: float(cross_val_score(LogisticRegression(C=c, max_iter=max_iter), features,
+                                     labels, cv=folds).mean())
+            for c in c_grid
+        }  # fmt: skip
+    chosen = max(c_grid, key=lambda c: (scores[c], -c))  # a tie: the stronger L2 (smaller C)
+    model, info = fit_logistic(features, labels, chosen, max_iter)
+    return {"model": model, "C": chosen, "scores": scores, "converged": info["converged"]}
 
 
 def held_out(labels: str, draw: int, table: dict, y_val) -> dict:
@@ -93,10 +100,6 @@ def held_out(labels: str, draw: int, table: dict, y_val) -> dict:
     if labels == "all":
         return {"validation": (table["val"], y_val)}
     return {"folds": StratifiedKFold(config.FOLDS, shuffle=True, random_state=draw)}
-
-
-def flat(x):
-    return x.reshape(len(x), -1)
 
 
 def codes(encoder, dataset) -> dict:
@@ -133,20 +136,13 @@ def summary(fits: list[dict]) -> list[dict]:
 def main(argv=None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
-    from kfashion import transfer
     from kfashion.finetuning import grid
 
     cli.at_least(args.max_iter, 1, "--max-iter")
     cli.check_data_flags(args)
     counts = grid.parse_counts(args.labels, train_split_size(args.subset))
     draws = grid.draws(counts, args.seeds)
-    entries = transfer.encoder_entries(args)
-    seeds = (
-        transfer.parse_seeds(args.encoder_seeds)
-        if args.encoder_seeds
-        else transfer.default_encoder_seeds(entries)
-    )
-    files = transfer.encoder_files(args, seeds)
+    files = saved_models.encoder_files(args, saved_models.encoder_seeds(args))
     results = cli.writable_folder(args.results, "--results")
 
     from sklearn.decomposition import PCA
@@ -154,13 +150,14 @@ def main(argv=None) -> None:
     from kfashion import data
     from kfashion.core.provenance import provenance
     from kfashion.core.quiet_keras import load_keras
-    from kfashion.core.saved_models import load_encoder
     from kfashion.data import stratified_sample
     from kfashion.finetuning import cases
 
     load_keras()
     dataset = data.load(args.data_dir, subset=args.subset)
     print(f"data: {dataset.describe()}", flush=True)
+    from kfashion.baseline import flat
+
     splits = {name: flat(getattr(dataset, f"x_{name}")) for name in ("train", "val", "test")}
     pca = PCA(config.PCA_COMPONENTS, random_state=0).fit(splits["train"])
     # features -> pretraining seed (None: none) -> split -> one row per image
@@ -170,7 +167,7 @@ def main(argv=None) -> None:
     }
     templates = {}
     for network, mine in files.items():
-        encoders = {seed: load_encoder(path) for seed, path in mine.items()}
+        encoders = {seed: saved_models.load_encoder(path) for seed, path in mine.items()}
         fixed[f"{network} pretrained"] = {s: codes(e, dataset) for s, e in encoders.items()}
         templates[network] = encoders[min(encoders)]  # the random encoders' configuration
 

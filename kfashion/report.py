@@ -16,7 +16,7 @@ from kfashion.config import TRAIN_IMAGES
 from kfashion.core import cli, layout
 from kfashion.core.errors import UserError, exit_on_user_error
 from kfashion.core.files import json_text, read_json, reading, write_text
-from kfashion.rendering import model_card, sections, speed, sweep_sections
+from kfashion.rendering import grid_sections, model_card, sections, speed, sweep_sections
 
 PROJECT = Path(__file__).resolve().parents[1]
 REFERENCE = PROJECT / "results" / "reference"
@@ -179,8 +179,8 @@ def render(results: Path, reference: Path | None = REFERENCE, judged: dict | Non
         out += sections.findings_section(findings) if findings["claims"] else []
     grid, probe = load(results, layout.GRID), load(results, layout.PROBE)
     parts = [  # each section with the file it is rendered from
-        (layout.GRID, grid, lambda: sections.grid_section(grid)),
-        (layout.PROBE, probe, lambda: sections.probe_section(probe)),
+        (layout.GRID, grid, lambda: grid_sections.grid_section(grid)),
+        (layout.PROBE, probe, lambda: grid_sections.probe_section(probe)),
         (
             layout.TRANSFER,
             transfer,
@@ -317,7 +317,7 @@ def project_readme(text: str, results: Path, link: str, judged: dict | None = No
     if findings := judged or load(results, layout.FINDINGS):
         text = replace_block(text, FINDINGS, "\n".join(findings_summary(findings, link)))
     if grid := load(results, layout.GRID):
-        lines = sections.answer_lines(grid["answer"], grid.get("answer_figure"), link)
+        lines = grid_sections.answer_lines(grid["answer"], grid.get("answer_figure"), link)
         text = replace_block(text, ANSWER, "\n".join(lines))
     if bench := load(results, layout.BENCH):
         text = replace_block(text, SPEED, "\n".join(speed.speed_section(bench)))

@@ -30,7 +30,7 @@ from pathlib import Path
 
 from kfashion import config
 from kfashion.config import train_split_size
-from kfashion.core import cli, layout
+from kfashion.core import cli, layout, saved_models
 from kfashion.core.errors import exit_on_user_error
 from kfashion.core.files import read_record
 
@@ -116,7 +116,7 @@ def units(module: str, argv: list[str]) -> int:
             grid.parse_counts(args.labels, train_split_size(args.subset)),
             cli.parse_cases(args.cases),
             grid.parse_recipes(args.recipes),
-            transfer.parse_seeds(args.encoder_seeds or "0"),
+            saved_models.parse_encoder_seeds(args.encoder_seeds or "0"),
             grid.draws(grid.parse_counts(args.labels, train_split_size(args.subset)), args.seeds),
             args.random_inits,
         )

@@ -30,7 +30,7 @@ from pathlib import Path
 
 from kfashion import config
 from kfashion.config import CASES, train_split_size
-from kfashion.core import cli, layout
+from kfashion.core import cli, layout, saved_models
 from kfashion.core.errors import UserError, exit_on_user_error
 from kfashion.core.files import read_json, read_record, reading
 from kfashion.core.guards import check_runs, hold_lock, start_runs
@@ -106,55 +106,6 @@ def parse_args(argv):
         help="discard the runs already in this grid's groups (network and label count) first",
     )
     return parser.parse_args(argv)
-
-
-def parse_seeds(text: str) -> list[int]:
-    """--encoder-seeds: pretraining seeds, each from 0."""
-    hint = "give seeds from 0, e.g. --encoder-seeds 0,1,2"
-    return cli.parse_numbers(text, "--encoder-seeds", lambda seed: seed >= 0, hint)
-
-
-def encoder_entries(args) -> list[Path]:
-    """The --encoder paths (default: RESULTS/models)."""
-    return [Path(e) for e in args.encoder or [str(layout.model(args.results, "encoder").parent)]]
-
-
-def default_encoder_seeds(entries: list[Path]) -> list[int]:
-    """The pretraining seeds every --encoder folder holds (0 where one is a file)."""
-    held = [
-        {int(p.stem.removeprefix("encoder_seed")) for p in e.glob("encoder_seed[0-9]*.keras")
-         if p.stem.removeprefix("encoder_seed").isdigit()}
-        if e.is_dir()
-        else {0}
-        for e in entries
-    ]  # fmt: skip
-    return sorted(set.intersection(*held)) or [0]
-
-
-def encoder_files(args, encoder_seeds) -> dict:
-    """network name -> pretraining seed -> encoder file, each checked as readable.
-
-    A network is named by the sweep that pretrained it (`saved_models.network_of`)."""
-    from kfashion.core.saved_models import network_of, readable_archive
-
-    entries = encoder_entries(args)
-    found = {}
-    for entry in entries:
-        folder = entry if entry.is_dir() else entry.parent
-        name = network_of(folder)
-        if name in found:
-            raise UserError(f"--encoder {entry}: a second encoder of the {name} network; give one")
-        files = {}
-        for seed in encoder_seeds:
-            path = layout.encoder_seed(folder, seed) if entry.is_dir() else entry
-            if not entry.is_dir() and len(encoder_seeds) > 1:
-                raise UserError(
-                    f"--encoder {entry}: one file holds one pretraining seed; give the models "
-                    "folder a sweep wrote for --encoder-seeds"
-                )
-            files[seed] = readable_archive(path, "--encoder")
-        found[name] = files
-    return found
 
 
 def saved_classifier(results: Path, main) -> callable:
@@ -323,12 +274,9 @@ def main(argv=None) -> None:
         parallel.check_workers(args.workers)
     cli.check_data_flags(args)
     counts = grid.parse_counts(args.labels, train_split_size(args.subset))
-    encoder_seeds = (
-        parse_seeds(args.encoder_seeds)
-        if args.encoder_seeds
-        else default_encoder_seeds(encoder_entries(args))
-    )
-    files = encoder_files(args, encoder_seeds)
+    draws = grid.draws(counts, args.seeds)
+    encoder_seeds = saved_models.encoder_seeds(args)
+    files = saved_models.encoder_files(args, encoder_seeds)
     results = cli.writable_folder(args.results, "--results")
     cli.writable_folder(args.directory, "--directory")
     if args.tensorboard:
@@ -340,7 +288,7 @@ def main(argv=None) -> None:
         case_numbers,
         recipes,
         encoder_seeds,
-        grid.draws(counts, args.seeds),
+        draws,
         args.random_inits,
     )
 

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from kfashion.analysis import answer, sizing
-from kfashion.rendering import sections
+from kfashion.rendering import grid_sections
 
 
 def runs_of(pretrained, random, labels="1000", recipe="joint", network="course"):
@@ -66,7 +66,7 @@ def test_each_row_is_judged_by_its_bound_within_one_family():
         "rows); is inconclusive (95% intervals from -"
     )
     assert "; frozen, pretraining helps by at least 9." in found["sentence"]
-    lines = sections.answer_lines(found)
+    lines = grid_sections.answer_lines(found)
     assert lines[0] == f"**{found['sentence']}**"
     assert sum("**no benefit larger than 0.5 points**" in line for line in lines) == 1
 

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from helpers import compile_settings
 
-from kfashion import config, pretext, transfer, tune
-from kfashion.core import models
+from kfashion import config, pretext, tune
+from kfashion.core import models, saved_models
 from kfashion.pretraining import sweep
 
 
@@ -53,7 +53,7 @@ def test_a_denoising_sweep_names_its_network_apart_in_the_grid(tmp_path):
     other.mkdir(parents=True)
     models.build_encoder(16).save(other / "encoder_seed0.keras")
     given = types.SimpleNamespace(encoder=[str(other), str(results / "models")], results=None)
-    assert list(transfer.encoder_files(given, [0])) == ["course", "course_denoising"]
+    assert list(saved_models.encoder_files(given, [0])) == ["course", "course_denoising"]
 
 
 def test_the_hypermodel_compiles_the_pretexts_loss():

@@ -38,6 +38,7 @@ SMALL = {
     "tune": TINY,
     "transfer": TINY,
     "baseline": ["--subset", "600"],
+    "probe": ["--subset", "600", "--seeds", "1", "--max-iter", "50"],
     "latent": ["--subset", "600", "--tsne-images", "50"],
     "bench": [*TINY[:4], "--repeats", "1", "--min-steps", "10", "--skip-study"],
 }
@@ -74,10 +75,8 @@ def small(command: str) -> list[str]:
     words = command.split()
     module = words[2].removeprefix("kfashion.")
     extra = list(QUICK if module == "study" and "--quick" in words else SMALL.get(module, []))
-    if "--encoder-seeds" in words:  # the whole grid: the one pretraining seed the tiny sweeps
-        extra += ["--encoder-seeds", "0", "--labels", "all"]  # have, and the labels above
-    elif "--labels" in words:
-        extra += LABELS
+    if "--labels" in words:  # the probe takes no minimum steps: it trains no network
+        extra += LABELS if module == "transfer" else LABELS[:2]
     if module == "tune":  # the sweep again, or a small one: workers would only start and stop
         extra += ["--workers", "1"]
     return [*words[2:], *extra]

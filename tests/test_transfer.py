@@ -11,7 +11,7 @@ from helpers import compile_settings, refused_here, run_module
 
 from kfashion import config, data, transfer
 from kfashion.config import CASES
-from kfashion.core import layout, models
+from kfashion.core import layout, models, saved_models
 from kfashion.core.errors import UserError
 from kfashion.core.guards import hold_lock
 from kfashion.core.saved_models import load_encoder
@@ -513,9 +513,9 @@ def test_the_pretraining_seeds_are_those_every_encoder_folder_holds(tmp_path):
         (tmp_path / network).mkdir()
         for seed in seeds:
             (tmp_path / network / f"encoder_seed{seed}.keras").write_bytes(b"")
-    assert transfer.default_encoder_seeds([tmp_path / "a"]) == [0, 1, 2]
-    assert transfer.default_encoder_seeds([tmp_path / "a", tmp_path / "b"]) == [0, 1]
-    assert transfer.default_encoder_seeds([tmp_path / "a" / "encoder_seed2.keras"]) == [0]
+    assert saved_models.default_encoder_seeds([tmp_path / "a"]) == [0, 1, 2]
+    assert saved_models.default_encoder_seeds([tmp_path / "a", tmp_path / "b"]) == [0, 1]
+    assert saved_models.default_encoder_seeds([tmp_path / "a" / "encoder_seed2.keras"]) == [0]
 
 
 def test_a_final_cell_whose_choice_failed_is_handed_out_to_fail_not_left_waiting(tmp_path):

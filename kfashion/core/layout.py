@@ -150,5 +150,11 @@ def finished_sweep_seeds(directory) -> list[Path]:
 
 def finished_transfer_runs(results) -> list[Path]:
     """Every finished run of the grid, the choices' runs on their folds included."""
-    runs = transfer_runs(results)
-    return sorted([*runs.glob("*/labels*/case*_seed*.json"), *runs.glob("*/labels*/cv_*.json")])
+    return sorted(
+        [*final_transfer_runs(results), *transfer_runs(results).glob("*/labels*/cv_*.json")]
+    )
+
+
+def final_transfer_runs(results) -> list[Path]:
+    """Every final run's record of the grid (not the runs that made its choices)."""
+    return sorted(transfer_runs(results).glob("*/labels*/case*_seed*.json"))

@@ -39,6 +39,59 @@ def readable_archive(path, flag: str, hint: str = HINT) -> Path:
     return path
 
 
+def parse_encoder_seeds(text: str) -> list[int]:
+    """--encoder-seeds (of transfer and probe): pretraining seeds, each from 0."""
+    hint = "give seeds from 0, e.g. --encoder-seeds 0,1,2"
+    return cli.parse_numbers(text, "--encoder-seeds", lambda seed: seed >= 0, hint)
+
+
+def encoder_entries(args) -> list[Path]:
+    """The --encoder paths (default: RESULTS/models)."""
+    return [Path(e) for e in args.encoder or [str(layout.model(args.results, "encoder").parent)]]
+
+
+def default_encoder_seeds(entries: list[Path]) -> list[int]:
+    """The pretraining seeds every --encoder folder holds (0 where one is a file)."""
+    held = [
+        {int(p.stem.removeprefix("encoder_seed")) for p in e.glob("encoder_seed[0-9]*.keras")
+         if p.stem.removeprefix("encoder_seed").isdigit()}
+        if e.is_dir()
+        else {0}
+        for e in entries
+    ]  # fmt: skip
+    return sorted(set.intersection(*held)) or [0]
+
+
+def encoder_seeds(args) -> list[int]:
+    """--encoder-seeds, or where not given every seed each --encoder folder holds."""
+    if args.encoder_seeds:
+        return parse_encoder_seeds(args.encoder_seeds)
+    return default_encoder_seeds(encoder_entries(args))
+
+
+def encoder_files(args, encoder_seeds) -> dict:
+    """network name -> pretraining seed -> encoder file of --encoder and --encoder-seeds, each
+    checked as readable. A network is named by the sweep that pretrained it (`network_of`)."""
+    entries = encoder_entries(args)
+    found = {}
+    for entry in entries:
+        folder = entry if entry.is_dir() else entry.parent
+        name = network_of(folder)
+        if name in found:
+            raise UserError(f"--encoder {entry}: a second encoder of the {name} network; give one")
+        files = {}
+        for seed in encoder_seeds:
+            path = layout.encoder_seed(folder, seed) if entry.is_dir() else entry
+            if not entry.is_dir() and len(encoder_seeds) > 1:
+                raise UserError(
+                    f"--encoder {entry}: one file holds one pretraining seed; give the models "
+                    "folder a sweep wrote for --encoder-seeds"
+                )
+            files[seed] = readable_archive(path, "--encoder")
+        found[name] = files
+    return found
+
+
 def encoder_path(args) -> Path:
     """The encoder to start from: --encoder, or the one `tune` wrote into --results."""
     flag = "--encoder" if args.encoder else "the encoder in --results"

@@ -198,9 +198,9 @@ def draws(counts, text: str | None) -> dict:
             pairs = [part.split(":") for part in text.split(",")]
             table = {(k.strip() if k.strip() == ALL else int(k)): int(v) for k, v in pairs}
         except ValueError:
-            raise UserError(f"--seeds {text!r}: {hint}") from None
+            raise UserError(f"--seeds {text}: {hint}") from None
         if min(table.values()) < 1 or ALL not in table or len(table) < 2:
-            raise UserError(f"--seeds {text!r}: at least 1 each, for a count and all; {hint}")
+            raise UserError(f"--seeds {text}: at least 1 each, for a count and all; {hint}")
     return {c: list(range(config.by_count(table, c))) for c in counts}
 
 

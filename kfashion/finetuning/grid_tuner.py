@@ -115,7 +115,8 @@ def repeated(dataset, train, held, batch_size, epochs, min_steps, validation) ->
     """A few-label split: the training images `train` (indices) repeated for `min_steps`,
     validated on `held` (or not, where None), the last epoch kept."""
     repeats = repeats_for(len(train), batch_size, epochs, min_steps)
-    x, y = dataset.x_train[np.tile(train, repeats)], dataset.y_train[np.tile(train, repeats)]
+    every = np.tile(train, repeats)
+    x, y = dataset.x_train[every], dataset.y_train[every]
     x_val = None if held is None else dataset.x_train[held]
     y_val = None if held is None else dataset.y_train[held]
     return cases.Split(x, y, x_val, y_val, repeats, validation, keep_best=False)

@@ -4,7 +4,7 @@ Every number comes from the JSON files the stages and `kfashion.analysis.finding
 nothing here judges a finding or computes a statistic beyond formatting it.
 """
 
-from kfashion.analysis import answer, transfer_claims
+from kfashion.analysis import transfer_claims
 from kfashion.config import CASES, CLASS_NAMES
 from kfashion.core.provenance import made_on
 
@@ -187,181 +187,12 @@ def transfer_section(
     return out
 
 
-def _sd(variance: float | None) -> str:
-    return "-" if variance is None else f"{100 * variance**0.5:.2f}"
-
-
 def plural(count: int, noun: str) -> str:
     return f"{count} {noun}" + ("" if count == 1 else "s")
 
 
-def _labels(labels: str) -> str:
+def count_text(labels: str) -> str:
     return "all" if labels == "all" else f"{int(labels):,}"
-
-
-def _difference(row: dict) -> str:
-    text = f"{100 * row['mean_difference']:+.2f}"
-    if row["ci95"] is not None:
-        low, high = (100 * v for v in row["ci95"])
-        text += f" [{low:+.2f}, {high:+.2f}]"
-    return text
-
-
-def _p(row: dict) -> str:
-    if row["p_difference"] is None:
-        return "-"
-    return f"{row['p_difference_holm']:.3g} / {row['p_equivalence_holm']:.3g}"
-
-
-def answer_lines(found: dict, figure: str | None = None, link: str | None = None) -> list[str]:
-    """The answer's sentence, its forest plot (`figure`, under `link`) and its table, one row
-    per comparison (for the report and the README)."""
-    rows = [
-        [
-            r["network"],
-            _labels(r["labels"]),
-            f"{r['recipe']} (cases {r['cases'][0]} - {r['cases'][1]})",
-            f"{r['pretrained_mean']:.2%} - {r['random_mean']:.2%}",
-            _difference(r),
-            f"±{100 * r['margin']:g}",
-            _p(r),
-            f"{len(r['pretraining_seeds'])} x {len(r['draws'])} x {r['random_initialisations']}",
-            f"**{answer.verdict_text(r)}**",
-        ]
-        for r in found["rows"]
-    ]
-    where = f"{link}/{figure}" if link else figure
-    picture = ["", f"![the answer: pretrained minus random]({where})"] if figure else []
-    return [
-        f"**{found['sentence']}**",
-        *picture,
-        "",
-        *table(
-            [
-                "encoder",
-                "labels",
-                "recipe",
-                "pretrained - random",
-                "difference, points [95% interval]",
-                "margin",
-                "Holm p: difference / equivalence",
-                "seeds x draws x random inits",
-                "verdict",
-            ],
-            rows,
-        ),
-    ]
-
-
-def choice_lines(found: dict) -> list[str]:
-    """How the grid's recipes and rates were chosen, and what was chosen how often."""
-    out = ["", f"The choices: {found['settings']['choice']}", ""]
-    rows = [
-        [c["network"], _labels(c["labels"]), c["case"],
-         ", ".join(f"{name} ({count}x)" for name, count in sorted(c["chosen"].items())),
-         c["choices"], c["ties"], c["extended"]]
-        for c in found["choice_summary"]
-    ]  # fmt: skip
-    return out + table(["encoder", "labels", "case", "chosen (recipe, rate)", "choices",
-                        "ties", "beyond the starting rates"], rows)  # fmt: skip
-
-
-def search_lines(found: dict) -> list[str]:
-    """The recipe search of a grid made before each draw chose its own (one rate per cell)."""
-    out = ["", f"The recipe search: {found['settings']['search']}", ""]
-    rows = []
-    for group in found["recipe_search"]:
-        scores = ", ".join(
-            f"{c['learning_rate']:g}: "
-            + ("-" if c["mean_val_accuracy"] is None else f"{c['mean_val_accuracy']:.2%}")
-            for c in group["candidates"]
-        )
-        rows.append(
-            [group["network"], _labels(group["labels"]), group["case"], group["recipe"], scores,
-             f"{group['chosen_learning_rate']:g}"]
-        )  # fmt: skip
-    return out + table(["encoder", "labels", "case", "recipe", "validation accuracy by rate",
-                        "chosen"], rows)  # fmt: skip
-
-
-def grid_section(found: dict) -> list[str]:
-    """The grid of transfer runs: the answer, its plan and variance components, the choices,
-    and what training did to the encoders."""
-    settings = found["settings"]
-    out = [
-        "## Does reconstruction pretraining help the classifier? The grid",
-        "",
-        f"`{found['provenance']['command']}`: encoders {', '.join(settings['networks'])}; "
-        f"label counts {', '.join(map(_labels, settings['labels']))}; cases "
-        f"{settings['cases']}; recipes: "
-        + "; ".join(f"{name}: {text}" for name, text in settings["recipes"].items())
-        + f". {settings['kerastuner'].capitalize()}.",
-        "",
-        *answer_lines(found["answer"], found.get("answer_figure")),
-        "",
-        f"The analysis plan: {found['answer']['plan']}",
-        "",
-        "The variance components of each row's paired differences (standard deviations, "
-        "points: pretraining seed, draw, residual; and between a random encoder's "
-        "initialisations of one draw):",
-        "",
-    ]
-    rows = [
-        [r["network"], _labels(r["labels"]), r["recipe"],
-         *(_sd(r["components"] and r["components"][name])
-           for name in ("pretraining", "draw", "residual")),
-         _sd(r["init_variance"])]
-        for r in found["answer"]["rows"]
-    ]  # fmt: skip
-    out += table(["encoder", "labels", "recipe", "pretraining seed", "draw", "residual",
-                  "random initialisation"], rows)  # fmt: skip
-    out += choice_lines(found) if "choices" in found else search_lines(found)
-    out += [
-        "",
-        "What training did to the encoder (jointly trained cases): the share of code units "
-        "that are 0 on every one of 1,000 fixed validation images, before and after, and how "
-        "far its weights moved relative to their norm; mean ± std over the cell's runs:",
-        "",
-    ]
-    rows = [
-        [c["network"], _labels(c["labels"]), c["case"],
-         ", ".join(c["recipes"]) if "recipes" in c else c["recipe"],
-         "random" if c["encoder_seed"] < 0 else c["encoder_seed"],
-         spread(c["dead_code_units_before"]), spread(c["dead_code_units_after"]),
-         spread(c["encoder_weight_change"], percent=False)]
-        for c in found["cells"]
-        if CASES[c["case"]].train_encoder
-    ]  # fmt: skip
-    out += table(["encoder", "labels", "case", "recipe", "pretraining seed", "dead before",
-                  "dead after", "weight change"], rows)  # fmt: skip
-    return out + ["", f"![the grid]({found['figure']})", ""]
-
-
-def probe_section(probe: dict) -> list[str]:
-    """Frozen codes judged as features: the linear probes' test accuracy per label count."""
-    settings = probe["settings"]
-    counts = settings["labels"]
-    names = list(dict.fromkeys(row["features"] for row in probe["summary"]))
-    cell = {(r["labels"], r["features"]): r for r in probe["summary"]}
-
-    def shown(row):
-        low, high = row["ci95"] or (None, None)
-        interval_text = "" if low is None else f" [{low:.2%}, {high:.2%}]"
-        return f"{row['test_accuracy']:.2%}{interval_text}"
-
-    rows = [[name, *(shown(cell[c, name]) if (c, name) in cell else "-" for c in counts)]
-            for name in names]  # fmt: skip
-    return [
-        "## Frozen codes as features: linear probes",
-        "",
-        f"`{probe['provenance']['command']}`: logistic regression on each set of features, its "
-        f"C chosen from {settings['C_grid']} by {settings['folds']}-fold cross-validation inside "
-        "each draw's labels (with all labels, on the validation split); test accuracy, the mean "
-        "over draws (and pretraining seeds) [95% t interval over draws]:",
-        "",
-        *table(["features", *(_labels(c) for c in counts)], rows),
-        "",
-    ]
 
 
 def labels_section(efficiency: dict, comparisons: list[dict]) -> list[str]:
