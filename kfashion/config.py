@@ -41,6 +41,10 @@ SWEEP_SEEDS = 3  # each point trained with seeds 0, 1, 2: a mean and a spread fo
 SWEEP_WORKERS = 2  # local worker processes, one core each (fewer where the machine holds fewer)
 SWEEP_SELECT = "reference"  # export the study's choice (n=64, p=0.1), or "best": lowest val loss
 PCA_FIT_SIZE = 20_000  # training images the sweep's PCA reference is fitted on
+# Each sweep seed's frozen codes judged as features, for the figure of reconstruction quality
+# against feature quality (nothing is chosen by it): logistic regression (C=1) on the codes of
+# this many training images, scored on the test images.
+SWEEP_PROBE_IMAGES = 10_000
 
 # `python -m kfashion.transfer`: the grid of transfer runs (its cases and recipes are below).
 TRANSFER_EPOCHS = 30
@@ -90,6 +94,8 @@ QUICK = {
     "transfer_seeds": 2,
     "labels": "100,all",
     "max_iter": 300,
+    "pretexts": "denoising",  # the cheapest beside reconstruction: the comparison's shape
+    "recipes": "joint",  # no two-phase candidates: the choices are most of a quick grid's time
 }
 
 # Statistics.
@@ -160,6 +166,31 @@ PRETEXT = "reconstruction"
 PRETEXTS = {
     "reconstruction": {},
     "denoising": {"noise": 0.4},  # standard deviation of the Gaussian noise added to each pixel
+    # a share of the 4x4 patches hidden (SimMIM hides 0.6 of its patches)
+    "masked": {"ratio": 0.5, "patch": 4},
+    # SimCLR's temperature for small batches; crop and shift by up to a fifth of the image; a
+    # projection head as wide as the code
+    "contrastive": {"temperature": 0.5, "strength": 0.2, "width": 64},
+    "supervised": {},  # the control that must help: every training image's label
+}
+CONTROLS = ("supervised",)  # pretexts that are controls, not pretext tasks: judged apart
+# The pretexts a study pretrains beside reconstruction (`study --pretexts`), each by a sweep of
+# its knobs (the point by --select rank) whose encoders join the grid and the probes, compared
+# with the same random encoders: the default study's, and the reference run's (--quick's is
+# in QUICK).
+STUDY_PRETEXTS = ""
+REFERENCE_PRETEXTS = "denoising,masked,contrastive,supervised"
+# Each pretext's own knobs (its options above), swept one at a time around those options as the
+# factors are around the base case: `tune --pretext masked --factors ratio,patch`. A pretext's
+# point is chosen by `--select rank`: the highest mean effective rank of the codes of validation
+# images (RankMe, Garrido et al. 2023), a criterion that reads no label and compares across
+# knobs where the pretexts' own losses do not.
+KNOBS = {
+    "noise": (0.2, 0.4, 0.6),
+    "ratio": (0.25, 0.5, 0.75),
+    "patch": (4, 7),
+    "temperature": (0.1, 0.2, 0.5),
+    "strength": (0.1, 0.2, 0.3),
 }
 # The history key under which each sweep seed records its training loss's step noise, and the
 # training steps of each chunk whose mean loss that measure compares with the next chunk's.
@@ -185,23 +216,39 @@ def describe(factor: str, value) -> str:
     return "base case" if factor == "base" else f"{factor}={value}"
 
 
-def make_design(factors=REFERENCE_FACTORS) -> list[DesignPoint]:
+def levels(pretext: str = PRETEXT) -> dict:
+    """The values each factor a sweep pretrained by `pretext` may vary takes: FACTORS, and the
+    pretext's knobs."""
+    return {**FACTORS, **{k: KNOBS[k] for k in PRETEXTS[pretext] if k in KNOBS}}
+
+
+def implied(pretext: str = PRETEXT) -> dict:
+    """Every point's settings unless its factor changes them: IMPLIED and the pretext's
+    options."""
+    return {**IMPLIED, **PRETEXTS[pretext]}
+
+
+def make_design(factors=REFERENCE_FACTORS, pretext: str = PRETEXT) -> list[DesignPoint]:
     """The base case, then each factor's values in order, each configuration once.
 
     The reference factors give 14 points; "architecture" adds the course network and the
     linear_code one, both at p=0.0 (the course one is not repeated if "dropout" is swept too).
+    A pretext's knobs are factors too, around its options. Another pretext than reconstruction
+    pretrains the network the study transfers: its base case is REFERENCE_CHOICE.
 
     Raises:
-        ValueError: a factor is not one of FACTORS.
+        ValueError: a factor is not one of `levels(pretext)`.
     """
-    unknown = [factor for factor in factors if factor not in FACTORS]
+    values = levels(pretext)
+    unknown = [factor for factor in factors if factor not in values]
     if unknown:
-        raise ValueError(f"unknown factor {unknown[0]!r}; choose from {', '.join(FACTORS)}")
-    design = [DesignPoint("base", None, dict(BASE))]
+        raise ValueError(f"unknown factor {unknown[0]!r}; choose from {', '.join(values)}")
+    base = BASE if pretext == PRETEXT else REFERENCE_CHOICE
+    design = [DesignPoint("base", None, dict(base))]
     for factor in factors:
-        for value in FACTORS[factor]:
-            config = {**AROUND.get(factor, BASE), factor: value}
-            if IMPLIED.get(factor) == value:
+        for value in values[factor]:
+            config = {**AROUND.get(factor, base), factor: value}
+            if implied(pretext).get(factor) == value:
                 del config[factor]  # implied settings are left out, as in the base case
             if all(config != point.config for point in design):
                 design.append(DesignPoint(factor, value, config))
@@ -218,6 +265,22 @@ def network(config: dict, pretext: str = PRETEXT) -> str:
     the default), and the pretext that pretrained it where that is not PRETEXT."""
     architecture = setting(config, "architecture")
     return architecture if pretext == PRETEXT else f"{architecture}_{pretext}"
+
+
+def architecture_of(network: str) -> str:
+    """The architecture of a network named by `network`: "course" of "course_denoising"; a
+    name of no known form is its own."""
+    for architecture in ARCHITECTURES:
+        if network == architecture or network.removeprefix(f"{architecture}_") in PRETEXTS:
+            return architecture
+    return network
+
+
+def pretext_of(network: str) -> str:
+    """The pretext that pretrained a network named by `network`: "denoising" of
+    "course_denoising", PRETEXT of "course"."""
+    rest = network.removeprefix(architecture_of(network)).removeprefix("_")
+    return rest if rest in PRETEXTS else PRETEXT
 
 
 @dataclasses.dataclass(frozen=True)

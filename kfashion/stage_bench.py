@@ -43,7 +43,9 @@ def sweep_point(dataset, epochs: int, seeds: list[int]):
             tuner = sweep.SweepTuner(
                 design=points,
                 seeds=seeds,
-                test_images=dataset.x_test,
+                test_data=(dataset.x_test, dataset.x_test),
+                rank_images=dataset.x_val,
+                probe_data=sweep.probe_data(dataset),
                 oracle=sweep.DesignOracle(points),
                 hypermodel=sweep.AutoencoderHyperModel(verbose=0),
                 directory=folder,

@@ -31,7 +31,7 @@ from pathlib import Path
 from kfashion import config
 from kfashion.config import train_split_size
 from kfashion.core import cli, layout, saved_models
-from kfashion.core.errors import exit_on_user_error
+from kfashion.core.errors import UserError, exit_on_user_error
 from kfashion.core.files import read_record
 
 
@@ -84,6 +84,13 @@ def parse_args(argv):
     parser.add_argument(
         "--workers", type=int, help="worker processes of tune and transfer (default: each one's)"
     )
+    parser.add_argument(
+        "--pretexts",
+        help="pretext tasks to pretrain beside reconstruction, each swept over its own knobs, "
+        f"comma-separated, from {', '.join(p for p in config.PRETEXTS if p != config.PRETEXT)} "
+        f"(default: none; --quick: {config.QUICK['pretexts']}; --reference: "
+        f"{config.REFERENCE_PRETEXTS})",
+    )
     parser.add_argument("--data-dir", help="folder with the four IDX .gz files")
     sizes = parser.add_argument_group("sizes (default: each stage's own, or --quick's)")
     sizes.add_argument("--subset", type=int, help="a stratified subset of this many images")
@@ -101,18 +108,20 @@ def flags(**values) -> list[str]:
     return out
 
 
-def units(module: str, argv: list[str]) -> int:
-    """The units of work a stage's command will do, from its own parsed arguments."""
+def units(module: str, argv: list[str], networks=()) -> int:
+    """The units of work a stage's command will do, from its own parsed arguments (and for the
+    grid, the names its encoders' networks will have: `networks`)."""
     from kfashion import config, transfer, tune
     from kfashion.finetuning import grid
 
     if module == "tune":
         args = tune.parse_args(argv)
-        return len(config.make_design([f for f in args.factors.split(",") if f])) * args.seeds
+        factors = [f for f in args.factors.split(",") if f]
+        return len(config.make_design(factors, args.pretext)) * args.seeds
     if module == "transfer":
         args = transfer.parse_args(argv)
         cells = grid.plan(
-            [f"network{i}" for i in range(len(args.encoder or [None]))],
+            list(networks) or [f"network{i}" for i in range(len(args.encoder or [None]))],
             grid.parse_counts(args.labels, train_split_size(args.subset)),
             cli.parse_cases(args.cases),
             grid.parse_recipes(args.recipes),
@@ -132,8 +141,8 @@ def min_steps(epochs: int | None) -> int | None:
     return max(1, round(config.MIN_STEPS * epochs / config.TRANSFER_EPOCHS))
 
 
-def stage(module, argv, what, finished=None) -> Stage:
-    return Stage(module, argv, what, units(module, argv), finished)
+def stage(module, argv, what, finished=None, networks=()) -> Stage:
+    return Stage(module, argv, what, units(module, argv, networks), finished)
 
 
 def stages(args, results: Path, directory: Path) -> list[Stage]:
@@ -160,6 +169,7 @@ def stages(args, results: Path, directory: Path) -> list[Stage]:
         )
     ]
     models = [layout.model(results, "encoder").parent]
+    networks = [config.network(config.REFERENCE_CHOICE)]  # as the grid will name them
     if args.reference:
         variant = results / layout.ARCHITECTURE
         variant_tuning = directory / layout.ARCHITECTURE
@@ -173,6 +183,21 @@ def stages(args, results: Path, directory: Path) -> list[Stage]:
             )
         )
         models.append(layout.model(variant, "encoder").parent)
+        networks.append("linear_code")
+    for name in pretexts(args):
+        mine, mine_tuning = results / layout.PRETEXTS / name, directory / layout.PRETEXTS / name
+        knobs = ",".join(k for k in config.PRETEXTS[name] if k in config.KNOBS)
+        plan.append(
+            stage(
+                "tune",
+                [*sweep, "--pretext", name, "--factors", knobs, "--select", "rank"]
+                + flags(results=mine, directory=mine_tuning),
+                f"{name} pretraining, its knobs swept",
+                lambda folder=mine_tuning: layout.finished_sweep_seeds(folder),
+            )
+        )
+        models.append(layout.model(mine, "encoder").parent)
+        networks.append(config.network(config.REFERENCE_CHOICE, name))
     pretraining = range(seeds or config.SWEEP_SEEDS)  # every seed the sweeps trained
     most = grid.most_labels(train_split_size(subset))  # the counts its split holds
     labels = quick.get("labels", config.LABELS)
@@ -181,11 +206,12 @@ def stages(args, results: Path, directory: Path) -> list[Stage]:
     draws = given(args.seeds, "transfer_seeds")
     if draws is None and args.reference:
         draws = config.draws_text(config.REFERENCE_DRAWS)
-    transfer += flags(seeds=draws, min_steps=min_steps(epochs))
+    transfer += flags(seeds=draws, min_steps=min_steps(epochs), recipes=quick.get("recipes"))
     transfer += [arg for folder in models for arg in ("--encoder", str(folder))]
     transfer += ["--encoder-seeds", ",".join(map(str, pretraining)), "--labels", ",".join(counts)]
     what = "the grid of transfer runs"
-    plan.append(stage("transfer", transfer, what, lambda: layout.finished_transfer_runs(results)))
+    finished = lambda: layout.finished_transfer_runs(results)  # noqa: E731
+    plan.append(stage("transfer", transfer, what, finished, networks))
     baseline = [*data, *here, *flags(max_iter=quick.get("max_iter"))]
     plan.append(stage("baseline", baseline, "logistic regression on pixels"))
     probe = [*baseline, *flags(seeds=draws)]
@@ -203,6 +229,22 @@ def stages(args, results: Path, directory: Path) -> list[Stage]:
         )
     plan.append(stage("report", here, "the findings and the report"))
     return plan
+
+
+def pretexts(args) -> list[str]:
+    """The pretexts the study pretrains beside reconstruction: --pretexts, or its mode's."""
+    if args.pretexts is not None:
+        text = args.pretexts
+    elif args.quick:
+        text = config.QUICK["pretexts"]
+    else:
+        text = config.REFERENCE_PRETEXTS if args.reference else config.STUDY_PRETEXTS
+    names = [name for name in text.split(",") if name]
+    unknown = [n for n in names if n not in config.PRETEXTS or n == config.PRETEXT]
+    if unknown:
+        others = ", ".join(p for p in config.PRETEXTS if p != config.PRETEXT)
+        raise UserError(f"--pretexts: unknown pretext {unknown[0]!r}; choose from {others}")
+    return list(dict.fromkeys(names))
 
 
 def time_left(plan: list[Stage], start: int) -> str:

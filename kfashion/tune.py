@@ -5,21 +5,30 @@ Runs the 14 points of the design in `kfashion.config`, each with every seed, on 
 `--results`:
 
 - `sweep.json`: every point's factor, value and config, and for each seed its per-epoch
-  losses, best epoch, best validation loss, test MSE of its best-epoch weights and seconds;
-  each point's mean best validation loss over seeds (its KerasTuner score) and status;
+  losses, best epoch, best validation loss, its best-epoch weights' test loss and test MSE,
+  the effective rank of its codes of validation images, the test accuracy of a linear probe
+  on its codes (for the record: nothing is chosen by it) and seconds; each point's mean best
+  validation loss over seeds (its KerasTuner score) and status; and across the points, the
+  rank correlation of test MSE and probe accuracy;
 - `figures/sweep_<factor>.png` (mean over seeds, band from the lowest to the highest seed),
-  `figures/reconstructions.png`, `figures/mse_vs_pca.png` (when latent sizes are swept);
+  `figures/reconstructions.png`, `figures/mse_vs_pca.png` (when latent sizes are swept),
+  `figures/mse_vs_probe.png` (with 3 points or more);
 - `models/autoencoder.keras`, `encoder.keras`, `decoder.keras`: the selected point's first
-  seed, with its best epoch's weights; sweep.json says which point and seed they are;
+  seed, with its best epoch's weights (a pretext without a decoder: `encoder.keras` alone);
+  sweep.json says which point and seed they are;
 - `models/encoder_seed<S>.keras`: the selected point's encoder of each seed that did not
   diverge, which the transfer grid starts from (one pretraining seed each).
 
 Each point pretrains its encoder by the pretext task `--pretext` (`kfashion.pretext`): by
 default it reconstructs its images, as in the study; the transfer grid names a network
-pretrained another way "<architecture>_<pretext>" (for instance course_denoising).
+pretrained another way "<architecture>_<pretext>" (for instance course_denoising). Another
+pretext's design is around the network the study transfers (`config.REFERENCE_CHOICE`), and
+its knobs (`config.KNOBS`) are factors too.
 
-The selected point is the study's own choice (`--select reference`) or the lowest mean
-validation loss (`--select best`); nothing is chosen by a test number.
+The selected point is the study's own choice (`--select reference`), the lowest mean
+validation loss (`--select best`), or the highest mean effective rank of the codes
+(`--select rank`, which compares a pretext's knobs where its loss cannot); nothing is chosen
+by a test number.
 
 Stop it at any time and run the same command again: finished points and seeds are kept; a
 seed that was training when it stopped runs again from scratch.
@@ -30,7 +39,7 @@ import sys
 import time
 from pathlib import Path
 
-from kfashion import config, data
+from kfashion import config, data, pretext
 from kfashion.core import cli, layout
 from kfashion.core.errors import UserError, exit_on_user_error
 from kfashion.core.files import changed_settings, read_json, read_record, write_json
@@ -66,10 +75,11 @@ def parse_args(argv):
     parser.add_argument("--results", default=config.RESULTS, help="where results are written")
     parser.add_argument(
         "--select",
-        choices=("reference", "best"),
+        choices=("reference", "best", "rank"),
         default=config.SWEEP_SELECT,
-        help="point to export: the study's choice (n=64, p=0.1, batch 100, lr 1e-3, Adam) "
-        "or the lowest mean validation loss over seeds",
+        help="point to export: the study's choice (n=64, p=0.1, batch 100, lr 1e-3, Adam), "
+        "the lowest mean validation loss over seeds, or the highest mean effective rank of "
+        "the codes of validation images (a pretext's knobs: --factors noise, say)",
     )
     parser.add_argument(
         "--workers",
@@ -108,7 +118,7 @@ def design_from_args(args) -> list[config.DesignPoint]:
         parallel.check_workers(args.workers)
     cli.check_data_flags(args)
     try:
-        points = config.make_design([f for f in args.factors.split(",") if f])
+        points = config.make_design([f for f in args.factors.split(",") if f], args.pretext)
     except ValueError as error:
         raise UserError(f"--factors: {error}") from None
     if args.select == "reference" and not any(p.config == config.REFERENCE_CHOICE for p in points):
@@ -247,15 +257,17 @@ def every_trial_ended(tuner, points: int) -> bool:
 
 
 def make_tuner(args, points, dataset, project_dir: Path):
-    from kfashion.pretraining.sweep import AutoencoderHyperModel, DesignOracle, SweepTuner
+    from kfashion.pretraining import sweep
 
-    tuner = SweepTuner(
+    tuner = sweep.SweepTuner(
         design=points,
         seeds=range(args.seeds),
-        test_images=dataset.x_test,
+        test_data=(dataset.x_test, pretext.targets(args.pretext, dataset.x_test, dataset.y_test)),
         tensorboard=args.tensorboard,
-        oracle=DesignOracle(points),
-        hypermodel=AutoencoderHyperModel(1 if sys.stdout.isatty() else 2, args.pretext),
+        rank_images=dataset.x_val,
+        probe_data=sweep.probe_data(dataset),
+        oracle=sweep.DesignOracle(points, args.pretext),
+        hypermodel=sweep.AutoencoderHyperModel(1 if sys.stdout.isatty() else 2, args.pretext),
         directory=str(project_dir.parent),
         project_name=project_dir.name,
     )
@@ -270,10 +282,14 @@ def run_search(args, points, dataset, project_dir: Path, tuner=None):
     if parallel.role() == "chief":  # it trains nothing: it hands out trials until all are done
         parallel.serve_oracle(tuner)
         return tuner
+
+    def targets(images, labels):
+        return pretext.targets(args.pretext, images, labels)
+
     tuner.search(
         dataset.x_train,
-        dataset.x_train,
-        validation_data=(dataset.x_val, dataset.x_val),
+        targets(dataset.x_train, dataset.y_train),
+        validation_data=(dataset.x_val, targets(dataset.x_val, dataset.y_val)),
         epochs=args.epochs,
     )
     if parallel.role() == "single":

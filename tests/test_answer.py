@@ -119,3 +119,22 @@ def test_the_estimate_and_the_sizing_give_the_same_half_width_for_the_same_desig
     assert parts["pretraining"] > 0 and parts["draw"] > 0  # both components above 0
     half = (found["ci95"][1] - found["ci95"][0]) / 2
     assert sizing.half_width(parts, 4, 6) == pytest.approx(half)
+
+
+def test_a_pretexts_network_is_judged_against_its_architectures_random_encoders():
+    noise = np.random.default_rng(0).normal(0, 0.002, (3, 8))
+    runs = runs_of(0.80 + noise, [[0.80, 0.80]] * 8, "all", "joint")  # course: 0, tight
+    supervised = runs_of(0.85 + noise, [[0.10, 0.10]] * 8, "all", "joint", "course_supervised")
+    runs += [run for run in supervised if run["case"] == 1]  # its random side: course's
+    found = answer.headline(runs, ["course", "course_supervised"], ["all"], ["joint"])
+    rows = {r["network"]: r for r in found["rows"]}
+    assert rows["course_supervised"]["random_network"] == "course"
+    assert rows["course_supervised"]["random_mean"] == pytest.approx(0.80)
+    assert rows["course_supervised"]["verdict"] == answer.HELPS
+    assert found["sentence"].startswith(
+        "Fine-tuned, reconstruction pretraining gives no benefit larger than 0.5 points"
+    )
+    assert (
+        " Fine-tuned, supervised pretraining (a control that must help) helps by at least 4."
+        in found["sentence"]
+    )

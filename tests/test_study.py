@@ -20,9 +20,14 @@ def parsed(stage):
     return {"tune": tune, "transfer": transfer}[stage.module].parse_args(stage.argv)
 
 
+def grid_stage(plan):
+    return next(stage for stage in plan if stage.module == "transfer")
+
+
 def test_every_stage_of_the_reference_plan_gets_the_sizes_given(tmp_path):
     plan = plan_of(["--reference", "--subset", "600", "--epochs", "2", "--seeds", "2"], tmp_path)
-    modules = ["tune", "tune", "transfer", "baseline", "probe", "latent", "report"]
+    pretexts = config.REFERENCE_PRETEXTS.split(",")
+    modules = ["tune"] * (2 + len(pretexts)) + ["transfer", "baseline", "probe", "latent", "report"]
     assert [s.module for s in plan] == modules
     for stage in plan:
         if stage.module in TRAINING_STAGES:
@@ -30,12 +35,40 @@ def test_every_stage_of_the_reference_plan_gets_the_sizes_given(tmp_path):
         if stage.module in ("tune", "transfer"):
             assert parsed(stage).epochs == 2, stage
             assert str(parsed(stage).seeds) == "2", stage  # transfer's may be one per count
-    grid_args = parsed(plan[2])
+    for name, stage in zip(pretexts, plan[2:], strict=False):  # each its knobs, chosen by rank
+        args = parsed(stage)
+        assert (args.pretext, args.select) == (name, "rank")
+        assert args.factors == ",".join(k for k in config.PRETEXTS[name] if k in config.KNOBS)
+        assert args.results == str(tmp_path / "pretexts" / name)
+    grid_args = parsed(grid_stage(plan))
     assert grid_args.encoder_seeds == "0,1"  # every seed the sweeps trained
-    assert grid_args.encoder == [str(tmp_path / "models"), str(tmp_path / "architecture/models")]
+    assert grid_args.encoder == [
+        str(tmp_path / "models"),
+        str(tmp_path / "architecture/models"),
+        *(str(tmp_path / "pretexts" / name / "models") for name in pretexts),
+    ]
+    probe = next(stage for stage in plan if stage.module == "probe").argv
+    assert probe.count("--encoder") == len(grid_args.encoder)
     assert grid.parse_recipes(grid_args.recipes) == ["joint", "two_phase"]
     assert grid_args.labels == "100,all"  # the counts below its 500 training images
-    assert parsed(plan_of(["--reference"], tmp_path)[2]).labels == config.LABELS
+    assert parsed(grid_stage(plan_of(["--reference"], tmp_path))).labels == config.LABELS
+
+
+def test_pretexts_are_the_modes_unless_given_and_unknown_ones_are_refused(tmp_path):
+    def pretexts(argv):
+        return [parsed(s).pretext for s in plan_of(argv, tmp_path) if s.module == "tune"]
+
+    assert pretexts([]) == ["reconstruction"]  # the default study: reconstruction alone
+    assert pretexts(["--quick"]) == ["reconstruction", config.QUICK["pretexts"]]
+    assert pretexts(["--pretexts", "masked,supervised"]) == [
+        "reconstruction",
+        "masked",
+        "supervised",
+    ]
+    assert pretexts(["--reference", "--pretexts", ""]) == ["reconstruction", "reconstruction"]
+    for wrong in ("jigsaw", "reconstruction"):
+        with pytest.raises(UserError, match=f"--pretexts: unknown pretext '{wrong}'"):
+            plan_of(["--pretexts", wrong], tmp_path)
 
 
 def test_workers_given_to_the_study_reach_both_searches(tmp_path):
@@ -46,26 +79,35 @@ def test_workers_given_to_the_study_reach_both_searches(tmp_path):
 
 
 def test_units_of_work_follow_each_commands_defaults(tmp_path):
-    sweep, variant, cells = plan_of(["--reference"], tmp_path)[:3]
+    plan = plan_of(["--reference"], tmp_path)
+    sweep, variant, denoising, masked = plan[:4]
     assert sweep.units == 14 * config.SWEEP_SEEDS and variant.units == 3 * config.SWEEP_SEEDS
+    assert denoising.units == 3 * config.SWEEP_SEEDS  # noise: the base case and 2 levels
+    assert masked.units == 4 * config.SWEEP_SEEDS  # ratio: 2 levels beside the base; patch: 1
     # per network, each draw of a few-label count: the choices of cases 1 and 3 (3 folds of 2
     # joint and 2 two-phase rates) and of cases 2 and 4 (3 folds of 2 rates), then cases 1
     # and 2 from 3 pretraining seeds, cases 3 and 4 from 2 initialisations; with all labels
-    # the choices train once each, and the final runs cover every draw
-    per_draw = 2 * 3 * 4 + 2 * 3 * 2 + 2 * 3 + 2 * 2
+    # the choices train once each, and the final runs cover every draw. The networks the
+    # other pretexts pretrain share the course network's random cases 3 and 4.
+    pretrained_per_draw, random_per_draw = 2 * 3 * 2 + 3 * 2 + 2 * 3, 2 * 3 * 2 + 3 * 2 + 2 * 2
     draws = config.REFERENCE_DRAWS  # the pilot's sizes
-    every = 2 * 4 + 2 * 2 + draws["all"] * (2 * 3 + 2 * 2)
-    assert cells.units == 2 * (per_draw * (draws[100] + draws[1000] + draws[10000]) + every)
+    few = draws[100] + draws[1000] + draws[10000]
+    pretrained = few * pretrained_per_draw + 4 + 2 + draws["all"] * 2 * 3
+    random = few * random_per_draw + 4 + 2 + draws["all"] * 2 * 2
+    networks = 2 + len(config.REFERENCE_PRETEXTS.split(","))
+    assert grid_stage(plan).units == networks * pretrained + 2 * random
 
 
 def test_the_quick_look_runs_every_stage_of_the_study_at_its_sizes(tmp_path):
     plan = plan_of(["--quick"], tmp_path)
-    assert [s.module for s in plan] == ["tune", "transfer", "baseline", "probe", "report"]
-    assert parsed(plan[0]).subset == config.QUICK["subset"] == parsed(plan[1]).subset
-    assert parsed(plan[0]).seeds == config.QUICK["seeds"]
-    assert parsed(plan[1]).seeds == str(config.QUICK["transfer_seeds"])
-    assert parsed(plan[1]).directory == str(tmp_path)  # KerasTuner's state beside the sweep's
-    baseline = plan[2].argv
+    assert [s.module for s in plan] == ["tune", "tune", "transfer", "baseline", "probe", "report"]
+    grid_args = parsed(grid_stage(plan))
+    assert parsed(plan[0]).subset == config.QUICK["subset"] == grid_args.subset
+    assert parsed(plan[0]).seeds == parsed(plan[1]).seeds == config.QUICK["seeds"]
+    assert grid_args.seeds == str(config.QUICK["transfer_seeds"])
+    assert grid_args.recipes == config.QUICK["recipes"]
+    assert grid_args.directory == str(tmp_path)  # KerasTuner's state beside the sweep's
+    baseline = plan[3].argv
     assert baseline[baseline.index("--max-iter") + 1] == str(config.QUICK["max_iter"])
     assert "--max-iter" not in plan_of([], tmp_path)[2].argv  # the study's own: the default
 
@@ -93,12 +135,12 @@ def test_a_size_of_zero_reaches_its_stage_to_be_refused(tmp_path):
 def test_the_reference_grid_asks_only_for_label_counts_its_split_can_hold(tmp_path):
     # 130 images: 109 to train, so at most 99 labels (grid.parse_counts keeps 10 aside)
     plan = plan_of(["--reference", "--subset", "130", "--seeds", "1"], tmp_path)
-    assert parsed(plan[2]).labels == "all"
+    assert parsed(grid_stage(plan)).labels == "all"
     train = 130 - 130 // 6
-    grid.parse_counts(parsed(plan[2]).labels, train)  # accepted as the stage would
+    grid.parse_counts(parsed(grid_stage(plan)).labels, train)  # accepted as the stage would
 
 
 def test_fewer_epochs_take_fewer_minimum_steps_in_a_few_label_run(tmp_path):
     assert parsed(plan_of([], tmp_path)[1]).min_steps == config.MIN_STEPS  # its own default
-    quick = parsed(plan_of(["--quick"], tmp_path)[1])
+    quick = parsed(grid_stage(plan_of(["--quick"], tmp_path)))
     assert quick.min_steps == config.MIN_STEPS * quick.epochs // config.TRANSFER_EPOCHS

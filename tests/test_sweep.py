@@ -122,7 +122,9 @@ def test_trials_keep_each_seed_and_a_diverging_trial_fails_while_the_sweep_goes_
         tuner = sweep.SweepTuner(
             design=points,
             seeds=[0, 1],
-            test_images=dataset.x_test,
+            test_data=(dataset.x_test, dataset.x_test),
+            rank_images=dataset.x_val,
+            probe_data=sweep.probe_data(dataset),
             oracle=sweep.DesignOracle(points),
             hypermodel=ExplodingHyperModel(verbose=0),
             directory=str(tmp_path),

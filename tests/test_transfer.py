@@ -546,3 +546,17 @@ def test_a_choice_made_among_other_recipes_is_refused_not_taken(tmp_path, small_
     )  # fmt: skip
     with pytest.raises(UserError, match="holds a choice among two_phase; this grid chooses"):
         tuner._choose(choice)
+
+
+def test_networks_of_one_architecture_share_the_first_ones_random_cases():
+    networks = ["course", "linear_code", "course_masked", "course_supervised"]
+    assert grid.random_arms(networks) == {
+        "course": "course",
+        "linear_code": "linear_code",
+        "course_masked": "course",
+        "course_supervised": "course",
+    }
+    cells = grid.plan(networks, ["100"], [1, 3], ["joint"], [0], {"100": [0]}, 2)
+    random = {cell.network for cell in cells if not config.CASES[cell.case].pretrained}
+    pretrained = {cell.network for cell in cells if config.CASES[cell.case].pretrained}
+    assert random == {"course", "linear_code"} and pretrained == set(networks)

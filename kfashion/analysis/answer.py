@@ -17,7 +17,7 @@ import numpy as np
 
 from kfashion import config
 from kfashion.analysis import stats
-from kfashion.finetuning.grid import labels_text
+from kfashion.finetuning.grid import labels_text, random_arms
 
 # A row of the fine-tuned cases whose runs each took the recipe their draw's choice made
 CHOSEN = "chosen"
@@ -60,20 +60,23 @@ def in_row(run: dict, recipe: str) -> bool:
     return run["recipe"] == recipe
 
 
-def paired_table(runs, network: str, labels: str, cases: tuple, recipe: str) -> dict:
+def paired_table(
+    runs, network: str, labels: str, cases: tuple, recipe: str, random_network: str | None = None
+) -> dict:
     """The paired differences of one row, on the draws every pretraining seed and the random
-    case share: {"differences": K x n array (pretraining seed by draw), "pretraining_seeds",
-    "draws", "random": draw -> its initialisations' accuracies, "pretrained_mean",
-    "random_mean"}; None where a side has no run."""
+    case (of `random_network`, default `network`: `grid.random_arms`) share: {"differences":
+    K x n array (pretraining seed by draw), "pretraining_seeds", "draws", "random": draw -> its
+    initialisations' accuracies, "pretrained_mean", "random_mean"}; None where a side has no
+    run."""
     pretrained, random = {}, {}
     for run in runs:
-        if (run["network"], run["labels"]) != (network, labels) or not in_row(run, recipe):
+        if run["labels"] != labels or not in_row(run, recipe):
             continue
-        if run["case"] == cases[0]:
+        if run["case"] == cases[0] and run["network"] == network:
             pretrained.setdefault(run["encoder_seed"], {}).setdefault(run["seed"], []).append(
                 run["test_accuracy"]
             )
-        elif run["case"] == cases[1]:
+        elif run["case"] == cases[1] and run["network"] == (random_network or network):
             random.setdefault(run["seed"], []).append(run["test_accuracy"])
     if not pretrained or not random:
         return None
@@ -194,15 +197,16 @@ def init_variance(random: dict) -> float | None:
     return float(sum(((g - g.mean()) ** 2).sum() for g in groups) / df)
 
 
-def row(runs, network: str, labels: str, recipe: str) -> dict | None:
+def row(runs, network: str, labels: str, recipe: str, random_network=None) -> dict | None:
     """One row of the answer, before the family's verdicts; None where a side has no run."""
     cases = (2, 4) if recipe == "frozen" else (1, 3)
-    table = paired_table(runs, network, labels, cases, recipe)
+    table = paired_table(runs, network, labels, cases, recipe, random_network)
     if table is None:
         return None
     found = estimate(table["differences"])
     out = {
         "network": network,
+        "random_network": random_network or network,
         "labels": labels,
         "recipe": recipe,
         "cases": list(cases),
@@ -265,12 +269,13 @@ def verdict_text(r: dict) -> str:
 
 def headline(runs, networks, counts, recipes) -> dict:
     """The answer: the plan, its rows (one family) and the sentence that answers."""
+    arms = random_arms(networks)
     rows = [
         found
         for network in networks
         for labels in counts
         for recipe in [*recipes, "frozen"]
-        if (found := row(runs, network, labels, recipe)) is not None
+        if (found := row(runs, network, labels, recipe, arms[network])) is not None
     ]
     rows = judge(rows)
     return {"plan": plan_text(), "rows": rows, "sentence": sentence(rows)}
@@ -325,12 +330,25 @@ def sentence(rows: list[dict]) -> str:
             "Not resolved here: no comparison has an interval (it needs two pretraining seeds "
             "or two draws of labels)."
         )
+    by_pretext = {}
+    for r in rows:
+        by_pretext.setdefault(config.pretext_of(r["network"]), []).append(r)
+    if list(by_pretext) == [config.PRETEXT]:
+        return _sentence(rows, "pretraining")
+    control = " (a control that must help)"
+    return " ".join(  # one sentence per pretext, the controls' last
+        _sentence(mine, f"{name} pretraining{control if name in config.CONTROLS else ''}")
+        for name, mine in sorted(by_pretext.items(), key=lambda item: item[0] in config.CONTROLS)
+    )
+
+
+def _sentence(rows: list[dict], what: str) -> str:
     tuned = [r for r in rows if r["recipe"] != "frozen"]
     frozen = [r for r in rows if r["recipe"] == "frozen"]
     parts = []
     if tuned:
-        parts.append(f"Fine-tuned, pretraining {_summary(tuned)}")
+        parts.append(f"Fine-tuned, {what} {_summary(tuned)}")
     if frozen:
-        parts.append(f"frozen, pretraining {_summary(frozen)}")
+        parts.append(f"frozen, {what} {_summary(frozen)}")
     text = "; ".join(parts)
     return text[0].upper() + text[1:] + "."

@@ -7,6 +7,8 @@ Holm's method (`statsmodels.stats.multitest.multipletests`), which holds the cha
 verdict in the family at 5%.
 """
 
+import warnings
+
 import numpy as np
 
 from kfashion import config
@@ -104,3 +106,20 @@ def verdict(mean: float, p: float | None, claimed_sign: int, sides: bool = False
     if sides:
         return HIGHER if mean > 0 else LOWER
     return CONTRADICTED
+
+
+def rank_correlation(x, y, resamples: int = 2000) -> dict:
+    """Spearman's rank correlation of paired values (one pair a design point), with a 95%
+    percentile bootstrap interval over the points (resampled in pairs, seeded; a resample
+    whose values are all alike has no correlation and is left out)."""
+    from scipy import stats
+
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    rng = np.random.default_rng(0)
+    picks = rng.integers(0, len(x), (resamples, len(x)))
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", stats.ConstantInputWarning)
+        found = np.array([stats.spearmanr(x[i], y[i]).statistic for i in picks])
+    low, high = np.percentile(found[np.isfinite(found)], [50 * ALPHA, 100 - 50 * ALPHA])
+    rho = stats.spearmanr(x, y).statistic
+    return {"spearman": float(rho), "ci95": [float(low), float(high)], "points": len(x)}

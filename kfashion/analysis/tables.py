@@ -11,7 +11,8 @@ import csv
 import datetime
 import io
 
-from kfashion.config import CASES, FACTORS, setting, train_split_size
+from kfashion import config
+from kfashion.config import CASES, train_split_size
 from kfashion.core import layout
 
 RUN_COLUMNS = (
@@ -57,12 +58,15 @@ def case(number: int) -> dict:
 def sweep_rows(sweep: dict) -> list[dict]:
     """One row per seed of every point: the point's settings, then the seed's outcome."""
     rows = []
+    pretext = sweep["settings"].get("pretext", config.PRETEXT)  # older sweeps: reconstruction
     for trial in sweep["trials"]:
-        settings = {name: setting(trial["config"], name) for name in FACTORS}
+        every = {**config.implied(pretext), **trial["config"]}
+        settings = {name: every[name] for name in config.levels(pretext)}
         for run in trial["seeds"]:
             rows.append(
                 {
                     "trial_id": trial["trial_id"],
+                    "pretext": pretext,
                     "factor": trial["factor"],
                     **settings,
                     "seed": run["seed"],
@@ -71,7 +75,10 @@ def sweep_rows(sweep: dict) -> list[dict]:
                     "epochs": len(run["history"].get("loss", [])),
                     "best_epoch": run["best_epoch"],
                     "best_val_loss": run["best_val_loss"],
+                    "test_loss": run.get("test_loss", run["test_mse"]),
                     "test_mse": run["test_mse"],
+                    "code_rank": run.get("code_rank"),
+                    "probe_accuracy": run.get("probe_accuracy"),
                     "parameters": run["parameters"],
                     "seconds": round(run["seconds"], 2),
                     **times(run),

@@ -41,6 +41,7 @@ HISTORY_TABLE = "history.csv"
 ANSWER_TABLE = "answer.csv"
 FINDINGS_TABLE = "findings.csv"
 ARCHITECTURE = "architecture"  # `tune --factors architecture`: a results folder of its own
+PRETEXTS = "pretexts"  # the study's sweep of each other pretext: a folder of its own in here
 SETTINGS = "settings.json"  # beside a group of runs: what they were made with
 # The command that writes each results file, for the line that says how to make one again.
 MADE_BY = {

@@ -217,12 +217,15 @@ def plan(networks, counts, cases, recipes, encoder_seeds, seeds, random_inits):
         random_inits: initialisations of each draw of a random case.
     """
     choices, final = [], []
+    arms = random_arms(networks)
     for network in networks:
         for labels in counts:
             mine = seeds[labels]
             on = [(seed,) for seed in mine] if labels != ALL else [()]  # a choice's draw
             for case in cases:
                 pretrained = CASES[case].pretrained
+                if not pretrained and arms[network] != network:
+                    continue  # compared with an earlier network's random encoders
                 first = encoder_seeds[0] if pretrained else -1
                 among = ",".join(recipes_of(case, recipes))
                 choices += [Cell(network, labels, case, among, first, draw, True) for draw in on]
@@ -234,6 +237,16 @@ def plan(networks, counts, cases, recipes, encoder_seeds, seeds, random_inits):
                         for draw in on
                     ]  # fmt: skip
     return choices + final
+
+
+def random_arms(networks) -> dict:
+    """network -> the network whose random cases it is compared with: the first of `networks`
+    of its architecture. A random encoder is the same network whatever pretrained the others of
+    that architecture, so one random arm serves every pretext's encoder."""
+    first = {}
+    for network in networks:
+        first.setdefault(config.architecture_of(network), network)
+    return {network: first[config.architecture_of(network)] for network in networks}
 
 
 def least_runs(cell: Cell) -> int:

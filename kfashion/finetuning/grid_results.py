@@ -237,9 +237,13 @@ def write(argv, cells, main, files, digests, dataset, settings, results: Path) -
     recipes = sorted({r for cell in cells if cell.search for r in cell.recipes} - {"frozen"})
     found = answer.headline(final_runs, networks, counts, [answer.CHOSEN])
     figure = layout.figure(results, "transfer_grid")
+    arms = grid.random_arms(networks)  # a random case's runs: its architecture's first network
     lines = {
         (network, case, answer.CHOSEN if CASES[case].train_encoder else "frozen"): {
-            count: answer.side_values(final_runs, network, count, case) for count in counts
+            count: answer.side_values(
+                final_runs, network if CASES[case].pretrained else arms[network], count, case
+            )
+            for count in counts
         }
         for network in networks
         for case in cases

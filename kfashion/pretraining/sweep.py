@@ -18,7 +18,7 @@ import keras_tuner
 import numpy as np
 
 from kfashion import config, pretext
-from kfashion.config import BASE, FACTORS, IMPLIED, DesignPoint, setting
+from kfashion.config import BASE, FACTORS, DesignPoint, setting
 from kfashion.core import layout, models
 from kfashion.core.files import read_json, read_record, save_checkpoint, write_json
 from kfashion.core.provenance import environment, utc_now
@@ -28,12 +28,13 @@ from kfashion.engine.fixed_oracle import FixedOracle, user_errors_end_the_search
 OBJECTIVE = keras_tuner.Objective("val_loss", direction="min")
 
 
-def search_space() -> keras_tuner.HyperParameters:
+def search_space(pretext_name: str = config.PRETEXT) -> keras_tuner.HyperParameters:
     """Every hyperparameter the hypermodel reads, plus which factor a trial varies."""
     hp = keras_tuner.HyperParameters()
-    hp.Choice("factor", ["base", *FACTORS])
+    hp.Choice("factor", ["base", *config.levels(pretext_name)])
     for name in FACTORS:
         choose(hp, name)
+    knobs(hp, pretext_name)
     return hp
 
 
@@ -42,14 +43,54 @@ def choose(hp: keras_tuner.HyperParameters, name: str):
     return hp.Choice(name, FACTORS[name], default=setting(BASE, name))
 
 
+def knobs(hp: keras_tuner.HyperParameters, pretext_name: str) -> dict:
+    """Read the options of pretext `pretext_name` from `hp`: its knobs (default: its options
+    in `config.PRETEXTS`), and its other options as they are."""
+    options = dict(config.PRETEXTS[pretext_name])
+    for name, default in options.items():
+        if name in config.KNOBS:
+            options[name] = hp.Choice(name, config.KNOBS[name], default=default)
+    return options
+
+
+def effective_rank(codes) -> float:
+    """exp of the entropy of the codes' normalised singular values (RankMe, Garrido et al.
+    2023): from 1 (every code on one line) to the code's length (spread evenly)."""
+    singular = np.linalg.svd(np.asarray(codes, dtype=np.float64), compute_uv=False)
+    shares = singular / singular.sum() + 1e-7  # the paper's epsilon: log(0) never comes
+    return float(np.exp(-(shares * np.log(shares)).sum()))
+
+
+def probe_data(dataset) -> tuple:
+    """What each seed's `probe_accuracy` is fitted and scored on: the first
+    `config.SWEEP_PROBE_IMAGES` training images (the split is shuffled) and the test images."""
+    n = config.SWEEP_PROBE_IMAGES
+    return dataset.x_train[:n], dataset.y_train[:n], dataset.x_test, dataset.y_test
+
+
+def probe_accuracy(encoder, x_train, y_train, x_test, y_test) -> float:
+    """Test accuracy of logistic regression (C=1) on the encoder's standardised codes."""
+    from kfashion.baseline import fit_logistic
+
+    def codes(images):
+        return encoder.predict(images, batch_size=config.EVAL_BATCH_SIZE, verbose=0)
+
+    train, test = codes(x_train), codes(x_test)
+    mean, scale = train.mean(axis=0), train.std(axis=0) + 1e-6  # a dead unit stays 0
+    c = config.REGULARISATION_C
+    model, _ = fit_logistic((train - mean) / scale, y_train, c, config.MAX_ITER)
+    return float(model.score((test - mean) / scale, y_test))
+
+
 class DesignOracle(FixedOracle):
     """Hands out the design's points in order, one per trial."""
 
-    def __init__(self, design: list[DesignPoint], **kwargs):
-        super().__init__(design, OBJECTIVE, search_space(), **kwargs)
+    def __init__(self, design: list[DesignPoint], pretext_name: str = config.PRETEXT, **kwargs):
+        super().__init__(design, OBJECTIVE, search_space(pretext_name), **kwargs)
+        self.implied = config.implied(pretext_name)
 
     def values_of(self, point: DesignPoint) -> dict:
-        return {"factor": point.factor, **IMPLIED, **point.config}
+        return {"factor": point.factor, **self.implied, **point.config}
 
 
 class AutoencoderHyperModel(keras_tuner.HyperModel):
@@ -65,7 +106,7 @@ class AutoencoderHyperModel(keras_tuner.HyperModel):
         networks = models.build_networks(
             choose(hp, "latent_dim"), choose(hp, "dropout"), choose(hp, "architecture")
         )
-        model = pretext.build(self.pretext, *networks)
+        model = pretext.build(self.pretext, *networks, **knobs(hp, self.pretext))
         # Keras's own optimizer by name: Adam, or plain SGD (no momentum) as in the study
         optimizer = keras.optimizers.get(
             {
@@ -104,8 +145,10 @@ def describe_seed(record: dict) -> str:
     if not outcome:
         outcome = (
             f"best val_loss {record['best_val_loss']:.5f} at epoch {record['best_epoch']}, "
-            f"test MSE {record['test_mse']:.5f}"
+            f"test loss {record['test_loss']:.5f}"
         )
+        if record["test_mse"] not in (None, record["test_loss"]):
+            outcome += f", test MSE {record['test_mse']:.5f}"
     return f"seed {record['seed']}: {outcome} ({record['seconds']:.0f} s)"
 
 
@@ -115,16 +158,24 @@ class SweepTuner(keras_tuner.Tuner):
     Args:
         design: the design the oracle hands out, for the one-line progress reports.
         seeds: the seeds every point is trained with.
-        test_images: scored once per seed, with the best epoch's weights, for the record;
-            nothing is chosen by them.
+        test_data: (images, targets) scored once per seed, with the best epoch's weights, for
+            the record; nothing is chosen by them.
+        rank_images: validation images whose codes' effective rank each seed records.
+        probe_data: (train images, their labels, test images, their labels): each seed
+            records the test accuracy of logistic regression on its codes (`probe_accuracy`),
+            for the figure of reconstruction quality against feature quality; nothing is
+            chosen by it.
         tensorboard: a folder for TensorBoard logs, one run per seed (`trial<T>/seed<S>`), or
             None.
         **kwargs: as for `keras_tuner.Tuner`.
     """
 
-    def __init__(self, design, seeds, test_images, tensorboard=None, **kwargs):
+    def __init__(
+        self, design, seeds, test_data, rank_images, probe_data, tensorboard=None, **kwargs
+    ):
         super().__init__(**kwargs)
-        self.design, self.seeds, self.test_images = design, list(seeds), test_images
+        self.design, self.seeds, self.test_data = design, list(seeds), test_data
+        self.rank_images, self.probe_data = rank_images, probe_data
         self.tensorboard = tensorboard
 
     def _say(self, trial_id, text: str) -> None:
@@ -218,19 +269,28 @@ class SweepTuner(keras_tuner.Tuner):
             "diverged": first_non_finite(curves),
             "best_epoch": int(np.nanargmin(val_loss)) + 1 if finite else None,
             "best_val_loss": float(np.nanmin(val_loss)) if finite else None,
+            "test_loss": None,
             "test_mse": None,
+            "code_rank": None,
+            "probe_accuracy": None,
             "parameters": model.count_params(),
             "ended": utc_now(),
             "environment": environment(),
         }
         if not record["diverged"]:
-            record["test_mse"] = float(
-                model.evaluate(
-                    self.test_images,
-                    self.test_images,
-                    batch_size=config.EVAL_BATCH_SIZE,
-                    verbose=0,
-                )
-            )
+            encoder = model.get_layer("encoder")
+            codes = encoder.predict(self.rank_images, batch_size=config.EVAL_BATCH_SIZE, verbose=0)
+            record["code_rank"] = effective_rank(codes)
+            record["probe_accuracy"] = probe_accuracy(encoder, *self.probe_data)
+            images, targets = self.test_data
+            evaluate = dict(batch_size=config.EVAL_BATCH_SIZE, verbose=0)
+            record["test_loss"] = float(model.evaluate(images, targets, **evaluate))
+            if self.hypermodel.pretext == config.PRETEXT:  # its loss is this MSE
+                record["test_mse"] = record["test_loss"]
+            elif pretext.load(self.hypermodel.pretext).DECODER:
+                networks = model.get_layer("encoder"), model.get_layer("decoder")
+                autoencoder = pretext.build(config.PRETEXT, *networks)
+                autoencoder.compile(loss="mse")
+                record["test_mse"] = float(autoencoder.evaluate(images, images, **evaluate))
             save_checkpoint(model, layout.seed_model(self.get_trial_dir(trial.trial_id), seed))
         return record

@@ -29,7 +29,10 @@ def trial_records(tuner, points, seeds) -> list[dict]:
             paths = [layout.seed_record(folder, seed) for seed in seeds]
             runs = [read_json(path) for path in paths if path.exists()]
         done = trial is not None and trial.status == "COMPLETED"
+        test_loss = [run.get("test_loss", run["test_mse"]) for run in runs]  # older: the MSE
         test_mse = [run["test_mse"] for run in runs]
+        ranks = [run.get("code_rank") for run in runs]
+        probes = [run.get("probe_accuracy") for run in runs]
         records.append(
             {
                 "trial_id": trial.trial_id if trial else None,
@@ -40,7 +43,12 @@ def trial_records(tuner, points, seeds) -> list[dict]:
                 "message": _last_line(trial.message) if trial and trial.message else None,
                 # the trial's KerasTuner score: the mean over seeds of each best val_loss
                 "best_val_loss": trial.score if done else None,
-                "test_mse": float(np.mean(test_mse)) if done else None,
+                "test_loss": float(np.mean(test_loss)) if done else None,
+                "test_mse": float(np.mean(test_mse)) if done and None not in test_mse else None,
+                # the mean effective rank of the seeds' codes (older records have none)
+                "code_rank": float(np.mean(ranks)) if done and None not in ranks else None,
+                # the mean test accuracy of a linear probe on the seeds' codes; chooses nothing
+                "probe_accuracy": float(np.mean(probes)) if done and None not in probes else None,
                 "parameters": runs[0]["parameters"] if runs else None,
                 "seconds": sum(run["seconds"] for run in runs),
                 "seeds": runs,
@@ -54,12 +62,15 @@ def _last_line(message: str) -> str:
 
 
 def select(records, how: str) -> dict:
-    """The study's choice, or the point with the lowest mean best validation loss."""
+    """The study's choice, the point with the lowest mean best validation loss, or the one
+    whose codes have the highest mean effective rank (ties: the first in the design)."""
     done = [r for r in records if r["status"] == "COMPLETED"]
+    if how in ("best", "rank") and not done:
+        raise UserError("no point of the sweep completed, so there is no model to save")
     if how == "best":
-        if not done:
-            raise UserError("no point of the sweep completed, so there is no model to save")
         return min(done, key=lambda r: r["best_val_loss"])
+    if how == "rank":
+        return max(done, key=lambda r: r["code_rank"])
     chosen = [r for r in done if r["config"] == config.REFERENCE_CHOICE]
     if not chosen:
         raise UserError("the reference configuration's trial did not complete; see sweep.json")
@@ -92,7 +103,27 @@ def pca_baseline(dataset, latent_dims) -> dict:
     return results
 
 
+def probed(records) -> list[dict]:
+    """The points with a mean test MSE and a mean probe accuracy."""
+    return [r for r in records if r["test_mse"] is not None and r.get("probe_accuracy")]
+
+
+def reconstruction_against_features(records) -> dict | None:
+    """Spearman's correlation of the points' test MSE and probe accuracy, with its interval
+    (`stats.rank_correlation`); None under 3 such points. Reconstruction quality that tells
+    feature quality would correlate negatively."""
+    from kfashion.analysis import stats
+
+    points = probed(records)
+    if len(points) < 3:
+        return None
+    mse, accuracy = [r["test_mse"] for r in points], [r["probe_accuracy"] for r in points]
+    return stats.rank_correlation(mse, accuracy)
+
+
 def write_figures(records, selected_model, dataset, pca, results_dir: Path) -> dict:
+    """The sweep's figures; the reconstructions where `selected_model` (None for a pretext
+    without a decoder) reconstructs."""
     from kfashion.rendering import plots
 
     paths = {}
@@ -112,21 +143,28 @@ def write_figures(records, selected_model, dataset, pca, results_dir: Path) -> d
         trials.sort(key=lambda r: r["value"])
         paths[factor] = layout.figure(results_dir, f"sweep_{factor}")
         plots.plot_factor(factor, trials, paths[factor], others)
-    first_of_class = [int((dataset.y_test == c).argmax()) for c in range(config.NUM_CLASSES)]
-    images = dataset.x_test[first_of_class]
-    paths["reconstructions"] = layout.figure(results_dir, "reconstructions")
-    plots.plot_reconstructions(
-        images,
-        selected_model.predict(images, verbose=0),
-        config.CLASS_NAMES,
-        paths["reconstructions"],
-        "Test images (top) and their reconstructions by the exported autoencoder (bottom)",
-    )
+    if selected_model is not None:
+        first = [int((dataset.y_test == c).argmax()) for c in range(config.NUM_CLASSES)]
+        images = dataset.x_test[first]
+        paths["reconstructions"] = layout.figure(results_dir, "reconstructions")
+        plots.plot_reconstructions(
+            images,
+            selected_model.predict(images, verbose=0),
+            config.CLASS_NAMES,
+            paths["reconstructions"],
+            "Test images (top) and their reconstructions by the exported autoencoder (bottom)",
+        )
     by_size = {
         r["config"]["latent_dim"]: [run["test_mse"] for run in r["seeds"]]
         for r in records
         if r["factor"] in ("base", "latent_dim") and r["test_mse"] is not None
     }
+    correlation = reconstruction_against_features(records)
+    if correlation is not None:
+        points = [r for r in records if r in probed(records)]
+        labelled = [{"label": config.describe(r["factor"], r["value"]), **r} for r in points]
+        paths["mse_vs_probe"] = layout.figure(results_dir, "mse_vs_probe")
+        plots.plot_mse_vs_probe(labelled, correlation, paths["mse_vs_probe"])
     sizes = sorted(by_size)
     if len(sizes) > 1:  # a curve needs the latent_dim factor; one point says nothing
         paths["mse_vs_pca"] = layout.figure(results_dir, "mse_vs_pca")
@@ -140,8 +178,8 @@ def print_point(record, total: int) -> None:
     what = config.describe(record["factor"], record["value"])
     if record["status"] == "COMPLETED":
         outcome = (
-            f"mean best val_loss {record['best_val_loss']:.5f}, mean test MSE "
-            f"{record['test_mse']:.5f} over {len(record['seeds'])} seeds"
+            f"mean best val_loss {record['best_val_loss']:.5f}, mean test loss "
+            f"{record['test_loss']:.5f} over {len(record['seeds'])} seeds"
         )
     else:
         outcome = record["message"] or ""
@@ -159,11 +197,16 @@ def export(args, argv, tuner, points, dataset, settings, search_seconds) -> None
     chosen = select(records, args.select)
     seed = settings["seeds"][0]  # a fixed rule, not a choice: the point's first seed
     exported = next(run for run in chosen["seeds"] if run["seed"] == seed)
-    autoencoder = load_seed_model(tuner, chosen, seed)
+    exported.setdefault("test_loss", exported["test_mse"])  # a record older than test_loss
+    pretrained = load_seed_model(tuner, chosen, seed)
     results_dir = Path(args.results)
-    models = {"autoencoder": autoencoder}  # the pretraining model, and the networks it holds
-    networks = ("encoder", "decoder") if pretext.load(settings["pretext"]).DECODER else ("encoder",)
-    models |= {name: autoencoder.get_layer(name) for name in networks}
+    # the networks the pretraining model holds, and the autoencoder they make; a pretext
+    # without a decoder leaves its head (a projection, a classifier) behind
+    autoencoder = None
+    models = {"encoder": pretrained.get_layer("encoder")}
+    if pretext.load(settings["pretext"]).DECODER:
+        autoencoder = pretrained
+        models = {"autoencoder": pretrained, **models, "decoder": pretrained.get_layer("decoder")}
     for name, model in models.items():
         save_model(model, layout.model(results_dir, name))
     # every pretraining seed's encoder of the point (a completed one: no seed diverged): the
@@ -179,6 +222,8 @@ def export(args, argv, tuner, points, dataset, settings, search_seconds) -> None
     selection = {
         "reference": "the reference study's choice",
         "best": "the lowest mean over seeds of each seed's best validation loss",
+        "rank": "the highest mean over seeds of the effective rank of its codes of the "
+        "validation images",
     }[args.select]
     summary = {
         "provenance": provenance("kfashion.tune", argv, dataset),
@@ -201,12 +246,15 @@ def export(args, argv, tuner, points, dataset, settings, search_seconds) -> None
             "mean_best_val_loss": chosen["best_val_loss"],
             "seed": seed,
             "best_epoch": exported["best_epoch"],
+            "test_loss": exported["test_loss"],
             "test_mse": exported["test_mse"],
             "models": {name: str(layout.model(".", name)) for name in models},
             "encoder_seeds": encoders,
         },
         "pca_test_mse": pca,
         "pca_fit_images": min(config.PCA_FIT_SIZE, len(dataset.x_train)),
+        "reconstruction_vs_features": reconstruction_against_features(records),
+        "probe_fit_images": min(config.SWEEP_PROBE_IMAGES, len(dataset.x_train)),
         "figures": figures,
     }
     text = json_text(summary)
@@ -216,10 +264,13 @@ def export(args, argv, tuner, points, dataset, settings, search_seconds) -> None
     else:
         write_text(path, text)
         wrote = f"wrote {path}, the figures and models"
+    mse = ""
+    if exported["test_mse"] not in (None, exported["test_loss"]):
+        n = chosen["config"]["latent_dim"]
+        mse = f", test MSE {exported['test_mse']:.5f} (PCA-{n}: {pca[str(n)]:.5f})"
     print(
         f"exported point {chosen['trial_id']} ({args.select}: {chosen['config']}), seed {seed}: "
-        f"test MSE {exported['test_mse']:.5f} (PCA-{chosen['config']['latent_dim']}: "
-        f"{pca[str(chosen['config']['latent_dim'])]:.5f}); {wrote}"
+        f"test loss {exported['test_loss']:.5f}{mse}; {wrote}"
     )
 
 

@@ -134,6 +134,26 @@ def plot_mse_vs_pca(latent_dims, autoencoder_mse, pca_mse, path) -> None:
     _save(fig, path)
 
 
+def plot_mse_vs_probe(points: list[dict], correlation: dict, path) -> None:
+    """Each design point's test MSE against its frozen codes' probe accuracy (means over
+    seeds), labelled by the point, with Spearman's correlation and its interval."""
+    fig, ax = _subplots(figsize=(6, 4.5))
+    for point in points:
+        ax.plot(point["test_mse"], 100 * point["probe_accuracy"], "o", color="tab:blue")
+        ax.annotate(point["label"], (point["test_mse"], 100 * point["probe_accuracy"]),
+                    fontsize=7, xytext=(3, 3), textcoords="offset points")  # fmt: skip
+    low, high = correlation["ci95"]
+    ax.set(
+        xscale="log",
+        xlabel="test mean squared error (reconstruction)",
+        ylabel="test accuracy of a linear probe on the codes (%)",
+        title=f"Reconstruction against features: Spearman {correlation['spearman']:+.2f} "
+        f"[{low:+.2f}, {high:+.2f}]",
+    )
+    ax.grid(alpha=0.3)
+    _save(fig, path)
+
+
 def plot_transfer_curves(histories: dict, labels: dict, path) -> None:
     """Loss and accuracy against epoch for each case: mean over seeds, train dashed, val solid.
 

@@ -74,6 +74,35 @@ def sweep_section(sweep: dict) -> list[str]:
     for name in ("mse_vs_pca", "reconstructions"):
         if name in sweep["figures"]:
             out += [f"![{name}]({sweep['figures'][name]})", ""]
+    out += features_lines(sweep)
+    return out
+
+
+def features_lines(sweep: dict) -> list[str]:
+    """Whether reconstruction quality tells feature quality across the sweep's points (a
+    sweep made before the probes: nothing)."""
+    found = sweep.get("reconstruction_vs_features")
+    if found is None:
+        return []
+    low, high = found["ci95"]
+    if high < 0:
+        reading = "points that reconstruct better give better features"
+    elif low > 0:
+        reading = "points that reconstruct better give worse features"
+    else:
+        reading = "the sign is not resolved: reconstruction quality does not tell feature quality"
+    out = [
+        "### Reconstruction against features",
+        "",
+        f"Across the {found['points']} points, test MSE against the test accuracy of logistic "
+        f"regression on each seed's frozen codes (fitted on {sweep['probe_fit_images']:,} "
+        f"training images; means over seeds; nothing is chosen by it): Spearman's "
+        f"correlation {found['spearman']:+.2f}, 95% bootstrap interval over points "
+        f"[{low:+.2f}, {high:+.2f}]; {reading}.",
+        "",
+    ]
+    if "mse_vs_probe" in sweep["figures"]:
+        out += [f"![mse_vs_probe]({sweep['figures']['mse_vs_probe']})", ""]
     return out
 
 
