@@ -177,3 +177,24 @@ def test_reconstruction_against_features_is_a_rank_correlation_over_points():
     records[1]["probe_accuracy"] = None  # a point made before probes: left out
     assert sweep_export.reconstruction_against_features(records)["points"] == 3
     assert sweep_export.reconstruction_against_features(records[:2]) is None
+
+
+def test_contrastive_views_follow_the_seed_a_sweep_seed_sets():
+    images = np.random.default_rng(0).random((4, *config.IMAGE_SHAPE), dtype="float32")
+    views = []
+    for seed in (0, 0, 1):
+        keras.utils.set_random_seed(seed)
+        layer = pretext.load("contrastive").Views(0.2)
+        views.append(keras.ops.convert_to_numpy(layer(images)[0]))
+    np.testing.assert_array_equal(views[0], views[1])
+    assert not np.array_equal(views[0], views[2])
+
+
+def test_a_knobs_points_include_the_base_case_at_the_pretexts_option():
+    from kfashion.analysis.sweep_claims import points_of
+
+    design = config.make_design(["noise"], "denoising")
+    trials = [{"factor": p.factor, "value": p.value, "config": p.config} for p in design]
+    sweep = {"settings": {"pretext": "denoising"}, "trials": trials}
+    assert [value for value, _ in points_of(sweep, "noise")] == [0.2, 0.4, 0.6]
+    assert points_of(sweep, "noise")[1][1]["factor"] == "base"

@@ -3,6 +3,7 @@ seeds (`kfashion.analysis.claims`)."""
 
 import numpy as np
 
+from kfashion import config
 from kfashion.analysis.claims import (
     NOT_RECORDED,
     claim,
@@ -26,8 +27,10 @@ def points_of(sweep: dict, factor: str) -> list[tuple]:
     """(value, trial) for a factor's points, the base case included where it belongs."""
     base = next(t for t in sweep["trials"] if t["factor"] == "base")
     rows = [(t["value"], t) for t in sweep["trials"] if t["factor"] == factor]
-    if factor in base["config"]:
-        rows.append((base["config"][factor], base))
+    pretext = sweep["settings"].get("pretext", config.PRETEXT)
+    options = config.PRETEXTS[pretext] if factor in config.KNOBS else {}  # a knob: implied
+    if factor in {**options, **base["config"]}:
+        rows.append(({**options, **base["config"]}[factor], base))
     return sorted(rows, key=lambda row: row[0])
 
 

@@ -38,9 +38,9 @@ class Views(keras.layers.Layer):
     def __init__(self, strength: float, seed=None, **kwargs):
         super().__init__(**kwargs)
         self.strength, self.seed = strength, seed
-        offset = 0 if seed is None else seed
-        self.first = augmentation(strength, offset)
-        self.second = augmentation(strength, offset + 1)
+        # no seed: each layer draws its own from Keras's global seed (the sweep seed's)
+        self.first = augmentation(strength, seed)
+        self.second = augmentation(strength, None if seed is None else seed + 1)
 
     def call(self, images):
         return self.first(images, training=True), self.second(images, training=True)

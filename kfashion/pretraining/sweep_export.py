@@ -121,14 +121,17 @@ def reconstruction_against_features(records) -> dict | None:
     return stats.rank_correlation(mse, accuracy)
 
 
-def write_figures(records, selected_model, dataset, pca, results_dir: Path) -> dict:
-    """The sweep's figures; the reconstructions where `selected_model` (None for a pretext
-    without a decoder) reconstructs."""
+def write_figures(
+    records, selected_model, dataset, pca, results_dir: Path, pretext_name=config.PRETEXT
+) -> dict:
+    """The sweep's figures, one a factor (a pretext's knobs too); the reconstructions where
+    `selected_model` (None for a pretext without a decoder) reconstructs."""
     from kfashion.rendering import plots
 
     paths = {}
     base = [r for r in records if r["factor"] == "base"]
-    for factor in config.FACTORS:
+    implied = config.implied(pretext_name)
+    for factor in config.levels(pretext_name):
         trials = [{**r, "is_base": False} for r in records if r["factor"] == factor]
         if not trials:
             continue
@@ -138,7 +141,7 @@ def write_figures(records, selected_model, dataset, pca, results_dir: Path) -> d
             others = f"the base case, but {', '.join(moved)}"
         else:
             trials += [
-                {**r, "value": config.setting(r["config"], factor), "is_base": True} for r in base
+                {**r, "value": {**implied, **r["config"]}[factor], "is_base": True} for r in base
             ]
         trials.sort(key=lambda r: r["value"])
         paths[factor] = layout.figure(results_dir, f"sweep_{factor}")
@@ -218,7 +221,7 @@ def export(args, argv, tuner, points, dataset, settings, search_seconds) -> None
         encoders[str(run["seed"])] = str(path.relative_to(results_dir))
     latent_dims = sorted({r["config"]["latent_dim"] for r in records})
     pca = pca_baseline(dataset, latent_dims)
-    figures = write_figures(records, autoencoder, dataset, pca, results_dir)
+    figures = write_figures(records, autoencoder, dataset, pca, results_dir, settings["pretext"])
     selection = {
         "reference": "the reference study's choice",
         "best": "the lowest mean over seeds of each seed's best validation loss",
