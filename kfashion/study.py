@@ -23,6 +23,7 @@ from each stage's own parsed arguments.
 """
 
 import dataclasses
+import functools
 import sys
 import time
 from collections.abc import Callable
@@ -210,7 +211,7 @@ def stages(args, results: Path, directory: Path) -> list[Stage]:
     transfer += [arg for folder in models for arg in ("--encoder", str(folder))]
     transfer += ["--encoder-seeds", ",".join(map(str, pretraining)), "--labels", ",".join(counts)]
     what = "the grid of transfer runs"
-    finished = lambda: layout.finished_transfer_runs(results)  # noqa: E731
+    finished = functools.partial(layout.finished_transfer_runs, results)
     plan.append(stage("transfer", transfer, what, finished, networks))
     baseline = [*data, *here, *flags(max_iter=quick.get("max_iter"))]
     plan.append(stage("baseline", baseline, "logistic regression on pixels"))

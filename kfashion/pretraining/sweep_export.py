@@ -122,10 +122,11 @@ def reconstruction_against_features(records) -> dict | None:
 
 
 def write_figures(
-    records, selected_model, dataset, pca, results_dir: Path, pretext_name=config.PRETEXT
+    records, selected_model, dataset, pca, results_dir: Path, pretext_name, correlation
 ) -> dict:
     """The sweep's figures, one a factor (a pretext's knobs too); the reconstructions where
-    `selected_model` (None for a pretext without a decoder) reconstructs."""
+    `selected_model` (None for a pretext without a decoder) reconstructs; test MSE against
+    probe accuracy where there is a `correlation` (`reconstruction_against_features`)."""
     from kfashion.rendering import plots
 
     paths = {}
@@ -162,9 +163,8 @@ def write_figures(
         for r in records
         if r["factor"] in ("base", "latent_dim") and r["test_mse"] is not None
     }
-    correlation = reconstruction_against_features(records)
     if correlation is not None:
-        points = [r for r in records if r in probed(records)]
+        points = probed(records)
         labelled = [{"label": config.describe(r["factor"], r["value"]), **r} for r in points]
         paths["mse_vs_probe"] = layout.figure(results_dir, "mse_vs_probe")
         plots.plot_mse_vs_probe(labelled, correlation, paths["mse_vs_probe"])
@@ -221,7 +221,10 @@ def export(args, argv, tuner, points, dataset, settings, search_seconds) -> None
         encoders[str(run["seed"])] = str(path.relative_to(results_dir))
     latent_dims = sorted({r["config"]["latent_dim"] for r in records})
     pca = pca_baseline(dataset, latent_dims)
-    figures = write_figures(records, autoencoder, dataset, pca, results_dir, settings["pretext"])
+    correlation = reconstruction_against_features(records)
+    figures = write_figures(
+        records, autoencoder, dataset, pca, results_dir, settings["pretext"], correlation
+    )
     selection = {
         "reference": "the reference study's choice",
         "best": "the lowest mean over seeds of each seed's best validation loss",
@@ -256,7 +259,7 @@ def export(args, argv, tuner, points, dataset, settings, search_seconds) -> None
         },
         "pca_test_mse": pca,
         "pca_fit_images": min(config.PCA_FIT_SIZE, len(dataset.x_train)),
-        "reconstruction_vs_features": reconstruction_against_features(records),
+        "reconstruction_vs_features": correlation,
         "probe_fit_images": min(config.SWEEP_PROBE_IMAGES, len(dataset.x_train)),
         "figures": figures,
     }
