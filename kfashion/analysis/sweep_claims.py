@@ -27,8 +27,9 @@ def points_of(sweep: dict, factor: str) -> list[tuple]:
     """(value, trial) for a factor's points, the base case included where it belongs."""
     base = next(t for t in sweep["trials"] if t["factor"] == "base")
     rows = [(t["value"], t) for t in sweep["trials"] if t["factor"] == factor]
-    pretext = sweep["settings"].get("pretext", config.PRETEXT)
-    options = config.PRETEXTS[pretext] if factor in config.KNOBS else {}  # a knob: implied
+    options = {}
+    if factor in config.KNOBS:  # a pretext's knob: the base case has it at the pretext's option
+        options = config.PRETEXTS[sweep["settings"]["pretext"]]
     if factor in {**options, **base["config"]}:
         rows.append(({**options, **base["config"]}[factor], base))
     return sorted(rows, key=lambda row: row[0])
