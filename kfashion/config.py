@@ -30,6 +30,7 @@ RESULTS, DIRECTORY = "results", "tuning"  # a results folder, and KerasTuner's w
 QUICK_RESULTS, QUICK_DIRECTORY = "results/quick", "tuning/quick"
 # `study --reference` makes a new reference run here; moved whole into results/reference by hand
 NEXT_RESULTS, NEXT_DIRECTORY = "results/next", "tuning/next"
+REFERENCE_RESULTS = "results/reference"  # the committed reference run
 PILOT_RESULTS = "results/pilot"  # the pilot grid that sized the reference run (`kfashion.pilot`)
 
 # Training, every stage.
@@ -51,10 +52,8 @@ TRANSFER_EPOCHS = 30
 TRANSFER_BATCH_SIZE = 100
 # Fine-tuning seeds (draws of labels) of every pretraining seed and random case, per label
 # count (a count between two takes the lower one's, `by_count`): the default study's, which
-# fit a night on a 2-core CPU, and the reference run's, the sizes the pilot chose for the
-# margins below (results/pilot/pilot.json, `python -m kfashion.pilot`).
+# fit a night on a 2-core CPU (the reference run's are in REFERENCE below).
 DRAWS = {100: 8, 1000: 6, 10000: 4, "all": 4}
-REFERENCE_DRAWS = {100: 15, 1000: 9, 10000: 4, "all": 8}
 ENCODER_SEEDS = "0,1,2"  # pretraining seeds the grid starts from: every seed the sweep trained
 RANDOM_INITS = 2  # initialisations of each draw of a random case
 INIT_SEEDS_FROM = 100_000  # a further initialisation's seed: apart from every fine-tuning seed
@@ -176,10 +175,9 @@ PRETEXTS = {
 CONTROLS = ("supervised",)  # pretexts that are controls, not pretext tasks: judged apart
 # The pretexts a study pretrains beside reconstruction (`study --pretexts`), each by a sweep of
 # its knobs (the point by --select rank) whose encoders join the grid and the probes, compared
-# with the same random encoders: the default study's, and the reference run's (--quick's is
-# in QUICK).
+# with the same random encoders: the default study's (--quick's and --reference's are in
+# QUICK and REFERENCE).
 STUDY_PRETEXTS = ""
-REFERENCE_PRETEXTS = "denoising,masked,contrastive,supervised"
 # Each pretext's own knobs (its options above), swept one at a time around those options as the
 # factors are around the base case: `tune --pretext masked --factors ratio,patch`. A pretext's
 # point is chosen by `--select rank`: the highest mean effective rank of the codes of validation
@@ -191,6 +189,22 @@ KNOBS = {
     "patch": (4, 7),
     "temperature": (0.1, 0.2, 0.5),
     "strength": (0.1, 0.2, 0.3),
+}
+
+# `python -m kfashion.study --reference`: the reference run, cut to fit 16 hours of training
+# on 2 cores with every pretext in its grid. Its grid fine-tunes the
+# course network pretrained by each pretext, with the joint recipe (its rate chosen in each
+# draw's labels), at three label counts; the linear_code network is swept against the course
+# one (the architecture comparison) but not fine-tuned. Its draws are the fewest for which
+# the pilot's rule (`kfashion.analysis.sizing.sizes`) expects the course network's joint
+# comparison to reach each count's margin, from the pilot's variance components
+# (results/pilot/pilot.json).
+REFERENCE_DRAWS = {100: 8, 1000: 5, "all": 4}
+REFERENCE = {
+    "labels": "100,1000,all",
+    "recipes": "joint",
+    "transfer_seeds": draws_text(REFERENCE_DRAWS),
+    "pretexts": "denoising,masked,contrastive,supervised",
 }
 # The history key under which each sweep seed records its training loss's step noise, and the
 # training steps of each chunk whose mean loss that measure compares with the next chunk's.
@@ -289,12 +303,13 @@ class Case:
 
     pretrained: bool
     train_encoder: bool
+    augmented: bool = False  # its training images pass through `augmentation` first
 
     @property
     def label(self) -> str:
         weights = "pretrained" if self.pretrained else "random"
         how = "trained jointly" if self.train_encoder else "frozen"
-        return f"{weights} encoder, {how}"
+        return f"{weights} encoder, {how}" + (" on augmented images" if self.augmented else "")
 
 
 CASES = {
@@ -302,7 +317,17 @@ CASES = {
     2: Case(pretrained=True, train_encoder=False),
     3: Case(pretrained=False, train_encoder=True),
     4: Case(pretrained=False, train_encoder=False),
+    # The augmentation control: a random encoder fine-tuned on images augmented as the
+    # contrastive pretext's views are (at its strength in PRETEXTS), so that a gain of
+    # contrastive pretraining can be told from one of augmentation alone. The study runs it
+    # where contrastive pretraining is among its pretexts.
+    5: Case(pretrained=False, train_encoder=True, augmented=True),
 }
+AUGMENTED_CASE = 5
+AUGMENTED_PRETEXTS = ("contrastive",)  # whose fine-tuned runs the answer also compares with it
+CLASSIC_CASES = "1,2,3,4"  # `transfer --cases`: the reference study's four
+# Random erasing's share of the image, at most, in every augmentation (`pretext.contrastive`)
+ERASING_FACTOR = 0.5
 
 
 @dataclasses.dataclass(frozen=True)
@@ -334,7 +359,9 @@ class Recipe:
 HEAD_RATE = 3e-3  # the two-phase recipe's first phase: the frozen recipe's default rate
 LADDER = (1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2)  # every rate a choice may reach
 RECIPES = {
-    "joint": Recipe((1, 3), (1e-3, 3e-3), LADDER, (0, 1), "every layer trains from the first step"),
+    "joint": Recipe(
+        (1, 3, 5), (1e-3, 3e-3), LADDER, (0, 1), "every layer trains from the first step"
+    ),
     "two_phase": Recipe(
         (1, 3),
         (1e-4, 1e-3),

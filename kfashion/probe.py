@@ -7,7 +7,8 @@ sample of N labelled training images), logistic regression (scikit-learn, lbfgs)
   on the training split's images, no label read);
 - the codes of each encoder given, from every pretraining seed (`--encoder-seeds`);
 - the codes of a random encoder of the same network, initialised as the grid's case 4 is on
-  that draw.
+  that draw (one per architecture: networks pretrained by other pretexts share it, as the
+  grid's random cases are shared).
 
 Its L2 strength C is chosen from `config.C_GRID` by `config.FOLDS`-fold stratified
 cross-validation inside the draw's N labels (with all labels, on the validation split, as the
@@ -171,6 +172,7 @@ def main(argv=None) -> None:
         fixed[f"{network} pretrained"] = {s: codes(e, dataset) for s, e in encoders.items()}
         templates[network] = encoders[min(encoders)]  # the random encoders' configuration
 
+    arms = grid.random_arms(list(templates))
     fits = []
     for labels in counts:
         for draw in draws[labels]:
@@ -182,6 +184,8 @@ def main(argv=None) -> None:
             # with all labels a draw changes only the random encoder: the others are fitted once
             tables = {} if labels == grid.ALL and draw else dict(fixed)
             for network, template in templates.items():  # initialised as the grid's case 4
+                if arms[network] != network:
+                    continue  # the same random encoder as an earlier network's
                 random = cases.make_classifier(template, 4, grid.init_seed(draw, 0), False)
                 tables[f"{network} random"] = {None: codes(random.get_layer("encoder"), dataset)}
             for name, by_seed in tables.items():

@@ -12,11 +12,19 @@ import shlex
 import sys
 from pathlib import Path
 
+from kfashion import config
 from kfashion.config import TRAIN_IMAGES
 from kfashion.core import cli, layout
 from kfashion.core.errors import UserError, exit_on_user_error
 from kfashion.core.files import json_text, read_json, reading, write_text
-from kfashion.rendering import grid_sections, model_card, sections, speed, sweep_sections
+from kfashion.rendering import (
+    grid_sections,
+    model_card,
+    pretext_sections,
+    sections,
+    speed,
+    sweep_sections,
+)
 
 PROJECT = Path(__file__).resolve().parents[1]
 REFERENCE = PROJECT / "results" / "reference"
@@ -162,6 +170,11 @@ def render(results: Path, reference: Path | None = REFERENCE, judged: dict | Non
     baseline = load(results, layout.BASELINE)
     efficiency, latent = load(results, layout.LABEL_EFFICIENCY), load(results, layout.LATENT)
     variant = load(results, f"{layout.ARCHITECTURE}/{layout.SWEEP}")
+    pretexts = {  # every pretext's sweep beside reconstruction's, whose folder is this one
+        path.parent.name: read_json(path)
+        for path in sorted((results / layout.PRETEXTS).glob(f"*/{layout.SWEEP}"))
+    }
+    folders = {name: f"{layout.PRETEXTS}/{name}" for name in pretexts}
     findings = judged or load(results, layout.FINDINGS) or {"claims": [], "label_efficiency": []}
     out = [
         "# Results",
@@ -181,6 +194,16 @@ def render(results: Path, reference: Path | None = REFERENCE, judged: dict | Non
     parts = [  # each section with the file it is rendered from
         (layout.GRID, grid, lambda: grid_sections.grid_section(grid)),
         (layout.PROBE, probe, lambda: grid_sections.probe_section(probe)),
+        (
+            layout.PRETEXTS,
+            pretexts,
+            lambda: pretext_sections.pretext_section(
+                {config.PRETEXT: sweep, **pretexts} if sweep else pretexts,
+                {config.PRETEXT: ".", **folders},
+                grid,
+                probe,
+            ),
+        ),
         (
             layout.TRANSFER,
             transfer,
@@ -212,6 +235,10 @@ def render(results: Path, reference: Path | None = REFERENCE, judged: dict | Non
         "label efficiency": (layout.LABEL_EFFICIENCY, efficiency),
         "architecture sweep": (f"{layout.ARCHITECTURE}/{layout.SWEEP}", variant),
         "latent space": (layout.LATENT, latent),
+        **{
+            f"{name} sweep": (f"{folders[name]}/{layout.SWEEP}", found)
+            for name, found in pretexts.items()
+        },
     }
     for name, (file, stage) in stages.items():
         if stage:
@@ -229,14 +256,17 @@ def made_elsewhere(stages: dict, results: Path) -> list[str]:
     if results.resolve() != REFERENCE.resolve():
         return []
     here = {REFERENCE.resolve(), (REFERENCE / layout.ARCHITECTURE).resolve()}
+    here |= {path.resolve() for path in (REFERENCE / layout.PRETEXTS).glob("*")}
     folders = set()
     for stage in stages.values():
         words = shlex.split(stage["provenance"]["command"])
         pairs = zip(words, words[1:], strict=False)  # each word and the one after it
         folders |= {after for before, after in pairs if before == "--results"}
     elsewhere = sorted(f for f in folders if (PROJECT / f).resolve() not in here)
-    # the architecture comparison's folder inside the one named already
-    elsewhere = [f for f in elsewhere if Path(f).parent.as_posix() not in elsewhere]
+    # the architecture comparison's and the pretexts' folders inside the one named already
+    elsewhere = [
+        f for f in elsewhere if not any(Path(f).is_relative_to(o) and f != o for o in elsewhere)
+    ]
     if not elsewhere:
         return []
     named = " and ".join(f"`{f}`" for f in elsewhere)

@@ -8,18 +8,19 @@ the finished units of work took. Stop it at any time and run the same command ag
 
 - `--quick`: a first look at every stage on a 2-core CPU in a few minutes (`config.QUICK`), into
   `results/quick/` and `tuning/quick/`, with its own report: the same tables, smaller.
-- `--reference`: the reference run, into `results/next/` and `tuning/next/` (the committed one
-  is `results/reference/`, rewritten only when given as `--results` on purpose); it adds the
-  architecture comparison's network to the grid and draws the latent maps.
+- `--reference`: the reference run (`config.REFERENCE`: every pretext task, the draws the
+  pilot sized), into `results/next/` and `tuning/next/` (the committed one is
+  `results/reference/`, rewritten only when given as `--results` on purpose); it adds the
+  architecture comparison (a sweep) and draws the latent maps.
 
 The transfer stage is the crossed grid (`kfashion.finetuning.grid`): every pretraining seed the
 sweep trained, crossed with each label count's draws (`config.DRAWS`), its answer judged by the
 analysis plan in the config. Each stage's settings are its own command's defaults, except the
-sizes given here (`--subset`, `--epochs`, `--seeds`, or --quick's), which every stage that
-trains receives (of --quick's, the transfer seeds and label counts go to transfer and probe and
-the lbfgs cap to the baseline and probe; fewer epochs take fewer minimum steps in a few-label
-run, as many an epoch as the default's); the counts of work the progress lines use are read
-from each stage's own parsed arguments.
+sizes given here (`--subset`, `--epochs`, `--seeds`, or the mode's), which every stage that
+trains receives (of a mode's, the transfer seeds, label counts and recipes go to transfer and
+probe and the lbfgs cap to the baseline and probe; fewer epochs take fewer minimum steps in a
+few-label run, as many an epoch as the default's); the counts of work the progress lines use
+are read from each stage's own parsed arguments.
 """
 
 import dataclasses
@@ -33,7 +34,7 @@ from kfashion import config
 from kfashion.config import train_split_size
 from kfashion.core import cli, layout, saved_models
 from kfashion.core.errors import UserError, exit_on_user_error
-from kfashion.core.files import read_record
+from kfashion.core.files import read_record, write_json
 
 
 @dataclasses.dataclass
@@ -45,6 +46,7 @@ class Stage:
     what: str
     units: int = 1  # units of work (sweep seeds, runs), for the progress line
     finished: Callable[[], list[Path]] | None = None  # the records of finished units
+    networks: list = dataclasses.field(default_factory=list)  # the grid's, as it names them
 
     @property
     def unit_name(self) -> str:
@@ -90,7 +92,7 @@ def parse_args(argv):
         help="pretext tasks to pretrain beside reconstruction, each swept over its own knobs, "
         f"comma-separated, from {', '.join(p for p in config.PRETEXTS if p != config.PRETEXT)} "
         f"(default: none; --quick: {config.QUICK['pretexts']}; --reference: "
-        f"{config.REFERENCE_PRETEXTS})",
+        f"{config.REFERENCE['pretexts']})",
     )
     parser.add_argument("--data-dir", help="folder with the four IDX .gz files")
     sizes = parser.add_argument_group("sizes (default: each stage's own, or --quick's)")
@@ -112,7 +114,7 @@ def flags(**values) -> list[str]:
 def units(module: str, argv: list[str], networks=()) -> int:
     """The units of work a stage's command will do, from its own parsed arguments (and for the
     grid, the names its encoders' networks will have: `networks`)."""
-    from kfashion import config, transfer, tune
+    from kfashion import tune
     from kfashion.finetuning import grid
 
     if module == "tune":
@@ -120,18 +122,85 @@ def units(module: str, argv: list[str], networks=()) -> int:
         factors = [f for f in args.factors.split(",") if f]
         return len(config.make_design(factors, args.pretext)) * args.seeds
     if module == "transfer":
-        args = transfer.parse_args(argv)
-        cells = grid.plan(
-            list(networks) or [f"network{i}" for i in range(len(args.encoder or [None]))],
-            grid.parse_counts(args.labels, train_split_size(args.subset)),
-            cli.parse_cases(args.cases),
-            grid.parse_recipes(args.recipes),
-            saved_models.parse_encoder_seeds(args.encoder_seeds or "0"),
-            grid.draws(grid.parse_counts(args.labels, train_split_size(args.subset)), args.seeds),
-            args.random_inits,
-        )
-        return sum(grid.least_runs(cell) for cell in cells)
+        return sum(grid.least_runs(cell) for cell in cells(argv, networks))
     return 1
+
+
+def cells(argv: list[str], networks=()) -> list:
+    """The cells of the grid a transfer command will run (`grid.plan`)."""
+    from kfashion import transfer
+    from kfashion.finetuning import grid
+
+    args = transfer.parse_args(argv)
+    counts = grid.parse_counts(args.labels, train_split_size(args.subset))
+    return grid.plan(
+        list(networks) or [f"network{i}" for i in range(len(args.encoder or [None]))],
+        counts,
+        cli.parse_cases(args.cases),
+        grid.parse_recipes(args.recipes),
+        saved_models.parse_encoder_seeds(args.encoder_seeds or "0"),
+        grid.draws(counts, args.seeds),
+        args.random_inits,
+    )
+
+
+def predicted_seconds(stage: Stage, pilot: dict | None, sweep: dict | None) -> float | None:
+    """A training stage's seconds, predicted before it starts from measured costs: a grid
+    cell's least runs (`grid.least_runs`) at the pilot's seconds per run of its label count
+    and case (the augmentation control at case 3's; a choice's fold runs at a final run's,
+    as they take the minimum steps too), a sweep seed at the mean seconds per seed of
+    `sweep` (every pretext's at reconstruction's: none other is measured at full size);
+    None where nothing measured applies."""
+    from kfashion.finetuning import grid
+
+    if stage.module == "tune" and sweep is not None:
+        seeds = [s["seconds"] for t in sweep["trials"] for s in t["seeds"] if s.get("seconds")]
+        return stage.units * sum(seeds) / len(seeds)
+    if stage.module == "transfer" and pilot is not None:
+        cost = pilot["seconds_per_run"]
+        return sum(
+            grid.least_runs(cell) * cost[cell.labels][str(priced_as(cell.case))]
+            for cell in cells(stage.argv, stage.networks)
+        )
+    return None
+
+
+def priced_as(case: int) -> int:
+    """The first case whose encoder starts and trains as `case`'s does (5: 3)."""
+    mine = config.CASES[case]
+    return next(
+        number
+        for number, other in config.CASES.items()
+        if (other.pretrained, other.train_encoder) == (mine.pretrained, mine.train_encoder)
+    )
+
+
+def prediction(plan: list[Stage]) -> dict:
+    """Each training stage's predicted seconds (`predicted_seconds`), from the committed pilot
+    and reference sweep, for prediction.json."""
+    from kfashion.core.files import read_json
+    from kfashion.core.provenance import provenance
+
+    def committed(path: Path) -> dict | None:
+        return read_json(path) if path.exists() else None
+
+    pilot = committed(Path(config.PILOT_RESULTS) / "pilot.json")
+    sweep = committed(Path(config.REFERENCE_RESULTS) / layout.SWEEP)
+    stages = [
+        {"what": s.what, "module": s.module, "units": s.units,
+         "predicted_seconds": predicted_seconds(s, pilot, sweep)}
+        for s in plan
+        if s.module in ("tune", "transfer")
+    ]  # fmt: skip
+    return {
+        "provenance": provenance("kfashion.study", sys.argv[1:]),
+        "costs": {
+            "transfer": f"{config.PILOT_RESULTS}/pilot.json seconds_per_run",
+            "tune": f"{config.REFERENCE_RESULTS}/{layout.SWEEP} mean seconds per seed",
+        },
+        "stages": stages,
+        "predicted_seconds": sum(s["predicted_seconds"] or 0 for s in stages),
+    }
 
 
 def min_steps(epochs: int | None) -> int | None:
@@ -143,17 +212,17 @@ def min_steps(epochs: int | None) -> int | None:
 
 
 def stage(module, argv, what, finished=None, networks=()) -> Stage:
-    return Stage(module, argv, what, units(module, argv, networks), finished)
+    return Stage(module, argv, what, units(module, argv, networks), finished, list(networks))
 
 
 def stages(args, results: Path, directory: Path) -> list[Stage]:
     """The study's commands in order, with the arguments that keep them in one folder."""
     from kfashion.finetuning import grid
 
-    quick = config.QUICK if args.quick else {}
+    settings = mode(args)
 
-    def given(value, name):  # a size given, even 0 (its stage refuses it), or --quick's
-        return value if value is not None else quick.get(name)
+    def given(value, name):  # a size given, even 0 (its stage refuses it), or the mode's
+        return value if value is not None else settings.get(name)
 
     subset = given(args.subset, "subset")
     epochs = given(args.epochs, "epochs")
@@ -171,7 +240,7 @@ def stages(args, results: Path, directory: Path) -> list[Stage]:
     ]
     models = [layout.model(results, "encoder").parent]
     networks = [config.network(config.REFERENCE_CHOICE)]  # as the grid will name them
-    if args.reference:
+    if args.reference:  # the architecture comparison: swept, not fine-tuned
         variant = results / layout.ARCHITECTURE
         variant_tuning = directory / layout.ARCHITECTURE
         plan.append(
@@ -183,8 +252,6 @@ def stages(args, results: Path, directory: Path) -> list[Stage]:
                 lambda: layout.finished_sweep_seeds(variant_tuning),
             )
         )
-        models.append(layout.model(variant, "encoder").parent)
-        networks.append("linear_code")
     for name in pretexts(args):
         mine, mine_tuning = results / layout.PRETEXTS / name, directory / layout.PRETEXTS / name
         knobs = ",".join(k for k in config.PRETEXTS[name] if k in config.KNOBS)
@@ -201,19 +268,19 @@ def stages(args, results: Path, directory: Path) -> list[Stage]:
         networks.append(config.network(config.REFERENCE_CHOICE, name))
     pretraining = range(seeds or config.SWEEP_SEEDS)  # every seed the sweeps trained
     most = grid.most_labels(train_split_size(subset))  # the counts its split holds
-    labels = quick.get("labels", config.LABELS)
+    labels = settings.get("labels", config.LABELS)
     counts = [c for c in labels.split(",") if c == "all" or int(c) <= most]
     transfer = [*data, *here, *flags(directory=directory, epochs=epochs, workers=args.workers)]
     draws = given(args.seeds, "transfer_seeds")
-    if draws is None and args.reference:
-        draws = config.draws_text(config.REFERENCE_DRAWS)
-    transfer += flags(seeds=draws, min_steps=min_steps(epochs), recipes=quick.get("recipes"))
+    transfer += flags(seeds=draws, min_steps=min_steps(epochs), recipes=settings.get("recipes"))
+    if set(pretexts(args)) & set(config.AUGMENTED_PRETEXTS):  # and its augmentation control
+        transfer += ["--cases", f"{config.CLASSIC_CASES},{config.AUGMENTED_CASE}"]
     transfer += [arg for folder in models for arg in ("--encoder", str(folder))]
     transfer += ["--encoder-seeds", ",".join(map(str, pretraining)), "--labels", ",".join(counts)]
     what = "the grid of transfer runs"
     finished = functools.partial(layout.finished_transfer_runs, results)
     plan.append(stage("transfer", transfer, what, finished, networks))
-    baseline = [*data, *here, *flags(max_iter=quick.get("max_iter"))]
+    baseline = [*data, *here, *flags(max_iter=settings.get("max_iter"))]
     plan.append(stage("baseline", baseline, "logistic regression on pixels"))
     probe = [*baseline, *flags(seeds=draws)]
     probe += [arg for folder in models for arg in ("--encoder", str(folder))]
@@ -232,14 +299,16 @@ def stages(args, results: Path, directory: Path) -> list[Stage]:
     return plan
 
 
+def mode(args) -> dict:
+    """The settings of the study's mode that differ from each stage's defaults."""
+    return config.QUICK if args.quick else config.REFERENCE if args.reference else {}
+
+
 def pretexts(args) -> list[str]:
     """The pretexts the study pretrains beside reconstruction: --pretexts, or its mode's."""
-    if args.pretexts is not None:
-        text = args.pretexts
-    elif args.quick:
-        text = config.QUICK["pretexts"]
-    else:
-        text = config.REFERENCE_PRETEXTS if args.reference else config.STUDY_PRETEXTS
+    text = args.pretexts
+    if text is None:
+        text = mode(args).get("pretexts", config.STUDY_PRETEXTS)
     names = [name for name in text.split(",") if name]
     unknown = [n for n in names if n not in config.PRETEXTS or n == config.PRETEXT]
     if unknown:
@@ -286,6 +355,12 @@ def main(argv=None) -> None:
     # sweep, which checks them all before it loads a framework, comes first
     results, directory = folders(args)
     plan = stages(args, results, directory)
+    # the reference run's prediction: printed first, written once its first stage has checked
+    # the arguments and made the folder (a refused command leaves no trace); its numbers come
+    # from committed costs alone, the same whenever written
+    predicted = prediction(plan) if args.reference else None
+    if predicted is not None:
+        print(f"[study] predicted: about {predicted['predicted_seconds'] / 3600:.1f} h of training")
     start = time.perf_counter()
     for index, stage in enumerate(plan):
         command = " ".join(["python -m", f"kfashion.{stage.module}", *stage.argv])
@@ -298,6 +373,8 @@ def main(argv=None) -> None:
         )
         module = __import__(f"kfashion.{stage.module}", fromlist=["main"])
         module.main(stage.argv)
+        if predicted is not None and not (results / layout.PREDICTION).exists():
+            write_json(results / layout.PREDICTION, predicted)
     minutes = (time.perf_counter() - start) / 60
     print(f"[study] done in {minutes:.1f} min; the report is {results / layout.REPORT}")
 

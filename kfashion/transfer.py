@@ -7,6 +7,8 @@ encoder's starting weights and its `trainable` flag (`kfashion.finetuning.cases`
     case 2  pretrained encoder, frozen (its head trains on codes computed once)
     case 3  fresh encoder of the same configuration (cloned from the file, re-initialised)
     case 4  fresh encoder, frozen
+    case 5  fresh encoder, trained jointly on augmented images (the contrastive pretext's
+            augmentations): the augmentation control, on request (`--cases 1,2,3,4,5`)
 
 The runs form one grid (`kfashion.finetuning.grid`): every encoder network given, every case
 and label count, each pretraining seed crossed with every draw of labels (the fine-tuning
@@ -61,7 +63,11 @@ def parse_args(argv):
         default=config.RANDOM_INITS,
         help="initialisations of each draw of a random case",
     )
-    parser.add_argument("--cases", default="1,2,3,4", help="comma-separated cases to run")
+    parser.add_argument(
+        "--cases",
+        default=config.CLASSIC_CASES,
+        help=f"comma-separated cases to run ({config.AUGMENTED_CASE}: the augmentation control)",
+    )
     parser.add_argument(
         "--recipes",
         default=config.GRID_RECIPES,

@@ -138,3 +138,22 @@ def test_a_pretexts_network_is_judged_against_its_architectures_random_encoders(
         " Fine-tuned, supervised pretraining (a control that must help) helps by at least 4."
         in found["sentence"]
     )
+
+
+def test_contrastive_pretraining_is_also_judged_against_the_augmentation_control():
+    noise = np.random.default_rng(0).normal(0, 0.002, (3, 8))
+    runs = runs_of(0.86 + noise, [[0.80, 0.80]] * 8, "all", "joint", "course_contrastive")
+    runs = [run for run in runs if run["case"] == 1]  # its random side: course's
+    runs += runs_of(0.80 + noise, [[0.80, 0.80]] * 8, "all", "joint")
+    augmented = runs_of(noise, [[0.86, 0.86]] * 8, "all")  # as good as contrastive: no gain
+    runs += [{**run, "case": 5} for run in augmented if run["case"] == 3]
+    found = answer.headline(runs, ["course", "course_contrastive"], ["all"], ["joint"])
+    rows = {(r["network"], tuple(r["cases"])): r for r in found["rows"]}
+    assert ("course", (1, 5)) not in rows  # reconstruction's runs are not compared with it
+    assert rows["course_contrastive", (1, 3)]["verdict"] == answer.HELPS
+    control = rows["course_contrastive", (1, 5)]
+    assert control["random_network"] == "course" and control["verdict"] == answer.EQUIVALENT
+    assert (
+        "against a random encoder fine-tuned on augmented images, contrastive pretraining "
+        "gives no benefit larger than 0.5 points" in found["sentence"]
+    )

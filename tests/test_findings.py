@@ -12,7 +12,7 @@ import pytest
 from kfashion import baseline, config, report
 from kfashion.analysis import claims, findings, stats, sweep_claims, transfer_claims
 from kfashion.core.files import write_json
-from kfashion.rendering import plots, sections
+from kfashion.rendering import grid_plots, plots, sections
 
 REFERENCE = Path(__file__).resolve().parents[1] / "results" / "reference"
 
@@ -315,7 +315,7 @@ def test_figure_bands_are_the_95_percent_t_interval():
     from scipy import stats as scipy_stats
 
     rows = np.array([[0.1, 0.5], [0.3, 0.6], [0.2, 0.9]])
-    low, high = plots._t_band(rows)
+    low, high = plots.t_band(rows)
     expected = scipy_stats.t.interval(
         0.95, 2, loc=rows[:, 1].mean(), scale=scipy_stats.sem(rows[:, 1])
     )
@@ -406,7 +406,7 @@ def test_the_report_marks_every_baseline_fit_that_did_not_converge():
 
 def test_the_mse_figure_labels_each_latent_size_once(tmp_path, monkeypatch):
     figures = []
-    monkeypatch.setattr(plots, "_save", lambda fig, path: figures.append(fig))
+    monkeypatch.setattr(plots, "save", lambda fig, path: figures.append(fig))
     sizes = [16, 32, 64, 128, 256]
     plots.plot_mse_vs_pca(sizes, [[0.05, 0.051]] * 5, [0.02, 0.015, 0.01, 0.006, 0.003], "x")
     (axes,) = figures[0].axes
@@ -417,14 +417,14 @@ def test_the_mse_figure_labels_each_latent_size_once(tmp_path, monkeypatch):
 
 def test_accuracy_axes_show_percentages_as_the_tables_do(monkeypatch):
     figures = []
-    monkeypatch.setattr(plots, "_save", lambda fig, path: figures.append(fig))
+    monkeypatch.setattr(grid_plots, "save", lambda fig, path: figures.append(fig))
     history = {"loss": [1.0, 0.5], "val_loss": [1.1, 0.6], "accuracy": [0.5, 0.8]}
     history["val_accuracy"] = [0.5, 0.75]
-    plots.plot_transfer_curves({1: [history, history]}, {1: "case 1"}, "x")
+    grid_plots.plot_transfer_curves({1: [history, history]}, {1: "case 1"}, "x")
     summary = {"1": {"100": {"mean": 0.7, "per_seed": [0.69, 0.71]}}}
     summary["1"]["all"] = {"mean": 0.9, "per_seed": [0.89, 0.91]}
-    plots.plot_label_efficiency(summary, [100, "all"], {1: "case 1"}, "x", 50_000)
-    plots.plot_grid({("course", 1, "joint"): {"100": [0.7, 0.72], "all": [0.9, 0.91]}},
+    grid_plots.plot_label_efficiency(summary, [100, "all"], {1: "case 1"}, "x", 50_000)
+    grid_plots.plot_grid({("course", 1, "joint"): {"100": [0.7, 0.72], "all": [0.9, 0.91]}},
                     ["100", "all"], "x", 50_000)  # fmt: skip
     accuracy = [figures[0].axes[1], figures[1].axes[0], figures[2].axes[0]]
     for axes in accuracy:
@@ -435,7 +435,7 @@ def test_accuracy_axes_show_percentages_as_the_tables_do(monkeypatch):
 
 def test_the_latent_maps_name_their_axes_and_their_network(monkeypatch):
     figures = []
-    monkeypatch.setattr(plots, "_save", lambda fig, path: figures.append(fig))
+    monkeypatch.setattr(plots, "save", lambda fig, path: figures.append(fig))
     points, labels = np.zeros((20, 2)), np.arange(20) % 10
     row = {"pca": points, "pca_labels": labels, "tsne": points, "tsne_labels": labels}
     row |= {"pca_explained_variance": [0.243, 0.162], "title": "course encoder (encoder.keras)"}

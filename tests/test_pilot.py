@@ -57,3 +57,16 @@ def test_the_pilot_sizes_each_count_to_its_margin_and_predicts_its_time(tmp_path
 def test_a_pilot_folder_without_runs_is_refused(tmp_path, capsys):
     message = refused_here(pilot.main, ["--results", str(tmp_path)], capsys)
     assert "no transfer runs there" in message
+
+
+def test_the_reference_runs_draws_are_the_pilots_rule_for_the_network_and_recipe_it_keeps():
+    from pathlib import Path
+
+    committed = Path(__file__).resolve().parents[1] / config.PILOT_RESULTS / "pilot.json"
+    found = json.loads(committed.read_text())
+    rows = [r for r in found["rows"] if (r["network"], r["recipe"]) == ("course", "joint")]
+    sizes = sizing.sizes(rows, len(config.ENCODER_SEEDS.split(",")), config.RANDOM_INITS)
+    counts = config.REFERENCE["labels"].split(",")
+    assert {count: sizes[count]["draws"] for count in counts} == {
+        str(count): draws for count, draws in config.REFERENCE_DRAWS.items()
+    }

@@ -26,7 +26,7 @@ def grid_stage(plan):
 
 def test_every_stage_of_the_reference_plan_gets_the_sizes_given(tmp_path):
     plan = plan_of(["--reference", "--subset", "600", "--epochs", "2", "--seeds", "2"], tmp_path)
-    pretexts = config.REFERENCE_PRETEXTS.split(",")
+    pretexts = config.REFERENCE["pretexts"].split(",")
     modules = ["tune"] * (2 + len(pretexts)) + ["transfer", "baseline", "probe", "latent", "report"]
     assert [s.module for s in plan] == modules
     for stage in plan:
@@ -42,16 +42,18 @@ def test_every_stage_of_the_reference_plan_gets_the_sizes_given(tmp_path):
         assert args.results == str(tmp_path / "pretexts" / name)
     grid_args = parsed(grid_stage(plan))
     assert grid_args.encoder_seeds == "0,1"  # every seed the sweeps trained
-    assert grid_args.encoder == [
+    assert grid_args.encoder == [  # the architecture comparison is swept, not fine-tuned
         str(tmp_path / "models"),
-        str(tmp_path / "architecture/models"),
         *(str(tmp_path / "pretexts" / name / "models") for name in pretexts),
     ]
     probe = next(stage for stage in plan if stage.module == "probe").argv
     assert probe.count("--encoder") == len(grid_args.encoder)
-    assert grid.parse_recipes(grid_args.recipes) == ["joint", "two_phase"]
+    assert grid.parse_recipes(grid_args.recipes) == ["joint"]
+    assert grid_args.cases == "1,2,3,4,5"  # contrastive pretraining: the augmentation control too
+    default = parsed(grid_stage(plan_of(["--pretexts", "masked"], tmp_path)))
+    assert default.cases == "1,2,3,4" and default.recipes == config.GRID_RECIPES
     assert grid_args.labels == "100,all"  # the counts below its 500 training images
-    assert parsed(grid_stage(plan_of(["--reference"], tmp_path))).labels == config.LABELS
+    assert parsed(grid_stage(plan_of(["--reference"], tmp_path))).labels == "100,1000,all"
 
 
 def test_pretexts_are_the_modes_unless_given_and_unknown_ones_are_refused(tmp_path):
@@ -84,18 +86,18 @@ def test_units_of_work_follow_each_commands_defaults(tmp_path):
     assert sweep.units == 14 * config.SWEEP_SEEDS and variant.units == 3 * config.SWEEP_SEEDS
     assert denoising.units == 3 * config.SWEEP_SEEDS  # noise: the base case and 2 levels
     assert masked.units == 4 * config.SWEEP_SEEDS  # ratio: 2 levels beside the base; patch: 1
-    # per network, each draw of a few-label count: the choices of cases 1 and 3 (3 folds of 2
-    # joint and 2 two-phase rates) and of cases 2 and 4 (3 folds of 2 rates), then cases 1
-    # and 2 from 3 pretraining seeds, cases 3 and 4 from 2 initialisations; with all labels
-    # the choices train once each, and the final runs cover every draw. The networks the
-    # other pretexts pretrain share the course network's random cases 3 and 4.
-    pretrained_per_draw, random_per_draw = 2 * 3 * 2 + 3 * 2 + 2 * 3, 2 * 3 * 2 + 3 * 2 + 2 * 2
+    # per network, each draw of a few-label count: the choices of cases 1 and 2 (3 folds of
+    # 2 rates, joint and frozen), then cases 1 and 2 from 3 pretraining seeds; with all labels
+    # the choices train once each, and the final runs cover every draw. The course network
+    # pretrained by each pretext shares one random arm: cases 3, 4 and 5 (the augmentation
+    # control, there for contrastive pretraining), each chosen likewise and run from 2
+    # initialisations of each draw.
     draws = config.REFERENCE_DRAWS  # the pilot's sizes
-    few = draws[100] + draws[1000] + draws[10000]
-    pretrained = few * pretrained_per_draw + 4 + 2 + draws["all"] * 2 * 3
-    random = few * random_per_draw + 4 + 2 + draws["all"] * 2 * 2
-    networks = 2 + len(config.REFERENCE_PRETEXTS.split(","))
-    assert grid_stage(plan).units == networks * pretrained + 2 * random
+    few = draws[100] + draws[1000]
+    pretrained = few * (2 * 3 * 2 + 2 * 3) + 2 * 2 + draws["all"] * 2 * 3
+    random = few * (3 * 3 * 2 + 3 * 2) + 3 * 2 + draws["all"] * 3 * 2
+    networks = 1 + len(config.REFERENCE["pretexts"].split(","))
+    assert grid_stage(plan).units == networks * pretrained + random
 
 
 def test_the_quick_look_runs_every_stage_of_the_study_at_its_sizes(tmp_path):
@@ -144,3 +146,19 @@ def test_fewer_epochs_take_fewer_minimum_steps_in_a_few_label_run(tmp_path):
     assert parsed(plan_of([], tmp_path)[1]).min_steps == config.MIN_STEPS  # its own default
     quick = parsed(grid_stage(plan_of(["--quick"], tmp_path)))
     assert quick.min_steps == config.MIN_STEPS * quick.epochs // config.TRANSFER_EPOCHS
+
+
+def test_the_reference_runs_prediction_prices_each_unit_at_its_measured_cost(tmp_path):
+    plan = plan_of(["--reference"], tmp_path)
+    sweep = {"trials": [{"seeds": [{"seconds": 10.0}, {"seconds": 30.0}]}]}
+    pilot = {"seconds_per_run": {c: {"1": 1.0, "2": 0.0, "3": 100.0, "4": 0.0} for c in
+                                 ("100", "1000", "all")}}  # fmt: skip
+    tune_stage, transfer_stage = plan[0], grid_stage(plan)
+    assert study.predicted_seconds(tune_stage, pilot, sweep) == 20.0 * tune_stage.units
+    cells = study.cells(transfer_stage.argv, transfer_stage.networks)
+    expected = sum(
+        grid.least_runs(cell) * {1: 1.0, 3: 100.0, 5: 100.0}.get(cell.case, 0.0) for cell in cells
+    )  # the augmentation control (case 5) at a random encoder trained jointly's cost
+    assert study.predicted_seconds(transfer_stage, pilot, sweep) == pytest.approx(expected)
+    assert study.predicted_seconds(plan[-1], pilot, sweep) is None  # the report: no training
+    assert study.prediction(plan)["predicted_seconds"] > 0  # from the committed costs

@@ -56,7 +56,7 @@ def train(template, case, recipe, data_, epochs=1, rate=1e-2, split=None):
     return cases.train(template, case, recipe, rate, 0, split, epochs, 100, probe)
 
 
-@pytest.mark.parametrize("case_number", [1, 2, 3, 4])
+@pytest.mark.parametrize("case_number", [1, 2, 3, 4, 5])
 def test_cases_train_only_what_they_should(case_number, encoder_file, small_data):
     template = load_encoder(encoder_file)
     trains = CASES[case_number].train_encoder
@@ -560,3 +560,38 @@ def test_networks_of_one_architecture_share_the_first_ones_random_cases():
     random = {cell.network for cell in cells if not config.CASES[cell.case].pretrained}
     pretrained = {cell.network for cell in cells if config.CASES[cell.case].pretrained}
     assert random == {"course", "linear_code"} and pretrained == set(networks)
+
+
+def test_the_augmentation_control_augments_in_training_only_and_loads_plainly(
+    tmp_path, encoder_file, small_data
+):
+    classifier, record = train(load_encoder(encoder_file), 5, "joint", small_data)
+    augmentation = classifier.get_layer("augmentation")
+    images = small_data.x_val[:8]
+    np.testing.assert_array_equal(augmentation(images, training=False), images)
+    assert not np.allclose(augmentation(images, training=True), images)
+    classifier.save(tmp_path / "classifier.keras")
+    loaded = keras.saving.load_model(tmp_path / "classifier.keras")
+    np.testing.assert_allclose(
+        loaded.predict(images, verbose=0), classifier.predict(images, verbose=0), atol=1e-5
+    )
+    assert record["val_accuracy"] is not None
+
+
+def test_the_augmentation_control_trains_jointly_whatever_the_recipes():
+    assert grid.recipes_of(5, ["joint", "two_phase"]) == ["joint"]
+    assert grid.recipes_of(5, ["two_phase"]) == ["joint"]
+    assert grid.recipes_of(3, ["joint", "two_phase"]) == ["joint", "two_phase"]
+    assert grid.recipes_of(4, ["joint", "two_phase"]) == ["frozen"]
+    cells = grid.plan(
+        ["course", "course_contrastive"],
+        ["100"],
+        [1, 3, 5],
+        ["joint", "two_phase"],
+        [0],
+        {"100": [0]},
+        2,
+    )
+    control = [cell for cell in cells if cell.case == 5]
+    assert {cell.network for cell in control} == {"course"}  # one random arm for both
+    assert [cell.recipe for cell in control if cell.search] == ["joint"]

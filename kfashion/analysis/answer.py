@@ -2,7 +2,8 @@
 
 One row per encoder network, label count and recipe: pretrained minus random test accuracy,
 case 1 minus case 3 fine-tuned (each run with the recipe its draw's choice made, CHOSEN; a
-grid made before choices has a row per recipe), case 2 minus case 4 frozen. The
+grid made before choices has a row per recipe), case 2 minus case 4 frozen, and for the
+pretexts of config.AUGMENTED_PRETEXTS case 1 minus case 5 (the augmentation control). The
 runs are crossed and paired: every pretraining seed k runs on every draw d of labelled images,
 and the random case runs each draw from one or more initialisations. A row's unit is the
 paired difference D[k, d] = pretrained(k, d) - mean over initialisations of random(d), and
@@ -38,7 +39,9 @@ def plan_text() -> str:
     return (
         "One row per encoder network, label count and recipe: pretrained minus random test "
         "accuracy (case 1 minus case 3 fine-tuned, each run with the recipe and rate its "
-        "draw's choice made; case 2 minus case 4 frozen), paired "
+        "draw's choice made; case 2 minus case 4 frozen; where the augmentation control ran, "
+        "case 1 of contrastive pretraining minus case 5, the random encoder fine-tuned on "
+        "augmented images), paired "
         "draw by draw: each pretraining seed's run on a draw of labelled images minus the mean of "
         "the random encoder's initialisations on the same draw. The mean difference's variance "
         "is the two-way random-effects model's (pretraining seed, draw, residual; the ANOVA "
@@ -197,9 +200,12 @@ def init_variance(random: dict) -> float | None:
     return float(sum(((g - g.mean()) ** 2).sum() for g in groups) / df)
 
 
-def row(runs, network: str, labels: str, recipe: str, random_network=None) -> dict | None:
-    """One row of the answer, before the family's verdicts; None where a side has no run."""
-    cases = (2, 4) if recipe == "frozen" else (1, 3)
+def row(
+    runs, network: str, labels: str, recipe: str, random_network=None, cases=None
+) -> dict | None:
+    """One row of the answer, before the family's verdicts; None where a side has no run.
+    `cases`: (pretrained, random) compared; by default (2, 4) frozen, else (1, 3)."""
+    cases = cases or ((2, 4) if recipe == "frozen" else (1, 3))
     table = paired_table(runs, network, labels, cases, recipe, random_network)
     if table is None:
         return None
@@ -270,15 +276,27 @@ def verdict_text(r: dict) -> str:
 def headline(runs, networks, counts, recipes) -> dict:
     """The answer: the plan, its rows (one family) and the sentence that answers."""
     arms = random_arms(networks)
-    rows = [
-        found
-        for network in networks
-        for labels in counts
-        for recipe in [*recipes, "frozen"]
-        if (found := row(runs, network, labels, recipe, arms[network])) is not None
-    ]
+    rows = []
+    for network in networks:
+        comparisons = [(recipe, None) for recipe in [*recipes, "frozen"]]
+        if augments(network):  # the augmentation control, where it ran
+            comparisons.append((CHOSEN, (1, config.AUGMENTED_CASE)))
+        for labels in counts:
+            for recipe, cases in comparisons:
+                found = row(runs, network, labels, recipe, arms[network], cases)
+                rows += [found] if found is not None else []
     rows = judge(rows)
     return {"plan": plan_text(), "rows": rows, "sentence": sentence(rows)}
+
+
+def compared(row: dict) -> str:
+    """A row's recipe, and "vs augmented" where its random side is the augmentation control."""
+    return row["recipe"] + (" vs augmented" if config.CASES[row["cases"][1]].augmented else "")
+
+
+def augments(network: str) -> bool:
+    """Whether a network's fine-tuned runs are also compared with the augmentation control."""
+    return config.pretext_of(network) in config.AUGMENTED_PRETEXTS
 
 
 def side_values(runs, network: str, labels: str, case: int) -> list[float]:
@@ -343,11 +361,16 @@ def sentence(rows: list[dict]) -> str:
 
 
 def _sentence(rows: list[dict], what: str) -> str:
-    tuned = [r for r in rows if r["recipe"] != "frozen"]
+    control = [r for r in rows if r["cases"][1] == config.AUGMENTED_CASE]
+    tuned = [r for r in rows if r["recipe"] != "frozen" and r not in control]
     frozen = [r for r in rows if r["recipe"] == "frozen"]
     parts = []
     if tuned:
         parts.append(f"Fine-tuned, {what} {_summary(tuned)}")
+    if control:
+        parts.append(
+            f"against a random encoder fine-tuned on augmented images, {what} {_summary(control)}"
+        )
     if frozen:
         parts.append(f"frozen, {what} {_summary(frozen)}")
     text = "; ".join(parts)

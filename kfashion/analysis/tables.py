@@ -16,7 +16,8 @@ from kfashion.config import CASES, train_split_size
 from kfashion.core import layout
 
 RUN_COLUMNS = (
-    "network", "labels", "all_labels", "case", "encoder", "encoder_trained", "recipe",
+    "network", "labels", "all_labels", "case", "encoder", "encoder_trained", "augmented",
+    "recipe",
     "encoder_seed", "seed", "init", "status", "learning_rate", "train_images", "best_epoch",
     "val_accuracy", "test_accuracy", "test_loss", "dead_code_units_before",
     "dead_code_units_after", "encoder_weight_change", "seconds", "started", "ended",
@@ -52,6 +53,7 @@ def case(number: int) -> dict:
         "case": number,
         "encoder": "pretrained" if CASES[number].pretrained else "random",
         "encoder_trained": CASES[number].train_encoder,
+        "augmented": CASES[number].augmented,
     }
 
 
@@ -151,6 +153,7 @@ def answer_rows(grid: dict) -> list[dict]:
                 "network": row["network"],
                 **labels(row["labels"], subset),
                 "recipe": row["recipe"],
+                "random_case": row["cases"][1],
                 "pretraining_seeds": len(row["pretraining_seeds"]),
                 "draws": len(row["draws"]),
                 "random_initialisations": row["random_initialisations"],

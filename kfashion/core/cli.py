@@ -153,5 +153,5 @@ def parse_numbers(text: str, flag: str, valid, hint: str) -> list[int]:
 
 def parse_cases(text: str) -> list[int]:
     """--cases, each a case of `config.CASES`."""
-    hint = "give case numbers from 1-4, e.g. --cases 1,3"
+    hint = f"give case numbers from 1-{len(CASES)}, e.g. --cases 1,3"
     return parse_numbers(text, "--cases", CASES.__contains__, hint)

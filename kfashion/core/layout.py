@@ -30,6 +30,7 @@ TRANSFER = "transfer.json"
 LABEL_EFFICIENCY = "label_efficiency.json"
 BASELINE = "baseline.json"
 PROBE = "probe.json"
+PREDICTION = "prediction.json"  # a reference run's predicted training time, as it starts
 LATENT = "latent.json"
 FINDINGS = "findings.json"
 BENCH = "bench.json"

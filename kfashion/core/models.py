@@ -151,7 +151,10 @@ def build_autoencoder(
 
 
 def build_classifier(
-    encoder: keras.Model, num_classes: int = NUM_CLASSES, train_encoder: bool = True
+    encoder: keras.Model,
+    num_classes: int = NUM_CLASSES,
+    train_encoder: bool = True,
+    augmentation: keras.Layer | None = None,
 ) -> keras.Model:
     """A copy of the encoder followed by one Dense layer giving logits.
 
@@ -166,6 +169,8 @@ def build_classifier(
         encoder: a model mapping images to codes.
         num_classes: number of logits.
         train_encoder: whether the encoder's weights are trained with the head.
+        augmentation: layers the images pass through before the encoder, active in training
+            only (Keras's augmentation layers), or None.
 
     Returns:
         A model mapping (28, 28, 1) images to (num_classes,) logits.
@@ -175,5 +180,6 @@ def build_classifier(
     copy.name = "encoder"
     copy.trainable = train_encoder
     inputs = keras.Input(encoder.input_shape[1:], name="image")
-    logits = layers.Dense(num_classes, dtype="float32", name="head")(copy(inputs))
+    images = inputs if augmentation is None else augmentation(inputs)
+    logits = layers.Dense(num_classes, dtype="float32", name="head")(copy(images))
     return keras.Model(inputs, logits, name="classifier")

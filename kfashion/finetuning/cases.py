@@ -1,7 +1,8 @@
 """One transfer run: a classifier for one case, recipe and seeds, trained, then scored on test.
 
-Classifier = encoder + one Dense(10) giving logits (`models.build_classifier`). The four cases
-(`config.CASES`) differ only in the encoder's starting weights and its `trainable` flag; the
+Classifier = encoder + one Dense(10) giving logits (`models.build_classifier`). The cases
+(`config.CASES`) differ only in the encoder's starting weights, its `trainable` flag and
+whether the images are augmented (the augmentation control); the
 recipes (`config.RECIPES`) in what trains when. Every phase trains with Adam, its learning rate
 decayed to 0 along a cosine over the phase's steps, cross-entropy on the logits. A run on
 the whole training split keeps its best epoch by validation accuracy (in its last phase); a
@@ -90,16 +91,23 @@ def steps(images: int, batch_size: int, epochs: int) -> int:
 
 
 def make_classifier(template, case_number: int, seed: int, train_encoder: bool):
-    """A classifier for a case, its encoder a copy of `template` (trained or fresh)."""
+    """A classifier for a case, its encoder a copy of `template` (trained or fresh), its images
+    augmented first where the case says so (as the contrastive pretext's views are)."""
     import keras
 
     from kfashion.core import models
 
     keras.utils.set_random_seed(seed)
     encoder = keras.models.clone_model(template)  # same configuration, freshly initialised
-    if CASES[case_number].pretrained:
+    case = CASES[case_number]
+    if case.pretrained:
         encoder.set_weights(template.get_weights())
-    return models.build_classifier(encoder, train_encoder=train_encoder)
+    augmentation = None
+    if case.augmented:
+        from kfashion.pretext import contrastive
+
+        augmentation = contrastive.augmentation(config.PRETEXTS["contrastive"]["strength"])
+    return models.build_classifier(encoder, train_encoder=train_encoder, augmentation=augmentation)
 
 
 def compile_classifier(model, learning_rate, steps) -> None:

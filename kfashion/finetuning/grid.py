@@ -168,15 +168,18 @@ def parse_recipes(text: str) -> list[str]:
     from kfashion.core.errors import UserError
 
     names = [p.strip() for p in text.split(",") if p.strip()]
-    joint = [name for name in config.RECIPES if config.RECIPES[name].cases == (1, 3)]
+    joint = [name for name in config.RECIPES if 1 in config.RECIPES[name].cases]
     if not names or not set(names) <= set(joint):
         raise UserError(f"--recipes {text!r}: give some of {', '.join(joint)}")
     return [name for name in joint if name in names]
 
 
 def recipes_of(case: int, recipes: list[str]) -> list[str]:
-    """The recipes case `case` trains with: the frozen cases' own, or those asked for."""
-    return ["frozen"] if not CASES[case].train_encoder else recipes
+    """The recipes case `case` trains with: those of `recipes` it has (`Recipe.cases`), or,
+    with none of them, the first of its own (the frozen cases': "frozen"; the augmented
+    one's: "joint", its augmentation being on images, not on the codes a head phase reads)."""
+    own = [name for name in config.RECIPES if case in config.RECIPES[name].cases]
+    return [name for name in recipes if name in own] or own[:1]
 
 
 def draws(counts, text: str | None) -> dict:

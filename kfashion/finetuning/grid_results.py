@@ -133,7 +133,7 @@ def transfer_summary(runs: list[dict], case_numbers: list[int]) -> dict:
 def write_transfer(argv, runs, encoder, dataset, settings, results: Path) -> None:
     """transfer.json: the four cases of the classic comparison, and their figures."""
     from kfashion.config import CLASS_NAMES
-    from kfashion.rendering import plots
+    from kfashion.rendering import grid_plots
 
     case_numbers = sorted({r["case"] for r in runs})
     summary = transfer_summary(runs, case_numbers)
@@ -143,9 +143,9 @@ def write_transfer(argv, runs, encoder, dataset, settings, results: Path) -> Non
     }
     labels = {case: f"case {case}: {CASES[case].label}" for case in case_numbers}
     histories = {c: [r["history"] for r in runs if r["case"] == c] for c in case_numbers}
-    plots.plot_transfer_curves(histories, labels, paths["curves"])
+    grid_plots.plot_transfer_curves(histories, labels, paths["curves"])
     matrices = {c: summary[str(c)]["confusion_matrix_all_seeds"] for c in case_numbers}
-    plots.plot_confusion_grid(matrices, labels, CLASS_NAMES, paths["confusion"])
+    grid_plots.plot_confusion_grid(matrices, labels, CLASS_NAMES, paths["confusion"])
     kept = (*KEPT, "best_val_accuracy")
     seeds = sorted({r["seed"] for r in runs})
     write_json(
@@ -185,7 +185,7 @@ def write_transfer(argv, runs, encoder, dataset, settings, results: Path) -> Non
 
 def write_label_efficiency(argv, runs, counts, dataset, settings, results: Path) -> None:
     """label_efficiency.json: the classic comparison's cells at every label count."""
-    from kfashion.rendering import plots
+    from kfashion.rendering import grid_plots
 
     cases = sorted({r["case"] for r in runs})
     seeds = sorted({r["seed"] for r in runs})
@@ -202,7 +202,7 @@ def write_label_efficiency(argv, runs, counts, dataset, settings, results: Path)
     names = {case: f"case {case}: {CASES[case].label}" for case in cases}
     figure = layout.figure(results, "label_efficiency")
     counts = [count if count == grid.ALL else int(count) for count in counts]  # as before
-    plots.plot_label_efficiency(summary, counts, names, figure, len(dataset.y_train))
+    grid_plots.plot_label_efficiency(summary, counts, names, figure, len(dataset.y_train))
     repeats = {r["labels"]: r["repeats"] for r in runs if r["labels"] != grid.ALL}
     write_json(
         results / layout.LABEL_EFFICIENCY,
@@ -225,10 +225,25 @@ def write_label_efficiency(argv, runs, counts, dataset, settings, results: Path)
     )
 
 
+def augmentation(cases) -> dict:
+    """The augmentation control's augmentations, where it ran: {"augmentation": ...}."""
+    if config.AUGMENTED_CASE not in cases:
+        return {}
+    return {
+        "augmentation": {
+            "case": config.AUGMENTED_CASE,
+            "layers": "RandomZoom (in), RandomTranslation, RandomFlip (horizontal), "
+            "RandomErasing: the contrastive pretext's views",
+            "strength": config.PRETEXTS["contrastive"]["strength"],
+            "erasing_factor": config.ERASING_FACTOR,
+        }
+    }
+
+
 def write(argv, cells, main, files, digests, dataset, settings, results: Path) -> None:
     """Every file a finished grid writes (`main`: `grid.is_main` of a cell; `digests`: network
     -> pretraining seed -> its encoder file's SHA-256)."""
-    from kfashion.rendering import plots
+    from kfashion.rendering import grid_plots
 
     made, fold_runs, final_runs = records(results, cells)
     networks = list(dict.fromkeys(cell.network for cell in cells))
@@ -248,10 +263,10 @@ def write(argv, cells, main, files, digests, dataset, settings, results: Path) -
         for network in networks
         for case in cases
     }
-    plots.plot_grid(lines, counts, figure, len(dataset.y_train))
+    grid_plots.plot_grid(lines, counts, figure, len(dataset.y_train))
     forest = layout.figure(results, "answer") if found["rows"] else None  # none: no comparison
     if forest:
-        plots.plot_answer(found["rows"], forest)
+        grid_plots.plot_answer(found["rows"], forest)
     write_json(
         results / layout.GRID,
         {
@@ -272,6 +287,7 @@ def write(argv, cells, main, files, digests, dataset, settings, results: Path) -
                     for name, mine in files.items()
                 },
                 "sizes": dataset.sizes(),
+                **augmentation(cases),
                 "choice": grid.CHOICE_RULE,
                 "kerastuner": "one trial per cell: a choice (network, labels, case, draw; with "
                 "all labels one for every draw) or the final runs of one pretraining seed that "

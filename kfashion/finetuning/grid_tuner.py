@@ -281,7 +281,13 @@ class GridTuner(keras_tuner.Tuner):
         """Yield ((seed, init), trained classifier, record) for each run of `runs`."""
         template, digest = self._template(cell)
         arguments = (self.dataset, self.batch_size, self.epochs, self.min_steps)
-        together = training.compiles_whole_epochs() and cell.recipe == "joint"
+        # the augmentation control's random layers stay on the plain path: their state in a
+        # whole-epoch program is untested
+        together = (
+            training.compiles_whole_epochs()
+            and cell.recipe == "joint"
+            and not CASES[cell.case].augmented
+        )
         if together and cell.labels == ALL and len(runs) > 1:
             keras.backend.clear_session()
             split = cases.whole_split(self.dataset)

@@ -14,6 +14,8 @@ has, so a higher loss than training's at the same encoder.
 import keras
 from keras import ops
 
+from kfashion import config
+
 DECODER = False
 
 
@@ -25,7 +27,9 @@ def augmentation(strength: float, seed=None) -> keras.Sequential:
             keras.layers.RandomZoom((-strength, 0.0), fill_mode="constant", seed=seed),
             keras.layers.RandomTranslation(strength, strength, fill_mode="constant", seed=seed),
             keras.layers.RandomFlip("horizontal", seed=seed),
-            keras.layers.RandomErasing(factor=0.5, value_range=(0, 1), fill_value=0.0, seed=seed),
+            keras.layers.RandomErasing(
+                factor=config.ERASING_FACTOR, value_range=(0, 1), fill_value=0.0, seed=seed
+            ),
         ],
         name="augmentation",
     )

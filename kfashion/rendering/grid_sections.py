@@ -3,7 +3,7 @@ the README's), the plan and variance components, the choices, the linear probes.
 
 from kfashion.analysis import answer
 from kfashion.config import CASES
-from kfashion.rendering.sections import count_text, spread, table
+from kfashion.rendering.sections import count_text, interval_text, spread, table
 
 
 def _sd(variance: float | None) -> str:
@@ -118,7 +118,7 @@ def grid_section(found: dict) -> list[str]:
         "",
     ]
     rows = [
-        [r["network"], count_text(r["labels"]), r["recipe"],
+        [r["network"], count_text(r["labels"]), answer.compared(r),
          *(_sd(r["components"] and r["components"][name])
            for name in ("pretraining", "draw", "residual")),
          _sd(r["init_variance"])]
@@ -154,13 +154,7 @@ def probe_section(probe: dict) -> list[str]:
     counts = settings["labels"]
     names = list(dict.fromkeys(row["features"] for row in probe["summary"]))
     cell = {(r["labels"], r["features"]): r for r in probe["summary"]}
-
-    def shown(row):
-        low, high = row["ci95"] or (None, None)
-        interval_text = "" if low is None else f" [{low:.2%}, {high:.2%}]"
-        return f"{row['test_accuracy']:.2%}{interval_text}"
-
-    rows = [[name, *(shown(cell[c, name]) if (c, name) in cell else "-" for c in counts)]
+    rows = [[name, *(interval_text(cell[c, name]) if (c, name) in cell else "-" for c in counts)]
             for name in names]  # fmt: skip
     return [
         "## Frozen codes as features: linear probes",

@@ -14,6 +14,12 @@ def table(header: list[str], rows: list[list]) -> list[str]:
     return lines + ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
 
 
+def interval_text(row: dict) -> str:
+    """ "84.10% [83.20%, 85.00%]" from a {"test_accuracy", "ci95"} (no interval: the mean)."""
+    low, high = row["ci95"] or (None, None)
+    return f"{row['test_accuracy']:.2%}" + ("" if low is None else f" [{low:.2%}, {high:.2%}]")
+
+
 def spread(cell: dict, percent: bool = True) -> str:
     """ "91.04% ± 0.36%" from a {"mean", "std"} (no spread for one seed)."""
     fmt = (lambda v: f"{v:.2%}") if percent else (lambda v: f"{v:.4f}")
