@@ -28,8 +28,9 @@ SPLIT_SEED = 0  # the train/validation split is part of the data: every stage us
 # Where results go. The committed reference run lives apart, in results/reference/.
 RESULTS, DIRECTORY = "results", "tuning"  # a results folder, and KerasTuner's working folder
 QUICK_RESULTS, QUICK_DIRECTORY = "results/quick", "tuning/quick"
-# `study --reference` makes a new reference run here; moved whole into results/reference by hand
-NEXT_RESULTS, NEXT_DIRECTORY = "results/next", "tuning/next"
+# `study --reference` makes a new reference run here, its sweeps' records inside it so that
+# they can be committed as they finish (.gitignore); moved whole into results/reference by hand
+NEXT_RESULTS, NEXT_DIRECTORY = "results/next", "results/next/tuning"
 REFERENCE_RESULTS = "results/reference"  # the committed reference run
 PILOT_RESULTS = "results/pilot"  # the pilot grid that sized the reference run (`kfashion.pilot`)
 

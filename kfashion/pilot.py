@@ -115,7 +115,7 @@ def main(argv=None) -> None:
     chosen = any(r.get("chosen") for r in runs)
     recipes = [answer.CHOSEN] if chosen else sorted({r["recipe"] for r in runs} - {"frozen"})
     found = answer.headline(runs, networks, counts, recipes)
-    tuned = [r for r in found["rows"] if r["recipe"] != "frozen"]
+    tuned = [r for r in found["rows"] if r["cases"] == [1, 3]]  # not the augmentation control's
     sizes = sizing.sizes(tuned, args.pretraining_seeds, args.random_inits)
     for labels, size in sizes.items():
         frozen = [r for r in found["rows"] if (r["labels"], r["recipe"]) == (labels, "frozen")]

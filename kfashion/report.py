@@ -191,11 +191,11 @@ def render(results: Path, reference: Path | None = REFERENCE, judged: dict | Non
     with reading(results / layout.FINDINGS):
         out += sections.findings_section(findings) if findings["claims"] else []
     grid, probe = load(results, layout.GRID), load(results, layout.PROBE)
-    parts = [  # each section with the file it is rendered from
+    parts = [  # each section with the file (or files) it is rendered from
         (layout.GRID, grid, lambda: grid_sections.grid_section(grid)),
         (layout.PROBE, probe, lambda: grid_sections.probe_section(probe)),
         (
-            layout.PRETEXTS,
+            [layout.GRID, layout.PROBE, *(f"{f}/{layout.SWEEP}" for f in folders.values())],
             pretexts,
             lambda: pretext_sections.pretext_section(
                 {config.PRETEXT: sweep, **pretexts} if sweep else pretexts,
@@ -222,9 +222,9 @@ def render(results: Path, reference: Path | None = REFERENCE, judged: dict | Non
         ),
         (layout.LATENT, latent, lambda: sweep_sections.latent_section(latent)),
     ]
-    for name, stage, section in parts:
+    for names, stage, section in parts:
         if stage:
-            with reading(results / name):
+            with reading(*(results / n for n in ([names] if isinstance(names, str) else names))):
                 out += section()
     stages = {
         "sweep": (layout.SWEEP, sweep),

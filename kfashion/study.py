@@ -9,9 +9,9 @@ the finished units of work took. Stop it at any time and run the same command ag
 - `--quick`: a first look at every stage on a 2-core CPU in a few minutes (`config.QUICK`), into
   `results/quick/` and `tuning/quick/`, with its own report: the same tables, smaller.
 - `--reference`: the reference run (`config.REFERENCE`: every pretext task, the draws the
-  pilot sized), into `results/next/` and `tuning/next/` (the committed one is
-  `results/reference/`, rewritten only when given as `--results` on purpose); it adds the
-  architecture comparison (a sweep) and draws the latent maps.
+  pilot sized), into `results/next/`, KerasTuner's state in `results/next/tuning/` (the
+  committed one is `results/reference/`, rewritten only when given as `--results` on
+  purpose); it adds the architecture comparison (a sweep) and draws the latent maps.
 
 The transfer stage is the crossed grid (`kfashion.finetuning.grid`): every pretraining seed the
 sweep trained, crossed with each label count's draws (`config.DRAWS`), its answer judged by the
@@ -155,7 +155,7 @@ def predicted_seconds(stage: Stage, pilot: dict | None, sweep: dict | None) -> f
 
     if stage.module == "tune" and sweep is not None:
         seeds = [s["seconds"] for t in sweep["trials"] for s in t["seeds"] if s.get("seconds")]
-        return stage.units * sum(seeds) / len(seeds)
+        return stage.units * sum(seeds) / len(seeds) if seeds else None
     if stage.module == "transfer" and pilot is not None:
         cost = pilot["seconds_per_run"]
         return sum(
@@ -175,7 +175,7 @@ def priced_as(case: int) -> int:
     )
 
 
-def prediction(plan: list[Stage]) -> dict:
+def prediction(plan: list[Stage], argv: list[str]) -> dict:
     """Each training stage's predicted seconds (`predicted_seconds`), from the committed pilot
     and reference sweep, for prediction.json."""
     from kfashion.core.files import read_json
@@ -193,10 +193,13 @@ def prediction(plan: list[Stage]) -> dict:
         if s.module in ("tune", "transfer")
     ]  # fmt: skip
     return {
-        "provenance": provenance("kfashion.study", sys.argv[1:]),
+        "provenance": provenance("kfashion.study", argv),
         "costs": {
-            "transfer": f"{config.PILOT_RESULTS}/pilot.json seconds_per_run",
-            "tune": f"{config.REFERENCE_RESULTS}/{layout.SWEEP} mean seconds per seed",
+            "transfer": f"{config.PILOT_RESULTS}/pilot.json seconds_per_run, the augmentation "
+            "control at case 3's (its augmentation's own cost is not measured), the least runs "
+            "of each cell (a choice at an edge of its rates runs more)",
+            "tune": f"{config.REFERENCE_RESULTS}/{layout.SWEEP} mean seconds per seed, every "
+            "pretext's at reconstruction's",
         },
         "stages": stages,
         "predicted_seconds": sum(s["predicted_seconds"] or 0 for s in stages),
@@ -358,7 +361,8 @@ def main(argv=None) -> None:
     # the reference run's prediction: printed first, written once its first stage has checked
     # the arguments and made the folder (a refused command leaves no trace); its numbers come
     # from committed costs alone, the same whenever written
-    predicted = prediction(plan) if args.reference else None
+    full_size = args.subset is None and args.epochs is None  # the costs' own sizes
+    predicted = prediction(plan, argv) if args.reference and full_size else None
     if predicted is not None:
         print(f"[study] predicted: about {predicted['predicted_seconds'] / 3600:.1f} h of training")
     start = time.perf_counter()

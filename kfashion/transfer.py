@@ -1,7 +1,8 @@
 """`python -m kfashion.transfer`: does what the encoder learned by reconstruction help a classifier?
 
 Classifier = encoder + one Dense(10) giving logits. Four cases, which differ only in the
-encoder's starting weights and its `trainable` flag (`kfashion.finetuning.cases`):
+encoder's starting weights and its `trainable` flag, and on request a fifth, the augmentation
+control (`kfashion.finetuning.cases`):
 
     case 1  pretrained encoder (one a sweep saved), trained with the head (joint or two-phase)
     case 2  pretrained encoder, frozen (its head trains on codes computed once)

@@ -71,7 +71,7 @@ BAD = [
     ("tune", ["--data-dir", "{file}"], "--data-dir"),
     ("tune", ["--epoch", "3"], "unrecognized arguments: --epoch 3"),  # no abbreviations
     ("transfer", ["--seed", "3"], "unrecognized arguments: --seed 3"),
-    ("transfer", ["--cases", "1,5"], "--cases"),
+    ("transfer", ["--cases", "1,6"], "--cases"),
     ("transfer", ["--seeds", "-1"], "--seeds -1"),
     ("transfer", ["--recipes", "slow"], "--recipes 'slow'"),
     ("transfer", ["--encoder-seeds", "x"], "--encoder-seeds 'x'"),

@@ -161,4 +161,4 @@ def test_the_reference_runs_prediction_prices_each_unit_at_its_measured_cost(tmp
     )  # the augmentation control (case 5) at a random encoder trained jointly's cost
     assert study.predicted_seconds(transfer_stage, pilot, sweep) == pytest.approx(expected)
     assert study.predicted_seconds(plan[-1], pilot, sweep) is None  # the report: no training
-    assert study.prediction(plan)["predicted_seconds"] > 0  # from the committed costs
+    assert study.prediction(plan, ["--reference"])["predicted_seconds"] > 0  # committed costs

@@ -595,3 +595,8 @@ def test_the_augmentation_control_trains_jointly_whatever_the_recipes():
     control = [cell for cell in cells if cell.case == 5]
     assert {cell.network for cell in control} == {"course"}  # one random arm for both
     assert [cell.recipe for cell in control if cell.search] == ["joint"]
+    # the classic four-case comparison (transfer.json, its claims, the saved classifiers)
+    # leaves the control out
+    finals = grid.plan(["course"], ["all"], [1, 2, 3, 4, 5], ["joint"], [0], {"all": [0]}, 1)
+    main = [cell.case for cell in finals if grid.is_main(cell, "course", 0)]
+    assert main == [1, 2, 3, 4]

@@ -41,7 +41,7 @@ def plan_text() -> str:
         "accuracy (case 1 minus case 3 fine-tuned, each run with the recipe and rate its "
         "draw's choice made; case 2 minus case 4 frozen; where the augmentation control ran, "
         "case 1 of contrastive pretraining minus case 5, the random encoder fine-tuned on "
-        "augmented images), paired "
+        "augmented images with the joint recipe alone), paired "
         "draw by draw: each pretraining seed's run on a draw of labelled images minus the mean of "
         "the random encoder's initialisations on the same draw. The mean difference's variance "
         "is the two-way random-effects model's (pretraining seed, draw, residual; the ANOVA "
@@ -362,7 +362,7 @@ def sentence(rows: list[dict]) -> str:
 
 def _sentence(rows: list[dict], what: str) -> str:
     control = [r for r in rows if r["cases"][1] == config.AUGMENTED_CASE]
-    tuned = [r for r in rows if r["recipe"] != "frozen" and r not in control]
+    tuned = [r for r in rows if r["cases"] == [1, 3]]
     frozen = [r for r in rows if r["recipe"] == "frozen"]
     parts = []
     if tuned:

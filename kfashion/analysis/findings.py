@@ -20,7 +20,7 @@ from kfashion.analysis.transfer_claims import (
     per_class_recall,
     transfer_claims,
 )
-from kfashion.config import CASES
+from kfashion.config import CASES, CLASSIC_CASES
 from kfashion.core import layout
 from kfashion.core.files import file_digest, read_json
 
@@ -69,6 +69,6 @@ def judge(results) -> dict:
         "sources": sources,
         "claims": claims,
         "label_efficiency": labels,
-        "cases": {str(c): CASES[c].label for c in CASES},
+        "cases": {c: CASES[int(c)].label for c in CLASSIC_CASES.split(",")},  # judged
         "per_class_recall": recall,
     }

@@ -296,9 +296,10 @@ def ties(scores: dict) -> list:
 
 def is_main(cell: Cell, network: str, encoder_seed: int) -> bool:
     """Whether a final cell is one of the classic four-case comparison's (transfer.json): the
-    first network on all labels, the first pretraining seed."""
+    first network on all labels, the first pretraining seed (not the augmentation control)."""
     return (
         not cell.search
+        and not CASES[cell.case].augmented
         and (cell.network, cell.labels) == (network, ALL)
         and cell.encoder_seed == (encoder_seed if CASES[cell.case].pretrained else -1)
     )

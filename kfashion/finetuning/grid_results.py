@@ -262,6 +262,7 @@ def write(argv, cells, main, files, digests, dataset, settings, results: Path) -
         }
         for network in networks
         for case in cases
+        if not CASES[case].augmented or answer.augments(network)  # where the answer reads it
     }
     grid_plots.plot_grid(lines, counts, figure, len(dataset.y_train))
     forest = layout.figure(results, "answer") if found["rows"] else None  # none: no comparison

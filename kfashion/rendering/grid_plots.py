@@ -4,6 +4,7 @@ grid and the answer (`kfashion.rendering.plots` holds the shared set-up)."""
 import numpy as np
 from matplotlib.ticker import MaxNLocator, PercentFormatter
 
+from kfashion import config
 from kfashion.analysis import answer
 from kfashion.rendering.plots import TAB10, save, subplots, t_band
 
@@ -139,7 +140,8 @@ def plot_grid(lines: dict, counts: list, path, all_size: int) -> None:
                 continue
             color = TAB10(case - 1)
             means = [np.mean(values[c]) if values[c] else np.nan for c in counts]
-            label = f"case {case}, {recipe}"
+            augmented = " (augmented)" if config.CASES[case].augmented else ""
+            label = f"case {case}{augmented}, {recipe}"
             ax.plot(xs, means, "o" + styles[recipe], color=color, label=label, markersize=4)
             bands = [interval(values[c]) for c in counts]
             if all(band is not None for band in bands):

@@ -17,6 +17,17 @@ def _number(value, fmt: str) -> str:
     return "-" if value is None else format(value, fmt)
 
 
+def _mean(values: list) -> float | None:
+    """The mean of the values recorded (None: none was)."""
+    known = [v for v in values if v is not None]
+    return float(np.mean(known)) if known else None
+
+
+def _sum(values: list) -> float | None:
+    known = [v for v in values if v is not None]
+    return float(sum(known)) if known else None
+
+
 def _chosen(sweep: dict) -> dict:
     """The trial a sweep exported."""
     return next(t for t in sweep["trials"] if t["trial_id"] == sweep["selected"]["trial_id"])
@@ -44,8 +55,10 @@ def cost_lines(sweeps: dict) -> list[str]:
                 _number(chosen.get("code_rank"), ".1f"),
                 _number(chosen.get("probe_accuracy"), ".2%"),
                 f"{settings['epochs'] * settings['sizes']['train']:,}",
-                f"{np.mean([s['seconds'] for s in seeds]):.0f}",
-                f"{sum(s['seconds'] for t in sweep['trials'] for s in t['seeds']):,.0f}",
+                _number(_mean([s.get("seconds") for s in seeds]), ".0f"),
+                _number(
+                    _sum([s.get("seconds") for t in sweep["trials"] for s in t["seeds"]]), ",.0f"
+                ),
             ]
         )
     header = ["pretext", "knobs chosen", "chosen by", "code rank", "probe accuracy",
