@@ -43,6 +43,17 @@ def answer_lines(found: dict, figure: str | None = None, link: str | None = None
     ]
     where = f"{link}/{figure}" if link else figure
     picture = ["", f"![the answer: pretrained minus random]({where})"] if figure else []
+    tests = 2 * sum(1 for r in found["rows"] if r["p_difference"] is not None)
+    family = (
+        [
+            "",
+            f"Each interval is its row's own 95% interval; the verdicts read the Holm-adjusted "
+            f"p-values of all {tests} tests of the family, so a row whose interval excludes 0, "
+            "or lies within its margin, can still be inconclusive.",
+        ]
+        if tests
+        else []
+    )
     return [
         f"**{found['sentence']}**",
         *picture,
@@ -61,6 +72,7 @@ def answer_lines(found: dict, figure: str | None = None, link: str | None = None
             ],
             rows,
         ),
+        *family,
     ]
 
 
