@@ -4,8 +4,8 @@ First `kfashion.analysis.findings` judges the stages' JSON under `--results` (`f
 then every section is rendered from those files (`kfashion.rendering.sections`), so nothing is
 typed by hand and the report can be regenerated at any time; nothing is written until all is
 rendered. A folder other than the committed reference run (`results/reference/`) gets a section
-setting the reference's headline numbers beside its own. Only rendering the reference folder
-updates the project README's blocks (the answer, the four cases, the findings, the speed).
+setting the reference's headline numbers beside its own. It writes nothing outside `--results`
+(the project's own README takes its blocks from the reference folder by `docs/render.py`).
 """
 
 import shlex
@@ -22,16 +22,10 @@ from kfashion.rendering import (
     model_card,
     pretext_sections,
     sections,
-    speed,
     sweep_sections,
 )
 
-PROJECT = Path(__file__).resolve().parents[1]
-REFERENCE = PROJECT / "results" / "reference"
-HEADLINE = ("<!-- results:start -->", "<!-- results:end -->")
-FINDINGS = ("<!-- findings:start -->", "<!-- findings:end -->")
-SPEED = ("<!-- speed:start -->", "<!-- speed:end -->")
-ANSWER = ("<!-- answer:start -->", "<!-- answer:end -->")
+REFERENCE = Path(config.REFERENCE_RESULTS)  # what another run's report is set beside
 
 
 def load(results: Path, name: str) -> dict | None:
@@ -262,7 +256,7 @@ def made_elsewhere(stages: dict, results: Path) -> list[str]:
         words = shlex.split(stage["provenance"]["command"])
         pairs = zip(words, words[1:], strict=False)  # each word and the one after it
         folders |= {after for before, after in pairs if before == "--results"}
-    elsewhere = sorted(f for f in folders if (PROJECT / f).resolve() not in here)
+    elsewhere = sorted(f for f in folders if Path(f).resolve() not in here)
     # the architecture comparison's and the pretexts' folders inside the one named already
     elsewhere = [
         f for f in elsewhere if not any(Path(f).is_relative_to(o) and f != o for o in elsewhere)
@@ -275,83 +269,6 @@ def made_elsewhere(stages: dict, results: Path) -> list[str]:
         "folder, `--directory`, is not part of a committed run); each command is shown as it ran.",
         "",
     ]
-
-
-def findings_summary(findings: dict, link: str) -> list[str]:
-    """One row a finding, for the project's README: its verdict and its intervals."""
-    rows = [
-        [
-            found["claim"],
-            f"**{found['verdict']}**",
-            "; ".join(
-                f"{c['name']}: {sections.interval(c)}"
-                + (f"; {sections.p_values(c)}" if c["p_value"] is not None else "")
-                for c in found["comparisons"]
-            ),
-        ]
-        for found in findings["claims"]
-    ]
-    out = sections.table(["finding", "here", "mean [95% interval] over seeds; p-values"], rows)
-    out += ["", sections.families(findings)]
-    return out + ["", f"Measures, per-seed values and rules: [the report]({link}/README.md)."]
-
-
-def headline(results: Path, link: str) -> str:
-    """The few lines for the project's README: the four cases, the baseline, the key figure."""
-    transfer = read_json(results / layout.TRANSFER)
-    rows = [
-        [case, entry["label"], sections.spread(entry["test_accuracy"])]
-        for case, entry in sorted(transfer["cases"].items(), key=lambda kv: int(kv[0]))
-    ]
-    if baseline := load(results, layout.BASELINE):
-        lr = baseline["logistic_regression"]["test_accuracy"]
-        rows.append(["-", "logistic regression on raw pixels (baseline)", f"{lr:.2%}"])
-        for key, name in (
-            ("logistic_regression_tuned", "the same, C chosen on validation"),
-            ("pca_logistic_regression", "PCA-64 codes + logistic regression"),
-        ):
-            if key in baseline:
-                rows.append(["-", name, f"{baseline[key]['test_accuracy']:.2%}"])
-    settings = transfer["settings"]
-    encoder = (
-        f"the {settings['network']} encoder of pretraining seed {settings['encoder_seed']} for "
-        "the pretrained cases, each case at the learning rate validation chose, "
-        if "encoder_seed" in settings
-        else ""
-    )
-    lines = [
-        f"The four cases on all labels: test accuracy on the {settings['sizes']['test']:,} test "
-        f"images, {encoder}mean ± std over {len(settings['seeds'])} seeds "
-        f"([full report]({link}/README.md)):",
-        "",
-    ]
-    lines += sections.table(["case", "classifier", "test accuracy"], rows)
-    return "\n".join(lines + ["", f"![transfer curves]({link}/{transfer['figures']['curves']})"])
-
-
-def replace_block(text: str, markers: tuple[str, str], block: str) -> str:
-    """`text` with what lies between the two markers replaced by `block`."""
-    start, end = markers
-    if start not in text:
-        return text
-    before, rest = text.split(start, 1)
-    _, after = rest.split(end, 1)
-    return f"{before}{start}\n{block}\n{end}{after}"
-
-
-def project_readme(text: str, results: Path, link: str, judged: dict | None = None) -> str:
-    """The project README's text with its blocks (the answer, the four cases, the findings, the
-    speed) rendered from the JSON under `results` (linked from the README as `link`); `judged`:
-    the findings judged now, where findings.json is not written yet."""
-    text = replace_block(text, HEADLINE, headline(results, link))
-    if findings := judged or load(results, layout.FINDINGS):
-        text = replace_block(text, FINDINGS, "\n".join(findings_summary(findings, link)))
-    if grid := load(results, layout.GRID):
-        lines = grid_sections.answer_lines(grid["answer"], grid.get("answer_figure"), link)
-        text = replace_block(text, ANSWER, "\n".join(lines))
-    if bench := load(results, layout.BENCH):
-        text = replace_block(text, SPEED, "\n".join(speed.speed_section(bench)))
-    return text
 
 
 @exit_on_user_error
@@ -399,12 +316,6 @@ def main(argv=None) -> None:
         elif (results / source).exists():
             with reading(results / source):
                 outputs[results / table] = tables.csv_text(rows(read_json(results / source)))
-    readme = PROJECT / "README.md"
-    if results.resolve() == REFERENCE.resolve() and (results / layout.TRANSFER).exists():
-        with reading(results / layout.TRANSFER):
-            outputs[readme] = project_readme(
-                readme.read_text(), results, "results/reference", judged
-            )
     for path, text in outputs.items():
         write_text(path, text)
         print(f"wrote {path}")

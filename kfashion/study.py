@@ -4,9 +4,12 @@ Runs the stages in order, each exactly as its own command would (`python -m kfas
 `transfer`, `baseline`, `report`), all in one folder: `--results` (default `results/`) with
 KerasTuner's state in `--directory` (default `tuning/`). Before each stage it prints one line:
 what runs, how much of it is already done, and an estimate of the time left, from the seconds
-the finished units of work took. Stop it at any time and run the same command again.
+the finished units of work took. Stop it at any time and run the same command again. A
+full-size run (no `--quick`, `--subset` or `--epochs`) first prints its predicted training time,
+priced from the committed pilot's and reference sweep's measured costs, and keeps it in
+`prediction.json`.
 
-- `--quick`: a first look at every stage on a 2-core CPU in a few minutes (`config.QUICK`), into
+- `--quick`: a first look at every stage, on a 2-core CPU in minutes (`config.QUICK`), into
   `results/quick/` and `tuning/quick/`, with its own report: the same tables, smaller.
 - `--reference`: the reference run (`config.REFERENCE`: every pretext task, the draws the
   pilot sized), into `results/next/`, KerasTuner's state in `results/next/tuning/` (the
@@ -175,11 +178,11 @@ def priced_as(case: int) -> int:
     )
 
 
-def prediction(plan: list[Stage], argv: list[str]) -> dict:
+def prediction(plan: list[Stage]) -> dict | None:
     """Each training stage's predicted seconds (`predicted_seconds`), from the committed pilot
-    and reference sweep, for prediction.json."""
+    and reference sweep, for prediction.json; None where neither is there to price a stage.
+    It loads no framework: a bad argument is still refused before one loads."""
     from kfashion.core.files import read_json
-    from kfashion.core.provenance import provenance
 
     def committed(path: Path) -> dict | None:
         return read_json(path) if path.exists() else None
@@ -192,8 +195,9 @@ def prediction(plan: list[Stage], argv: list[str]) -> dict:
         for s in plan
         if s.module in ("tune", "transfer")
     ]  # fmt: skip
+    if all(s["predicted_seconds"] is None for s in stages):
+        return None
     return {
-        "provenance": provenance("kfashion.study", argv),
         "costs": {
             "transfer": f"{config.PILOT_RESULTS}/pilot.json seconds_per_run, the augmentation "
             "control at case 3's (its augmentation's own cost is not measured), the least runs "
@@ -204,6 +208,12 @@ def prediction(plan: list[Stage], argv: list[str]) -> dict:
         "stages": stages,
         "predicted_seconds": sum(s["predicted_seconds"] or 0 for s in stages),
     }
+
+
+def full_size(args) -> bool:
+    """Whether the run has the sizes its costs were measured at (no `--quick`, `--subset` or
+    `--epochs`): only then is its training time predicted."""
+    return not args.quick and args.subset is None and args.epochs is None
 
 
 def min_steps(epochs: int | None) -> int | None:
@@ -358,11 +368,10 @@ def main(argv=None) -> None:
     # sweep, which checks them all before it loads a framework, comes first
     results, directory = folders(args)
     plan = stages(args, results, directory)
-    # the reference run's prediction: printed first, written once its first stage has checked
+    # a full-size run's prediction: printed first, written once its first stage has checked
     # the arguments and made the folder (a refused command leaves no trace); its numbers come
     # from committed costs alone, the same whenever written
-    full_size = args.subset is None and args.epochs is None  # the costs' own sizes
-    predicted = prediction(plan, argv) if args.reference and full_size else None
+    predicted = prediction(plan) if full_size(args) else None
     if predicted is not None:
         print(f"[study] predicted: about {predicted['predicted_seconds'] / 3600:.1f} h of training")
     start = time.perf_counter()
@@ -378,7 +387,10 @@ def main(argv=None) -> None:
         module = __import__(f"kfashion.{stage.module}", fromlist=["main"])
         module.main(stage.argv)
         if predicted is not None and not (results / layout.PREDICTION).exists():
-            write_json(results / layout.PREDICTION, predicted)
+            from kfashion.core.provenance import provenance
+
+            made = {"provenance": provenance("kfashion.study", argv)}
+            write_json(results / layout.PREDICTION, {**made, **predicted})
     minutes = (time.perf_counter() - start) / 60
     print(f"[study] done in {minutes:.1f} min; the report is {results / layout.REPORT}")
 

@@ -1,6 +1,8 @@
 """Helpers shared by the tests: IDX files, commands in subprocesses, loading models elsewhere."""
 
+import functools
 import gzip
+import importlib.util
 import json
 import math
 import os
@@ -13,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
 
 # A command as a user runs it, reporting whether it loaded a framework: `python WRAPPER MODULE
 # ARGS` runs `python -m MODULE ARGS` and prints the frameworks it imported to stderr at exit.
@@ -39,6 +43,16 @@ LOAD_ELSEWHERE = textwrap.dedent(
     assert not any(name.startswith("kfashion") for name in sys.modules), "kfashion was imported"
     """
 )
+
+
+@functools.cache
+def docs_render():
+    """`docs/render.py`, the repository's tool that renders the Markdown's blocks (it is not
+    part of the package, so it is loaded from its file)."""
+    spec = importlib.util.spec_from_file_location("docs_render", ROOT / "docs" / "render.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def idx_bytes(array: np.ndarray) -> bytes:

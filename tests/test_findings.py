@@ -359,8 +359,7 @@ def test_the_report_says_where_a_moved_run_was_made_and_which_versions_made_its_
             "runs": [{"environment": env} for env in environments],
         }
 
-    monkeypatch.setattr(report, "PROJECT", tmp_path)
-    monkeypatch.setattr(report, "REFERENCE", tmp_path / "results" / "reference")
+    monkeypatch.chdir(tmp_path)  # the project's root, where results/reference is
     moved = {
         "sweep": stage("python -m kfashion.tune --results results/next --seeds 3", ["0.2.0"]),
         "architecture sweep": stage(

@@ -1,5 +1,5 @@
-"""The README as a newcomer meets it: every command it shows, run in a fresh clone of the
-checkout at small sizes, in the README's order; then what they wrote, and that no committed
+"""The README and docs/ as a newcomer meets them: every command they show, run in a fresh clone
+of the checkout at small sizes, in the order of PAGES; then what they wrote, and that no committed
 file changed. The runs are made once (a session fixture) and checked by several tests. The
 quick look and the bench need nothing the other commands make: they run in a clone of their
 own (tests/test_readme_quick.py), so that the two chains share the two test processes."""
@@ -13,15 +13,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import assert_picture, predict_elsewhere
+from helpers import assert_picture, docs_render, predict_elsewhere
 
-from kfashion import config, data, report
+from kfashion import config, data
 from kfashion.finetuning import grid
 
 RECIPES = ("joint", "two_phase")
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
+# The pages whose commands run, in the order a reader meets them (the README links the others).
+PAGES = (README, ROOT / "docs" / "stages.md", ROOT / "docs" / "speed.md")
 # Commands the README shows that this test does not run, each with the reason.
 NOT_RUN = {
     "python -m kfashion.study --reference": "remakes the committed reference run (hours)",
@@ -48,13 +50,19 @@ QUICK = ["--subset", "300", "--epochs", "2"]
 LABELS = ["--labels", "50,all", "--min-steps", "10"]
 
 
+def shown_text() -> str:
+    """The pages' text, one after another."""
+    return "\n".join(page.read_text() for page in PAGES)
+
+
 def readme_commands(text: str) -> list[str]:
-    """Every `python -m kfashion.X ...` the README shows (in code blocks and inline), in the
+    """Every `python -m kfashion.X ...` the text shows (in code blocks and inline), in the
     order they appear, each once; not those quoted inside the blocks rendered from results,
     which say which commands made those results."""
-    for start, end in (report.HEADLINE, report.FINDINGS, report.SPEED, report.ANSWER):
-        before, rest = text.split(start, 1)
-        text = before + " " * len(start + rest.split(end, 1)[0]) + rest.split(end, 1)[1]
+    for start, end in docs_render().MARKERS:
+        if start in text:
+            before, rest = text.split(start, 1)
+            text = before + " " * len(start + rest.split(end, 1)[0]) + rest.split(end, 1)[1]
     found = []  # (position in the README, command)
     for block in re.finditer(r"```bash\n(.*?)```", text, re.S):
         for line in block[1].replace("\\\n", " ").splitlines():
@@ -129,7 +137,7 @@ def shown(separate: bool) -> list[str]:
     others."""
     return [
         command
-        for command in readme_commands(README.read_text())
+        for command in readme_commands(shown_text())
         if command not in NOT_RUN and (command in SEPARATE) == separate
     ]
 
@@ -186,10 +194,15 @@ def results(clone, name: str, folder: str = "results") -> dict:
     return json.loads((clone["path"] / folder / name).read_text())
 
 
-def test_the_readme_shows_the_commands_this_test_skips_or_runs_apart():
-    commands = readme_commands(README.read_text())
+def test_the_pages_show_the_commands_this_test_skips_or_runs_apart():
+    commands = readme_commands(shown_text())
     assert set(NOT_RUN) <= set(commands) and set(SEPARATE) <= set(commands)
-    assert commands[:2] == ["python -m kfashion.study", "python -m kfashion.study --quick"]
+    assert commands[:2] == ["python -m kfashion.study --quick", "python -m kfashion.study"]
+    assert shown(separate=False)[0] == "python -m kfashion.study"  # the clone's first run
+
+
+def test_every_page_of_docs_is_one_whose_commands_run():
+    assert set((ROOT / "docs").glob("*.md")) == set(PAGES[1:])
 
 
 def test_every_readme_command_runs_and_no_committed_file_changes(clone):

@@ -15,7 +15,7 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
-from helpers import compile_settings, differences, predict_elsewhere
+from helpers import compile_settings, differences, docs_render, predict_elsewhere
 
 from kfashion import config, data, report
 from kfashion.analysis import findings, tables
@@ -54,20 +54,28 @@ def test_committed_report_is_what_the_json_renders():
     assert (REFERENCE / "README.md").read_text() == report.render(REFERENCE)
 
 
-def test_project_readme_blocks_are_what_the_json_renders():
-    text = (ROOT / "README.md").read_text()
-    assert report.project_readme(text, REFERENCE, "results/reference") == text
-    for start, end in (report.HEADLINE, report.FINDINGS, report.SPEED, report.ANSWER):
-        assert text.split(start)[1].split(end)[0].strip(), start
+def test_the_markdown_blocks_are_what_the_json_renders():
+    render = docs_render()
+    every = ""
+    for document in render.DOCUMENTS:
+        text = (ROOT / document).read_text()
+        assert render.rendered(text, REFERENCE, render.link_from(document)) == text, document
+        every += text
+    for start, end in render.MARKERS:  # each block once, and none left empty
+        assert every.count(start) == 1, start
+        assert every.split(start)[1].split(end)[0].strip(), start
 
 
 def test_no_number_is_typed_by_hand_outside_the_rendered_blocks():
-    text = (ROOT / "README.md").read_text()
-    for start, end in (report.HEADLINE, report.FINDINGS, report.SPEED, report.ANSWER):
-        text = text.split(start)[0] + text.split(end)[1]
-    # percentages, seconds, speed-ups and images/s belong in the rendered blocks
-    typed = re.findall(r"\d+(?:\.\d+)?\s?(?:%|s\b|x\b|images/s)", text)
-    assert [t for t in typed if t != "95%"] == [], typed  # 95%: the intervals' level, a setting
+    render = docs_render()
+    for page in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        text = page.read_text()
+        for start, end in render.MARKERS:
+            if start in text:
+                text = text.split(start)[0] + text.split(end)[1]
+        # percentages, seconds, speed-ups and images/s belong in the rendered blocks
+        typed = re.findall(r"\d+(?:\.\d+)?\s?(?:%|s\b|x\b|images/s)", text)
+        assert [t for t in typed if t != "95%"] == [], (page.name, typed)  # 95%: a setting
 
 
 def test_defaults_are_what_the_reference_was_made_with():

@@ -1,6 +1,10 @@
 """The study's plan: each stage gets the sizes the study was given, and its counts of work come
 from the stage's own command. (The study itself runs in tests/test_readme.py.)"""
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from kfashion import config, study, transfer, tune
@@ -115,14 +119,17 @@ def test_the_quick_look_runs_every_stage_of_the_study_at_its_sizes(tmp_path):
 
 
 def test_the_readme_describes_the_quick_look_at_its_sizes():
-    from pathlib import Path
-
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    subset = config.QUICK["subset"]
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    readme = " ".join(text.split())  # its words, whatever the line breaks
+    quick, subset = config.QUICK, config.QUICK["subset"]
     assert f"runs every stage on {subset:,} images ({subset * 5 // 6:,} to train" in readme
-    assert f"{config.QUICK['epochs']} epochs, one\nsweep seed a point and two transfer" in readme
-    assert (config.QUICK["seeds"], config.QUICK["transfer_seeds"]) == (1, 2)
-    assert f"the baseline's fits capped at {config.QUICK['max_iter']} iterations" in readme
+    assert (
+        f"{quick['epochs']} epochs, one sweep seed a point and {quick['transfer_seeds']} draws of "
+        f"labels at {quick['labels'].replace(',', ' and ')} labels, the {quick['recipes']} recipe"
+        f" alone, {quick['pretexts']} beside reconstruction and the baseline's fits capped at "
+        f"{quick['max_iter']} iterations"
+    ) in readme
+    assert quick["seeds"] == 1
 
 
 def test_a_size_of_zero_reaches_its_stage_to_be_refused(tmp_path):
@@ -161,4 +168,26 @@ def test_the_reference_runs_prediction_prices_each_unit_at_its_measured_cost(tmp
     )  # the augmentation control (case 5) at a random encoder trained jointly's cost
     assert study.predicted_seconds(transfer_stage, pilot, sweep) == pytest.approx(expected)
     assert study.predicted_seconds(plan[-1], pilot, sweep) is None  # the report: no training
-    assert study.prediction(plan, ["--reference"])["predicted_seconds"] > 0  # committed costs
+    assert study.prediction(plan)["predicted_seconds"] > 0  # from the committed costs
+
+
+def test_a_prediction_loads_no_framework_and_is_none_without_the_committed_costs(tmp_path):
+    code = (
+        "import sys; from pathlib import Path; from kfashion import study; "
+        "args = study.parse_args([]); plan = study.stages(args, Path('r'), Path('t')); "
+        "print(study.prediction(plan) is None, sorted({'keras', 'tensorflow', 'jax'} & "
+        "set(sys.modules)))"
+    )
+    root = Path(__file__).resolve().parents[1]
+    for where, none in ((root, False), (tmp_path, True)):  # tmp_path: no committed costs
+        done = subprocess.run(
+            [sys.executable, "-c", code], cwd=where, capture_output=True, text=True, check=True
+        )
+        assert done.stdout.split() == [str(none), "[]"], done.stderr[-2000:]
+
+
+def test_every_full_size_run_predicts_its_time_and_no_smaller_one_does():
+    assert study.full_size(study.parse_args([]))  # the default study, too
+    assert study.full_size(study.parse_args(["--reference", "--seeds", "2"]))
+    for smaller in (["--quick"], ["--subset", "600"], ["--epochs", "2"]):
+        assert not study.full_size(study.parse_args(smaller))

@@ -1,4 +1,4 @@
-"""The README's speed block, from `python -m kfashion.bench`'s bench.json."""
+"""The speed block of docs/speed.md, from `python -m kfashion.bench`'s bench.json."""
 
 from kfashion.rendering.sections import table
 
