@@ -235,6 +235,8 @@ def test_sweep_records_every_seed_and_exports_the_reference_choice(clone, subset
     for factor in config.REFERENCE_FACTORS:  # a line of its own colour for each value
         figure = clone["path"] / "results" / "figures" / f"sweep_{factor}.png"
         assert_picture(figure, colours=len(config.FACTORS[factor]))
+    assert sweep["figures"]["main_effects"] == "figures/sweep_main_effects.png"
+    assert_picture(clone["path"] / "results" / sweep["figures"]["main_effects"], colours=3)
     assert "/" not in json.dumps(sweep["provenance"]["data"])  # no folder of this machine
     # the exported autoencoder is the selected point's seed 0, with its recorded test MSE
     mse = float(np.mean((elsewhere["autoencoder.keras"] - subset.x_test) ** 2))

@@ -9,14 +9,15 @@ import types
 
 import keras
 import keras_tuner
+import numpy as np
 import pytest
-from helpers import refused_here, run_module
+from helpers import assert_picture, refused_here, run_module
 
 from kfashion import config, data, tune
 from kfashion.core.errors import UserError
 from kfashion.core.guards import hold_lock
 from kfashion.engine import parallel
-from kfashion.pretraining import sweep
+from kfashion.pretraining import sweep, sweep_export
 from kfashion.rendering import plots
 
 SMALL = ["--subset", "600", "--epochs", "1"]
@@ -149,6 +150,28 @@ def test_trials_keep_each_seed_and_a_diverging_trial_fails_while_the_sweep_goes_
     record = {"value": "sgd", "is_base": False, "status": "FAILED", "seeds": [diverged]}
     plots.plot_factor("optimizer", [record], tmp_path / "figure.png")
     assert (tmp_path / "figure.png").stat().st_size > 0
+    # the main effects: the diverged level keeps its label with no dot, beside the base's two
+    levels = [
+        {"label": "adam", "is_base": True, "values": sweep_export.best_losses({"seeds": runs})},
+        {"label": "sgd", "is_base": False, "values": sweep_export.best_losses(record)},
+    ]
+    assert len(levels[0]["values"]) == 2 and levels[1]["values"] == []
+    plots.plot_main_effects({"optimizer": levels}, tmp_path / "effects.png", "effects")
+    assert_picture(tmp_path / "effects.png", colours=3)
+
+
+def test_every_band_and_bar_is_the_95_percent_t_interval_of_the_mean():
+    from scipy import stats
+
+    curves = [[1.0, 2.0], [2.0, 4.0], [3.0, 9.0]]  # at the first x: mean 2, sd 1
+    half = stats.t.ppf(0.975, 2) / np.sqrt(3)
+    fig, ax = plots.subplots(figsize=(3, 3))
+    plots.band(ax, [1, 2], curves, "C0")
+    edges = ax.collections[0].get_paths()[0].vertices  # the band's outline
+    at_first = sorted({round(y, 9) for x, y in edges if x == 1})
+    assert at_first == [round(2 - half, 9), round(2 + half, 9)]  # not the seeds' range, 1 to 3
+    bars = plots.t_bars([[1.0, 2.0, 3.0], [5.0]])  # below and above each mean
+    assert np.allclose(bars, [[half, 0], [half, 0]])
 
 
 @pytest.mark.usefixtures("debian_data_dir")

@@ -121,6 +121,11 @@ def reconstruction_against_features(records) -> dict | None:
     return stats.rank_correlation(mse, accuracy)
 
 
+def best_losses(record) -> list[float]:
+    """A point's best validation loss of each seed that has one (a diverged seed has none)."""
+    return [run["best_val_loss"] for run in record["seeds"] if run["best_val_loss"] is not None]
+
+
 def write_figures(
     records, selected_model, dataset, pca, results_dir: Path, pretext_name, correlation
 ) -> dict:
@@ -129,7 +134,7 @@ def write_figures(
     probe accuracy where there is a `correlation` (`reconstruction_against_features`)."""
     from kfashion.rendering import plots
 
-    paths = {}
+    paths, effects = {}, {}
     base = [r for r in records if r["factor"] == "base"]
     implied = config.implied(pretext_name)
     for factor in config.levels(pretext_name):
@@ -147,6 +152,14 @@ def write_figures(
         trials.sort(key=lambda r: r["value"])
         paths[factor] = layout.figure(results_dir, f"sweep_{factor}")
         plots.plot_factor(factor, trials, paths[factor], others)
+        effects[factor] = [
+            {"label": plots.level(t["value"]), "is_base": t["is_base"], "values": best_losses(t)}
+            for t in trials
+        ]
+    if effects:
+        paths["main_effects"] = layout.figure(results_dir, "sweep_main_effects")
+        what = "Autoencoder" if pretext_name == config.PRETEXT else f"Encoder ({pretext_name})"
+        plots.plot_main_effects(effects, paths["main_effects"], f"{what}: each factor's levels")
     if selected_model is not None:
         first = [int((dataset.y_test == c).argmax()) for c in range(config.NUM_CLASSES)]
         images = dataset.x_test[first]

@@ -28,16 +28,9 @@ def save(fig, path) -> None:
     fig.savefig(path, dpi=110, bbox_inches="tight")
 
 
-def band(ax, x, curves, color, **style) -> None:
-    """The mean of `curves` (one row per seed) as a line, their lowest to highest as a band."""
-    curves = np.asarray(curves, dtype=float)
-    ax.plot(x, curves.mean(axis=0), color=color, **style)
-    if len(curves) > 1:
-        ax.fill_between(x, curves.min(axis=0), curves.max(axis=0), color=color, alpha=0.15)
-
-
 def t_band(rows):
-    """The 95% two-sided t interval of the mean of `rows` (one row per seed), per column."""
+    """The 95% two-sided t interval of the mean of `rows` (one row per seed), per column: every
+    figure's band and bars, as the tables' intervals."""
     from scipy import stats
 
     rows = np.asarray(rows, dtype=float)
@@ -46,9 +39,33 @@ def t_band(rows):
     return mean - half, mean + half
 
 
+def t_bars(groups) -> np.ndarray:
+    """Error bars (below and above each group's mean) of its 95% t interval, as `errorbar`
+    takes them; none for a group of one."""
+    bars = []
+    for values in groups:
+        values = np.asarray(values, dtype=float)
+        low, high = t_band(values[:, None]) if len(values) > 1 else ([values.mean()],) * 2
+        bars.append([values.mean() - low[0], high[0] - values.mean()])
+    return np.array(bars).T
+
+
+def band(ax, x, curves, color, **style) -> None:
+    """The mean of `curves` (one row per seed) as a line, its 95% t interval as a band."""
+    curves = np.asarray(curves, dtype=float)
+    ax.plot(x, curves.mean(axis=0), color=color, **style)
+    if len(curves) > 1:
+        ax.fill_between(x, *t_band(curves), color=color, alpha=0.15)
+
+
+def level(value) -> str:
+    """A factor's value as a legend or axis shows it: 0.001 as 0.001, 1e-05 as 1e-05."""
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
 def plot_factor(factor: str, trials: list[dict], path, others="the base case") -> None:
     """Train and validation loss against epoch, one line per value of `factor`: the mean over
-    seeds, with a band from the lowest to the highest seed (the range, not an interval).
+    seeds, with its 95% t interval as a band.
 
     Args:
         factor: the factor the figure is about.
@@ -57,11 +74,11 @@ def plot_factor(factor: str, trials: list[dict], path, others="the base case") -
         path: where to write the PNG.
         others: where the other factors were held, for the title.
     """
-    fig, axes = subplots(1, 2, figsize=(11, 4), sharey=True)
+    fig, axes = subplots(1, 2, figsize=(11, 4.2), layout="constrained", sharey=True)
     colors = matplotlib.colormaps["viridis"](np.linspace(0, 0.9, len(trials)))
     seeds = max((len(trial["seeds"]) for trial in trials), default=0)
     for trial, color in zip(trials, colors, strict=True):
-        label = f"{trial['value']:g}" if isinstance(trial["value"], float) else str(trial["value"])
+        label = level(trial["value"])
         style = {"linewidth": 1.5, "marker": "o", "markersize": 3}
         if trial["is_base"]:
             label += " (base)"
@@ -84,8 +101,38 @@ def plot_factor(factor: str, trials: list[dict], path, others="the base case") -
     axes[1].legend(title=factor)
     fig.suptitle(
         f"Autoencoder: effect of {factor} (others at {others}); mean of {seeds} seed(s), "
-        "band: lowest to highest seed"
+        "band: 95% t interval of the mean"
     )
+    save(fig, path)
+
+
+def plot_main_effects(factors: dict, path, title: str) -> None:
+    """Each factor's best validation loss by level, one panel a factor on a shared axis: every
+    seed's value as a dot, the mean with its 95% t interval as a bar, the base case in black
+    (the one-factor-at-a-time counterpart of a slice plot).
+
+    Args:
+        factors: factor -> its levels in order, each {"label", "is_base", "values"} (one best
+            validation loss per seed that has one).
+        path: where to write the PNG.
+        title: the figure's title.
+    """
+    size = (2.4 * len(factors) + 1, 3.8)
+    fig, axes = subplots(1, len(factors), figsize=size, layout="constrained", sharey=True)
+    axes = np.atleast_1d(axes)
+    for ax, (factor, levels) in zip(axes, factors.items(), strict=True):
+        for x, level in enumerate(levels):
+            values = np.asarray(level["values"], dtype=float)
+            if not len(values):  # every seed diverged: its label stays, with no dot
+                continue
+            color = "black" if level["is_base"] else TAB10(0)
+            ax.plot(np.full(len(values), x), values, ".", color=color, alpha=0.5)
+            ax.errorbar(x, values.mean(), yerr=t_bars([values]), fmt="o", color=color, capsize=3)
+        ax.set_xticks(range(len(levels)), [level["label"] for level in levels], rotation=45)
+        ax.set(title=factor, xlim=(-0.5, len(levels) - 0.5), yscale="log")
+        ax.grid(alpha=0.3, axis="y")
+    axes[0].set_ylabel("best validation loss")
+    fig.suptitle(f"{title}; dots: seeds, bars: 95% t interval of the mean, black: the base case")
     save(fig, path)
 
 
@@ -106,8 +153,8 @@ def plot_reconstructions(images, reconstructions, class_names, path, title) -> N
 
 
 def plot_mse_vs_pca(latent_dims, autoencoder_mse, pca_mse, path) -> None:
-    """Test MSE per latent size: the autoencoder (mean over seeds, bars from the lowest to the
-    highest seed) beside PCA with as many components.
+    """Test MSE per latent size: the autoencoder (mean over seeds, bars its 95% t interval)
+    beside PCA with as many components.
 
     Args:
         latent_dims: the latent sizes, in order.
@@ -118,8 +165,8 @@ def plot_mse_vs_pca(latent_dims, autoencoder_mse, pca_mse, path) -> None:
     fig, ax = subplots(figsize=(6, 4))
     per_seed = [np.asarray(values, dtype=float) for values in autoencoder_mse]
     mean = np.array([values.mean() for values in per_seed])
-    spread = np.array([[mean[i] - v.min(), v.max() - mean[i]] for i, v in enumerate(per_seed)])
-    ax.errorbar(latent_dims, mean, yerr=spread.T, fmt="o-", capsize=3, label="autoencoder")
+    label = "autoencoder (bars: 95% t interval of the mean)"
+    ax.errorbar(latent_dims, mean, yerr=t_bars(per_seed), fmt="o-", capsize=3, label=label)
     ax.plot(latent_dims, pca_mse, "s--", label="PCA, same number of components")
     ax.set(
         xscale="log",

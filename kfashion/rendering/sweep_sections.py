@@ -19,6 +19,14 @@ def sweep_section(sweep: dict) -> list[str]:
         f"{settings['objective']}; saved weights: {settings['saved_weights']}.",
         "",
     ]
+    if "main_effects" in sweep["figures"]:
+        out += [
+            "Each factor's best validation loss by level, every seed beside the mean and its "
+            "interval:",
+            "",
+            f"![main effects]({sweep['figures']['main_effects']})",
+            "",
+        ]
     factors = [f for f in dict.fromkeys(t["factor"] for t in sweep["trials"]) if f != "base"]
     for factor in factors:
         out += [f"### {factor}", ""]
