@@ -12,8 +12,8 @@ Runs the 14 points of the design in `kfashion.config`, each with every seed, on 
   rank correlation of test MSE and probe accuracy;
 - `figures/sweep_<factor>.png` (mean over seeds, band its 95% t interval),
   `figures/sweep_main_effects.png` (each factor's best validation loss by level, every seed
-  and the mean's interval), `figures/reconstructions.png`, `figures/mse_vs_pca.png` (when latent sizes are swept),
-  `figures/mse_vs_probe.png` (with 3 points or more);
+  and the mean's interval), `figures/reconstructions.png`, `figures/mse_vs_pca.png` (when
+  latent sizes are swept), `figures/mse_vs_probe.png` (with 3 points or more);
 - `models/autoencoder.keras`, `encoder.keras`, `decoder.keras`: the selected point's first
   seed, with its best epoch's weights (a pretext without a decoder: `encoder.keras` alone);
   sweep.json says which point and seed they are;

@@ -55,6 +55,10 @@ def build_encoder(latent_dim: int = 64, dropout: float = 0.2, name: str = "encod
 def build_decoder(latent_dim: int = 64, dropout: float = 0.2, name: str = "decoder") -> keras.Model:
     """Dense(800) reshaped to 5x5x32, then two transposed convolutions back to 28x28x1.
 
+    As in the course's network, each transposed convolution's `output_padding` adds a last row
+    and column that no input reaches: the image's bottom row and right column are the sigmoid of
+    the last layer's bias alone, a grey border on every reconstruction.
+
     Args:
         latent_dim: size of the code.
         dropout: dropout rate after every hidden ReLU.

@@ -4,6 +4,12 @@ space; Markdown lines rendered from each stage's JSON."""
 from kfashion.config import network
 from kfashion.rendering.sections import table
 
+BORDER = (
+    "The grey bottom row and right column of every reconstruction are the course network's: "
+    "its last transposed convolution pads its output to 28x28 (`output_padding=1`), and no "
+    "input reaches that row and column, so they hold the sigmoid of the layer's bias alone."
+)
+
 
 def sweep_section(sweep: dict) -> list[str]:
     from kfashion.analysis.sweep_claims import points_of
@@ -79,6 +85,11 @@ def sweep_section(sweep: dict) -> list[str]:
         f"MSE {chosen['test_mse']:.4f}, against {pca[str(n)]:.4f} for PCA-{n}.",
         "",
     ]
+    if "reconstructions" in sweep["figures"] and chosen["config"].get("architecture") in (
+        None,
+        "course",
+    ):
+        out += [BORDER, ""]
     for name in ("mse_vs_pca", "reconstructions"):
         if name in sweep["figures"]:
             out += [f"![{name}]({sweep['figures'][name]})", ""]
