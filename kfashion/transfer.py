@@ -280,14 +280,14 @@ def main(argv=None) -> None:
     if parallel.role() == "single":
         parallel.check_workers(args.workers)
     cli.check_data_flags(args)
+    if args.tensorboard:
+        cli.tensorboard_folder(args.tensorboard)
     counts = grid.parse_counts(args.labels, train_split_size(args.subset))
     draws = grid.draws(counts, args.seeds)
     encoder_seeds = saved_models.encoder_seeds(args)
     files = saved_models.encoder_files(args, encoder_seeds)
     results = cli.writable_folder(args.results, "--results")
     cli.writable_folder(args.directory, "--directory")
-    if args.tensorboard:
-        cli.writable_folder(args.tensorboard, "--tensorboard")
 
     cells = grid.plan(
         list(files),

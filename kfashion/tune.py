@@ -325,7 +325,7 @@ def main(argv=None) -> None:
     else:
         cli.writable_folder(args.results, "--results")
     if args.tensorboard:
-        cli.writable_folder(args.tensorboard, "--tensorboard")
+        cli.tensorboard_folder(args.tensorboard)
     from kfashion.core.quiet_keras import load_keras
 
     load_keras()

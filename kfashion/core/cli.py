@@ -105,6 +105,19 @@ def check_subset(subset: int | None) -> None:
         )
 
 
+def tensorboard_folder(path) -> Path:
+    """`--tensorboard`'s folder, checked: writable, and TensorFlow installed, which Keras writes
+    TensorBoard's logs with on every backend (`keras.callbacks.TensorBoard`)."""
+    import importlib.util
+
+    if not all(importlib.util.find_spec(name) for name in ("tensorflow", "tensorboard")):
+        raise UserError(
+            f"--tensorboard {path}: Keras writes TensorBoard logs with TensorFlow, which is not "
+            'installed; install it with `python -m pip install -e ".[tensorflow]"`'
+        )
+    return writable_folder(path, "--tensorboard")
+
+
 def writable_folder(path, flag: str) -> Path:
     """Make sure `path` is, or can be made, a folder this process can write to. Nothing is
     created here: a refused command leaves no trace."""
