@@ -4,7 +4,8 @@ First `kfashion.analysis.findings` judges the stages' JSON under `--results` (`f
 then every section is rendered from those files (`kfashion.rendering.sections`), so nothing is
 typed by hand and the report can be regenerated at any time; nothing is written until all is
 rendered. A folder other than the committed reference run (`results/reference/`) gets a section
-setting the reference's headline numbers beside its own. It writes nothing outside `--results`
+setting the reference's headline numbers beside its own, when the report runs from the
+project's folder, where the reference is. It writes nothing outside `--results`
 (the project's own README takes its blocks from the reference folder by `docs/render.py`).
 """
 
@@ -25,7 +26,8 @@ from kfashion.rendering import (
     sweep_sections,
 )
 
-REFERENCE = Path(config.REFERENCE_RESULTS)  # what another run's report is set beside
+# what another folder's report is set beside, from the project's root (where commands run)
+REFERENCE = Path(config.REFERENCE_RESULTS)
 
 
 def load(results: Path, name: str) -> dict | None:
@@ -177,7 +179,7 @@ def render(results: Path, reference: Path | None = REFERENCE, judged: dict | Non
         "edit by hand. Each stage's command, settings and machine are listed at the end.",
         "",
     ]
-    if reference is not None and results.resolve() != reference.resolve():
+    if reference is not None and not is_reference(results):
         with reading(*(results / n for n in (layout.TRANSFER, layout.SWEEP, layout.BASELINE))):
             if sweep and transfer:
                 out += about_this_run(sweep, transfer, findings, reference)
@@ -242,21 +244,29 @@ def render(results: Path, reference: Path | None = REFERENCE, judged: dict | Non
     return "\n".join(out + sections.how_section(made) + made_elsewhere(made, results))
 
 
+def is_reference(results: Path) -> bool:
+    """Whether `results` is a project's committed reference folder, wherever the report runs."""
+    return results.resolve().parts[-2:] == Path(config.REFERENCE_RESULTS).parts
+
+
 def made_elsewhere(stages: dict, results: Path) -> list[str]:
-    """For the committed reference run only: a line saying so where its stages ran with
-    another `--results` (a new reference run is made in a folder of its own, then moved here
-    once complete), since its commands are kept as they ran. `study --reference` runs from
-    the project's root, so the recorded folders are relative to it."""
-    if results.resolve() != REFERENCE.resolve():
+    """For the committed reference run only (`results/reference` of a project, from wherever
+    the report runs): a line saying so where its stages ran with another `--results` (a new
+    reference run is made in a folder of its own, then moved here once complete), since its
+    commands are kept as they ran. `study --reference` runs from the project's root, so the
+    recorded folders are relative to it."""
+    if not is_reference(results):
         return []
-    here = {REFERENCE.resolve(), (REFERENCE / layout.ARCHITECTURE).resolve()}
-    here |= {path.resolve() for path in (REFERENCE / layout.PRETEXTS).glob("*")}
+    results = results.resolve()
+    root = results.parents[1]
+    here = {results, results / layout.ARCHITECTURE}
+    here |= {path.resolve() for path in (results / layout.PRETEXTS).glob("*")}
     folders = set()
     for stage in stages.values():
         words = shlex.split(stage["provenance"]["command"])
         pairs = zip(words, words[1:], strict=False)  # each word and the one after it
         folders |= {after for before, after in pairs if before == "--results"}
-    elsewhere = sorted(f for f in folders if Path(f).resolve() not in here)
+    elsewhere = sorted(f for f in folders if (root / f).resolve() not in here)
     # the architecture comparison's and the pretexts' folders inside the one named already
     elsewhere = [
         f for f in elsewhere if not any(Path(f).is_relative_to(o) and f != o for o in elsewhere)

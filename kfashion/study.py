@@ -1,13 +1,13 @@
 """`python -m kfashion.study`: the whole study in one command, resumable like each stage.
 
 Runs the stages in order, each exactly as its own command would (`python -m kfashion.tune`,
-`transfer`, `baseline`, `report`), all in one folder: `--results` (default `results/`) with
+`transfer`, `baseline`, `probe`, `report`), all in one folder: `--results` (default `results/`) with
 KerasTuner's state in `--directory` (default `tuning/`). Before each stage it prints one line:
 what runs, how much of it is already done, and an estimate of the time left, from the seconds
 the finished units of work took. Stop it at any time and run the same command again. A
 full-size run (no `--quick`, `--subset` or `--epochs`) first prints its predicted training time,
-priced from the committed pilot's and reference sweep's measured costs, and keeps it in
-`prediction.json`.
+priced from the committed pilot's and reference sweep's measured costs (found from the
+project's folder), and keeps it in `prediction.json`.
 
 - `--quick`: a first look at every stage, on a 2-core CPU in minutes (`config.QUICK`), into
   `results/quick/` and `tuning/quick/`, with its own report: the same tables, smaller.
@@ -72,7 +72,7 @@ class Stage:
 
 def parse_args(argv):
     parser = cli.parser(
-        "kfashion.study", "Run the whole study: tune, transfer, baseline, report.", "--quick"
+        "kfashion.study", "Run the whole study: tune, transfer, baseline, probe, report.", "--quick"
     )
     which = parser.add_mutually_exclusive_group()
     which.add_argument("--quick", action="store_true", help="a small look at every stage")

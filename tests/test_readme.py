@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 # The pages whose commands run, in the order a reader meets them (the README links the others).
 PAGES = (README, ROOT / "docs" / "stages.md", ROOT / "docs" / "speed.md")
-# Commands the README shows that this test does not run, each with the reason.
+# Commands the pages show that this test does not run, each with the reason.
 NOT_RUN = {
     "python -m kfashion.study --reference": "remakes the committed reference run (hours)",
     "python -m kfashion.tune --directory /shared/tuning": "needs a chief and worker machines",

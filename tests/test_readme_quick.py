@@ -1,5 +1,6 @@
-"""The README's quick look and bench, as a newcomer runs them, in a fresh clone of their own
-(they need nothing the README's other commands make; tests/test_readme.py runs those)."""
+"""The quick look (README.md) and the bench (docs/speed.md), as a newcomer runs them, in a fresh
+clone of their own (they need nothing the pages' other commands make; tests/test_readme.py
+runs those)."""
 
 import pytest
 from test_readme import (
@@ -63,7 +64,7 @@ def test_the_bench_records_what_its_speed_table_shows(quick_clone):
     rate = {name: run["images_per_second_median"] for name, run in runs.items()}
     ratio = rate["grid_all_joint"] / rate["classifier_plain_fit"]
     assert entry["ratios"]["grid_all_joint_over_plain_fit"] == pytest.approx(ratio)
-    shown = "\n".join(speed.speed_section({"this machine": entry}))  # the README's block
+    shown = "\n".join(speed.speed_section({"this machine": entry}))  # docs/speed.md's block
     median = runs["sweep_seed"]["seconds_median"]
     assert (
         f"| `sweep_seed` | a sweep seed (base point), alone in this process | {median:.1f}" in shown

@@ -54,6 +54,11 @@ def test_committed_report_is_what_the_json_renders():
     assert (REFERENCE / "README.md").read_text() == report.render(REFERENCE)
 
 
+def test_the_reference_report_is_the_same_from_any_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no results/reference here: the folder itself says what it is
+    assert (REFERENCE / "README.md").read_text() == report.render(REFERENCE)
+
+
 def test_the_markdown_blocks_are_what_the_json_renders():
     render = docs_render()
     every = ""

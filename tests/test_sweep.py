@@ -156,7 +156,12 @@ def test_trials_keep_each_seed_and_a_diverging_trial_fails_while_the_sweep_goes_
         {"label": "sgd", "is_base": False, "values": sweep_export.best_losses(record)},
     ]
     assert len(levels[0]["values"]) == 2 and levels[1]["values"] == []
-    plots.plot_main_effects({"optimizer": levels}, tmp_path / "effects.png", "effects")
+    fig = plots.plot_main_effects({"optimizer": levels}, tmp_path / "effects.png", "effects")
+    (ax,) = fig.axes
+    assert [label.get_text() for label in ax.get_xticklabels()] == ["adam", "sgd"]
+    dots = [line for line in ax.lines if line.get_marker() == "."]
+    assert [list(line.get_xdata()) for line in dots] == [[0, 0]]  # adam's two seeds
+    assert len(ax.containers) == 1  # adam's mean and interval; none for sgd
     assert_picture(tmp_path / "effects.png", colours=3)
 
 

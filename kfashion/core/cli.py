@@ -112,8 +112,8 @@ def tensorboard_folder(path) -> Path:
 
     if not all(importlib.util.find_spec(name) for name in ("tensorflow", "tensorboard")):
         raise UserError(
-            f"--tensorboard {path}: Keras writes TensorBoard logs with TensorFlow, which is not "
-            'installed; install it with `python -m pip install -e ".[tensorflow]"`'
+            f"--tensorboard {path}: Keras writes TensorBoard logs with TensorFlow and TensorBoard, "
+            'not both installed here; install them with `python -m pip install -e ".[tensorflow]"`'
         )
     return writable_folder(path, "--tensorboard")
 

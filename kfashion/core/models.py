@@ -56,8 +56,9 @@ def build_decoder(latent_dim: int = 64, dropout: float = 0.2, name: str = "decod
     """Dense(800) reshaped to 5x5x32, then two transposed convolutions back to 28x28x1.
 
     As in the course's network, each transposed convolution's `output_padding` adds a last row
-    and column that no input reaches: the image's bottom row and right column are the sigmoid of
-    the last layer's bias alone, a grey border on every reconstruction.
+    and column that no input reaches: the image's last three rows and columns come from biases
+    alone (the last from the output layer's, the two before it from the first layer's padded
+    row through the output kernel), a grey border, the same on every reconstruction.
 
     Args:
         latent_dim: size of the code.
@@ -107,8 +108,9 @@ def build_linear_code_decoder(
     """Dense(1568) reshaped to 7x7x32, two stride-2 transposed convolutions, a 3x3 output conv.
 
     `same` padding throughout, so every output pixel is made the same way (the course
-    decoder's `output_padding` leaves its last row and column darker), and the image comes
-    from a convolution over 16 feature maps rather than from a single transposed filter.
+    decoder's `output_padding` leaves its last three rows and columns a constant grey), and the
+    image comes from a convolution over 16 feature maps rather than from a single transposed
+    filter.
 
     Args:
         latent_dim: size of the code.

@@ -156,7 +156,7 @@ def write_figures(
             {"label": plots.level(t["value"]), "is_base": t["is_base"], "values": best_losses(t)}
             for t in trials
         ]
-    if effects:
+    if len(effects) > 1:  # one factor's figure says it all already
         paths["main_effects"] = layout.figure(results_dir, "sweep_main_effects")
         what = "Autoencoder" if pretext_name == config.PRETEXT else f"Encoder ({pretext_name})"
         plots.plot_main_effects(effects, paths["main_effects"], f"{what}: each factor's levels")

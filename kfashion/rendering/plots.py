@@ -106,7 +106,7 @@ def plot_factor(factor: str, trials: list[dict], path, others="the base case") -
     save(fig, path)
 
 
-def plot_main_effects(factors: dict, path, title: str) -> None:
+def plot_main_effects(factors: dict, path, title: str) -> Figure:
     """Each factor's best validation loss by level, one panel a factor on a shared axis: every
     seed's value as a dot, the mean with its 95% t interval as a bar, the base case in black
     (the one-factor-at-a-time counterpart of a slice plot).
@@ -121,19 +121,20 @@ def plot_main_effects(factors: dict, path, title: str) -> None:
     fig, axes = subplots(1, len(factors), figsize=size, layout="constrained", sharey=True)
     axes = np.atleast_1d(axes)
     for ax, (factor, levels) in zip(axes, factors.items(), strict=True):
-        for x, level in enumerate(levels):
-            values = np.asarray(level["values"], dtype=float)
+        for x, entry in enumerate(levels):
+            values = np.asarray(entry["values"], dtype=float)
             if not len(values):  # every seed diverged: its label stays, with no dot
                 continue
-            color = "black" if level["is_base"] else TAB10(0)
+            color = "black" if entry["is_base"] else TAB10(0)
             ax.plot(np.full(len(values), x), values, ".", color=color, alpha=0.5)
             ax.errorbar(x, values.mean(), yerr=t_bars([values]), fmt="o", color=color, capsize=3)
-        ax.set_xticks(range(len(levels)), [level["label"] for level in levels], rotation=45)
+        ax.set_xticks(range(len(levels)), [entry["label"] for entry in levels], rotation=45)
         ax.set(title=factor, xlim=(-0.5, len(levels) - 0.5), yscale="log")
         ax.grid(alpha=0.3, axis="y")
     axes[0].set_ylabel("best validation loss")
     fig.suptitle(f"{title}; dots: seeds, bars: 95% t interval of the mean, black: the base case")
     save(fig, path)
+    return fig
 
 
 def plot_reconstructions(images, reconstructions, class_names, path, title) -> None:

@@ -68,7 +68,8 @@ def cost_lines(sweeps: dict) -> list[str]:
 
 def knob_lines(name: str, sweep: dict, folder: str) -> list[str]:
     """A table per knob of a pretext's sweep: each value's validation loss (the pretext's
-    own), code rank and probe accuracy, means over seeds; its figure under `folder`."""
+    own), code rank and probe accuracy, means over seeds; its figure under `folder`, and the
+    knobs' main effects where there are several."""
     out = []
     knobs = [f for f in dict.fromkeys(t["factor"] for t in sweep["trials"]) if f in config.KNOBS]
     for knob in knobs:
@@ -82,6 +83,8 @@ def knob_lines(name: str, sweep: dict, folder: str) -> list[str]:
         if knob in sweep["figures"]:
             out += ["", f"![{name} {knob}]({folder}/{sweep['figures'][knob]})"]
         out.append("")
+    if "main_effects" in sweep["figures"]:
+        out += [f"![{name} main effects]({folder}/{sweep['figures']['main_effects']})", ""]
     return out
 
 

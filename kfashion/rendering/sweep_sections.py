@@ -5,9 +5,10 @@ from kfashion.config import network
 from kfashion.rendering.sections import table
 
 BORDER = (
-    "The grey bottom row and right column of every reconstruction are the course network's: "
-    "its last transposed convolution pads its output to 28x28 (`output_padding=1`), and no "
-    "input reaches that row and column, so they hold the sigmoid of the layer's bias alone."
+    "The grey band along the bottom and right edges of every reconstruction is the course "
+    "network's: each of its decoder's transposed convolutions pads its output "
+    "(`output_padding=1`) with a last row and column that no input reaches, so the image's "
+    "last three rows and columns come from biases alone, the same for every image."
 )
 
 
@@ -85,13 +86,10 @@ def sweep_section(sweep: dict) -> list[str]:
         f"MSE {chosen['test_mse']:.4f}, against {pca[str(n)]:.4f} for PCA-{n}.",
         "",
     ]
-    if "reconstructions" in sweep["figures"] and chosen["config"].get("architecture") in (
-        None,
-        "course",
-    ):
-        out += [BORDER, ""]
+    course = chosen["config"].get("architecture") in (None, "course")
     for name in ("mse_vs_pca", "reconstructions"):
         if name in sweep["figures"]:
+            out += [BORDER, ""] if name == "reconstructions" and course else []
             out += [f"![{name}]({sweep['figures'][name]})", ""]
     out += features_lines(sweep)
     return out
