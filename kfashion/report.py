@@ -218,6 +218,16 @@ def render(results: Path, reference: Path | None = REFERENCE, judged: dict | Non
         ),
         (layout.LATENT, latent, lambda: sweep_sections.latent_section(latent)),
     ]
+    if prediction := load(results, layout.PREDICTION):
+        parts.append(
+            (
+                layout.PREDICTION,
+                prediction,
+                lambda: sections.time_section(
+                    prediction, [taken_seconds(s, results) for s in prediction["stages"]]
+                ),
+            )
+        )
     for names, stage, section in parts:
         if stage:
             with reading(*(results / n for n in ([names] if isinstance(names, str) else names))):
@@ -242,6 +252,24 @@ def render(results: Path, reference: Path | None = REFERENCE, judged: dict | Non
                 sections.how_section({name: stage})
     made = {name: stage for name, (_, stage) in stages.items() if stage}
     return "\n".join(out + sections.how_section(made) + made_elsewhere(made, results))
+
+
+# The folder of each sweep the study runs, by the name its plan gives the stage
+SWEEP_FOLDERS = {"the autoencoder sweep": ".", "the architecture comparison": layout.ARCHITECTURE}
+
+
+def taken_seconds(stage: dict, results: Path) -> float | None:
+    """The training seconds a study's stage (a `prediction.json` entry) took, by its runs'
+    records under `results`: a sweep's seeds, or the grid's choices and final runs."""
+    if stage["module"] == "transfer":
+        grid = load(results, layout.GRID)
+        return grid["choice_seconds"] + grid["run_seconds"] if grid else None
+    what = stage["what"]  # "the autoencoder sweep", or a pretext's: "masked pretraining, ..."
+    folder = SWEEP_FOLDERS.get(what, f"{layout.PRETEXTS}/{what.split()[0]}")
+    sweep = load(results / folder, layout.SWEEP)
+    if sweep is None:
+        return None
+    return sum(run["seconds"] for trial in sweep["trials"] for run in trial["seeds"])
 
 
 def is_reference(results: Path) -> bool:

@@ -7,9 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from kfashion import config, study, transfer, tune
+from kfashion import config, report, study, transfer, tune
+from kfashion.core import layout
 from kfashion.core.errors import UserError
+from kfashion.core.files import write_json
 from kfashion.finetuning import grid
+from kfashion.rendering import sections
 
 TRAINING_STAGES = {"tune", "transfer", "latent", "baseline", "probe"}
 
@@ -191,3 +194,31 @@ def test_every_full_size_run_predicts_its_time_and_no_smaller_one_does():
     assert study.full_size(study.parse_args(["--reference", "--seeds", "2"]))
     for smaller in (["--quick"], ["--subset", "600"], ["--epochs", "2"]):
         assert not study.full_size(study.parse_args(smaller))
+
+
+def test_the_time_taken_is_read_where_each_stage_of_the_study_writes(tmp_path):
+    results = tmp_path / "results"
+    plan = study.stages(study.parse_args(["--reference"]), results, tmp_path / "tuning")
+    sweeps = [stage for stage in plan if stage.module == "tune"]
+    assert len(sweeps) == 2 + len(config.REFERENCE["pretexts"].split(","))
+    for index, stage in enumerate(sweeps):  # each sweep's seeds took their own seconds
+        written = Path(stage.argv[stage.argv.index("--results") + 1])
+        trials = [{"seeds": [{"seconds": index}, {"seconds": 100.0}]}]
+        write_json(written / layout.SWEEP, {"trials": trials})
+    write_json(results / layout.GRID, {"choice_seconds": 7.0, "run_seconds": 8.0})
+    entries = [
+        {"what": s.what, "module": s.module} for s in plan if s.module in ("tune", "transfer")
+    ]
+    taken = [report.taken_seconds(entry, results) for entry in entries]
+    assert taken == [100.0 + index for index in range(len(sweeps))] + [15.0]
+    prediction = {
+        "provenance": {"command": "python -m kfashion.study --reference"},
+        "costs": {"tune": "a cost"},
+        "stages": [{**entry, "units": 3, "predicted_seconds": 3600.0} for entry in entries],
+        "predicted_seconds": 3600.0 * len(entries),
+    }
+    lines = sections.time_section(prediction, [*taken[:-1], None])  # the grid not done yet
+    assert "| the grid of transfer runs | 3 | 1.0 h | - | - |" in lines
+    assert any(
+        line.startswith("| the autoencoder sweep | 3 | 1.0 h | 0.0 h | 0.03 |") for line in lines
+    )

@@ -245,6 +245,36 @@ def version_key(version: str) -> tuple:
     return tuple(int(part) if part.isdigit() else -1 for part in version.split("."))
 
 
+def hours(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{seconds / 3600:.1f} h"
+
+
+def time_section(prediction: dict, taken: list) -> list[str]:
+    """A study's training time per stage as predicted before it started (`prediction.json`)
+    beside the time its runs took (`taken`, per stage, None where not done): both the sum of
+    the runs' own seconds, as the prediction prices them."""
+    rows, total = [], 0.0
+    for stage, seconds in zip(prediction["stages"], taken, strict=True):
+        predicted = stage["predicted_seconds"]
+        ratio = f"{seconds / predicted:.2f}" if seconds and predicted else "-"
+        rows.append([stage["what"], f"{stage['units']:,}", hours(predicted), hours(seconds), ratio])
+        total += seconds or 0
+    rows.append(["all", "", hours(prediction["predicted_seconds"]), hours(total), ""])
+    made = prediction["provenance"]
+    out = [
+        "## Training time: predicted and taken",
+        "",
+        f"Predicted by `{made['command']}` before it trained, from measured costs:",
+        "",
+        *(f"- {module}: {text}" for module, text in prediction["costs"].items()),
+        "",
+        "Both are sums of the runs' own seconds; workers side by side take less wall-clock time.",
+        "",
+    ]
+    header = ["stage", "units", "predicted", "taken", "taken / predicted"]
+    return out + table(header, rows) + [""]
+
+
 def how_section(stages: dict) -> list[str]:
     """Each stage's command, backend, machine, versions and data; and whether the runs that a
     table combines were all made alike."""
