@@ -432,6 +432,22 @@ def test_accuracy_axes_show_percentages_as_the_tables_do(monkeypatch):
         assert shown and all(text.endswith("%") for text in shown), shown
 
 
+def test_the_grid_figure_keeps_its_panels_readable_and_names_only_the_counts(monkeypatch):
+    figures = []
+    monkeypatch.setattr(grid_plots, "save", lambda fig, path: figures.append(fig))
+    counts = ["100", "1000", "all"]
+    values = {count: [0.7, 0.72] for count in counts}
+    lines = {(f"network{i}", 1, "joint"): values for i in range(5)}  # five pretexts' networks
+    grid_plots.plot_grid(lines, counts, "x", 50_000)
+    (fig,) = figures
+    fig.canvas.draw()
+    shown = [ax for ax in fig.axes if ax.get_visible()]
+    assert len(shown) == 5 and fig.get_size_inches()[0] <= 18  # two rows, not one of five
+    for ax in shown:
+        assert [t.get_text() for t in ax.get_xticklabels()] == ["100", "1,000", "all\n(50,000)"]
+        assert not [t.get_text() for t in ax.get_xticklabels(minor=True) if t.get_text()]
+
+
 def test_the_latent_maps_name_their_axes_and_their_network(monkeypatch):
     figures = []
     monkeypatch.setattr(plots, "save", lambda fig, path: figures.append(fig))

@@ -2,7 +2,7 @@
 grid and the answer (`kfashion.rendering.plots` holds the shared set-up)."""
 
 import numpy as np
-from matplotlib.ticker import MaxNLocator, PercentFormatter
+from matplotlib.ticker import MaxNLocator, NullFormatter, PercentFormatter
 
 from kfashion import config
 from kfashion.analysis import answer
@@ -103,6 +103,7 @@ def plot_label_efficiency(summary: dict, counts: list, labels: dict, path, all_s
     ax.set_xscale("log")
     names = [f"all\n({all_size:,})" if count == "all" else f"{count:,}" for count in counts]
     ax.set_xticks(xs, names)
+    ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set(
         xlabel="labelled training images",
         ylabel="test accuracy",
@@ -127,14 +128,18 @@ def plot_grid(lines: dict, counts: list, path, all_size: int) -> None:
     from kfashion.analysis.stats import interval
 
     networks = list(dict.fromkeys(network for network, _, _ in lines))
+    columns = min(len(networks), 3)  # a pretext a panel: rows of three stay readable
+    rows = -(-len(networks) // columns)
     fig, axes = subplots(
-        1, len(networks), figsize=(6 * len(networks), 4.5), squeeze=False, sharey=True,
+        rows, columns, figsize=(6 * columns, 4.5 * rows), squeeze=False, sharey=True,
         layout="constrained",
     )  # fmt: skip
+    for ax in axes.flat[len(networks) :]:
+        ax.set_visible(False)
     xs = [all_size if count == "all" else int(count) for count in counts]
     styles = {"chosen": "-", "joint": "-", "two_phase": ":", "frozen": "--"}
     names = [f"all\n({all_size:,})" if count == "all" else f"{int(count):,}" for count in counts]
-    for ax, network in zip(axes[0], networks, strict=True):
+    for ax, network in zip(axes.flat, networks, strict=False):
         for (mine, case, recipe), values in lines.items():
             if mine != network:
                 continue
@@ -149,11 +154,13 @@ def plot_grid(lines: dict, counts: list, path, all_size: int) -> None:
                 ax.fill_between(xs, low, high, color=color, alpha=0.12)
         ax.set_xscale("log")
         ax.set_xticks(xs, names)
+        ax.xaxis.set_minor_formatter(NullFormatter())  # no "2x10^2" between the counts
         ax.set(xlabel="labelled training images", title=f"{network} encoder")
         ax.yaxis.set_major_formatter(PercentFormatter(1.0))
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7, loc="lower right")
-    axes[0, 0].set_ylabel("test accuracy")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("test accuracy")
     fig.suptitle("The grid: mean over starts, band: 95% t interval of the mean")
     save(fig, path)
 
