@@ -448,6 +448,25 @@ def test_the_grid_figure_keeps_its_panels_readable_and_names_only_the_counts(mon
         assert not [t.get_text() for t in ax.get_xticklabels(minor=True) if t.get_text()]
 
 
+def test_the_answers_forest_plot_puts_each_column_on_one_scale(monkeypatch):
+    figures = []
+    monkeypatch.setattr(grid_plots, "save", lambda fig, path: figures.append(fig))
+
+    def row(network, recipe, mean):
+        interval = (mean - 0.01, mean + 0.01)
+        return {"network": network, "labels": "100", "recipe": recipe, "cases": (1, 3),
+                "margin": 0.015, "mean_difference": mean, "ci95": interval}  # fmt: skip
+
+    rows = [row("course", "joint", -0.01), row("course", "frozen", 0.1)]
+    rows += [row("course_supervised", "joint", 0.08), row("course_supervised", "frozen", 0.3)]
+    grid_plots.plot_answer(rows, "x")
+    (fig,) = figures
+    (course, supervised) = fig.axes[0:2], fig.axes[2:4]
+    for column in (0, 1):  # fine-tuned, frozen: the networks compare on one axis
+        assert course[column].get_xlim() == supervised[column].get_xlim()
+    assert course[0].get_xlim()[1] >= 9  # the supervised control's +8 shows beside course's
+
+
 def test_the_latent_maps_name_their_axes_and_their_network(monkeypatch):
     figures = []
     monkeypatch.setattr(plots, "save", lambda fig, path: figures.append(fig))

@@ -168,7 +168,8 @@ def plot_grid(lines: dict, counts: list, path, all_size: int) -> None:
 def plot_answer(rows: list[dict], path) -> None:
     """The answer as a forest plot: pretrained minus random in points per label count and
     recipe, with its 95% interval (a dot where it has none) and its margin as a grey band; a
-    row of panels per encoder network, fine-tuned and frozen apart (their scales differ).
+    row of panels per encoder network, fine-tuned and frozen apart (their scales differ), each
+    column on one scale so that the networks (the pretexts) compare.
 
     Args:
         rows: the answer's rows (`kfashion.analysis.answer.headline`).
@@ -180,7 +181,7 @@ def plot_answer(rows: list[dict], path) -> None:
     ]
     height = max(2.5, 0.45 * max(sum(1 for r in rows if r["network"] == n) for n in networks))
     fig, axes = subplots(
-        len(networks), 2, figsize=(11, height * len(networks)), squeeze=False,
+        len(networks), 2, figsize=(11, height * len(networks)), squeeze=False, sharex="col",
         layout="constrained",
     )  # fmt: skip
     for ax_row, network in zip(axes, networks, strict=True):
@@ -195,8 +196,11 @@ def plot_answer(rows: list[dict], path) -> None:
             labels = [f"{_count(r['labels'])}, {answer.compared(r)}" for r in reversed(mine)]
             ax.set_yticks(range(len(mine)), labels)
             ax.axvline(0, color="0.4", lw=0.8)
-            ax.set(title=f"{network} encoder, {kind}", xlabel="pretrained - random (points)")
+            ax.set_title(f"{network} encoder, {kind}")
+            ax.tick_params(labelbottom=True)  # every panel's scale, shared down its column
             ax.grid(axis="x", alpha=0.3)
+    for ax in axes[-1]:
+        ax.set_xlabel("pretrained - random (points)")
     fig.suptitle("Does pretraining help? Mean difference, 95% interval, grey: the margin")
     save(fig, path)
 
