@@ -112,7 +112,7 @@ def grid_section(found: dict) -> list[str]:
     and what training did to the encoders."""
     settings = found["settings"]
     out = [
-        "## Does reconstruction pretraining help the classifier? The grid",
+        "## Does pretraining help the classifier? The grid",
         "",
         f"`{found['provenance']['command']}`: encoders {', '.join(settings['networks'])}; "
         f"label counts {', '.join(map(count_text, settings['labels']))}; cases "
