@@ -10,6 +10,7 @@ from helpers import compile_settings
 from kfashion import config, pretext, tune
 from kfashion.core import models, saved_models
 from kfashion.pretraining import sweep, sweep_export
+from kfashion.rendering import pretext_sections
 
 
 @pytest.mark.parametrize("name", config.PRETEXTS)
@@ -198,3 +199,17 @@ def test_a_knobs_points_include_the_base_case_at_the_pretexts_option():
     sweep = {"settings": {"pretext": "denoising"}, "trials": trials}
     assert [value for value, _ in points_of(sweep, "noise")] == [0.2, 0.4, 0.6]
     assert points_of(sweep, "noise")[1][1]["factor"] == "base"
+
+
+def test_a_one_point_sweep_says_its_point_was_not_chosen_by_a_rule():
+    def swept(points: int) -> dict:
+        trials = [{"trial_id": f"{i:02d}", "seeds": [{"seconds": 10.0}]} for i in range(points)]
+        return {
+            "settings": {"pretext": "supervised", "epochs": 10, "sizes": {"train": 50_000}},
+            "selected": {"trial_id": "00", "rule": "the highest code rank", "config": {}},
+            "trials": trials,
+        }
+
+    (one,) = pretext_sections.cost_lines({"supervised": swept(1)})[2:]
+    (two,) = pretext_sections.cost_lines({"supervised": swept(2)})[2:]
+    assert "| its only point |" in one and "| the highest code rank |" in two

@@ -51,7 +51,7 @@ def cost_lines(sweeps: dict) -> list[str]:
             [
                 name,
                 _knobs(sweep),
-                sweep["selected"]["rule"],
+                sweep["selected"]["rule"] if len(sweep["trials"]) > 1 else "its only point",
                 _number(chosen.get("code_rank"), ".1f"),
                 _number(chosen.get("probe_accuracy"), ".2%"),
                 f"{settings['epochs'] * settings['sizes']['train']:,}",
