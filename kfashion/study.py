@@ -4,7 +4,8 @@ Runs the stages in order, each exactly as its own command would (`python -m kfas
 `transfer`, `baseline`, `probe`, `report`), all in one folder: `--results` (default `results/`) with
 KerasTuner's state in `--directory` (default `tuning/`). Before each stage it prints one line:
 what runs, how much of it is already done, and an estimate of the time left, from the seconds
-the finished units of work took. Stop it at any time and run the same command again. A
+the finished units of work took. Stop it at any time and run the same command again; a stage
+whose results file records its very command is done already and skipped. A
 full-size run (no `--quick`, `--subset` or `--epochs`) first prints its predicted training time,
 priced from the committed pilot's and reference sweep's measured costs (found from the
 project's folder), and keeps it in `prediction.json`.
@@ -39,6 +40,15 @@ from kfashion.core import cli, layout, saved_models
 from kfashion.core.errors import UserError, exit_on_user_error
 from kfashion.core.files import read_record, write_json
 
+# The file that says a stage has finished, by its command (the report is always made again)
+OUTPUTS = {
+    "tune": layout.SWEEP,
+    "transfer": layout.GRID,
+    "baseline": layout.BASELINE,
+    "probe": layout.PROBE,
+    "latent": layout.LATENT,
+}
+
 
 @dataclasses.dataclass
 class Stage:
@@ -58,6 +68,20 @@ class Stage:
 
     def done(self) -> int:
         return len(self.finished()) if self.finished else 0
+
+    def made_already(self) -> bool:
+        """Whether the stage's results file records this very command: a finished stage,
+        skipped. (A clone of a reference run in progress holds its committed records and
+        exported models, but not KerasTuner's state or each seed's weights, which a sweep
+        would otherwise train again.)"""
+        from kfashion.core.provenance import command_line
+
+        name = OUTPUTS.get(self.module)
+        if name is None or "--results" not in self.argv:
+            return False
+        made = read_record(Path(self.argv[self.argv.index("--results") + 1]) / name)
+        command = (made or {}).get("provenance", {}).get("command")
+        return command == command_line(f"kfashion.{self.module}", self.argv)
 
     def seconds_per_unit(self) -> float | None:
         """Mean seconds of this stage's finished units, from their records."""
@@ -384,8 +408,11 @@ def main(argv=None) -> None:
             f"[study {index + 1}/{len(plan)}] {progress}{time_left(plan, index)}",
             flush=True,
         )
-        module = __import__(f"kfashion.{stage.module}", fromlist=["main"])
-        module.main(stage.argv)
+        if stage.made_already():
+            print(f"[study {index + 1}/{len(plan)}] done already: its results record this command")
+        else:
+            module = __import__(f"kfashion.{stage.module}", fromlist=["main"])
+            module.main(stage.argv)
         if predicted is not None and not (results / layout.PREDICTION).exists():
             from kfashion.core.provenance import provenance
 

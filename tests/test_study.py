@@ -222,3 +222,21 @@ def test_the_time_taken_is_read_where_each_stage_of_the_study_writes(tmp_path):
     assert any(
         line.startswith("| the autoencoder sweep | 3 | 1.0 h | 0.0 h | 0.03 |") for line in lines
     )
+
+
+def test_a_stage_whose_results_record_its_very_command_is_done_already(tmp_path):
+    # a clone of a reference run in progress: the sweep's records and models are there, but not
+    # KerasTuner's state or the seeds' weights, so running the sweep again would retrain it all
+    from kfashion.core.provenance import command_line
+
+    plan = study.stages(study.parse_args(["--reference"]), tmp_path / "r", tmp_path / "t")
+    sweep = plan[0]
+    assert not sweep.made_already()  # nothing there yet
+    made = {"provenance": {"command": command_line("kfashion.tune", sweep.argv)}}
+    write_json(tmp_path / "r" / layout.SWEEP, made)
+    assert sweep.made_already()
+    other = study.stages(
+        study.parse_args(["--reference", "--seeds", "2"]), tmp_path / "r", tmp_path / "t"
+    )
+    assert not other[0].made_already()  # another experiment: it runs (and extends)
+    assert not plan[-1].made_already()  # the report is always made again

@@ -84,6 +84,11 @@ def made_on(env: dict) -> str:
     return f"{env['backend']} on {env['machine']}"
 
 
+def command_line(module: str, argv: list[str]) -> str:
+    """The command as a results file records it: "python -m kfashion.tune --seeds 3"."""
+    return shlex.join(["python", "-m", module, *map(portable, argv)])
+
+
 def provenance(module: str, argv: list[str], dataset=None) -> dict:
     """The command, software, machine and data behind a results file.
 
@@ -94,7 +99,7 @@ def provenance(module: str, argv: list[str], dataset=None) -> dict:
             source and its files' SHA-256, not by this machine's folders.
     """
     record = {
-        "command": shlex.join(["python", "-m", module, *map(portable, argv)]),
+        "command": command_line(module, argv),
         **environment(),
         "date": utc_now(),
     }
