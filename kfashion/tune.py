@@ -130,9 +130,19 @@ def design_from_args(args) -> list[config.DesignPoint]:
     return points
 
 
+def extends(old: dict, new: dict, changed: list[str]) -> bool:
+    """Whether settings `new` only add to a sweep made with `old`: more seeds, or more points
+    after its own (factors added at the end of --factors), or both."""
+    if not changed or not set(changed) <= {"seeds", "design"}:
+        return False
+    more_seeds = set(old["seeds"]) <= set(new["seeds"])
+    more_points = new["design"][: len(old["design"])] == old["design"]
+    return more_seeds and more_points
+
+
 def check_settings(project_dir: Path, settings: dict, overwrite: bool) -> bool:
-    """Refuse to mix trials made with other settings into an existing project; more seeds
-    extend it (`extend_with_seeds`).
+    """Refuse to mix trials made with other settings into an existing project; more seeds or
+    more points extend it (`extend`).
 
     Returns:
         Whether the project already held trials made with these settings.
@@ -144,13 +154,14 @@ def check_settings(project_dir: Path, settings: dict, overwrite: bool) -> bool:
         shutil.rmtree(project_dir, ignore_errors=True)
     elif path.exists():
         changed = changed_settings(path, settings)
-        if changed == ["seeds"] and set(read_json(path)["seeds"]) < set(settings["seeds"]):
-            extend_with_seeds(project_dir, settings)
+        if extends(read_json(path), settings, changed):
+            extend(project_dir, settings)
         elif changed:
             raise UserError(
                 f"{project_dir} holds a sweep made with other {', '.join(changed)}; rerun with "
-                "the same settings to resume it (more --seeds add to it), pass --overwrite to "
-                "discard it, or choose another --directory"
+                "the same settings to resume it (more --seeds, or factors added at the end of "
+                "--factors, add to it), pass --overwrite to discard it, or choose another "
+                "--directory"
             )
         return True
     elif project_dir.exists() and any(project_dir.iterdir()):
@@ -163,12 +174,14 @@ def check_settings(project_dir: Path, settings: dict, overwrite: bool) -> bool:
     return False
 
 
-def extend_with_seeds(project_dir: Path, settings: dict) -> None:
-    """Let a sweep's trials run again for seeds they lack, keeping every seed they finished.
+def extend(project_dir: Path, settings: dict) -> None:
+    """Let a sweep's trials run again for the seeds and points they lack, keeping every seed
+    they finished.
 
     KerasTuner runs a trial once: its state (`oracle.json`, each `trial_*/trial.json`, the
-    tuner's `tuner*.json`) is forgotten here, so the points are handed out again, to the same
-    trial folders, where each finished seed's record and weights stay and count as done.
+    tuner's `tuner*.json`) is forgotten here, so the points are handed out again, each to the
+    trial folder of its place in the design (the old points keep theirs: the new ones come
+    after), where each finished seed's record and weights stay and count as done.
     """
     for state in [
         project_dir / "oracle.json",
@@ -177,7 +190,7 @@ def extend_with_seeds(project_dir: Path, settings: dict) -> None:
     ]:
         state.unlink(missing_ok=True)
     write_json(project_dir / layout.SWEEP_SETTINGS, settings)
-    print(f"{project_dir}: adding seeds to every point; the finished seeds are kept", flush=True)
+    print(f"{project_dir}: adding seeds or points; the finished seeds are kept", flush=True)
 
 
 def transfer_runs_from(results_dir: Path) -> dict[Path, list[Path]]:

@@ -226,6 +226,15 @@ def test_killed_sweep_resumes_at_the_first_unfinished_seed(tmp_path, capsys):
     message = refused_here(tune.main, [*args, "--seeds", "1"], capsys)  # fewer: a new sweep
     assert "other seeds" in message and "--overwrite" in message
 
+    more = [*args, "--seeds", "3", "--factors", "optimizer,learning_rate"]  # points after its own
+    tune.main(more)
+    trained = [(trial, seed) for trial in ("2", "3") for seed in (0, 1, 2)]
+    assert finished_seeds(capsys.readouterr().out) == trained  # the new points' seeds alone
+    summary = json.loads((tmp_path / "results" / "sweep.json").read_text())
+    assert [t["factor"] for t in summary["trials"]] == ["base", "optimizer", *["learning_rate"] * 2]
+    moved = [*args, "--seeds", "3", "--factors", "learning_rate,optimizer"]  # another order
+    assert "other design" in refused_here(tune.main, moved, capsys)
+
 
 @pytest.mark.usefixtures("debian_data_dir")
 def test_a_kill_after_a_trials_last_seed_leaves_no_trial_running(tmp_path, capsys):
