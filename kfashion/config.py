@@ -100,6 +100,7 @@ QUICK = {
 
 # Statistics.
 CONFIDENCE = 0.95  # of every interval; a family's chance of any false verdict is 1 - this
+BOOTSTRAP_RESAMPLES = 2000  # of a percentile bootstrap interval (reconstruction vs features)
 # The answer's analysis plan (`kfashion.analysis.answer`), fixed before the run: pretrained
 # minus random, in points, is judged equivalent to no difference within these margins; a count
 # between two takes the lower one's margin.

@@ -108,7 +108,7 @@ def verdict(mean: float, p: float | None, claimed_sign: int, sides: bool = False
     return CONTRADICTED
 
 
-def rank_correlation(x, y, resamples: int = 2000) -> dict:
+def rank_correlation(x, y, resamples: int = config.BOOTSTRAP_RESAMPLES) -> dict:
     """Spearman's rank correlation of paired values (one pair a design point), with a 95%
     percentile bootstrap interval over the points (resampled in pairs, seeded; a resample
     whose values are all alike has no correlation and is left out)."""
