@@ -15,6 +15,7 @@ from pathlib import Path
 from kfashion.core import layout
 from kfashion.core.files import read_json, write_text
 from kfashion.rendering import grid_sections, sections, speed
+from kfashion.report import load
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = "results/reference"  # as the Markdown links it, from the root
@@ -24,11 +25,6 @@ SPEED = ("<!-- speed:start -->", "<!-- speed:end -->")
 ANSWER = ("<!-- answer:start -->", "<!-- answer:end -->")
 MARKERS = (HEADLINE, FINDINGS, SPEED, ANSWER)
 DOCUMENTS = ("README.md", "docs/speed.md")  # the files with blocks
-
-
-def load(results: Path, name: str) -> dict | None:
-    path = results / name
-    return read_json(path) if path.exists() else None
 
 
 def findings_summary(findings: dict, link: str) -> list[str]:

@@ -27,71 +27,17 @@ few-label run, as many an epoch as the default's); the counts of work the progre
 are read from each stage's own parsed arguments.
 """
 
-import dataclasses
 import functools
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 from kfashion import config
 from kfashion.config import train_split_size
 from kfashion.core import cli, layout, saved_models
 from kfashion.core.errors import UserError, exit_on_user_error
-from kfashion.core.files import read_record, write_json
-
-# The file that says a stage has finished, by its command (the report is always made again)
-OUTPUTS = {
-    "tune": layout.SWEEP,
-    "transfer": layout.GRID,
-    "baseline": layout.BASELINE,
-    "probe": layout.PROBE,
-    "latent": layout.LATENT,
-}
-
-
-@dataclasses.dataclass
-class Stage:
-    """One command of the study, and the files of its finished units of work."""
-
-    module: str
-    argv: list
-    what: str
-    units: int = 1  # units of work (sweep seeds, runs), for the progress line
-    finished: Callable[[], list[Path]] | None = None  # the records of finished units
-    networks: list = dataclasses.field(default_factory=list)  # the grid's, as it names them
-
-    @property
-    def unit_name(self) -> str:
-        """What one unit of work is called: a sweep seed, or a run of the other stages."""
-        return "seeds" if self.module == "tune" else "runs"
-
-    def done(self) -> int:
-        return len(self.finished()) if self.finished else 0
-
-    def made_already(self) -> bool:
-        """Whether the stage's results file records this very command: a finished stage,
-        skipped. (A clone of a reference run in progress holds its committed records and
-        exported models, but not KerasTuner's state or each seed's weights, which a sweep
-        would otherwise train again.)"""
-        from kfashion.core.provenance import command_line
-
-        name = OUTPUTS.get(self.module)
-        if name is None or "--results" not in self.argv:
-            return False
-        made = read_record(Path(self.argv[self.argv.index("--results") + 1]) / name)
-        command = (made or {}).get("provenance", {}).get("command")
-        return command == command_line(f"kfashion.{self.module}", self.argv)
-
-    def seconds_per_unit(self) -> float | None:
-        """Mean seconds of this stage's finished units, from their records."""
-        seconds = []
-        for path in self.finished() if self.finished else []:
-            try:
-                seconds.append(float(read_record(path)["seconds"]))  # None: TypeError
-            except (ValueError, KeyError, TypeError):
-                continue
-        return sum(seconds) / len(seconds) if seconds else None
+from kfashion.core.files import write_json
+from kfashion.core.stages import Stage
 
 
 def parse_args(argv):
@@ -416,8 +362,8 @@ def main(argv=None) -> None:
         if predicted is not None and not (results / layout.PREDICTION).exists():
             from kfashion.core.provenance import provenance
 
-            made = {"provenance": provenance("kfashion.study", argv)}
-            write_json(results / layout.PREDICTION, {**made, **predicted})
+            made = {"provenance": provenance("kfashion.study", argv), **predicted}
+            write_json(results / layout.PREDICTION, made)
     minutes = (time.perf_counter() - start) / 60
     print(f"[study] done in {minutes:.1f} min; the report is {results / layout.REPORT}")
 

@@ -40,13 +40,15 @@ def t_band(rows):
 
 
 def t_bars(groups) -> np.ndarray:
-    """Error bars (below and above each group's mean) of its 95% t interval, as `errorbar`
-    takes them; none for a group of one."""
+    """Error bars (below and above each group's mean) of its 95% t interval
+    (`stats.interval`), as `errorbar` takes them; none for a group of one."""
+    from kfashion.analysis.stats import interval
+
     bars = []
     for values in groups:
-        values = np.asarray(values, dtype=float)
-        low, high = t_band(values[:, None]) if len(values) > 1 else ([values.mean()],) * 2
-        bars.append([values.mean() - low[0], high[0] - values.mean()])
+        mean = float(np.mean(values))
+        low, high = interval(values) or (mean, mean)
+        bars.append([mean - low, high - mean])
     return np.array(bars).T
 
 
