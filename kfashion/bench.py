@@ -29,12 +29,6 @@ from kfashion.core.files import read_json, write_json
 from kfashion.core.provenance import machine, provenance
 from kfashion.finetuning.grid import ALL
 
-# Defaults, all visible here.
-EPOCHS = 2  # of every timed run
-REPEATS = 3  # timed runs of each variant, after one untimed
-RESULTS = "results"
-TORCH_BAR = 1.5  # a stage's run against a plain PyTorch loop of the same run
-
 
 def training_flops_per_image(model) -> int:
     """Multiply-adds x 2 of one forward pass, x 3 for forward plus backward (the usual estimate).
@@ -159,9 +153,11 @@ def verdicts(runs: dict) -> dict:
     }
     return {
         "ratios": against,
-        "torch_bar": TORCH_BAR,
+        "torch_bar": config.TORCH_BAR,
         "meets_torch_bar": {
-            name: value >= TORCH_BAR for name, value in against.items() if "torch" in name and value
+            name: value >= config.TORCH_BAR
+            for name, value in against.items()
+            if "torch" in name and value
         },
     }
 
@@ -235,12 +231,16 @@ def full_sweep(workers: int, data_dir: str | None) -> dict:
 def main(argv=None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     parser = cli.parser("kfashion.bench", "Measure training speed on this machine.", "--torch")
-    parser.add_argument("--epochs", type=int, default=EPOCHS, help="epochs of every timed run")
-    parser.add_argument("--repeats", type=int, default=REPEATS, help="timed runs per variant")
+    parser.add_argument(
+        "--epochs", type=int, default=config.BENCH_EPOCHS, help="epochs of every timed run"
+    )
+    parser.add_argument(
+        "--repeats", type=int, default=config.BENCH_REPEATS, help="timed runs per variant"
+    )
     parser.add_argument(
         "--min-steps", type=int, default=config.MIN_STEPS, help="training steps of a few-label run"
     )
-    parser.add_argument("--results", default=RESULTS, help="where bench.json is written")
+    parser.add_argument("--results", default=config.RESULTS, help="where bench.json is written")
     cli.add_data_flags(parser)
     parser.add_argument("--torch", action="store_true", help="also a plain PyTorch loop")
     parser.add_argument("--skip-study", action="store_true", help="skip timing study --quick")

@@ -77,6 +77,7 @@ TSNE_IMAGES = 3000  # t-SNE on a stratified sample: it grows quadratically with 
 PERPLEXITY = 30  # scikit-learn's default
 LATENT_PATHS = (("T-shirt/top", "Trouser"), ("Sneaker", "Ankle boot"), ("Shirt", "Bag"))
 LATENT_STEPS = 9  # decoded points per path, ends included
+LATENT_SEED = 0  # of the sample, PCA and t-SNE
 
 # JAX's persistent compilation cache (KFASHION_JAX_CACHE moves it).
 JAX_CACHE = "~/.cache/kfashion/jax"
@@ -98,6 +99,11 @@ QUICK = {
     "recipes": "joint",  # no two-phase candidates: the choices are most of a quick grid's time
 }
 
+# `python -m kfashion.bench`: each stage's own path timed beside a plain fit and PyTorch.
+BENCH_EPOCHS = 2  # of every timed run
+BENCH_REPEATS = 3  # timed runs of each variant, after one untimed
+TORCH_BAR = 1.5  # a stage's run against a plain PyTorch loop of the same run: the bar
+
 # Statistics.
 CONFIDENCE = 0.95  # of every interval; a family's chance of any false verdict is 1 - this
 BOOTSTRAP_RESAMPLES = 2000  # of a percentile bootstrap interval (reconstruction vs features)
@@ -105,6 +111,10 @@ BOOTSTRAP_RESAMPLES = 2000  # of a percentile bootstrap interval (reconstruction
 # minus random, in points, is judged equivalent to no difference within these margins; a count
 # between two takes the lower one's margin.
 MARGINS = {100: 1.5, 1000: 0.75, 10000: 0.5, "all": 0.5}
+# The pilot's sizing of the reference run (`kfashion.analysis.sizing`): at most this many draws
+# of one label count, before more pretraining seeds are asked for, and this many seeds.
+MOST_DRAWS, MOST_SEEDS = 40, 10
+NEAR = 0.03  # a claim of "about X%" holds within 3 points of X
 
 
 def draws_text(table: dict) -> str:

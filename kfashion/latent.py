@@ -81,9 +81,11 @@ def main(argv=None) -> None:
         type=int,
         help=f"t-SNE sample size (default: {config.TSNE_IMAGES:,}, or every test image if fewer)",
     )
-    parser.add_argument("--seed", type=int, default=0, help="seed of the sample, PCA and t-SNE")
+    parser.add_argument(
+        "--seed", type=int, default=config.LATENT_SEED, help="seed of the sample, PCA and t-SNE"
+    )
     cli.add_data_flags(parser)
-    parser.add_argument("--results", default="results", help="where figures and JSON go")
+    parser.add_argument("--results", default=config.RESULTS, help="where figures and JSON go")
     args = parser.parse_args(argv)
     cli.check_data_flags(args)
     encoders = [Path(p) for p in args.encoder or [layout.model(args.results, "encoder")]]
@@ -114,7 +116,7 @@ def main(argv=None) -> None:
     sample = data.stratified_sample(dataset.y_test, args.tsne_images, args.seed)
     rows, summary = {}, {}
     for (path, encoder, decoder), name in zip(models, short_names(encoders), strict=True):
-        codes = encoder.predict(dataset.x_test, batch_size=1000, verbose=0)
+        codes = encoder.predict(dataset.x_test, batch_size=config.EVAL_BATCH_SIZE, verbose=0)
         rows[name] = maps(codes, dataset.y_test, sample, args.seed)
         rows[name]["title"] = f"{saved_models.network_of(path.parent)} encoder ({path.name})"
         if decoder is not None:

@@ -23,8 +23,6 @@ from kfashion.core.files import read_json, read_record, write_json
 from kfashion.core.provenance import made_on, provenance
 from kfashion.finetuning import grid
 
-PILOT = "pilot.json"
-
 
 def parse_args(argv):
     parser = cli.parser(
@@ -136,7 +134,7 @@ def main(argv=None) -> None:
         for labels, size in sizes.items()
         if labels in seconds
     }
-    path = results / PILOT
+    path = results / layout.PILOT
     write_json(
         path,
         {
@@ -144,7 +142,7 @@ def main(argv=None) -> None:
             "rule": "per label count, the fewest draws (from 2) for which every fine-tuned "
             "comparison's expected 95% half-width is at most the count's margin, with the "
             "pretraining seeds given (more, up to "
-            f"{sizing.MOST_SEEDS}, where {sizing.MOST_DRAWS} draws are not enough) and "
+            f"{config.MOST_SEEDS}, where {config.MOST_DRAWS} draws are not enough) and "
             f"{args.random_inits} initialisations of each random draw",
             "margins": {str(k): v for k, v in config.MARGINS.items()},
             "rows": found["rows"],

@@ -316,7 +316,7 @@ def main(argv=None) -> None:
         "Judge the findings and write RESULTS/README.md.",
         "--results results/quick",
     )
-    parser.add_argument("--results", default="results", help="the results folder")
+    parser.add_argument("--results", default=config.RESULTS, help="the results folder")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     results = Path(args.results)
     if not results.is_dir():

@@ -157,7 +157,7 @@ def prediction(plan: list[Stage]) -> dict | None:
     def committed(path: Path) -> dict | None:
         return read_json(path) if path.exists() else None
 
-    pilot = committed(Path(config.PILOT_RESULTS) / "pilot.json")
+    pilot = committed(Path(config.PILOT_RESULTS) / layout.PILOT)
     sweep = committed(Path(config.REFERENCE_RESULTS) / layout.SWEEP)
     stages = [
         {"what": s.what, "module": s.module, "units": s.units,

@@ -37,7 +37,7 @@ def write_pilot(results, spread: float) -> None:
 def test_the_pilot_sizes_each_count_to_its_margin_and_predicts_its_time(tmp_path, capsys):
     write_pilot(tmp_path, spread=0.004)
     pilot.main(["--results", str(tmp_path)])
-    found = json.loads((tmp_path / pilot.PILOT).read_text())
+    found = json.loads((tmp_path / layout.PILOT).read_text())
     assert {r["recipe"] for r in found["rows"]} == {"joint", "frozen"}
     for labels, size in found["sizes"].items():
         assert size["reached"] and size["pretraining_seeds"] == config.SWEEP_SEEDS
@@ -62,7 +62,7 @@ def test_a_pilot_folder_without_runs_is_refused(tmp_path, capsys):
 def test_the_reference_runs_draws_are_the_pilots_rule_for_the_network_and_recipe_it_keeps():
     from pathlib import Path
 
-    committed = Path(__file__).resolve().parents[1] / config.PILOT_RESULTS / "pilot.json"
+    committed = Path(__file__).resolve().parents[1] / config.PILOT_RESULTS / layout.PILOT
     found = json.loads(committed.read_text())
     rows = [r for r in found["rows"] if (r["network"], r["recipe"]) == ("course", "joint")]
     sizes = sizing.sizes(rows, len(config.ENCODER_SEEDS.split(",")), config.RANDOM_INITS)

@@ -13,9 +13,6 @@ expected mean squares: the model `answer.estimate` fits, run forwards.
 
 from kfashion import config
 
-MOST_DRAWS = 40  # draws of one label count, at most, before more pretraining seeds are asked for
-MOST_SEEDS = 10  # pretraining seeds, at most
-
 
 def components_for(found: dict, inits: int) -> dict:
     """A pilot row's components, its draw component moved to `inits` initialisations."""
@@ -57,7 +54,8 @@ def half_width(parts: dict, k: int, n: int) -> float:
 def sizes(rows: list[dict], seeds: int, inits: int) -> dict:
     """Per label count of the pilot's rows: the fewest draws n for which every row's expected
     half-width is at most its margin with `seeds` pretraining seeds (more seeds, up to
-    MOST_SEEDS, where MOST_DRAWS draws are not enough), and each row's expected half-width."""
+    config.MOST_SEEDS, where config.MOST_DRAWS draws are not enough), and each row's expected
+    half-width."""
     out = {}
     for labels in dict.fromkeys(r["labels"] for r in rows):
         mine = [r for r in rows if r["labels"] == labels and r["components"] is not None]
@@ -70,14 +68,18 @@ def sizes(rows: list[dict], seeds: int, inits: int) -> dict:
             return {name: half_width(p, k, n) for name, p in parts.items()}
 
         found = None
-        for k in range(seeds, max(seeds, MOST_SEEDS) + 1):
+        for k in range(seeds, max(seeds, config.MOST_SEEDS) + 1):
             found = next(
-                ((k, n) for n in range(2, MOST_DRAWS + 1) if max(widths(k, n).values()) <= bound),
+                (
+                    (k, n)
+                    for n in range(2, config.MOST_DRAWS + 1)
+                    if max(widths(k, n).values()) <= bound
+                ),
                 None,
             )
             if found:
                 break
-        k, n = found or (max(seeds, MOST_SEEDS), MOST_DRAWS)
+        k, n = found or (max(seeds, config.MOST_SEEDS), config.MOST_DRAWS)
         out[labels] = {
             "margin": bound,
             "pretraining_seeds": k,

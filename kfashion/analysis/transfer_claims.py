@@ -3,6 +3,7 @@ comparisons, and the per-class recall, over seeds (`kfashion.analysis.claims`)."
 
 import numpy as np
 
+from kfashion import config
 from kfashion.analysis import stats
 from kfashion.analysis.claims import (
     BAND_RULE,
@@ -13,7 +14,6 @@ from kfashion.analysis.claims import (
 from kfashion.config import CLASS_NAMES
 from kfashion.finetuning import grid
 
-NEAR = 0.03  # "about X%" holds within 3 points of X
 # The reference study's numbers for the four cases.
 ABOUT = {2: 0.80, 3: 0.88}
 BELOW = {4: 0.75}
@@ -81,10 +81,14 @@ def cases_about_their_accuracy(transfer: dict) -> list[dict]:
                 claim(
                     f"Case {case}: about {target:.0%}",
                     f"per seed, the test accuracy minus {target:.0%}; claimed within "
-                    f"{NEAR * 100:.0f} points of 0",
+                    f"{config.NEAR * 100:.0f} points of 0",
                     [
                         band_comparison(
-                            f"case {case} - {target:.0%}", values, -NEAR, NEAR, "accuracy"
+                            f"case {case} - {target:.0%}",
+                            values,
+                            -config.NEAR,
+                            config.NEAR,
+                            "accuracy",
                         )
                     ],
                     rule=BAND_RULE,

@@ -30,6 +30,7 @@ TRANSFER = "transfer.json"
 LABEL_EFFICIENCY = "label_efficiency.json"
 BASELINE = "baseline.json"
 PROBE = "probe.json"
+PILOT = "pilot.json"  # `kfashion.pilot`: the variance components that sized the reference
 PREDICTION = "prediction.json"  # a full-size run's predicted training time, as it starts
 LATENT = "latent.json"
 FINDINGS = "findings.json"

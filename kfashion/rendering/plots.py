@@ -33,9 +33,11 @@ def t_band(rows):
     figure's band and bars, as the tables' intervals."""
     from scipy import stats
 
+    from kfashion.analysis.stats import ALPHA
+
     rows = np.asarray(rows, dtype=float)
     mean = rows.mean(axis=0)
-    half = stats.t.ppf(0.975, len(rows) - 1) * stats.sem(rows, axis=0)
+    half = stats.t.ppf(1 - ALPHA / 2, len(rows) - 1) * stats.sem(rows, axis=0)
     return mean - half, mean + half
 
 
