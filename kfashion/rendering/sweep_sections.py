@@ -132,7 +132,7 @@ def architecture_section(variant: dict, folder: str) -> list[str]:
         "",
         f"`{variant['provenance']['command']}`: the course network against the linear_code "
         "variant (`same` padding, a linear code, a 7x7 decoder with a 3x3 output convolution; "
-        f"`kfashion/models.py`), both without dropout, beside the base case; seeds "
+        f"`kfashion/core/models.py`), both without dropout, beside the base case; seeds "
         f"{settings['seeds']}, {settings['epochs']} epochs on {settings['sizes']['train']:,} "
         "training images.",
         "",
