@@ -112,6 +112,10 @@ SCRIPT = textwrap.dedent(
     tune.main([*small, "--factors", "optimizer", "--select", "best", "--workers", "1",
                "--directory", "tuning", "--results", "results"])
     transfer.main([*small, "--cases", "1", "--results", "results"])
+    for pretext in ("masked", "contrastive"):  # random layers inside the compiled epochs
+        tune.main(["--subset", "600", "--epochs", "2", "--seeds", "1", "--pretext", pretext,
+                   "--factors=", "--select", "rank", "--workers", "1",
+                   "--directory", f"tuning_{pretext}", "--results", f"results_{pretext}"])
     print(json.dumps(out, default=float))
     """
 )
@@ -180,6 +184,24 @@ def test_both_stages_run_on_jax_and_their_models_load_on_tensorflow(on_jax):
     assert measured == pytest.approx(sweep["selected"]["test_mse"], rel=1e-4)
     transfer = json.loads((results / "transfer.json").read_text())
     assert transfer["provenance"]["backend"] == "jax" and len(transfer["runs"]) == 2
+
+
+@pytest.mark.parametrize("pretext", ["masked", "contrastive"])
+def test_pretexts_with_random_layers_train_in_compiled_epochs(on_jax, pretext):
+    """Their masks and views are drawn by random layers inside the model (`PatchMask`,
+    `Views`), whose seed state the one program of an epoch must carry: it trains, its loss
+    moves, and the encoder it exports loads on TensorFlow."""
+    _, folder = on_jax
+    results = folder / f"results_{pretext}"
+    sweep = json.loads((results / "sweep.json").read_text())
+    assert sweep["provenance"]["backend"] == "jax" and sweep["settings"]["pretext"] == pretext
+    (trial,) = sweep["trials"]
+    (run,) = trial["seeds"]
+    losses = run["history"]["loss"]
+    assert len(losses) == 2 and np.all(np.isfinite(losses)) and losses[1] != losses[0]
+    encoder = keras.saving.load_model(results / "models" / "encoder_seed0.keras")
+    codes = encoder.predict(data.load(subset=600).x_test, verbose=0)
+    assert codes.shape[1] == 64 and np.all(np.isfinite(codes))
 
 
 def test_both_stages_log_each_run_to_tensorboard_on_jax(on_jax):
