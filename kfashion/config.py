@@ -40,7 +40,6 @@ EVAL_BATCH_SIZE = 1000  # evaluation keeps no gradients: bigger batches, the sam
 # `python -m kfashion.tune`: the sweep (its design points are below).
 SWEEP_EPOCHS = 10  # per seed of each point, as in the study
 SWEEP_SEEDS = 3  # each point trained with seeds 0, 1, 2: a mean and a spread for every finding
-SWEEP_WORKERS = 2  # local worker processes, one core each (fewer where the machine holds fewer)
 SWEEP_SELECT = "reference"  # export the study's choice (n=64, p=0.1), or "best": lowest val loss
 PCA_FIT_SIZE = 20_000  # training images the sweep's PCA reference is fitted on
 # Each sweep seed's frozen codes judged as features, for the figure of reconstruction quality
@@ -61,7 +60,6 @@ INIT_SEEDS_FROM = 100_000  # a further initialisation's seed: apart from every f
 MIN_STEPS = 1000  # training steps of a few-label run, at least (its images repeat)
 FOLDS = 3  # a few-label run's recipe and rate are chosen by cross-validation in its own labels
 PROBE_IMAGES = 1000  # validation images on which each run's code units are checked
-TRANSFER_WORKERS = 1  # local worker processes of the grid
 WAIT_SECONDS = 2  # between a waiting grid worker's asks for a trial
 LABELS = "100,1000,10000,all"  # label counts of the grid
 GRID_RECIPES = "joint,two_phase"  # the recipes the jointly trained cases choose among
@@ -82,7 +80,9 @@ LATENT_SEED = 0  # of the sample, PCA and t-SNE
 # JAX's persistent compilation cache (KFASHION_JAX_CACHE moves it).
 JAX_CACHE = "~/.cache/kfashion/jax"
 
-# Local workers (KerasTuner's distributed mode).
+# Local workers (KerasTuner's distributed mode) of a sweep or a grid, one core each (fewer
+# where the machine holds fewer): faster than one process on both cores.
+WORKERS = 2
 WORKER_RESTARTS = 3  # times a dead worker is started again before the search gives up
 WORKER_MEMORY = 1300 * 2**20  # peak memory of one worker (and of the chief): all 60,000 images
 

@@ -103,8 +103,9 @@ def parse_args(argv):
     parser.add_argument(
         "--workers",
         type=int,
-        default=config.TRANSFER_WORKERS,
-        help="run cells in this many local worker processes (KerasTuner's distributed mode)",
+        help="run cells in this many local worker processes (KerasTuner's distributed mode); "
+        f"1 runs them in this process (default: {config.WORKERS}, or as many as the machine "
+        "holds)",
     )
     parser.add_argument("--tensorboard", help="also write TensorBoard logs (with HParams) here")
     parser.add_argument(
@@ -276,6 +277,8 @@ def main(argv=None) -> None:
     recipes = grid.parse_recipes(args.recipes)
     for flag in ("epochs", "random_inits", "batch_size", "min_steps"):
         cli.at_least(getattr(args, flag), 1, "--" + flag.replace("_", "-"))
+    if args.workers is None:
+        args.workers = parallel.default_workers()
     cli.at_least(args.workers, 1, "--workers")
     if parallel.role() == "single":
         parallel.check_workers(args.workers)

@@ -86,7 +86,7 @@ def parse_args(argv):
         "--workers",
         type=int,
         help="run trials in this many local worker processes (KerasTuner's distributed mode); "
-        f"1 runs them in this process (default: {config.SWEEP_WORKERS}, or as many as the "
+        f"1 runs them in this process (default: {config.WORKERS}, or as many as the "
         "machine holds)",
     )
     parser.add_argument(
@@ -101,13 +101,8 @@ def parse_args(argv):
     )
     args = parser.parse_args(argv)
     if args.workers is None:
-        args.workers = default_workers()
+        args.workers = parallel.default_workers()
     return args
-
-
-def default_workers() -> int:
-    """config.SWEEP_WORKERS, or as many as this machine holds where that is fewer."""
-    return min(config.SWEEP_WORKERS, parallel.most_workers())
 
 
 def design_from_args(args) -> list[config.DesignPoint]:

@@ -40,16 +40,22 @@ def test_memory_bounds_the_workers_too(monkeypatch):
 
 
 @pytest.mark.parametrize("cores, expected", [(1, 1), (2, 2), (16, 2)])
-def test_the_sweeps_default_workers_fit_the_machine(monkeypatch, cores, expected):
-    """2 single-threaded workers by default (faster than one process on 2 cores), never more
-    than the machine holds: a 1-core machine runs the sweep in-process, not refused."""
-    from kfashion import tune
+def test_the_searches_default_workers_fit_the_machine(monkeypatch, cores, expected):
+    """2 single-threaded workers by default for the sweep and the grid (faster than one
+    process on 2 cores), never more than the machine holds: a 1-core machine runs them
+    in-process, not refused."""
+    from kfashion import transfer, tune
 
     monkeypatch.setattr(os, "cpu_count", lambda: cores)
     monkeypatch.setattr(parallel, "available_memory", lambda: None)
     args = tune.parse_args([])
     assert args.workers == expected
     assert len(tune.design_from_args(args)) == 14  # the default is never refused
+    workers = []
+    monkeypatch.setattr(parallel, "check_workers", lambda count: workers.append(count))
+    with pytest.raises(SystemExit):  # past the workers, it stops at the missing encoder
+        transfer.main(["--encoder", "no-such-encoder.keras"])
+    assert workers == [expected]
 
 
 def a_command_under(backend: str, tmp_path) -> str:
@@ -204,7 +210,7 @@ def test_transfer_runs_again_a_run_whose_record_was_cut_short(tmp_path, capsys):
 
     encoder = tmp_path / "encoder.keras"
     models.build_encoder(latent_dim=16).save(encoder)
-    args = ["--subset", "600", "--epochs", "1", "--seeds", "1", "--cases", "4"]
+    args = ["--subset", "600", "--epochs", "1", "--seeds", "1", "--cases", "4", "--workers", "1"]
     args += ["--encoder", str(encoder), "--results", str(tmp_path / "r")]
     args += ["--directory", str(tmp_path / "tuning")]
     transfer.main(args)

@@ -21,7 +21,7 @@ from kfashion.engine import fixed_oracle
 
 ROOT = Path(__file__).resolve().parents[1]
 ENCODER = ROOT / "results" / "reference" / "models" / "encoder.keras"
-SMALL = ["--subset", "600", "--epochs", "1", "--seeds", "1"]
+SMALL = ["--subset", "600", "--epochs", "1", "--seeds", "1", "--workers", "1"]
 # a 2 MiB disk of the command's own, with room left for run records but not for a model
 FULL_DISK = "mount -t tmpfs -o size=2m tmpfs full && head -c 1800000 /dev/zero > full/filler"
 

@@ -111,7 +111,7 @@ SCRIPT = textwrap.dedent(
     small = ["--subset", "600", "--epochs", "2", "--seeds", "2", "--tensorboard", "logs"]
     tune.main([*small, "--factors", "optimizer", "--select", "best", "--workers", "1",
                "--directory", "tuning", "--results", "results"])
-    transfer.main([*small, "--cases", "1", "--results", "results"])
+    transfer.main([*small, "--cases", "1", "--results", "results", "--workers", "1"])
     for pretext in ("masked", "contrastive"):  # random layers inside the compiled epochs
         tune.main(["--subset", "600", "--epochs", "2", "--seeds", "1", "--pretext", pretext,
                    "--factors=", "--select", "rank", "--workers", "1",

@@ -85,7 +85,7 @@ def small(command: str) -> list[str]:
     extra = list(QUICK if module == "study" and "--quick" in words else SMALL.get(module, []))
     if "--labels" in words:  # the probe takes no minimum steps: it trains no network
         extra += LABELS if module == "transfer" else LABELS[:2]
-    if module == "tune":  # the sweep again, or a small one: workers would only start and stop
+    if module in ("tune", "transfer"):  # tiny searches: workers would only start and stop
         extra += ["--workers", "1"]
     return [*words[2:], *extra]
 

@@ -84,7 +84,7 @@ def test_workers_given_to_the_study_reach_both_searches(tmp_path):
     tune_stage, transfer_stage = plan_of(["--workers", "3"], tmp_path)[:2]
     assert parsed(tune_stage).workers == parsed(transfer_stage).workers == 3
     tune_stage, transfer_stage = plan_of([], tmp_path)[:2]
-    assert parsed(transfer_stage).workers == config.TRANSFER_WORKERS  # each command's own
+    assert parsed(transfer_stage).workers is None  # each command's own default
 
 
 def test_units_of_work_follow_each_commands_defaults(tmp_path):

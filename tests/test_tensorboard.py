@@ -25,7 +25,7 @@ def test_both_stages_log_each_run_to_tensorboard(tmp_path):
     expect_runs(tensorboard_tags(logs), ["trial0/seed0"])
 
     grid_logs = logs / "transfer" / "runs" / "course" / "labelsall"
-    transfer.main([*small, *folders, "--cases", "1", "--recipes", "two_phase"])
+    transfer.main([*small, *folders, "--cases", "1", "--recipes", "two_phase", "--workers", "1"])
     found = tensorboard_tags(grid_logs)
     final = "case1_two_phase_enc0_seed0"
     expect_runs(found, [f"{final}/head", f"{final}/all"])  # each phase a run of its own

@@ -17,7 +17,7 @@ from kfashion.core.guards import hold_lock
 from kfashion.core.saved_models import load_encoder
 from kfashion.finetuning import cases, grid, grid_tuner
 
-SMALL = ["--subset", "600", "--epochs", "1"]
+SMALL = ["--subset", "600", "--epochs", "1", "--workers", "1"]  # in this process
 FINAL = re.compile(r"case (\d) .*, seed (\d+)(?: \(initialisation (\d+)\))?: test accuracy")
 
 

@@ -52,6 +52,11 @@ def most_workers() -> int:
     return max(1, min(cores, by_memory))
 
 
+def default_workers() -> int:
+    """config.WORKERS, or as many as this machine holds where that is fewer."""
+    return min(config.WORKERS, most_workers())
+
+
 def check_workers(count: int) -> None:
     """Refuse a worker count the machine cannot hold, before any process starts."""
     most = most_workers()
