@@ -224,7 +224,7 @@ def render(results: Path, reference: Path | None = REFERENCE, judged: dict | Non
                 layout.PREDICTION,
                 prediction,
                 lambda: sections.time_section(
-                    prediction, [taken_seconds(s, results) for s in prediction["stages"]]
+                    prediction, [stage_runs(s, results) for s in prediction["stages"]]
                 ),
             )
         )
@@ -258,18 +258,18 @@ def render(results: Path, reference: Path | None = REFERENCE, judged: dict | Non
 SWEEP_FOLDERS = {"the autoencoder sweep": ".", "the architecture comparison": layout.ARCHITECTURE}
 
 
-def taken_seconds(stage: dict, results: Path) -> float | None:
-    """The training seconds a study's stage (a `prediction.json` entry) took, by its runs'
-    records under `results`: a sweep's seeds, or the grid's choices and final runs."""
+def stage_runs(stage: dict, results: Path) -> list[dict] | None:
+    """The run records of a study's stage (a `prediction.json` entry) under `results`, each
+    with its own training seconds and the time it ended: a sweep's seeds, or the grid's runs,
+    its choices' included; None where the stage has not finished."""
     if stage["module"] == "transfer":
-        grid = load(results, layout.GRID)
-        return grid["choice_seconds"] + grid["run_seconds"] if grid else None
+        if not (results / layout.GRID).exists():
+            return None
+        return [read_json(path) for path in layout.finished_transfer_runs(results)]
     what = stage["what"]  # "the autoencoder sweep", or a pretext's: "masked pretraining, ..."
     folder = SWEEP_FOLDERS.get(what, f"{layout.PRETEXTS}/{what.split()[0]}")
     sweep = load(results / folder, layout.SWEEP)
-    if sweep is None:
-        return None
-    return sum(run["seconds"] for trial in sweep["trials"] for run in trial["seeds"])
+    return None if sweep is None else [run for trial in sweep["trials"] for run in trial["seeds"]]
 
 
 def is_reference(results: Path) -> bool:

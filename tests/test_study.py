@@ -205,22 +205,37 @@ def test_the_time_taken_is_read_where_each_stage_of_the_study_writes(tmp_path):
         written = Path(stage.argv[stage.argv.index("--results") + 1])
         trials = [{"seeds": [{"seconds": index}, {"seconds": 100.0}]}]
         write_json(written / layout.SWEEP, {"trials": trials})
-    write_json(results / layout.GRID, {"choice_seconds": 7.0, "run_seconds": 8.0})
+    write_json(results / layout.GRID, {})
+    # two runs side by side, then one after a pause: 30 s on the clock, 40 s of runs
+    ended = ["2026-12-06T10:00:10+00:00", "2026-12-06T10:00:20+00:00", "2026-12-06T11:00:00+00:00"]
+    for name, end, seconds in zip(
+        ("case1", "cv_case1", "case3"), ended, (10.0, 20.0, 10.0), strict=True
+    ):
+        write_json(
+            layout.grid_runs(results, "course", "100") / f"{name}_joint_seed0.json",
+            {"seconds": seconds, "ended": end},
+        )
     entries = [
         {"what": s.what, "module": s.module} for s in plan if s.module in ("tune", "transfer")
     ]
-    taken = [report.taken_seconds(entry, results) for entry in entries]
-    assert taken == [100.0 + index for index in range(len(sweeps))] + [15.0]
+    runs = [report.stage_runs(entry, results) for entry in entries]
+    taken = [sections.taken_seconds(done) for done in runs]
+    assert taken == [100.0 + index for index in range(len(sweeps))] + [40.0]
+    assert sections.clock_seconds(runs[-1]) == 30.0
+    assert sections.clock_seconds(runs[0]) is None  # no seed says when it ended
     prediction = {
         "provenance": {"command": "python -m kfashion.study --reference"},
         "costs": {"tune": "a cost"},
         "stages": [{**entry, "units": 3, "predicted_seconds": 3600.0} for entry in entries],
         "predicted_seconds": 3600.0 * len(entries),
     }
-    lines = sections.time_section(prediction, [*taken[:-1], None])  # the grid not done yet
-    assert "| the grid of transfer runs | 3 | 1.0 h | - | - |" in lines
+    lines = sections.time_section(prediction, runs)
+    assert "| the grid of transfer runs | 3 | 1.0 h | 0.0 h | 0.01 | 0.0 h |" in lines
+    lines = sections.time_section(prediction, [*runs[:-1], None])  # the grid not done yet
+    assert "| the grid of transfer runs | 3 | 1.0 h | - | - | - |" in lines
     assert any(
-        line.startswith("| the autoencoder sweep | 3 | 1.0 h | 0.0 h | 0.03 |") for line in lines
+        line.startswith("| the autoencoder sweep | 3 | 1.0 h | 0.0 h | 0.03 | - |")
+        for line in lines
     )
 
 

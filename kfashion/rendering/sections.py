@@ -249,17 +249,57 @@ def hours(seconds: float | None) -> str:
     return "-" if seconds is None else f"{seconds / 3600:.1f} h"
 
 
-def time_section(prediction: dict, taken: list) -> list[str]:
+def taken_seconds(runs: list[dict] | None) -> float | None:
+    """The runs' own training seconds, summed (as the prediction prices them)."""
+    return None if runs is None else sum(run["seconds"] for run in runs)
+
+
+def clock_seconds(runs: list[dict] | None) -> float | None:
+    """The wall-clock time in which at least one of the runs was training, each run from its
+    end back by its own seconds: runs side by side in workers count once, and the pauses of a
+    run stopped and resumed not at all; None where no run says when it ended."""
+    from datetime import datetime
+
+    spans = sorted(
+        (end - run["seconds"], end)
+        for run in runs or []
+        if run.get("ended")
+        for end in [datetime.fromisoformat(run["ended"]).timestamp()]
+    )
+    total, reached = 0.0, float("-inf")
+    for start, end in spans:
+        if end > reached:
+            total += end - max(start, reached)
+            reached = end
+    return total if spans else None
+
+
+def time_section(prediction: dict, runs: list) -> list[str]:
     """A study's training time per stage as predicted before it started (`prediction.json`)
-    beside the time its runs took (`taken`, per stage, None where not done): both the sum of
-    the runs' own seconds, as the prediction prices them."""
-    rows, total = [], 0.0
-    for stage, seconds in zip(prediction["stages"], taken, strict=True):
-        predicted = stage["predicted_seconds"]
+    beside the time its runs took (`runs`: per stage its run records, None where not done):
+    the sum of the runs' own seconds, as the prediction prices them, and the wall-clock time
+    in which they trained (`report.clock_seconds`)."""
+    rows, total, total_clock = [], 0.0, 0.0
+    for stage, done in zip(prediction["stages"], runs, strict=True):
+        predicted, seconds, clock = (
+            stage["predicted_seconds"],
+            *(measure(done) for measure in (taken_seconds, clock_seconds)),
+        )
         ratio = f"{seconds / predicted:.2f}" if seconds and predicted else "-"
-        rows.append([stage["what"], f"{stage['units']:,}", hours(predicted), hours(seconds), ratio])
-        total += seconds or 0
-    rows.append(["all", "", hours(prediction["predicted_seconds"]), hours(total), ""])
+        rows.append(
+            [
+                stage["what"],
+                f"{stage['units']:,}",
+                hours(predicted),
+                hours(seconds),
+                ratio,
+                hours(clock),
+            ]
+        )
+        total, total_clock = total + (seconds or 0), total_clock + (clock or 0)
+    rows.append(
+        ["all", "", hours(prediction["predicted_seconds"]), hours(total), "", hours(total_clock)]
+    )
     made = prediction["provenance"]
     out = [
         "## Training time: predicted and taken",
@@ -268,10 +308,12 @@ def time_section(prediction: dict, taken: list) -> list[str]:
         "",
         *(f"- {module}: {text}" for module, text in prediction["costs"].items()),
         "",
-        "Both are sums of the runs' own seconds; workers side by side take less wall-clock time.",
+        "Predicted and taken are sums of the runs' own seconds; on the clock is the wall-clock "
+        "time in which at least one of a stage's runs was training (runs side by side in workers "
+        "counted once, a stopped run's pause not at all).",
         "",
     ]
-    header = ["stage", "units", "predicted", "taken", "taken / predicted"]
+    header = ["stage", "units", "predicted", "taken", "taken / predicted", "on the clock"]
     return out + table(header, rows) + [""]
 
 
