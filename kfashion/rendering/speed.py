@@ -28,8 +28,9 @@ def speed_section(bench: dict) -> list[str]:
                     if cache["hits"] or cache["misses"]
                     else ""
                 )
-                out.append(
-                    f"\n`{run['command']}` on {machine}, from scratch: "
+                out.append(  # a quick look of another version may have had other sizes
+                    f"\n`{run['command']}` on {machine} (kfashion {version(entry)}, "
+                    f"{entry['provenance']['date'][:10]}), from scratch: "
                     f"{run['wall_seconds']:.0f} s ({stages}){hits}."
                 )
         for command, seconds in entry.get("small_study_seconds", {}).items():
