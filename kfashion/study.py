@@ -301,8 +301,9 @@ def pretexts(args) -> list[str]:
 
 
 def time_left(plan: list[Stage], start: int) -> str:
-    """An estimate of the training time the stages from `start` on still need, from the
-    seconds their finished units took; stages with none finished yet are named instead."""
+    """An estimate of the wall-clock training time the stages from `start` on still need, from
+    the seconds their finished units took, over the workers that train them side by side;
+    stages with none finished yet are named instead."""
     total, untimed = 0.0, []
     for stage in plan[start:]:
         left = max(stage.units - stage.done(), 0)
@@ -312,7 +313,7 @@ def time_left(plan: list[Stage], start: int) -> str:
         if per_unit is None:
             untimed.append(f"{left} {stage.unit_name} of {stage.module}")
         else:
-            total += left * per_unit
+            total += left * per_unit / stage.workers
     amount = "under a minute" if total < 60 else f"about {total / 60:.0f} min"
     if not untimed:
         return f"time left: {amount} of training"
@@ -343,7 +344,10 @@ def main(argv=None) -> None:
     # from committed costs alone, the same whenever written
     predicted = prediction(plan) if full_size(args) else None
     if predicted is not None:
-        print(f"[study] predicted: about {predicted['predicted_seconds'] / 3600:.1f} h of training")
+        print(
+            f"[study] predicted: about {predicted['predicted_seconds'] / 3600:.1f} h of training "
+            "in the runs' own seconds (workers side by side take less on the clock)"
+        )
     start = time.perf_counter()
     for index, stage in enumerate(plan):
         command = " ".join(["python -m", f"kfashion.{stage.module}", *stage.argv])

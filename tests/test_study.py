@@ -87,6 +87,28 @@ def test_workers_given_to_the_study_reach_both_searches(tmp_path):
     assert parsed(transfer_stage).workers is None  # each command's own default
 
 
+def test_the_time_left_counts_workers_side_by_side_once(tmp_path, monkeypatch):
+    from kfashion.engine import parallel
+
+    monkeypatch.setattr(parallel, "most_workers", lambda: 2)
+    sweep, tune_again, grid_runs, baseline = (
+        study.Stage("tune", [], "a sweep", units=10),
+        study.Stage("tune", ["--workers", "1"], "a sweep in its own process", units=10),
+        study.Stage("transfer", [], "a grid", units=10),
+        study.Stage("baseline", ["--workers", "4"], "no workers of its own"),
+    )
+    assert [s.workers for s in (sweep, tune_again, grid_runs, baseline)] == [2, 1, 2, 1]
+    runs = [tmp_path / f"run{index}.json" for index in range(4)]
+    for path in runs:
+        write_json(path, {"seconds": 60.0})
+    for stage in (sweep, tune_again, grid_runs):  # 4 of 10 units done, a minute each
+        stage.finished = lambda: runs
+    # 6 minutes of runs left in each: 3 in two workers, 6 in one
+    assert (
+        study.time_left([sweep, tune_again, grid_runs], 0) == "time left: about 12 min of training"
+    )
+
+
 def test_units_of_work_follow_each_commands_defaults(tmp_path):
     plan = plan_of(["--reference"], tmp_path)
     sweep, variant, denoising, masked = plan[:4]

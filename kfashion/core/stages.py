@@ -34,6 +34,18 @@ class Stage:
         """What one unit of work is called: a sweep seed, or a run of the other stages."""
         return "seeds" if self.module == "tune" else "runs"
 
+    @property
+    def workers(self) -> int:
+        """The local worker processes its runs train in side by side: a search's --workers (or
+        its default), else 1."""
+        if self.module not in ("tune", "transfer"):
+            return 1
+        if "--workers" in self.argv:  # argparse has made it an int; 0 is refused by the stage
+            return max(1, int(self.argv[self.argv.index("--workers") + 1]))
+        from kfashion.engine import parallel
+
+        return parallel.default_workers()
+
     def done(self) -> int:
         return len(self.finished()) if self.finished else 0
 
