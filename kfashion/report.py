@@ -263,9 +263,21 @@ def stage_runs(stage: dict, results: Path) -> list[dict] | None:
     with its own training seconds and the time it ended: a sweep's seeds, or the grid's runs,
     its choices' included; None where the stage has not finished."""
     if stage["module"] == "transfer":
-        if not (results / layout.GRID).exists():
+        grid = load(results, layout.GRID)
+        if grid is None:
             return None
-        return [read_json(path) for path in layout.finished_transfer_runs(results)]
+        settings = grid["settings"]  # its groups' runs: not those of another grid beside it
+        groups = {
+            layout.grid_runs(results, n, c)
+            for n in settings["networks"]
+            for c in settings["labels"]
+        }
+        runs = []
+        for path in layout.finished_transfer_runs(results):
+            if path.parent in groups:
+                with reading(path):
+                    runs.append(read_json(path))
+        return runs
     what = stage["what"]  # "the autoencoder sweep", or a pretext's: "masked pretraining, ..."
     folder = SWEEP_FOLDERS.get(what, f"{layout.PRETEXTS}/{what.split()[0]}")
     sweep = load(results / folder, layout.SWEEP)

@@ -169,9 +169,10 @@ def prediction(plan: list[Stage]) -> dict | None:
         return None
     return {
         "costs": {
-            "transfer": f"{config.PILOT_RESULTS}/pilot.json seconds_per_run, the augmentation "
-            "control at case 3's (its augmentation's own cost is not measured), the least runs "
-            "of each cell (a choice at an edge of its rates runs more)",
+            "transfer": f"{config.PILOT_RESULTS}/{layout.PILOT} seconds_per_run (one run at a time "
+            "on every core: in workers of a core each, a run takes longer and two run at once), "
+            "the augmentation control at case 3's (its augmentation's own cost is not measured), "
+            "the least runs of each cell (a choice at an edge of its rates runs more)",
             "tune": f"{config.REFERENCE_RESULTS}/{layout.SWEEP} mean seconds per seed, every "
             "pretext's at reconstruction's",
         },

@@ -227,7 +227,7 @@ def test_the_time_taken_is_read_where_each_stage_of_the_study_writes(tmp_path):
         written = Path(stage.argv[stage.argv.index("--results") + 1])
         trials = [{"seeds": [{"seconds": index}, {"seconds": 100.0}]}]
         write_json(written / layout.SWEEP, {"trials": trials})
-    write_json(results / layout.GRID, {})
+    write_json(results / layout.GRID, {"settings": {"networks": ["course"], "labels": ["100"]}})
     # two runs side by side, then one after a pause: 30 s on the clock, 40 s of runs
     ended = ["2026-12-06T10:00:10+00:00", "2026-12-06T10:00:20+00:00", "2026-12-06T11:00:00+00:00"]
     for name, end, seconds in zip(
@@ -237,6 +237,8 @@ def test_the_time_taken_is_read_where_each_stage_of_the_study_writes(tmp_path):
             layout.grid_runs(results, "course", "100") / f"{name}_joint_seed0.json",
             {"seconds": seconds, "ended": end},
         )
+    other = layout.grid_runs(results, "linear_code", "100") / "case1_joint_seed0.json"
+    write_json(other, {"seconds": 99.0, "ended": ended[0]})  # another grid's, beside it
     entries = [
         {"what": s.what, "module": s.module} for s in plan if s.module in ("tune", "transfer")
     ]
@@ -245,6 +247,8 @@ def test_the_time_taken_is_read_where_each_stage_of_the_study_writes(tmp_path):
     assert taken == [100.0 + index for index in range(len(sweeps))] + [40.0]
     assert sections.clock_seconds(runs[-1]) == 30.0
     assert sections.clock_seconds(runs[0]) is None  # no seed says when it ended
+    mixed = [{"seconds": 1.0, "ended": ended[0]}, {"seconds": 1.0}]  # nor does every run here
+    assert sections.clock_seconds(mixed) is None
     prediction = {
         "provenance": {"command": "python -m kfashion.study --reference"},
         "costs": {"tune": "a cost"},

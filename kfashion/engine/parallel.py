@@ -1,10 +1,11 @@
 """Parallel trials on KerasTuner's distributed mode: a chief oracle and local worker processes.
 
-KerasTuner reads three environment variables: `KERASTUNER_TUNER_ID` ("chief", or a worker's
-name such as "tuner0"), `KERASTUNER_ORACLE_IP` and `KERASTUNER_ORACLE_PORT`. The chief serves
-the oracle over gRPC and hands one trial to each worker that asks; `python -m kfashion.tune
---workers N` makes this process the chief on loopback and starts N workers, each with its share
-of the cores. Workers on other machines join the same way (docs/speed.md).
+KerasTuner reads three environment variables: `KERASTUNER_TUNER_ID` ("chief", or a worker's name
+such as "tuner0"), `KERASTUNER_ORACLE_IP` and `KERASTUNER_ORACLE_PORT`. The chief serves the
+oracle over gRPC and hands one trial to each worker that asks; `python -m kfashion.tune` or
+`kfashion.transfer` with `--workers N` makes this process the chief on loopback and starts N
+workers, each with its share of the cores. Workers on other machines join the same way
+(docs/speed.md).
 
 A worker that dies (killed, out of memory) is started again under the same name, and the chief
 hands it back the trial it was running, which continues from its first unfinished seed.

@@ -257,13 +257,16 @@ def taken_seconds(runs: list[dict] | None) -> float | None:
 def clock_seconds(runs: list[dict] | None) -> float | None:
     """The wall-clock time in which at least one of the runs was training, each run from its
     end back by its own seconds: runs side by side in workers count once, and the pauses of a
-    run stopped and resumed not at all; None where no run says when it ended."""
+    run stopped and resumed not at all; None where a run does not say when it ended. (Seeds
+    trained together in one program, JAX on an accelerator, each record a share of its time
+    and end together: the program's span counts once, shorter than it took.)"""
     from datetime import datetime
 
+    if not runs or not all(run.get("ended") for run in runs):
+        return None
     spans = sorted(
         (end - run["seconds"], end)
-        for run in runs or []
-        if run.get("ended")
+        for run in runs
         for end in [datetime.fromisoformat(run["ended"]).timestamp()]
     )
     total, reached = 0.0, float("-inf")
@@ -271,14 +274,14 @@ def clock_seconds(runs: list[dict] | None) -> float | None:
         if end > reached:
             total += end - max(start, reached)
             reached = end
-    return total if spans else None
+    return total
 
 
 def time_section(prediction: dict, runs: list) -> list[str]:
     """A study's training time per stage as predicted before it started (`prediction.json`)
     beside the time its runs took (`runs`: per stage its run records, None where not done):
     the sum of the runs' own seconds, as the prediction prices them, and the wall-clock time
-    in which they trained (`report.clock_seconds`)."""
+    in which they trained (`clock_seconds`)."""
     rows, total, total_clock = [], 0.0, 0.0
     for stage, done in zip(prediction["stages"], runs, strict=True):
         predicted, seconds, clock = (
