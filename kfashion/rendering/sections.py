@@ -284,10 +284,8 @@ def time_section(prediction: dict, runs: list) -> list[str]:
     in which they trained (`clock_seconds`)."""
     rows, total, total_clock = [], 0.0, 0.0
     for stage, done in zip(prediction["stages"], runs, strict=True):
-        predicted, seconds, clock = (
-            stage["predicted_seconds"],
-            *(measure(done) for measure in (taken_seconds, clock_seconds)),
-        )
+        predicted = stage["predicted_seconds"]
+        seconds, clock = taken_seconds(done), clock_seconds(done)
         ratio = f"{seconds / predicted:.2f}" if seconds and predicted else "-"
         rows.append(
             [
