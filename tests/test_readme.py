@@ -261,6 +261,7 @@ def test_findings_and_report_of_a_one_seed_run(clone):
     report = (clone["path"] / "results" / "README.md").read_text()
     assert "## The reference study's findings, checked" in report
     assert "(no interval: one seed)" in report
+    assert " 1 epochs" not in report  # a run of one epoch says so in the singular
     if (ROOT / "results" / "reference" / "transfer.json").exists():
         assert "## Beside the reference run" in report
 

@@ -159,7 +159,7 @@ def transfer_section(
         "## Transfer: the four cases",
         "",
         f"Encoder + Dense(10) on {settings['sizes']['train']:,} training images, "
-        f"{settings['epochs']} epochs, batch {settings['batch_size']}, {rates}; "
+        f"{plural(settings['epochs'], 'epoch')}, batch {settings['batch_size']}, {rates}; "
         f"seeds {settings['seeds']}. Test accuracy, read once per run after training:",
         "",
     ]
@@ -210,7 +210,7 @@ def labels_section(efficiency: dict, comparisons: list[dict]) -> list[str]:
         "",
         f"Each case trained on a stratified sample of that many labelled training images "
         f"(a new sample per seed, the same for every case; seeds {settings['seeds']}), the "
-        f"encoder pretrained on all of them without labels, {settings['epochs']} epochs. "
+        f"encoder pretrained on all of them without labels, {plural(settings['epochs'], 'epoch')}. "
         f"Few-label runs: {settings['few_label_runs']} ({repeats})"
         + ('; "all" is the ordinary run above, for these seeds' if "all" in counts else "")
         + ". Test accuracy, mean ± std:",

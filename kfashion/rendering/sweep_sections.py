@@ -2,7 +2,7 @@
 space; Markdown lines rendered from each stage's JSON."""
 
 from kfashion.config import network
-from kfashion.rendering.sections import table
+from kfashion.rendering.sections import plural, table
 
 BORDER = (
     "The grey band along the bottom and right edges of every reconstruction is the course "
@@ -20,7 +20,7 @@ def sweep_section(sweep: dict) -> list[str]:
         "## The autoencoder sweep",
         "",
         f"{len(sweep['trials'])} points, one factor at a time around the base case, each "
-        f"trained with seeds {settings['seeds']} for {settings['epochs']} epochs on "
+        f"trained with seeds {settings['seeds']} for {plural(settings['epochs'], 'epoch')} on "
         f"{settings['sizes']['train']:,} training images (validation "
         f"{settings['sizes']['validation']:,}, test {settings['sizes']['test']:,}); objective "
         f"{settings['objective']}; saved weights: {settings['saved_weights']}.",
@@ -133,8 +133,8 @@ def architecture_section(variant: dict, folder: str) -> list[str]:
         f"`{variant['provenance']['command']}`: the course network against the linear_code "
         "variant (`same` padding, a linear code, a 7x7 decoder with a 3x3 output convolution; "
         f"`kfashion/core/models.py`), both without dropout, beside the base case; seeds "
-        f"{settings['seeds']}, {settings['epochs']} epochs on {settings['sizes']['train']:,} "
-        "training images.",
+        f"{settings['seeds']}, {plural(settings['epochs'], 'epoch')} on "
+        f"{settings['sizes']['train']:,} training images.",
         "",
     ]
     rows = [
