@@ -4,11 +4,12 @@ Runs the stages in order, each exactly as its own command would (`python -m kfas
 `transfer`, `baseline`, `probe`, `report`), all in one folder: `--results` (default `results/`) with
 KerasTuner's state in `--directory` (default `tuning/`). Before each stage it prints one line:
 what runs, how much of it is already done, and an estimate of the time left, from the seconds
-the finished units of work took. Stop it at any time and run the same command again; a stage
-whose results file records its very command is done already and skipped. A
-full-size run (no `--quick`, `--subset` or `--epochs`) first prints its predicted training time,
-priced from the committed pilot's and reference sweep's measured costs (found from the
-project's folder), and keeps it in `prediction.json`.
+the finished units of work took (`kfashion.core.costs`). Stop it at any time and run the same
+command again; a stage whose results file records its very command is done already and
+skipped. A full-size run (no `--quick`, `--subset` or `--epochs`) first prints its predicted
+training time, priced from the committed pilot's and reference sweep's measured costs (found
+from the project's folder), and keeps it in `prediction.json`; its grid's time left weighs the
+runs left by those costs.
 
 - `--quick`: a first look at every stage, on a 2-core CPU in minutes (`config.QUICK`), into
   `results/quick/` and `tuning/quick/`, with its own report: the same tables, smaller.
@@ -34,7 +35,7 @@ from pathlib import Path
 
 from kfashion import config
 from kfashion.config import train_split_size
-from kfashion.core import cli, layout, saved_models
+from kfashion.core import cli, costs, layout
 from kfashion.core.errors import UserError, exit_on_user_error
 from kfashion.core.files import write_json
 from kfashion.core.stages import Stage
@@ -64,7 +65,7 @@ def parse_args(argv):
         "--pretexts",
         help="pretext tasks to pretrain beside reconstruction, each swept over its own knobs, "
         f"comma-separated, from {', '.join(p for p in config.PRETEXTS if p != config.PRETEXT)} "
-        f"(default: none; --quick: {config.QUICK['pretexts']}; --reference: "
+        f"(default and --quick: {config.STUDY_PRETEXTS or 'none'}; --reference: "
         f"{config.REFERENCE['pretexts']})",
     )
     parser.add_argument("--data-dir", help="folder with the four IDX .gz files")
@@ -95,90 +96,8 @@ def units(module: str, argv: list[str], networks=()) -> int:
         factors = [f for f in args.factors.split(",") if f]
         return len(config.make_design(factors, args.pretext)) * args.seeds
     if module == "transfer":
-        return sum(grid.least_runs(cell) for cell in cells(argv, networks))
+        return sum(grid.least_runs(cell) for cell in costs.cells(argv, networks))
     return 1
-
-
-def cells(argv: list[str], networks=()) -> list:
-    """The cells of the grid a transfer command will run (`grid.plan`)."""
-    from kfashion import transfer
-    from kfashion.finetuning import grid
-
-    args = transfer.parse_args(argv)
-    counts = grid.parse_counts(args.labels, train_split_size(args.subset))
-    return grid.plan(
-        list(networks) or [f"network{i}" for i in range(len(args.encoder or [None]))],
-        counts,
-        cli.parse_cases(args.cases),
-        grid.parse_recipes(args.recipes),
-        saved_models.parse_encoder_seeds(args.encoder_seeds or "0"),
-        grid.draws(counts, args.seeds),
-        args.random_inits,
-    )
-
-
-def predicted_seconds(stage: Stage, pilot: dict | None, sweep: dict | None) -> float | None:
-    """A training stage's seconds, predicted before it starts from measured costs: a grid
-    cell's least runs (`grid.least_runs`) at the pilot's seconds per run of its label count
-    and case (the augmentation control at case 3's; a choice's fold runs at a final run's,
-    as they take the minimum steps too), a sweep seed at the mean seconds per seed of
-    `sweep` (every pretext's at reconstruction's: none other is measured at full size);
-    None where nothing measured applies."""
-    from kfashion.finetuning import grid
-
-    if stage.module == "tune" and sweep is not None:
-        seeds = [s["seconds"] for t in sweep["trials"] for s in t["seeds"] if s.get("seconds")]
-        return stage.units * sum(seeds) / len(seeds) if seeds else None
-    if stage.module == "transfer" and pilot is not None:
-        cost = pilot["seconds_per_run"]
-        return sum(
-            grid.least_runs(cell) * cost[cell.labels][str(priced_as(cell.case))]
-            for cell in cells(stage.argv, stage.networks)
-        )
-    return None
-
-
-def priced_as(case: int) -> int:
-    """The first case whose encoder starts and trains as `case`'s does (5: 3)."""
-    mine = config.CASES[case]
-    return next(
-        number
-        for number, other in config.CASES.items()
-        if (other.pretrained, other.train_encoder) == (mine.pretrained, mine.train_encoder)
-    )
-
-
-def prediction(plan: list[Stage]) -> dict | None:
-    """Each training stage's predicted seconds (`predicted_seconds`), from the committed pilot
-    and reference sweep, for prediction.json; None where neither is there to price a stage.
-    It loads no framework: a bad argument is still refused before one loads."""
-    from kfashion.core.files import read_json
-
-    def committed(path: Path) -> dict | None:
-        return read_json(path) if path.exists() else None
-
-    pilot = committed(Path(config.PILOT_RESULTS) / layout.PILOT)
-    sweep = committed(Path(config.REFERENCE_RESULTS) / layout.SWEEP)
-    stages = [
-        {"what": s.what, "module": s.module, "units": s.units,
-         "predicted_seconds": predicted_seconds(s, pilot, sweep)}
-        for s in plan
-        if s.module in ("tune", "transfer")
-    ]  # fmt: skip
-    if all(s["predicted_seconds"] is None for s in stages):
-        return None
-    return {
-        "costs": {
-            "transfer": f"{config.PILOT_RESULTS}/{layout.PILOT} seconds_per_run (one run at a time "
-            "on every core: in workers of a core each, a run takes longer and two run at once), "
-            "the augmentation control at case 3's (its augmentation's own cost is not measured), "
-            "the least runs of each cell (a choice at an edge of its rates runs more)",
-            "tune": f"{config.REFERENCE_RESULTS}/{layout.SWEEP} mean seconds per seed, every "
-            "pretext's at reconstruction's",
-        },
-        "stages": stages,
-        "predicted_seconds": sum(s["predicted_seconds"] or 0 for s in stages),
-    }
 
 
 def full_size(args) -> bool:
@@ -301,27 +220,6 @@ def pretexts(args) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def time_left(plan: list[Stage], start: int) -> str:
-    """An estimate of the wall-clock training time the stages from `start` on still need, from
-    the seconds their finished units took, over the workers that train them side by side;
-    stages with none finished yet are named instead."""
-    total, untimed = 0.0, []
-    for stage in plan[start:]:
-        left = max(stage.units - stage.done(), 0)
-        if not left or not stage.finished:
-            continue
-        per_unit = stage.seconds_per_unit()
-        if per_unit is None:
-            untimed.append(f"{left} {stage.unit_name} of {stage.module}")
-        else:
-            total += left * per_unit / stage.workers
-    amount = "under a minute" if total < 60 else f"about {total / 60:.0f} min"
-    if not untimed:
-        return f"time left: {amount} of training"
-    known = f"{amount} of training, plus " if total else ""
-    return f"time left: {known}{', '.join(untimed)}, timed once the first of each ends"
-
-
 def folders(args) -> tuple[Path, Path]:
     if args.quick:
         default = config.QUICK_RESULTS, config.QUICK_DIRECTORY
@@ -343,7 +241,8 @@ def main(argv=None) -> None:
     # a full-size run's prediction: printed first, written once its first stage has checked
     # the arguments and made the folder (a refused command leaves no trace); its numbers come
     # from committed costs alone, the same whenever written
-    predicted = prediction(plan) if full_size(args) else None
+    predicted = costs.prediction(plan) if full_size(args) else None
+    pilot = costs.committed_costs()[0] if predicted is not None else None  # prices the grid's runs
     if predicted is not None:
         print(
             f"[study] predicted: about {predicted['predicted_seconds'] / 3600:.1f} h of training "
@@ -356,7 +255,7 @@ def main(argv=None) -> None:
         progress = done if stage.finished else ""
         print(
             f"[study {index + 1}/{len(plan)}] {stage.what}: {command}\n"
-            f"[study {index + 1}/{len(plan)}] {progress}{time_left(plan, index)}",
+            f"[study {index + 1}/{len(plan)}] {progress}{costs.time_left(plan, index, pilot)}",
             flush=True,
         )
         if stage.made_already():

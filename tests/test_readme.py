@@ -44,9 +44,10 @@ SMALL = {
     "latent": ["--subset", "600", "--tsne-images", "50"],
     "bench": [*TINY[:4], "--repeats", "1", "--min-steps", "10", "--skip-study"],
 }
-# The quick study, smaller still, in its own folder; with 2 seeds, so its findings have intervals
-# (its own seeds: one a sweep point, two a transfer case, so its transfer findings have intervals)
-QUICK = ["--subset", "300", "--epochs", "2"]
+# The quick study, smaller still, in its own folder (its own seeds: one a sweep point, two a
+# transfer case, so its transfer findings have intervals), with a pretext task, so that its
+# report's pretext sections render from a study's grid
+QUICK = ["--subset", "300", "--epochs", "2", "--pretexts", "denoising"]
 LABELS = ["--labels", "50,all", "--min-steps", "10"]
 
 

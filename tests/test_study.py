@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from kfashion import config, report, study, transfer, tune
-from kfashion.core import layout
+from kfashion.core import costs, layout
 from kfashion.core.errors import UserError
 from kfashion.core.files import write_json
 from kfashion.finetuning import grid
@@ -68,7 +68,7 @@ def test_pretexts_are_the_modes_unless_given_and_unknown_ones_are_refused(tmp_pa
         return [parsed(s).pretext for s in plan_of(argv, tmp_path) if s.module == "tune"]
 
     assert pretexts([]) == ["reconstruction"]  # the default study: reconstruction alone
-    assert pretexts(["--quick"]) == ["reconstruction", config.QUICK["pretexts"]]
+    assert pretexts(["--quick"]) == ["reconstruction"]  # the default study's tables, smaller
     assert pretexts(["--pretexts", "masked,supervised"]) == [
         "reconstruction",
         "masked",
@@ -105,8 +105,31 @@ def test_the_time_left_counts_workers_side_by_side_once(tmp_path, monkeypatch):
         stage.finished = lambda: runs
     # 6 minutes of runs left in each: 3 in two workers, 6 in one
     assert (
-        study.time_left([sweep, tune_again, grid_runs], 0) == "time left: about 12 min of training"
+        costs.time_left([sweep, tune_again, grid_runs], 0) == "time left: about 12 min of training"
     )
+
+
+def test_a_full_size_grids_time_left_weighs_its_runs_left_by_the_pilots_costs(tmp_path):
+    # two finished 100-label runs of case 1, priced at 1 s each by the pilot, took 3 s each:
+    # every run left takes three times its price, the all-label ones too
+    pilot = {"seconds_per_run": {c: {"1": 1.0, "2": 1.0, "3": 1.0, "4": 1.0} for c in
+                                 ("100", "1000", "10000", "all")}}  # fmt: skip
+    pilot["seconds_per_run"]["all"] = {"1": 1000.0, "2": 1.0, "3": 1000.0, "4": 1.0}
+    plan = plan_of([], tmp_path)
+    grid_runs = grid_stage(plan)
+    runs = [tmp_path / f"run{index}.json" for index in range(2)]
+    for path in runs:
+        write_json(path, {"labels": "100", "case": 1, "seconds": 3.0})
+    grid_runs.finished = lambda: runs
+    predicted = costs.predicted_seconds(grid_runs, pilot, None)
+    left = costs.grid_seconds_left(grid_runs, pilot)
+    assert left == pytest.approx((predicted - 2.0) * 3.0)
+    # the same runs, each unit at their mean, would say far less: all labels cost more
+    assert left > (grid_runs.units - 2) * 3.0 * 2
+    hours = left / grid_runs.workers / 3600
+    assert costs.time_left([grid_runs], 0, pilot) == f"time left: about {hours:.1f} h of training"
+    grid_runs.finished = lambda: []  # nothing finished: nothing measured to scale by
+    assert costs.grid_seconds_left(grid_runs, pilot) is None
 
 
 def test_units_of_work_follow_each_commands_defaults(tmp_path):
@@ -131,14 +154,14 @@ def test_units_of_work_follow_each_commands_defaults(tmp_path):
 
 def test_the_quick_look_runs_every_stage_of_the_study_at_its_sizes(tmp_path):
     plan = plan_of(["--quick"], tmp_path)
-    assert [s.module for s in plan] == ["tune", "tune", "transfer", "baseline", "probe", "report"]
+    assert [s.module for s in plan] == ["tune", "transfer", "baseline", "probe", "report"]
     grid_args = parsed(grid_stage(plan))
     assert parsed(plan[0]).subset == config.QUICK["subset"] == grid_args.subset
-    assert parsed(plan[0]).seeds == parsed(plan[1]).seeds == config.QUICK["seeds"]
+    assert parsed(plan[0]).seeds == config.QUICK["seeds"]
     assert grid_args.seeds == str(config.QUICK["transfer_seeds"])
     assert grid_args.recipes == config.QUICK["recipes"]
     assert grid_args.directory == str(tmp_path)  # KerasTuner's state beside the sweep's
-    baseline = plan[3].argv
+    baseline = plan[2].argv
     assert baseline[baseline.index("--max-iter") + 1] == str(config.QUICK["max_iter"])
     assert "--max-iter" not in plan_of([], tmp_path)[2].argv  # the study's own: the default
 
@@ -151,8 +174,7 @@ def test_the_readme_describes_the_quick_look_at_its_sizes():
     assert (
         f"{quick['epochs']} epochs, one sweep seed a point and {quick['transfer_seeds']} draws of "
         f"labels at {quick['labels'].replace(',', ' and ')} labels, the {quick['recipes']} recipe"
-        f" alone, {quick['pretexts']} beside reconstruction and the baseline's fits capped at "
-        f"{quick['max_iter']} iterations"
+        f" alone and the baseline's fits capped at {quick['max_iter']} iterations"
     ) in readme
     assert quick["seeds"] == 1
 
@@ -177,7 +199,7 @@ def test_the_reference_grid_asks_only_for_label_counts_its_split_can_hold(tmp_pa
 def test_fewer_epochs_take_fewer_minimum_steps_in_a_few_label_run(tmp_path):
     assert parsed(plan_of([], tmp_path)[1]).min_steps == config.MIN_STEPS  # its own default
     quick = parsed(grid_stage(plan_of(["--quick"], tmp_path)))
-    assert quick.min_steps == config.MIN_STEPS * quick.epochs // config.TRANSFER_EPOCHS
+    assert quick.min_steps == round(config.MIN_STEPS * quick.epochs / config.TRANSFER_EPOCHS)
 
 
 def test_the_reference_runs_prediction_prices_each_unit_at_its_measured_cost(tmp_path):
@@ -186,21 +208,22 @@ def test_the_reference_runs_prediction_prices_each_unit_at_its_measured_cost(tmp
     pilot = {"seconds_per_run": {c: {"1": 1.0, "2": 0.0, "3": 100.0, "4": 0.0} for c in
                                  ("100", "1000", "all")}}  # fmt: skip
     tune_stage, transfer_stage = plan[0], grid_stage(plan)
-    assert study.predicted_seconds(tune_stage, pilot, sweep) == 20.0 * tune_stage.units
-    cells = study.cells(transfer_stage.argv, transfer_stage.networks)
+    assert costs.predicted_seconds(tune_stage, pilot, sweep) == 20.0 * tune_stage.units
+    cells = costs.cells(transfer_stage.argv, transfer_stage.networks)
     expected = sum(
         grid.least_runs(cell) * {1: 1.0, 3: 100.0, 5: 100.0}.get(cell.case, 0.0) for cell in cells
     )  # the augmentation control (case 5) at a random encoder trained jointly's cost
-    assert study.predicted_seconds(transfer_stage, pilot, sweep) == pytest.approx(expected)
-    assert study.predicted_seconds(plan[-1], pilot, sweep) is None  # the report: no training
-    assert study.prediction(plan)["predicted_seconds"] > 0  # from the committed costs
+    assert costs.predicted_seconds(transfer_stage, pilot, sweep) == pytest.approx(expected)
+    assert costs.predicted_seconds(plan[-1], pilot, sweep) is None  # the report: no training
+    assert costs.prediction(plan)["predicted_seconds"] > 0  # from the committed costs
 
 
 def test_a_prediction_loads_no_framework_and_is_none_without_the_committed_costs(tmp_path):
     code = (
         "import sys; from pathlib import Path; from kfashion import study; "
+        "from kfashion.core import costs; "
         "args = study.parse_args([]); plan = study.stages(args, Path('r'), Path('t')); "
-        "print(study.prediction(plan) is None, sorted({'keras', 'tensorflow', 'jax'} & "
+        "print(costs.prediction(plan) is None, sorted({'keras', 'tensorflow', 'jax'} & "
         "set(sys.modules)))"
     )
     root = Path(__file__).resolve().parents[1]
