@@ -43,7 +43,7 @@ def test_findings_and_report_of_the_quick_look(quick_clone):
                 assert found["verdict"] == "not resolved"
     report = (quick_clone["path"] / "results" / "quick" / "README.md").read_text()
     assert "## What this run is" in report and "Not resolved with one seed" in report
-    # the quick look's pretext beside reconstruction: its cost, its knob, frozen and fine-tuned
+    # the pretext test_readme.QUICK adds beside reconstruction: its cost, knob, frozen and tuned
     pretexts = report.split("## Pretext tasks")[1].split("\n## ")[0]
     assert "| reconstruction | - | " in pretexts and "| denoising | noise=" in pretexts
     assert "#### denoising: noise" in pretexts and "| course_denoising, fine-tuned | " in pretexts

@@ -120,7 +120,10 @@ def test_a_full_size_grids_time_left_weighs_its_runs_left_by_the_pilots_costs(tm
     runs = [tmp_path / f"run{index}.json" for index in range(2)]
     for path in runs:
         write_json(path, {"labels": "100", "case": 1, "seconds": 3.0})
-    grid_runs.finished = lambda: runs
+    unpriced = [tmp_path / "run_500.json", tmp_path / "run_unfinished.json"]
+    write_json(unpriced[0], {"labels": "500", "case": 1, "seconds": 99.0})  # another grid's
+    write_json(unpriced[1], {"labels": "100", "case": 1, "seconds": None})
+    grid_runs.finished = lambda: runs + unpriced  # left out, not a crash
     predicted = costs.predicted_seconds(grid_runs, pilot, None)
     left = costs.grid_seconds_left(grid_runs, pilot)
     assert left == pytest.approx((predicted - 2.0) * 3.0)
@@ -199,7 +202,7 @@ def test_the_reference_grid_asks_only_for_label_counts_its_split_can_hold(tmp_pa
 def test_fewer_epochs_take_fewer_minimum_steps_in_a_few_label_run(tmp_path):
     assert parsed(plan_of([], tmp_path)[1]).min_steps == config.MIN_STEPS  # its own default
     quick = parsed(grid_stage(plan_of(["--quick"], tmp_path)))
-    assert quick.min_steps == round(config.MIN_STEPS * quick.epochs / config.TRANSFER_EPOCHS)
+    assert quick.epochs == 2 and quick.min_steps == 67  # 1000 steps of 30 epochs, 2 of them
 
 
 def test_the_reference_runs_prediction_prices_each_unit_at_its_measured_cost(tmp_path):

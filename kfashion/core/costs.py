@@ -76,16 +76,21 @@ def grid_seconds_left(stage: Stage, pilot: dict) -> float | None:
     """The training seconds a grid stage still needs, from the pilot's relative costs: its
     predicted seconds (`predicted_seconds`) less those of its finished runs, scaled by how long
     those runs took against their predicted cost (in workers of a core each, a run takes
-    longer than the pilot's one at a time on every core); None before a run has finished."""
+    longer than the pilot's one at a time on every core); None while no finished run has a
+    price (a record the pilot cannot price, such as another grid's label count in the same
+    folder, is left out)."""
     from kfashion.core.files import read_record
 
     cost = pilot["seconds_per_run"]
     taken = priced = 0.0
     for path in stage.finished():
-        record = read_record(path)
-        if record and record.get("seconds") is not None:
-            taken += float(record["seconds"])
-            priced += cost[str(record["labels"])][str(priced_as(record["case"]))]
+        try:
+            record = read_record(path) or {}
+            price = cost[str(record["labels"])][str(priced_as(record["case"]))]
+            seconds = float(record["seconds"])
+        except (KeyError, TypeError, ValueError):
+            continue
+        taken, priced = taken + seconds, priced + price
     if not priced:
         return None
     return max(predicted_seconds(stage, pilot, None) - priced, 0.0) * taken / priced
