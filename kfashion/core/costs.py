@@ -75,10 +75,10 @@ def committed_costs() -> tuple[dict | None, dict | None]:
 def grid_seconds_left(stage: Stage, pilot: dict) -> float | None:
     """The training seconds a grid stage still needs, from the pilot's relative costs: its
     predicted seconds (`predicted_seconds`) less those of its finished runs, scaled by how long
-    those runs took against their predicted cost (in workers of a core each, a run takes
-    longer than the pilot's one at a time on every core); None while no finished run has a
-    price (a record the pilot cannot price, such as another grid's label count in the same
-    folder, is left out)."""
+    those runs took against their predicted cost (in workers of a core each, or on a slower
+    machine, a run takes longer than the pilot's one at a time on every core); None while no
+    finished run has a price (a record the pilot cannot price, such as another grid's label
+    count in the same folder, is left out)."""
     from kfashion.core.files import read_record
 
     cost = pilot["seconds_per_run"]
