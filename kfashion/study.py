@@ -240,9 +240,9 @@ def main(argv=None) -> None:
     plan = stages(args, results, directory)
     # a full-size run's prediction: printed first, written once its first stage has checked
     # the arguments and made the folder (a refused command leaves no trace); its numbers come
-    # from committed costs alone, the same whenever written
-    predicted = costs.prediction(plan) if full_size(args) else None
-    pilot = costs.committed_costs()[0] if predicted is not None else None  # prices the grid's runs
+    # from committed costs alone, the same whenever written; they weigh its grid's runs left too
+    pilot, sweep = costs.committed_costs() if full_size(args) else (None, None)
+    predicted = costs.prediction(plan, pilot, sweep)
     if predicted is not None:
         print(
             f"[study] predicted: about {predicted['predicted_seconds'] / 3600:.1f} h of training "

@@ -218,7 +218,8 @@ def test_the_reference_runs_prediction_prices_each_unit_at_its_measured_cost(tmp
     )  # the augmentation control (case 5) at a random encoder trained jointly's cost
     assert costs.predicted_seconds(transfer_stage, pilot, sweep) == pytest.approx(expected)
     assert costs.predicted_seconds(plan[-1], pilot, sweep) is None  # the report: no training
-    assert costs.prediction(plan)["predicted_seconds"] > 0  # from the committed costs
+    committed = costs.prediction(plan, *costs.committed_costs())  # from the committed costs
+    assert committed["predicted_seconds"] > 0
 
 
 def test_a_prediction_loads_no_framework_and_is_none_without_the_committed_costs(tmp_path):
@@ -226,7 +227,8 @@ def test_a_prediction_loads_no_framework_and_is_none_without_the_committed_costs
         "import sys; from pathlib import Path; from kfashion import study; "
         "from kfashion.core import costs; "
         "args = study.parse_args([]); plan = study.stages(args, Path('r'), Path('t')); "
-        "print(costs.prediction(plan) is None, sorted({'keras', 'tensorflow', 'jax'} & "
+        "print(costs.prediction(plan, *costs.committed_costs()) is None, "
+        "sorted({'keras', 'tensorflow', 'jax'} & "
         "set(sys.modules)))"
     )
     root = Path(__file__).resolve().parents[1]

@@ -96,11 +96,10 @@ def grid_seconds_left(stage: Stage, pilot: dict) -> float | None:
     return max(predicted_seconds(stage, pilot, None) - priced, 0.0) * taken / priced
 
 
-def prediction(plan: list[Stage]) -> dict | None:
+def prediction(plan: list[Stage], pilot: dict | None, sweep: dict | None) -> dict | None:
     """Each training stage's predicted seconds (`predicted_seconds`), from the committed pilot
-    and reference sweep, for prediction.json; None where neither is there to price a stage.
-    It loads no framework: a bad argument is still refused before one loads."""
-    pilot, sweep = committed_costs()
+    and reference sweep (`committed_costs`), for prediction.json; None where neither is there
+    to price a stage. It loads no framework: a bad argument is still refused before one loads."""
     stages = [
         {"what": s.what, "module": s.module, "units": s.units,
          "predicted_seconds": predicted_seconds(s, pilot, sweep)}
