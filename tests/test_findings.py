@@ -109,7 +109,8 @@ def judged(found: list[dict]) -> dict:
 
 def test_trends_and_the_selection_follow_the_losses_of_every_seed():
     def loss(config, seed):  # falls with n, rises with p, a little noise per seed
-        return 0.05 / np.log2(config["latent_dim"]) + 0.02 * config["dropout"] + 0.0001 * seed
+        noise = 0.0001 * seed * (1 + config["dropout"])
+        return 0.05 / np.log2(config["latent_dim"]) + 0.02 * config["dropout"] + noise
 
     found = judged(sweep_claims.sweep_claims(synthetic_sweep(loss)))
     assert found["Loss falls as n grows"] == "reproduced"
@@ -118,7 +119,7 @@ def test_trends_and_the_selection_follow_the_losses_of_every_seed():
     assert found["Final selection n=64, p=0.1, batch 100, lr 1e-3, Adam"] == "contradicted"
 
     def best_at_the_selection(point, seed):
-        return 0.03 + 0.01 * (point != config.REFERENCE_CHOICE) + 0.001 * seed * (seed - 1)
+        return 0.03 + 0.01 * (point != config.REFERENCE_CHOICE) * (1 + 0.1 * seed)
 
     found = judged(sweep_claims.sweep_claims(synthetic_sweep(best_at_the_selection)))
     assert found["Final selection n=64, p=0.1, batch 100, lr 1e-3, Adam"] == "reproduced"
@@ -188,7 +189,10 @@ def test_overfitting_is_a_growing_gap_not_a_rise_of_the_validation_loss():
     def falls(config, seed, val):  # the training loss keeps falling: the gap grows
         return list(np.linspace(val[0], (0.5 - 0.01 * seed) * val[0], len(val)))
 
-    sweep = synthetic_sweep(lambda c, s: 0.03, curve=climbs_back, train=falls)
+    def best(config, seed):  # the seeds differ at batch 50 alone, so the gap slopes' do
+        return 0.03 + 0.001 * seed * (config["batch_size"] == 50)
+
+    sweep = synthetic_sweep(best, curve=climbs_back, train=falls)
     assert judged(sweep_claims.sweep_claims(sweep))["Batch 50 hints at overfitting"] == "reproduced"
     # the training loss climbs back with the validation loss: the same gap, no overfitting
     sweep = synthetic_sweep(lambda c, s: 0.03, curve=climbs_back)
@@ -208,7 +212,7 @@ def synthetic_transfer(accuracy) -> dict:
             value = accuracy[case] + 0.002 * ((seed * 7 + case) % 5 - 2)
             recall = [value] * 9 + [value - 0.3]
             runs.append({"case": case, "seed": seed, "test_accuracy": value, "recall": recall})
-            curves[f"case{case}_seed{seed}"] = {"loss": [2.0 if case == 4 else 0.5]}
+            curves[f"case{case}_seed{seed}"] = {"loss": [2.0 + 0.01 * seed if case == 4 else 0.5]}
     return {"cases": {str(c): {} for c in (1, 2, 3, 4)}, "runs": runs, "curves": curves}
 
 
@@ -249,7 +253,7 @@ def synthetic_labels() -> dict:
         "settings": {"labels": [100, "all"]},
         "test_accuracy": {
             "1": {"100": {"per_seed": [0.70, 0.71, 0.72]}, "all": {"per_seed": [0.9, 0.91, 0.92]}},
-            "2": {"100": {"per_seed": [0.60, 0.61, 0.62]}, "all": {"per_seed": [0.91, 0.9, 0.92]}},
+            "2": {"100": {"per_seed": [0.60, 0.62, 0.61]}, "all": {"per_seed": [0.91, 0.9, 0.92]}},
         },
     }
 
@@ -479,3 +483,13 @@ def test_the_latent_maps_name_their_axes_and_their_network(monkeypatch):
     assert pca.get_ylabel() == "principal component 2 (16% of the variance)"
     assert tsne.get_xlabel() == "t-SNE 1"
     assert pca.get_title().startswith("course encoder (encoder.keras): PCA of 20 test codes")
+
+
+def test_a_comparison_whose_seeds_all_agree_has_no_test_and_stays_outside_its_family():
+    # three seeds with the same count of rising epochs once gave p = 0 and "reproduced"
+    alike = claims.comparison("alike", [2.0, 2.0, 2.0], +1)
+    apart = claims.comparison("apart", [1, 1.2, 0.9], +1)
+    band = claims.band_comparison("band", [0.01, 0.01, 0.01], -0.03, 0.03, "accuracy")
+    assert claims.settle([alike, apart, band]) == {"size": 1}
+    assert [c["verdict"] for c in (alike, band)] == [stats.NOT_RESOLVED] * 2
+    assert alike["ci95"] is None and "(no interval: every seed alike)" in sections.interval(alike)

@@ -23,7 +23,8 @@ from kfashion.finetuning.grid import labels_text, random_arms
 # A row of the fine-tuned cases whose runs each took the recipe their draw's choice made
 CHOSEN = "chosen"
 HELPS, HURTS, EQUIVALENT, INCONCLUSIVE = "helps", "hurts", "no benefit larger than", "inconclusive"
-NO_INTERVAL = "not resolved (no interval)"  # a single pretraining seed and a single draw
+# one pretraining seed and one draw, or differences all alike (no spread to make an interval of)
+NO_INTERVAL = "not resolved (no interval)"
 
 
 def margin(labels: str) -> float:
@@ -125,17 +126,16 @@ def mean_squares(differences: np.ndarray) -> dict:
 
 def estimate(differences: np.ndarray) -> dict:
     """The mean paired difference, its standard error and degrees of freedom, and the variance
-    components (pretraining seed, draw, residual) of a K x n table; None where K = n = 1.
+    components (pretraining seed, draw, residual) of a K x n table; None where K = n = 1 or
+    every difference is alike (a spread of 0 from a few runs is a measure too coarse to vary,
+    such as collapsed classifiers, not certainty).
 
     With one pretraining seed (or one draw) the table is one-way, and its spread is all that
     is known: it stands for the draw (or pretraining seed) component with the residual in it.
     """
     k, n = differences.shape
-    if k * n < 2:
+    if k * n < 2 or stats.no_spread(differences):
         return None
-    if np.ptp(differences) == 0:  # every difference alike: no spread, the point its interval
-        components = {"pretraining": 0.0, "draw": 0.0, "residual": 0.0}
-        return _with_mean(differences, 0.0, max(k * n - 1, 1), components)
     if k == 1 or n == 1:
         spread = float(np.var(differences, ddof=1))
         only = "draw" if k == 1 else "pretraining"
@@ -176,10 +176,6 @@ def tests(found: dict, bound: float) -> dict:
     from scipy.stats import t
 
     mean, se, df = found["mean_difference"], found["standard_error"], found["df"]
-    if se == 0:  # every difference alike: the interval is the point
-        inside = abs(mean) < bound
-        return {"ci95": [mean, mean], "p_difference": float(mean == 0), "p_equivalence": 0.0
-                if inside else 1.0}  # fmt: skip
     half = t.ppf(0.5 + config.CONFIDENCE / 2, df) * se
     below = t.sf((mean + bound) / se, df)  # H0: difference <= -bound
     above = t.cdf((mean - bound) / se, df)  # H0: difference >= +bound
@@ -346,7 +342,7 @@ def sentence(rows: list[dict]) -> str:
     if all(r["verdict"] == NO_INTERVAL for r in rows):
         return (
             "Not resolved here: no comparison has an interval (it needs two pretraining seeds "
-            "or two draws of labels)."
+            "or two draws of labels, and differences that vary between them)."
         )
     by_pretext = {}
     for r in rows:

@@ -2,7 +2,9 @@
 
 No framework is imported here. A measure is computed once per seed; its test is the one-sample
 Student t test of those values against 0 (`scipy.stats.ttest_1samp`), two-sided, with its 95%
-interval. With a single seed there is no test. A family's p-values are adjusted together by
+interval. With a single seed there is no test, nor where every seed gave the same number: a
+spread of 0 from a few seeds is a measure too coarse to vary (a count, a collapsed model), not
+certainty. A family's p-values are adjusted together by
 Holm's method (`statsmodels.stats.multitest.multipletests`), which holds the chance of any false
 verdict in the family at 5%.
 """
@@ -18,6 +20,12 @@ REPRODUCED, CONTRADICTED, NOT_RESOLVED = "reproduced", "contradicted", "not reso
 HIGHER, LOWER = f"{CONTRADICTED}: higher", f"{CONTRADICTED}: lower"
 
 
+def no_spread(values) -> bool:
+    """Whether every value is the same, to rounding (sums of fractions differ in the last bits)."""
+    values = np.asarray(values, dtype=float)
+    return bool(np.ptp(values) <= 1e-12 * max(1.0, np.abs(values).max()))
+
+
 def mean_std(values) -> dict:
     """Mean, sample standard deviation (None for one value) and count."""
     values = np.asarray(values, dtype=float)
@@ -26,28 +34,24 @@ def mean_std(values) -> dict:
 
 
 def t_p(values, alternative: str = "two-sided") -> float | None:
-    """The one-sample t test's p-value of `values` against 0; None for fewer than 2 values.
-    Values all alike have no spread: p is 0 where they are on the alternative's side, else 1."""
+    """The one-sample t test's p-value of `values` against 0; None for fewer than 2 values or
+    values all alike (no spread: no test)."""
     from scipy import stats
 
     values = np.asarray(values, dtype=float)
-    if len(values) < 2:
+    if len(values) < 2 or no_spread(values):
         return None
-    if np.ptp(values) == 0:
-        side = {"two-sided": values[0] != 0, "greater": values[0] > 0, "less": values[0] < 0}
-        return 0.0 if side[alternative] else 1.0
     return float(stats.ttest_1samp(values, 0.0, alternative=alternative).pvalue)
 
 
 def interval(values, confidence: float = config.CONFIDENCE) -> list[float] | None:
-    """The two-sided t interval of the mean of `values` at `confidence`."""
+    """The two-sided t interval of the mean of `values` at `confidence`; None for fewer than 2
+    values or values all alike."""
     from scipy import stats
 
     values = np.asarray(values, dtype=float)
-    if len(values) < 2:
+    if len(values) < 2 or no_spread(values):
         return None
-    if np.ptp(values) == 0:  # every seed gave the same number: the interval is that point
-        return [float(values[0])] * 2
     found = stats.ttest_1samp(values, 0.0).confidence_interval(confidence)
     return [float(found.low), float(found.high)]
 
@@ -72,7 +76,7 @@ def band_p(values, low: float, high: float) -> tuple[float | None, str]:
     inside the band, or wholly above or below it, as with a two-sided test of a sign.
     """
     values = np.asarray(values, dtype=float)
-    if len(values) < 2:
+    if len(values) < 2 or no_spread(values):
         return None, NOT_RESOLVED
     mean = values.mean()
     if mean > high:

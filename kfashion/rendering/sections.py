@@ -37,7 +37,8 @@ def interval(result: dict) -> str:
         return f"{value * scale:+.{digits}f}" if points else f"{value:+.{digits}g}"
 
     if result.get("ci95") is None:
-        return f"{fmt(result['mean'])}{unit} (no interval: one seed)"
+        why = "one seed" if len(result["per_seed"]) < 2 else "every seed alike"
+        return f"{fmt(result['mean'])}{unit} (no interval: {why})"
     low, high = result["ci95"]
     text = f"{fmt(result['mean'])}{unit} [{fmt(low)}, {fmt(high)}]"
     if wide := result.get("ci_simultaneous"):
