@@ -9,6 +9,7 @@ project's folder, where the reference is. It writes nothing outside `--results`
 (the project's own README takes its blocks from the reference folder by `docs/render.py`).
 """
 
+import functools
 import shlex
 import sys
 from pathlib import Path
@@ -36,22 +37,21 @@ def load(results: Path, name: str) -> dict | None:
 
 
 def headline_numbers(results: Path) -> dict:
-    """name -> (this folder's number, its per-seed values) for the numbers a reader looks at."""
+    """name -> (this folder's number, its per-seed values, whether it is a percentage) for the
+    numbers a reader looks at."""
     numbers = {}
     if transfer := load(results, layout.TRANSFER):
-        for case, entry in sorted(transfer["cases"].items(), key=lambda kv: int(kv[0])):
-            per_seed = [r["test_accuracy"] for r in transfer["runs"] if str(r["case"]) == case]
-            numbers[f"case {case} test accuracy ({entry['label']})"] = (
-                entry["test_accuracy"]["mean"],
-                per_seed,
-                True,
-            )
+        for case, entry in sections.by_case(transfer):
+            per_seed = sections.case_accuracies(transfer, case)
+            name = f"case {case} test accuracy ({entry['label']})"
+            numbers[name] = (entry["test_accuracy"]["mean"], per_seed, True)
     if sweep := load(results, layout.SWEEP):
-        chosen = next(t for t in sweep["trials"] if t["trial_id"] == sweep["selected"]["trial_id"])
+        chosen = sections.chosen_trial(sweep)
         if chosen["test_mse"] is not None:  # a point that did not complete has none
+            per_seed = [r["test_mse"] for r in chosen["seeds"]]
             numbers["exported autoencoder's point, test MSE"] = (
                 chosen["test_mse"],
-                [r["test_mse"] for r in chosen["seeds"]],
+                per_seed,
                 False,
             )
     if baseline := load(results, layout.BASELINE):
@@ -66,16 +66,15 @@ def beside_reference(results: Path, reference: Path) -> list[str]:
     mine, theirs = headline_numbers(results), headline_numbers(reference)
     rows = []
     for name, (value, _, percent) in mine.items():
-        if name not in theirs:
-            continue
-        ref_value, ref_seeds, _ = theirs[name]
-        low, high = min(ref_seeds), max(ref_seeds)
-        fmt = (lambda v: f"{v:.2%}") if percent else (lambda v: f"{v:.4f}")
-        inside = "yes" if low <= value <= high else "no"
-        rows.append([name, fmt(value), fmt(ref_value), f"{fmt(low)} to {fmt(high)}", inside])
+        if name in theirs:
+            ref_value, ref_seeds, _ = theirs[name]
+            low, high = min(ref_seeds), max(ref_seeds)
+            fmt = functools.partial(sections.number, percent=percent)
+            inside = "yes" if low <= value <= high else "no"
+            rows.append([name, fmt(value), fmt(ref_value), f"{fmt(low)} to {fmt(high)}", inside])
     if not rows:
         return []
-    out = [
+    return [
         "## Beside the reference run",
         "",
         "This folder's headline numbers (means over its seeds) beside the committed reference "
@@ -83,12 +82,9 @@ def beside_reference(results: Path, reference: Path) -> list[str]:
         "over seeds. A run at other sizes (a subset, fewer epochs, capped baseline fits) is not "
         "expected to.",
         "",
+        *sections.table(["number", "this run", "reference", "reference's seeds", "inside?"], rows),
+        "",
     ]
-    return (
-        out
-        + sections.table(["number", "this run", "reference", "reference's seeds", "inside?"], rows)
-        + [""]
-    )
 
 
 def sizes_of(stage: dict) -> tuple:
@@ -100,10 +96,11 @@ def sizes_of(stage: dict) -> tuple:
 def about_this_run(sweep, transfer, findings: dict, reference: Path | None) -> list[str]:
     """What a run smaller than the reference is, and which findings it cannot resolve, why."""
     ours = {name: sizes_of(stage) for name, stage in (("sweep", sweep), ("transfer", transfer))}
-    theirs = {}
-    for name in ours:
-        if reference is not None and (reference / f"{name}.json").exists():
-            theirs[name] = sizes_of(read_json(reference / f"{name}.json"))
+    theirs = {
+        name: sizes_of(read_json(reference / f"{name}.json"))
+        for name in ours
+        if reference is not None and (reference / f"{name}.json").exists()
+    }
     if not theirs or all(ours[name] == theirs.get(name, ours[name]) for name in ours):
         return []
     out = [
@@ -113,18 +110,12 @@ def about_this_run(sweep, transfer, findings: dict, reference: Path | None) -> l
         "study's stages and the shape of its results quickly, not its numbers:",
         "",
     ]
+    rows = []
+    for name, (images, epochs, seeds) in ours.items():
+        beside = "{:,} images, {} epochs, {} seeds".format(*theirs[name]) if name in theirs else "-"
+        rows.append([name, f"{images:,}", epochs, seeds, beside])
     out += sections.table(
-        ["stage", "images (train + validation)", "epochs", "seeds", "reference"],
-        [
-            [
-                name,
-                f"{images:,}",
-                epochs,
-                seeds,
-                "{:,} images, {} epochs, {} seeds".format(*theirs[name]) if name in theirs else "-",
-            ]
-            for name, (images, epochs, seeds) in ours.items()
-        ],
+        ["stage", "images (train + validation)", "epochs", "seeds", "reference"], rows
     )
     unresolved = [c for c in findings["claims"] if c["verdict"] == "not resolved"]
     one_seed = [c for c in unresolved if all(x["ci95"] is None for x in c["comparisons"])]
@@ -165,7 +156,8 @@ def render(results: Path, reference: Path | None = REFERENCE, judged: dict | Non
         )
     baseline = load(results, layout.BASELINE)
     efficiency, latent = load(results, layout.LABEL_EFFICIENCY), load(results, layout.LATENT)
-    variant = load(results, f"{layout.ARCHITECTURE}/{layout.SWEEP}")
+    variant_file = f"{layout.ARCHITECTURE}/{layout.SWEEP}"
+    variant = load(results, variant_file)
     pretexts = {  # every pretext's sweep beside reconstruction's, whose folder is this one
         path.parent.name: read_json(path)
         for path in sorted((results / layout.PRETEXTS).glob(f"*/{layout.SWEEP}"))
@@ -187,51 +179,43 @@ def render(results: Path, reference: Path | None = REFERENCE, judged: dict | Non
     with reading(results / layout.FINDINGS):
         out += sections.findings_section(findings) if findings["claims"] else []
     grid, probe = load(results, layout.GRID), load(results, layout.PROBE)
-    parts = [  # each section with the file (or files) it is rendered from
-        (layout.GRID, grid, lambda: grid_sections.grid_section(grid)),
-        (layout.PROBE, probe, lambda: grid_sections.probe_section(probe)),
-        (
-            [layout.GRID, layout.PROBE, *(f"{f}/{layout.SWEEP}" for f in folders.values())],
-            pretexts,
-            lambda: pretext_sections.pretext_section(
+    prediction = load(results, layout.PREDICTION)
+    # each section within the files it is rendered from, so that a bad one is named
+    if grid:
+        with reading(results / layout.GRID):
+            out += grid_sections.grid_section(grid)
+    if probe:
+        with reading(results / layout.PROBE):
+            out += grid_sections.probe_section(probe)
+    if pretexts:
+        files = [layout.GRID, layout.PROBE, *(f"{f}/{layout.SWEEP}" for f in folders.values())]
+        with reading(*(results / file for file in files)):
+            out += pretext_sections.pretext_section(
                 {config.PRETEXT: sweep, **pretexts} if sweep else pretexts,
                 {config.PRETEXT: ".", **folders},
                 grid,
                 probe,
-            ),
-        ),
-        (
-            layout.TRANSFER,
-            transfer,
-            lambda: sections.transfer_section(transfer, baseline, findings.get("per_class_recall")),
-        ),
-        (
-            layout.LABEL_EFFICIENCY,
-            efficiency,
-            lambda: sections.labels_section(efficiency, findings["label_efficiency"]),
-        ),
-        (layout.SWEEP, sweep, lambda: sweep_sections.sweep_section(sweep)),
-        (
-            f"{layout.ARCHITECTURE}/{layout.SWEEP}",
-            variant,
-            lambda: sweep_sections.architecture_section(variant, layout.ARCHITECTURE),
-        ),
-        (layout.LATENT, latent, lambda: sweep_sections.latent_section(latent)),
-    ]
-    if prediction := load(results, layout.PREDICTION):
-        parts.append(
-            (
-                layout.PREDICTION,
-                prediction,
-                lambda: sections.time_section(
-                    prediction, [stage_runs(s, results) for s in prediction["stages"]]
-                ),
             )
-        )
-    for names, stage, section in parts:
-        if stage:
-            with reading(*(results / n for n in ([names] if isinstance(names, str) else names))):
-                out += section()
+    if transfer:
+        with reading(results / layout.TRANSFER):
+            recall = findings.get("per_class_recall")
+            out += sections.transfer_section(transfer, baseline, recall)
+    if efficiency:
+        with reading(results / layout.LABEL_EFFICIENCY):
+            out += sections.labels_section(efficiency, findings["label_efficiency"])
+    if sweep:
+        with reading(results / layout.SWEEP):
+            out += sweep_sections.sweep_section(sweep)
+    if variant:
+        with reading(results / variant_file):
+            out += sweep_sections.architecture_section(variant, layout.ARCHITECTURE)
+    if latent:
+        with reading(results / layout.LATENT):
+            out += sweep_sections.latent_section(latent)
+    if prediction:
+        with reading(results / layout.PREDICTION):
+            runs = [stage_runs(stage, results) for stage in prediction["stages"]]
+            out += sections.time_section(prediction, runs)
     stages = {
         "sweep": (layout.SWEEP, sweep),
         "transfer": (layout.TRANSFER, transfer),
@@ -239,7 +223,7 @@ def render(results: Path, reference: Path | None = REFERENCE, judged: dict | Non
         "baseline": (layout.BASELINE, baseline),
         "linear probes": (layout.PROBE, probe),
         "label efficiency": (layout.LABEL_EFFICIENCY, efficiency),
-        "architecture sweep": (f"{layout.ARCHITECTURE}/{layout.SWEEP}", variant),
+        "architecture sweep": (variant_file, variant),
         "latent space": (layout.LATENT, latent),
         **{
             f"{name} sweep": (f"{folders[name]}/{layout.SWEEP}", found)

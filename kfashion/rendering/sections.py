@@ -4,6 +4,8 @@ Every number comes from the JSON files the stages and `kfashion.analysis.finding
 nothing here judges a finding or computes a statistic beyond formatting it.
 """
 
+from datetime import datetime
+
 from kfashion.analysis import transfer_claims
 from kfashion.config import CASES, CLASS_NAMES
 from kfashion.core.provenance import made_on
@@ -14,16 +16,39 @@ def table(header: list[str], rows: list[list]) -> list[str]:
     return lines + ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
 
 
+def number(value: float, percent: bool = True) -> str:
+    """An accuracy as a percentage, anything else (a loss) to four decimals."""
+    return f"{value:.2%}" if percent else f"{value:.4f}"
+
+
+def accuracy_interval(mean: float, ci95: list | None) -> str:
+    """ "84.10% [83.20%, 85.00%]": a mean and its 95% interval (without one: the mean)."""
+    return f"{mean:.2%}" + (f" [{ci95[0]:.2%}, {ci95[1]:.2%}]" if ci95 else "")
+
+
 def interval_text(row: dict) -> str:
-    """ "84.10% [83.20%, 85.00%]" from a {"test_accuracy", "ci95"} (no interval: the mean)."""
-    low, high = row["ci95"] or (None, None)
-    return f"{row['test_accuracy']:.2%}" + ("" if low is None else f" [{low:.2%}, {high:.2%}]")
+    return accuracy_interval(row["test_accuracy"], row["ci95"])
 
 
 def spread(cell: dict, percent: bool = True) -> str:
     """ "91.04% ± 0.36%" from a {"mean", "std"} (no spread for one seed)."""
-    fmt = (lambda v: f"{v:.2%}") if percent else (lambda v: f"{v:.4f}")
-    return fmt(cell["mean"]) + (f" ± {fmt(cell['std'])}" if cell.get("std") is not None else "")
+    std = cell.get("std")
+    return number(cell["mean"], percent) + ("" if std is None else f" ± {number(std, percent)}")
+
+
+def by_case(transfer: dict) -> list[tuple[str, dict]]:
+    """A transfer's cases in order of their numbers: (case, its entry)."""
+    return sorted(transfer["cases"].items(), key=lambda item: int(item[0]))
+
+
+def case_accuracies(transfer: dict, case: str) -> list[float]:
+    """The test accuracy of each of a case's runs (one a seed)."""
+    return [run["test_accuracy"] for run in transfer["runs"] if str(run["case"]) == case]
+
+
+def chosen_trial(sweep: dict) -> dict:
+    """The point whose models a sweep exported."""
+    return next(t for t in sweep["trials"] if t["trial_id"] == sweep["selected"]["trial_id"])
 
 
 def interval(result: dict) -> str:
@@ -96,7 +121,7 @@ def baseline_lines(baseline: dict, transfer: dict) -> list[str]:
     """The linear baselines beside the frozen cases, which are linear probes too."""
     frozen = ", ".join(
         f"case {case} ({entry['label']}) {spread(entry['test_accuracy'])}"
-        for case, entry in sorted(transfer["cases"].items(), key=lambda kv: int(kv[0]))
+        for case, entry in by_case(transfer)
         if not CASES[int(case)].train_encoder
     )
     out = [
@@ -110,27 +135,20 @@ def baseline_lines(baseline: dict, transfer: dict) -> list[str]:
     rows = []
     for key in ("logistic_regression", "logistic_regression_tuned", "pca_logistic_regression"):
         if entry := baseline.get(key):
-            grid = entry.get("grid")
-            validation = (
-                ", ".join(
-                    f"C={row['C']:g}: {row['validation_accuracy']:.2%}"
-                    + ("" if row["converged"] else " (not converged)")
-                    for row in grid
-                )
-                if grid
-                else f"{entry['validation_accuracy']:.2%}"
-                + ("" if entry.get("converged", True) else " (not converged)")
-            )
-            rows.append(
-                [
-                    entry["model"],
-                    entry["features"],
-                    validation,
-                    f"{entry['chosen_C']:g}" if grid else "1 (fixed)",
-                    f"{entry['test_accuracy']:.2%}",
-                ]
-            )
+            if grid := entry.get("grid"):
+                validation = ", ".join(f"C={fit['C']:g}: {validated(fit)}" for fit in grid)
+                chosen = f"{entry['chosen_C']:g}"
+            else:
+                validation, chosen = validated(entry), "1 (fixed)"
+            test = f"{entry['test_accuracy']:.2%}"
+            rows.append([entry["model"], entry["features"], validation, chosen, test])
     return out + table(["model", "features", "validation accuracy", "C", "test accuracy"], rows)
+
+
+def validated(fit: dict) -> str:
+    """A fit's validation accuracy, and whether it did not converge."""
+    converged = fit.get("converged", True)
+    return f"{fit['validation_accuracy']:.2%}" + ("" if converged else " (not converged)")
 
 
 def recall_lines(recall: dict) -> list[str]:
@@ -165,16 +183,9 @@ def transfer_section(
         "",
     ]
     rows = []
-    for case, entry in sorted(transfer["cases"].items(), key=lambda kv: int(kv[0])):
-        per_seed = [r["test_accuracy"] for r in transfer["runs"] if str(r["case"]) == case]
-        rows.append(
-            [
-                case,
-                entry["label"],
-                spread(entry["test_accuracy"]),
-                ", ".join(f"{a:.2%}" for a in per_seed),
-            ]
-        )
+    for case, entry in by_case(transfer):
+        per_run = ", ".join(f"{a:.2%}" for a in case_accuracies(transfer, case))
+        rows.append([case, entry["label"], spread(entry["test_accuracy"]), per_run])
     out += table(["case", "encoder", "test accuracy (mean ± std)", "per run"], rows)
     if baseline:
         out += baseline_lines(baseline, transfer)
@@ -183,10 +194,9 @@ def transfer_section(
     figures = transfer["figures"]
     out += ["", f"![curves]({figures['curves']})", "", f"![confusion]({figures['confusion']})", ""]
     pairs = []
-    for case in sorted(transfer["cases"], key=int):
-        true, predicted, count = transfer_claims.most_confused_pair(
-            transfer["cases"][case]["confusion_matrix_all_seeds"]
-        )
+    for case, entry in by_case(transfer):
+        matrix = entry["confusion_matrix_all_seeds"]
+        true, predicted, count = transfer_claims.most_confused_pair(matrix)
         pairs.append(f"case {case}: {true} taken for {predicted} ({count} times)")
     out += ["Most frequent confusion, all seeds summed: " + "; ".join(pairs) + ".", ""]
     if models := transfer.get("models"):
@@ -227,18 +237,18 @@ def labels_section(efficiency: dict, comparisons: list[dict]) -> list[str]:
             "adjusted p < 0.05:",
             "",
         ]
-        pairs = sorted({tuple(c["pair"]) for c in comparisons})
+        cells = {(tuple(c["pair"]), c["labels"]): c for c in comparisons}
         rows = []
-        for a, b in pairs:
-            row = [f"case {a} - case {b}"]
-            for count in counts:
-                c = next(
-                    c for c in comparisons if tuple(c["pair"]) == (a, b) and c["labels"] == count
-                )
-                row.append(f"{interval(c)}; {p_values(c)}: {c['outcome']}")
-            rows.append(row)
+        for a, b in sorted({pair for pair, _ in cells}):
+            found = [cells[(a, b), count] for count in counts]
+            rows.append([f"case {a} - case {b}", *(compared(c) for c in found)])
         out += table(["pair", *map(str, counts)], rows) + [""]
     return out + [f"![label efficiency]({efficiency['figure']})", ""]
+
+
+def compared(comparison: dict) -> str:
+    """A comparison's interval, p-values and outcome, as a table's cell."""
+    return f"{interval(comparison)}; {p_values(comparison)}: {comparison['outcome']}"
 
 
 def version_key(version: str) -> tuple:
@@ -261,8 +271,6 @@ def clock_seconds(runs: list[dict] | None) -> float | None:
     run stopped and resumed not at all; None where a run does not say when it ended. (Seeds
     trained together in one program, JAX on an accelerator, each record a share of its time
     and end together: the program's span counts once, shorter than it took.)"""
-    from datetime import datetime
-
     if not runs or not all(run.get("ended") for run in runs):
         return None
     spans = sorted(
@@ -288,16 +296,8 @@ def time_section(prediction: dict, runs: list) -> list[str]:
         predicted = stage["predicted_seconds"]
         seconds, clock = taken_seconds(done), clock_seconds(done)
         ratio = f"{seconds / predicted:.2f}" if seconds and predicted else "-"
-        rows.append(
-            [
-                stage["what"],
-                f"{stage['units']:,}",
-                hours(predicted),
-                hours(seconds),
-                ratio,
-                hours(clock),
-            ]
-        )
+        times = [hours(predicted), hours(seconds), ratio, hours(clock)]
+        rows.append([stage["what"], f"{stage['units']:,}", *times])
         total, total_clock = total + (seconds or 0), total_clock + (clock or 0)
     rows.append(
         ["all", "", hours(prediction["predicted_seconds"]), hours(total), "", hours(total_clock)]
