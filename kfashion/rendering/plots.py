@@ -1,6 +1,5 @@
 """The figures of the sweep and the latent space, and the set-up every figure shares
-(`kfashion.rendering.grid_plots` draws the transfer stage's): matplotlib's Agg renderer, one
-idea per PNG.
+(`grid_plots` draws the transfer stage's): matplotlib's Agg renderer, one idea per PNG.
 
 Figures are made outside pyplot (`matplotlib.figure.Figure`), whose backend is the whole
 process's: choosing Agg there would stop a notebook that runs a command from showing its own
@@ -12,7 +11,7 @@ from pathlib import Path
 import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
-from matplotlib.ticker import NullFormatter
+from matplotlib.ticker import MaxNLocator, NullFormatter
 
 TAB10 = matplotlib.colormaps["tab10"]
 
@@ -23,9 +22,24 @@ def subplots(rows: int = 1, columns: int = 1, *, figsize, layout=None, **grid):
     return fig, fig.subplots(rows, columns, **grid)
 
 
+def panels(count: int, most_columns: int, size: tuple, **grid):
+    """A figure of `count` panels of `size` inches each, in rows of at most `most_columns`."""
+    columns = min(count, most_columns)
+    rows = -(-count // columns)
+    figsize = (size[0] * columns, size[1] * rows)
+    return subplots(rows, columns, figsize=figsize, squeeze=False, layout="constrained", **grid)
+
+
 def save(fig, path) -> None:
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110, bbox_inches="tight")
+
+
+def log_ticks(ax, xs, names) -> None:
+    """A log x axis labelled at `xs` alone: no minor label (a "2x10^2") between them."""
+    ax.set_xscale("log")
+    ax.set_xticks(xs, names)
+    ax.xaxis.set_minor_formatter(NullFormatter())
 
 
 def t_band(rows):
@@ -68,16 +82,9 @@ def level(value) -> str:
 
 
 def plot_factor(factor: str, trials: list[dict], path, others="the base case") -> None:
-    """Train and validation loss against epoch, one line per value of `factor`: the mean over
-    seeds, with its 95% t interval as a band.
-
-    Args:
-        factor: the factor the figure is about.
-        trials: records with "value", "is_base", "status" and "seeds" (each seed's "history"
-            with loss and val_loss).
-        path: where to write the PNG.
-        others: where the other factors were held, for the title.
-    """
+    """Train and validation loss against epoch, one line per value of `factor` (`trials`:
+    records with "value", "is_base", "status" and "seeds", each seed with its "history"), the
+    other factors held at `others`."""
     fig, axes = subplots(1, 2, figsize=(11, 4.2), layout="constrained", sharey=True)
     colors = matplotlib.colormaps["viridis"](np.linspace(0, 0.9, len(trials)))
     seeds = max((len(trial["seeds"]) for trial in trials), default=0)
@@ -99,7 +106,7 @@ def plot_factor(factor: str, trials: list[dict], path, others="the base case") -
                 band(ax, range(1, length + 1), curves, color, label=label, **style)
     for ax, title in zip(axes, ("train", "validation"), strict=True):
         ax.set(title=f"{title} loss", xlabel="epoch", yscale="log")
-        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("mean squared error")
     axes[1].legend(title=factor)
@@ -113,14 +120,8 @@ def plot_factor(factor: str, trials: list[dict], path, others="the base case") -
 def plot_main_effects(factors: dict, path, title: str) -> Figure:
     """Each factor's best validation loss by level, one panel a factor on a shared axis: every
     seed's value as a dot, the mean with its 95% t interval as a bar, the base case in black
-    (the one-factor-at-a-time counterpart of a slice plot).
-
-    Args:
-        factors: factor -> its levels in order, each {"label", "is_base", "values"} (one best
-            validation loss per seed that has one).
-        path: where to write the PNG.
-        title: the figure's title.
-    """
+    (the one-factor-at-a-time counterpart of a slice plot). `factors`: factor -> its levels in
+    order, each {"label", "is_base", "values"} (the seeds' best validation losses)."""
     size = (2.4 * len(factors) + 1, 3.8)
     fig, axes = subplots(1, len(factors), figsize=size, layout="constrained", sharey=True)
     axes = np.atleast_1d(axes)
@@ -158,31 +159,18 @@ def plot_reconstructions(images, reconstructions, class_names, path, title) -> N
 
 
 def plot_mse_vs_pca(latent_dims, autoencoder_mse, pca_mse, path) -> None:
-    """Test MSE per latent size: the autoencoder (mean over seeds, bars its 95% t interval)
-    beside PCA with as many components.
-
-    Args:
-        latent_dims: the latent sizes, in order.
-        autoencoder_mse: for each size, the test MSE of every seed.
-        pca_mse: for each size, PCA's test MSE.
-        path: where to write the PNG.
-    """
+    """Test MSE per latent size: the autoencoder (`autoencoder_mse`: every seed's, per size;
+    the mean with its 95% t interval as bars) beside PCA with as many components."""
     fig, ax = subplots(figsize=(6, 4))
     per_seed = [np.asarray(values, dtype=float) for values in autoencoder_mse]
     mean = np.array([values.mean() for values in per_seed])
     label = "autoencoder (bars: 95% t interval of the mean)"
     ax.errorbar(latent_dims, mean, yerr=t_bars(per_seed), fmt="o-", capsize=3, label=label)
     ax.plot(latent_dims, pca_mse, "s--", label="PCA, same number of components")
-    ax.set(
-        xscale="log",
-        yscale="log",
-        xlabel="latent size n",
-        ylabel="test mean squared error",
-        title="Reconstruction error against a linear baseline",
-    )
-    ax.set_xticks(latent_dims, [str(n) for n in latent_dims])
     # the log axis's minor ticks would label 20, 30, ... over the sizes (as "2x10^1")
-    ax.xaxis.set_minor_formatter(NullFormatter())
+    log_ticks(ax, latent_dims, [str(n) for n in latent_dims])
+    ax.set(yscale="log", xlabel="latent size n", ylabel="test mean squared error")
+    ax.set_title("Reconstruction error against a linear baseline")
     ax.grid(alpha=0.3)
     ax.legend()
     save(fig, path)
@@ -209,14 +197,9 @@ def plot_mse_vs_probe(points: list[dict], correlation: dict, path) -> None:
 
 
 def plot_latent_maps(rows: dict, class_names, path) -> None:
-    """One row per encoder: its test codes in 2-D by PCA and by t-SNE, coloured by class.
-
-    Args:
-        rows: encoder name -> {"pca", "pca_labels", "tsne", "tsne_labels"} arrays, the PCA's
-            "pca_explained_variance", and the "title" the row is shown by (else its name).
-        class_names: legend names of the classes.
-        path: where to write the PNG.
-    """
+    """One row per encoder (`rows`: name -> its "pca" and "tsne" points, their "_labels", the
+    "pca_explained_variance" and the "title" it is shown by, else its name): its test codes in
+    2-D by PCA and by t-SNE, coloured by class."""
     fig, axes = subplots(
         len(rows), 2, figsize=(12, 5.5 * len(rows)), squeeze=False, layout="constrained"
     )
@@ -224,24 +207,17 @@ def plot_latent_maps(rows: dict, class_names, path) -> None:
         for ax, method in zip(ax_row, ("pca", "tsne"), strict=True):
             points, labels = row[method], row[f"{method}_labels"]
             for k, label in enumerate(class_names):
-                mine = labels == k
-                ax.scatter(
-                    points[mine, 0],
-                    points[mine, 1],
-                    s=2,
-                    alpha=0.5,
-                    color=TAB10(k),
-                    label=label,
-                )
+                mine = points[labels == k]
+                ax.scatter(mine[:, 0], mine[:, 1], s=2, alpha=0.5, color=TAB10(k), label=label)
             if method == "pca":
                 share = row["pca_explained_variance"]
                 axis = [
                     f"principal component {k + 1} ({share[k]:.0%} of the variance)" for k in (0, 1)
                 ]
+                method_name = "PCA"
             else:
-                axis = ["t-SNE 1", "t-SNE 2"]
+                axis, method_name = ["t-SNE 1", "t-SNE 2"], "t-SNE"
             ax.set(xticks=[], yticks=[], xlabel=axis[0], ylabel=axis[1])
-            method_name = "PCA" if method == "pca" else "t-SNE"
             title = f"{row.get('title', name)}: {method_name} of {len(labels):,} test codes"
             ax.set_title(title, fontsize=10)
     axes[0, 1].legend(markerscale=6, fontsize=8, loc="upper right", bbox_to_anchor=(1.32, 1))
@@ -249,21 +225,15 @@ def plot_latent_maps(rows: dict, class_names, path) -> None:
 
 
 def plot_latent_paths(rows: dict, paths, path) -> None:
-    """For each encoder, decoded images along straight lines between two classes' mean codes.
-
-    Args:
-        rows: encoder name -> {"paths": array (paths, steps, 28, 28)}.
-        paths: the (start class, end class) name pairs, in the order of the arrays.
-        path: where to write the PNG.
-    """
+    """For each encoder (`rows`: name -> {"paths": array (paths, steps, 28, 28)}), the images
+    decoded along straight lines between two classes' mean codes (`paths`: the class names)."""
     lines = [(name, k) for name in rows for k in range(len(paths))]
     steps = next(iter(rows.values()))["paths"].shape[1]
     fig, axes = subplots(len(lines), steps, figsize=(steps * 1.1, len(lines) * 1.25), squeeze=False)
     for ax_row, (name, k) in zip(axes, lines, strict=True):
         for step, ax in enumerate(ax_row):
             ax.imshow(rows[name]["paths"][k, step], cmap="gray", vmin=0, vmax=1)
-            ax.set_xticks([])
-            ax.set_yticks([])
+            ax.set(xticks=[], yticks=[])
         ax_row[0].set_ylabel(paths[k][0], fontsize=7)
         ax_row[-1].yaxis.set_label_position("right")
         ax_row[-1].set_ylabel(paths[k][1], fontsize=7)
