@@ -1,12 +1,8 @@
 """Render the blocks of the project's Markdown from the committed reference run: the answer, the
 four cases and the findings in README.md, the speed in docs/speed.md. After re-rendering the
 reference's own report (`python -m kfashion.report --results results/reference`), run
-
-    python docs/render.py
-
-from the repository's root. It rewrites only the text between each block's two markers; the
-tests check that the committed text is what the JSON renders. kfashion itself writes nowhere but
-the results folder it is given.
+`python docs/render.py` from the repository's root. It rewrites only the text between each
+block's two markers; the tests check that the committed text is what the JSON renders.
 """
 
 import sys
@@ -29,18 +25,14 @@ DOCUMENTS = ("README.md", "docs/speed.md")  # the files with blocks
 
 def findings_summary(findings: dict, link: str) -> list[str]:
     """One row a finding: its verdict and its intervals."""
-    rows = [
-        [
-            found["claim"],
-            f"**{found['verdict']}**",
-            "; ".join(
-                f"{c['name']}: {sections.interval(c)}"
-                + (f"; {sections.p_values(c)}" if c["p_value"] is not None else "")
-                for c in found["comparisons"]
-            ),
-        ]
-        for found in findings["claims"]
-    ]
+    rows = []
+    for found in findings["claims"]:
+        numbers = "; ".join(
+            f"{c['name']}: {sections.interval(c)}"
+            + (f"; {sections.p_values(c)}" if c["p_value"] is not None else "")
+            for c in found["comparisons"]
+        )
+        rows.append([found["claim"], f"**{found['verdict']}**", numbers])
     out = sections.table(["finding", "here", "mean [95% interval] over seeds; p-values"], rows)
     out += ["", sections.families(findings)]
     return out + ["", f"Measures, per-seed values and rules: [the report]({link}/README.md)."]

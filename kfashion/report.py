@@ -1,13 +1,8 @@
-"""`python -m kfashion.report`: judge the findings and render RESULTS/README.md from the JSON.
-
-First `kfashion.analysis.findings` judges the stages' JSON under `--results` (`findings.json`);
-then every section is rendered from those files (`kfashion.rendering.sections`), so nothing is
-typed by hand and the report can be regenerated at any time; nothing is written until all is
-rendered. A folder other than the committed reference run (`results/reference/`) gets a section
-setting the reference's headline numbers beside its own, when the report runs from the
-project's folder, where the reference is. It writes nothing outside `--results`
-(the project's own README takes its blocks from the reference folder by `docs/render.py`).
-"""
+"""`python -m kfashion.report`: judge the findings (`findings.json`) and render
+RESULTS/README.md, its model cards and CSV tables from the stages' JSON under `--results`,
+writing nothing until all is rendered and nothing outside `--results`. A folder other than the
+committed reference run (`results/reference/`) is set beside the reference's headline numbers
+when the report runs from the project's folder, where the reference is."""
 
 import functools
 import shlex
@@ -19,13 +14,7 @@ from kfashion.config import TRAIN_IMAGES
 from kfashion.core import cli, layout
 from kfashion.core.errors import UserError, exit_on_user_error
 from kfashion.core.files import json_text, read_json, reading, write_text
-from kfashion.rendering import (
-    grid_sections,
-    model_card,
-    pretext_sections,
-    sections,
-    sweep_sections,
-)
+from kfashion.rendering import grid_sections, model_card, pretext_sections, sections, sweep_sections
 
 # what another folder's report is set beside, from the project's root (where commands run)
 REFERENCE = Path(config.REFERENCE_RESULTS)
@@ -274,11 +263,9 @@ def is_reference(results: Path) -> bool:
 
 
 def made_elsewhere(stages: dict, results: Path) -> list[str]:
-    """For the committed reference run only (`results/reference` of a project, from wherever
-    the report runs): a line saying so where its stages ran with another `--results` (a new
-    reference run is made in a folder of its own, then moved here once complete), since its
-    commands are kept as they ran. `study --reference` runs from the project's root, so the
-    recorded folders are relative to it."""
+    """For the committed reference run only: a line saying so where its stages ran with another
+    `--results` (a new reference run is made in a folder of its own, then moved here), since its
+    commands are kept as they ran, with folders relative to the project's root."""
     if not is_reference(results):
         return []
     results = results.resolve()
@@ -307,11 +294,8 @@ def made_elsewhere(stages: dict, results: Path) -> list[str]:
 
 @exit_on_user_error
 def main(argv=None) -> None:
-    parser = cli.parser(
-        "kfashion.report",
-        "Judge the findings and write RESULTS/README.md.",
-        "--results results/quick",
-    )
+    what = "Judge the findings and write RESULTS/README.md."
+    parser = cli.parser("kfashion.report", what, "--results results/quick")
     parser.add_argument("--results", default=config.RESULTS, help="the results folder")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     results = Path(args.results)

@@ -43,37 +43,20 @@ def answer_lines(found: dict, figure: str | None = None, link: str | None = None
     ]
     where = f"{link}/{figure}" if link else figure
     picture = ["", f"![the answer: pretrained minus random]({where})"] if figure else []
-    tests = 2 * sum(1 for r in found["rows"] if r["p_difference"] is not None)
-    family = (
-        [
+    out = [f"**{found['sentence']}**", *picture, ""]
+    out += table(
+        "encoder | labels | recipe | pretrained - random | difference, points [95% interval] "
+        "| margin | Holm p: difference / equivalence | seeds x draws x random inits | verdict",
+        rows,
+    )
+    if tests := 2 * sum(1 for r in found["rows"] if r["p_difference"] is not None):
+        out += [
             "",
             f"Each interval is its row's own 95% interval; the verdicts read the Holm-adjusted "
             f"p-values of all {tests} tests of the family, so a row whose interval excludes 0, "
             "or lies within its margin, can still be inconclusive.",
         ]
-        if tests
-        else []
-    )
-    return [
-        f"**{found['sentence']}**",
-        *picture,
-        "",
-        *table(
-            [
-                "encoder",
-                "labels",
-                "recipe",
-                "pretrained - random",
-                "difference, points [95% interval]",
-                "margin",
-                "Holm p: difference / equivalence",
-                "seeds x draws x random inits",
-                "verdict",
-            ],
-            rows,
-        ),
-        *family,
-    ]
+    return out
 
 
 def choice_lines(found: dict) -> list[str]:
@@ -85,8 +68,11 @@ def choice_lines(found: dict) -> list[str]:
          c["choices"], c["ties"], c["extended"]]
         for c in found["choice_summary"]
     ]  # fmt: skip
-    return out + table(["encoder", "labels", "case", "chosen (recipe, rate)", "choices",
-                        "ties", "beyond the starting rates"], rows)  # fmt: skip
+    return out + table(
+        "encoder | labels | case | chosen (recipe, rate) | choices | ties "
+        "| beyond the starting rates",
+        rows,
+    )
 
 
 def search_lines(found: dict) -> list[str]:
@@ -103,8 +89,8 @@ def search_lines(found: dict) -> list[str]:
             [group["network"], count_text(group["labels"]), group["case"], group["recipe"], scores,
              f"{group['chosen_learning_rate']:g}"]
         )  # fmt: skip
-    return out + table(["encoder", "labels", "case", "recipe", "validation accuracy by rate",
-                        "chosen"], rows)  # fmt: skip
+    header = "encoder | labels | case | recipe | validation accuracy by rate | chosen"
+    return out + table(header, rows)
 
 
 def grid_section(found: dict) -> list[str]:
@@ -136,8 +122,10 @@ def grid_section(found: dict) -> list[str]:
          _sd(r["init_variance"])]
         for r in found["answer"]["rows"]
     ]  # fmt: skip
-    out += table(["encoder", "labels", "recipe", "pretraining seed", "draw", "residual",
-                  "random initialisation"], rows)  # fmt: skip
+    out += table(
+        "encoder | labels | recipe | pretraining seed | draw | residual | random initialisation",
+        rows,
+    )
     out += choice_lines(found) if "choices" in found else search_lines(found)
     out += [
         "",
@@ -155,8 +143,11 @@ def grid_section(found: dict) -> list[str]:
         for c in found["cells"]
         if CASES[c["case"]].train_encoder
     ]  # fmt: skip
-    out += table(["encoder", "labels", "case", "recipe", "pretraining seed", "dead before",
-                  "dead after", "weight change"], rows)  # fmt: skip
+    out += table(
+        "encoder | labels | case | recipe | pretraining seed | dead before | dead after "
+        "| weight change",
+        rows,
+    )
     return out + ["", f"![the grid]({found['figure']})", ""]
 
 

@@ -1,13 +1,6 @@
-"""The model card of a results folder's `models/`: what each `.keras` file there is.
-
-Rendered by `python -m kfashion.report` into `models/README.md` from the JSON beside the models
-(`sweep.json` for the autoencoder, encoder and decoder, `transfer.json` for the classifiers),
-never typed by hand, in the Hugging Face convention: a YAML header (library, license, dataset,
-each model's test score), what the inputs and outputs are, the class names, intended use and
-limitations; then for each distinct model (one saved under two names is one entry) its kind,
-shapes, parameters, test score, seed, the command and versions that made it, each file's
-SHA-256, and a few lines of code to use it.
-"""
+"""The model card of a results folder's `models/` (its README.md, in the Hugging Face
+convention): what each `.keras` file there is, from the JSON beside the models (`sweep.json`
+for the autoencoder, encoder and decoder, `transfer.json` for the classifiers)."""
 
 import hashlib
 import io
@@ -17,7 +10,7 @@ from pathlib import Path
 from kfashion.config import CLASS_NAMES, IMAGE_SHAPE, NUM_CLASSES
 from kfashion.core import layout
 from kfashion.core.files import file_digest, read_json
-from kfashion.rendering.sections import table
+from kfashion.rendering.sections import chosen_trial, table
 
 IMAGES = f"(None, {', '.join(map(str, IMAGE_SHAPE))})"
 USE = {  # the third line of code, by kind; images are float32 in [0, 1]
@@ -42,7 +35,7 @@ def describe(sweep: dict | None, transfer: dict | None) -> dict:
     if sweep:
         chosen = sweep["selected"]
         n = chosen["config"]["latent_dim"]
-        point = next(t for t in sweep["trials"] if t["trial_id"] == chosen["trial_id"])
+        point = chosen_trial(sweep)
         config = ", ".join(f"{k}={v}" for k, v in chosen["config"].items())
         score = (
             f"test MSE {chosen['test_mse']:.4f} (this seed); {point['test_mse']:.4f} mean "
@@ -64,21 +57,17 @@ def describe(sweep: dict | None, transfer: dict | None) -> dict:
             found[Path(path).name] = ("encoder", what, *shapes["encoder"], score, seed, sweep, None)
     if transfer:
         seed = transfer["settings"]["seeds"][0]  # the saved classifiers' seed
+        n = len(transfer["settings"]["seeds"])
+        outputs = f"(None, {NUM_CLASSES})"
         for case, name in transfer["models"].items():
             entry = transfer["cases"][case]
-            mine = next(
-                r["test_accuracy"]
-                for r in transfer["runs"]
-                if str(r["case"]) == case and r["seed"] == seed
-            )
-            accuracy = entry["test_accuracy"]
-            n = len(transfer["settings"]["seeds"])
+            runs = (r for r in transfer["runs"] if str(r["case"]) == case and r["seed"] == seed)
+            mine, accuracy = next(runs)["test_accuracy"], entry["test_accuracy"]
             score = (
                 f"test accuracy {mine:.2%} (this seed); {accuracy['mean']:.2%} ± "
                 f"{accuracy.get('std') or 0:.2%} over {n} seeds"
             )
             what = f"classifier, case {case}: {entry['label']}, with a Dense({NUM_CLASSES}) head"
-            outputs = f"(None, {NUM_CLASSES})"
             row = ("classifier", what, IMAGES, outputs, score, seed, transfer, ("accuracy", mine))
             found[Path(name.split()[0]).name] = row
     return found

@@ -10,27 +10,22 @@ from kfashion.analysis import answer
 from kfashion.analysis.stats import interval
 from kfashion.analysis.sweep_claims import points_of
 from kfashion.finetuning.grid import random_arms
-from kfashion.rendering.sections import count_text, interval_text, table
+from kfashion.rendering.sections import (
+    accuracy_interval,
+    chosen_trial,
+    count_text,
+    interval_text,
+    table,
+)
 
 
 def _number(value, fmt: str) -> str:
     return "-" if value is None else format(value, fmt)
 
 
-def _mean(values: list) -> float | None:
-    """The mean of the values recorded (None: none was)."""
-    known = [v for v in values if v is not None]
-    return float(np.mean(known)) if known else None
-
-
-def _sum(values: list) -> float | None:
-    known = [v for v in values if v is not None]
-    return float(sum(known)) if known else None
-
-
-def _chosen(sweep: dict) -> dict:
-    """The trial a sweep exported."""
-    return next(t for t in sweep["trials"] if t["trial_id"] == sweep["selected"]["trial_id"])
+def _seconds(seeds: list[dict]) -> list[float]:
+    """The training seconds that the seeds recorded."""
+    return [seed["seconds"] for seed in seeds if seed.get("seconds") is not None]
 
 
 def _knobs(sweep: dict) -> str:
@@ -45,25 +40,22 @@ def cost_lines(sweeps: dict) -> list[str]:
     and its cost (images seen and seconds per seed, and the whole sweep's training seconds)."""
     rows = []
     for name, sweep in sweeps.items():
-        chosen, settings = _chosen(sweep), sweep["settings"]
-        seeds = chosen["seeds"]
-        rows.append(
-            [
-                name,
-                _knobs(sweep),
-                sweep["selected"]["rule"] if len(sweep["trials"]) > 1 else "its only point",
-                _number(chosen.get("code_rank"), ".1f"),
-                _number(chosen.get("probe_accuracy"), ".2%"),
-                f"{settings['epochs'] * settings['sizes']['train']:,}",
-                _number(_mean([s.get("seconds") for s in seeds]), ".0f"),
-                _number(
-                    _sum([s.get("seconds") for t in sweep["trials"] for s in t["seeds"]]), ",.0f"
-                ),
-            ]
-        )
-    header = ["pretext", "knobs chosen", "chosen by", "code rank", "probe accuracy",
-              "images seen per seed", "seconds per seed", "sweep's training seconds"]  # fmt: skip
-    return table(header, rows)
+        chosen, settings = chosen_trial(sweep), sweep["settings"]
+        rule = sweep["selected"]["rule"] if len(sweep["trials"]) > 1 else "its only point"
+        codes = [
+            _number(chosen.get("code_rank"), ".1f"),
+            _number(chosen.get("probe_accuracy"), ".2%"),
+        ]
+        images = f"{settings['epochs'] * settings['sizes']['train']:,}"
+        mine = _seconds(chosen["seeds"])
+        every = _seconds([seed for trial in sweep["trials"] for seed in trial["seeds"]])
+        seconds = [f"{np.mean(mine):.0f}" if mine else "-", f"{sum(every):,.0f}" if every else "-"]
+        rows.append([name, _knobs(sweep), rule, *codes, images, *seconds])
+    return table(
+        "pretext | knobs chosen | chosen by | code rank | probe accuracy | images seen per seed "
+        "| seconds per seed | sweep's training seconds",
+        rows,
+    )
 
 
 def knob_lines(name: str, sweep: dict, folder: str) -> list[str]:
@@ -79,7 +71,7 @@ def knob_lines(name: str, sweep: dict, folder: str) -> list[str]:
             for value, t in points_of(sweep, knob)
         ]  # fmt: skip
         out += [f"#### {name}: {knob}", ""]
-        out += table([knob, "validation loss", "code rank", "probe accuracy", "status"], rows)
+        out += table(f"{knob} | validation loss | code rank | probe accuracy | status", rows)
         if knob in sweep["figures"]:
             out += ["", f"![{name} {knob}]({folder}/{sweep['figures'][knob]})"]
         out.append("")
@@ -89,12 +81,8 @@ def knob_lines(name: str, sweep: dict, folder: str) -> list[str]:
 
 
 def _accuracy(values: list[float]) -> str:
-    """ "84.10% [83.20%, 85.00%]": the mean and its 95% t interval, "-" without a value."""
-    if not values:
-        return "-"
-    found = interval(values)
-    text = f"{np.mean(values):.2%}"
-    return text if found is None else f"{text} [{found[0]:.2%}, {found[1]:.2%}]"
+    """The mean and its 95% t interval, "-" without a value."""
+    return accuracy_interval(np.mean(values), interval(values)) if values else "-"
 
 
 def features_lines(grid: dict, probe: dict | None) -> list[str]:

@@ -11,7 +11,9 @@ from kfashion.config import CASES, CLASS_NAMES
 from kfashion.core.provenance import made_on
 
 
-def table(header: list[str], rows: list[list]) -> list[str]:
+def table(header: str | list[str], rows: list[list]) -> list[str]:
+    """A Markdown table; `header` is its cells, or their Markdown ("case | test accuracy")."""
+    header = header.split(" | ") if isinstance(header, str) else header
     lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
     return lines + ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
 
@@ -51,15 +53,19 @@ def chosen_trial(sweep: dict) -> dict:
     return next(t for t in sweep["trials"] if t["trial_id"] == sweep["selected"]["trial_id"])
 
 
+def signed(value: float, result: dict) -> str:
+    """A value of a comparison's measure: accuracies in points, to two decimals."""
+    return f"{value * 100:+.2f}" if result.get("unit") == "accuracy" else f"{value:+.3g}"
+
+
 def interval(result: dict) -> str:
     """ "+1.20 points [-0.40, +2.80]": a mean and its 95% interval, accuracies in points."""
     if result.get("mean") is None:
         return f"no value: {result['reason']}"
-    points = result.get("unit") == "accuracy"
-    scale, digits, unit = (100, 2, " points") if points else (1, 3, "")
+    unit = " points" if result.get("unit") == "accuracy" else ""
 
     def fmt(value):
-        return f"{value * scale:+.{digits}f}" if points else f"{value:+.{digits}g}"
+        return signed(value, result)
 
     if result.get("ci95") is None:
         why = "one seed" if len(result["per_seed"]) < 2 else "every seed alike"
@@ -79,8 +85,7 @@ def p_values(result: dict) -> str:
 
 
 def per_seed(result: dict) -> str:
-    points = result.get("unit") == "accuracy"
-    return ", ".join(f"{v * 100:+.2f}" if points else f"{v:+.3g}" for v in result["per_seed"])
+    return ", ".join(signed(value, result) for value in result["per_seed"])
 
 
 def families(findings: dict) -> str:
@@ -103,18 +108,19 @@ def findings_section(findings: dict) -> list[str]:
     ]
     rows = []
     for found in findings["claims"]:
-        numbers = "; ".join(
-            f"{c['name']}: {interval(c)}"
-            + (f"; {p_values(c)}; per seed {per_seed(c)}" if c["mean"] is not None else "")
-            + (
-                f"; band {c['band'][0] * 100:+.0f} to {c['band'][1] * 100:+.0f} points"
-                if "band" in c
-                else ""
-            )
-            for c in found["comparisons"]
-        )
+        numbers = "; ".join(comparison_numbers(c) for c in found["comparisons"])
         rows.append([found["claim"], f"**{found['verdict']}**", found["measure"], numbers])
-    return out + table(["finding", "here", "measure", "mean [95% interval]; p-values"], rows) + [""]
+    return out + table("finding | here | measure | mean [95% interval]; p-values", rows) + [""]
+
+
+def comparison_numbers(c: dict) -> str:
+    """A claim's comparison: its mean and interval, p-values, every seed's value, its band."""
+    text = f"{c['name']}: {interval(c)}"
+    if c["mean"] is not None:
+        text += f"; {p_values(c)}; per seed {per_seed(c)}"
+    if "band" in c:
+        text += f"; band {c['band'][0] * 100:+.0f} to {c['band'][1] * 100:+.0f} points"
+    return text
 
 
 def baseline_lines(baseline: dict, transfer: dict) -> list[str]:
@@ -142,7 +148,7 @@ def baseline_lines(baseline: dict, transfer: dict) -> list[str]:
                 validation, chosen = validated(entry), "1 (fixed)"
             test = f"{entry['test_accuracy']:.2%}"
             rows.append([entry["model"], entry["features"], validation, chosen, test])
-    return out + table(["model", "features", "validation accuracy", "C", "test accuracy"], rows)
+    return out + table("model | features | validation accuracy | C | test accuracy", rows)
 
 
 def validated(fit: dict) -> str:
@@ -186,7 +192,7 @@ def transfer_section(
     for case, entry in by_case(transfer):
         per_run = ", ".join(f"{a:.2%}" for a in case_accuracies(transfer, case))
         rows.append([case, entry["label"], spread(entry["test_accuracy"]), per_run])
-    out += table(["case", "encoder", "test accuracy (mean ± std)", "per run"], rows)
+    out += table("case | encoder | test accuracy (mean ± std) | per run", rows)
     if baseline:
         out += baseline_lines(baseline, transfer)
     if recall:
@@ -315,7 +321,7 @@ def time_section(prediction: dict, runs: list) -> list[str]:
         "counted once, a stopped run's pause not at all).",
         "",
     ]
-    header = ["stage", "units", "predicted", "taken", "taken / predicted", "on the clock"]
+    header = "stage | units | predicted | taken | taken / predicted | on the clock"
     return out + table(header, rows) + [""]
 
 
@@ -340,15 +346,12 @@ def how_section(stages: dict) -> list[str]:
     if len(machines) == 1:
         out.append(f"- Every training run recorded here was made with {machines.pop()}.")
     elif machines:
-        out.append(
-            "- **The runs here were made on different machines or backends**: "
-            + "; ".join(sorted(machines))
-            + "."
-        )
+        listed = "; ".join(sorted(machines))
+        out.append(f"- **The runs here were made on different machines or backends**: {listed}.")
     if len(versions_of_runs) > 1:  # a long run resumed across versions says which made what
+        listed = " and ".join(sorted(versions_of_runs, key=version_key))
         out.append(
-            "- The training runs recorded here were made by kfashion "
-            + " and ".join(sorted(versions_of_runs, key=version_key))
-            + "; each run's record names its version."
+            f"- The training runs recorded here were made by kfashion {listed}; each run's record "
+            "names its version."
         )
     return out + [""]

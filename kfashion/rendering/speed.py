@@ -8,14 +8,13 @@ def version(entry: dict) -> str:
 
 
 def speed_section(bench: dict) -> list[str]:
-    """From `python -m kfashion.bench`, per machine: each stage's own run beside a plain fit and
-    a plain PyTorch loop of the same run, the speed mechanisms against the runs without them,
-    and the wall time of whole commands."""
+    """Each machine's timed runs (`stage_runs`), then the wall time of its whole commands."""
     out = []
     for machine, entry in bench.items():
         if "runs" in entry:  # (earlier entries timed a path no stage runs: commands only)
             out += stage_runs(machine, entry)
     for machine, entry in bench.items():
+        where = f"on {machine} (kfashion {version(entry)}"
         for name in ("study", "quick_study"):
             if run := entry.get(name):
                 stages = ", ".join(
@@ -29,17 +28,13 @@ def speed_section(bench: dict) -> list[str]:
                     else ""
                 )
                 out.append(  # a quick look of another version may have had other sizes
-                    f"\n`{run['command']}` on {machine} (kfashion {version(entry)}, "
-                    f"{entry['provenance']['date'][:10]}), from scratch: "
-                    f"{run['wall_seconds']:.0f} s ({stages}){hits}."
+                    f"\n`{run['command']}` {where}, {entry['provenance']['date'][:10]}), from "
+                    f"scratch: {run['wall_seconds']:.0f} s ({stages}){hits}."
                 )
         for command, seconds in entry.get("small_study_seconds", {}).items():
-            out.append(f"\n`{command}` on {machine} (kfashion {version(entry)}): {seconds:.0f} s.")
+            out.append(f"\n`{command}` {where}): {seconds:.0f} s.")
         for run in entry.get("full_sweeps", []):
-            out.append(
-                f"\n`{run['command']}` on {machine} (kfashion {version(entry)}), from scratch: "
-                f"{run['wall_seconds']:.0f} s."
-            )
+            out.append(f"\n`{run['command']}` {where}), from scratch: {run['wall_seconds']:.0f} s.")
     return out
 
 
@@ -63,7 +58,7 @@ def stage_runs(machine: str, entry: dict) -> list[str]:
         ]
         for name, run in entry["runs"].items()
     ]
-    out += table(["run", "what", "seconds: median (range)", "images/s"], rows)
+    out += table("run | what | seconds: median (range) | images/s", rows)
     ratios = entry["ratios"]
 
     def against(stage: str) -> str:

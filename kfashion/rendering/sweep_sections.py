@@ -1,6 +1,7 @@
 """The report's sections on pretraining: the sweep, the architecture comparison, the latent
 space; Markdown lines rendered from each stage's JSON."""
 
+from kfashion.analysis.sweep_claims import points_of
 from kfashion.config import network
 from kfashion.rendering.sections import plural, table
 
@@ -12,9 +13,12 @@ BORDER = (
 )
 
 
-def sweep_section(sweep: dict) -> list[str]:
-    from kfashion.analysis.sweep_claims import points_of
+def loss(value: float | None) -> str:
+    """A loss to four decimals, "-" where the point has none (it did not complete)."""
+    return f"{value:.4f}" if value else "-"
 
+
+def sweep_section(sweep: dict) -> list[str]:
     settings = sweep["settings"]
     out = [
         "## The autoencoder sweep",
@@ -40,27 +44,12 @@ def sweep_section(sweep: dict) -> list[str]:
         rows = []
         for value, trial in points_of(sweep, factor):
             runs = trial["seeds"]
-            rows.append(
-                [
-                    value,
-                    f"{trial['best_val_loss']:.4f}" if trial["best_val_loss"] else "-",
-                    ", ".join(f"{r['best_val_loss']:.4f}" for r in runs if r["best_val_loss"]),
-                    f"{trial['test_mse']:.4f}" if trial["test_mse"] else "-",
-                    ", ".join(str(r["best_epoch"]) for r in runs),
-                    trial["status"],
-                ]
-            )
-        out += table(
-            [
-                factor,
-                "mean best validation loss",
-                "per seed",
-                "mean test MSE",
-                "epochs to best",
-                "status",
-            ],
-            rows,
-        )
+            per_seed = ", ".join(f"{r['best_val_loss']:.4f}" for r in runs if r["best_val_loss"])
+            epochs = ", ".join(str(r["best_epoch"]) for r in runs)
+            mean_loss, mse = loss(trial["best_val_loss"]), loss(trial["test_mse"])
+            rows.append([value, mean_loss, per_seed, mse, epochs, trial["status"]])
+        header = "mean best validation loss | per seed | mean test MSE | epochs to best | status"
+        out += table(f"{factor} | {header}", rows)
         if factor in sweep["figures"]:
             out += ["", f"![{factor}]({sweep['figures'][factor]})"]
         out.append("")
@@ -137,28 +126,17 @@ def architecture_section(variant: dict, folder: str) -> list[str]:
         f"{settings['sizes']['train']:,} training images.",
         "",
     ]
-    rows = [
-        [
-            network(t["config"]),
-            t["config"]["dropout"],
-            f"{t['parameters']:,}" if t["parameters"] else "-",
-            f"{t['best_val_loss']:.4f}" if t["best_val_loss"] else "-",
-            f"{t['test_mse']:.4f}" if t["test_mse"] else "-",
-            f"{pca[str(t['config']['latent_dim'])]:.4f}",
-            t["status"],
-        ]
-        for t in variant["trials"]
-    ]
+    rows = []
+    for t in variant["trials"]:
+        parameters = f"{t['parameters']:,}" if t["parameters"] else "-"
+        pca_mse = f"{pca[str(t['config']['latent_dim'])]:.4f}"
+        losses = [loss(t["best_val_loss"]), loss(t["test_mse"]), pca_mse]
+        rows.append(
+            [network(t["config"]), t["config"]["dropout"], parameters, *losses, t["status"]]
+        )
     out += table(
-        [
-            "network",
-            "dropout",
-            "parameters",
-            "mean best validation loss",
-            "mean test MSE",
-            "PCA test MSE",
-            "status",
-        ],
+        "network | dropout | parameters | mean best validation loss | mean test MSE "
+        "| PCA test MSE | status",
         rows,
     )
     figures = variant["figures"]
