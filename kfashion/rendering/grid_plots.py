@@ -97,11 +97,9 @@ def plot_label_efficiency(summary: dict, counts: list, labels: dict, path, all_s
 
 
 def plot_grid(lines: dict, counts: list, path, all_size: int) -> None:
-    """Test accuracy against labelled images, one panel per encoder network, one line per
-    case and recipe (colour: case; dashes: frozen, dots: two-phase, a line: the recipe each
-    draw chose, or joint); the band the 95% t interval of the mean over starts
-    (`answer.side_values`), within [0, 1]. `lines`: (network, case, recipe) -> count -> one
-    test accuracy per start."""
+    """Test accuracy against labelled images (`lines`: (network, case, recipe) -> count -> one
+    per start), a panel per network, a line per case (colour) and recipe (dashes: frozen, dots:
+    two-phase), the band the 95% t interval of the mean over starts, within [0, 1]."""
     from kfashion.analysis.stats import interval
 
     networks = list(dict.fromkeys(network for network, _, _ in lines))
@@ -132,11 +130,9 @@ def plot_grid(lines: dict, counts: list, path, all_size: int) -> None:
 
 
 def plot_answer(rows: list[dict], path) -> None:
-    """The answer as a forest plot: pretrained minus random in points per label count and
-    recipe, with its 95% interval (a dot where it has none) and its margin as a grey band; a
-    row of panels per encoder network, fine-tuned and frozen apart (their scales differ), each
-    column on one scale so that the networks (the pretexts) compare. `rows`: the answer's
-    (`answer.headline`)."""
+    """The answer's rows as a forest plot: pretrained minus random in points, its 95% interval
+    and its margin (grey); a row of panels per network, fine-tuned and frozen apart (their
+    scales differ), each column on one scale so that the networks (the pretexts) compare."""
     networks = list(dict.fromkeys(r["network"] for r in rows))
     kinds = [
         ("fine-tuned", lambda r: r["recipe"] != "frozen"),

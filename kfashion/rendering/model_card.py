@@ -122,11 +122,8 @@ def render(folder: Path) -> str | None:
     files = sorted(models.glob("*.keras")) if models.is_dir() else []
     if not files:
         return None
-    sweep, transfer = (
-        read_json(folder / name) if (folder / name).exists() else None
-        for name in (layout.SWEEP, layout.TRANSFER)
-    )
-    known = describe(sweep, transfer)
+    stages = [folder / name for name in (layout.SWEEP, layout.TRANSFER)]
+    known = describe(*(read_json(path) if path.exists() else None for path in stages))
     same = {}  # one model saved under several names: one entry
     for path in files:
         same.setdefault(identity(path) or path.name, []).append(path)

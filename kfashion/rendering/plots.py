@@ -118,10 +118,9 @@ def plot_factor(factor: str, trials: list[dict], path, others="the base case") -
 
 
 def plot_main_effects(factors: dict, path, title: str) -> Figure:
-    """Each factor's best validation loss by level, one panel a factor on a shared axis: every
-    seed's value as a dot, the mean with its 95% t interval as a bar, the base case in black
-    (the one-factor-at-a-time counterpart of a slice plot). `factors`: factor -> its levels in
-    order, each {"label", "is_base", "values"} (the seeds' best validation losses)."""
+    """Each factor's best validation loss by level (`factors`: factor -> levels, each {"label",
+    "is_base", "values"}), a panel a factor: every seed a dot, the mean and its 95% t interval a
+    bar, the base case in black (the one-factor-at-a-time counterpart of a slice plot)."""
     size = (2.4 * len(factors) + 1, 3.8)
     fig, axes = subplots(1, len(factors), figsize=size, layout="constrained", sharey=True)
     axes = np.atleast_1d(axes)

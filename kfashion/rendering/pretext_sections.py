@@ -59,9 +59,8 @@ def cost_lines(sweeps: dict) -> list[str]:
 
 
 def knob_lines(name: str, sweep: dict, folder: str) -> list[str]:
-    """A table per knob of a pretext's sweep: each value's validation loss (the pretext's
-    own), code rank and probe accuracy, means over seeds; its figure under `folder`, and the
-    knobs' main effects where there are several."""
+    """A table per knob of a pretext's sweep, with its figure under `folder`; the knobs' main
+    effects where there are several."""
     out = []
     knobs = [f for f in dict.fromkeys(t["factor"] for t in sweep["trials"]) if f in config.KNOBS]
     for knob in knobs:
@@ -119,8 +118,7 @@ def features_lines(grid: dict, probe: dict | None) -> list[str]:
 
 def pretext_section(sweeps: dict, folders: dict, grid: dict | None, probe: dict | None) -> list:
     """The section, from `sweeps` (pretext -> its sweep.json, reconstruction's first) whose
-    figures lie under `folders` (pretext -> folder from the report), and the grid and probes
-    where they ran."""
+    figures lie under `folders`, and the grid and probes where they ran."""
     out = [
         "## Pretext tasks",
         "",

@@ -4,6 +4,7 @@ Every number comes from the JSON files the stages and `kfashion.analysis.finding
 nothing here judges a finding or computes a statistic beyond formatting it.
 """
 
+import functools
 from datetime import datetime
 
 from kfashion.analysis import transfer_claims
@@ -63,10 +64,7 @@ def interval(result: dict) -> str:
     if result.get("mean") is None:
         return f"no value: {result['reason']}"
     unit = " points" if result.get("unit") == "accuracy" else ""
-
-    def fmt(value):
-        return signed(value, result)
-
+    fmt = functools.partial(signed, result=result)
     if result.get("ci95") is None:
         why = "one seed" if len(result["per_seed"]) < 2 else "every seed alike"
         return f"{fmt(result['mean'])}{unit} (no interval: {why})"
@@ -294,9 +292,7 @@ def clock_seconds(runs: list[dict] | None) -> float | None:
 
 def time_section(prediction: dict, runs: list) -> list[str]:
     """A study's training time per stage as predicted before it started (`prediction.json`)
-    beside the time its runs took (`runs`: per stage its run records, None where not done):
-    the sum of the runs' own seconds, as the prediction prices them, and the wall-clock time
-    in which they trained (`clock_seconds`)."""
+    beside the time its runs took (`runs`: each stage's run records, None where not done)."""
     rows, total, total_clock = [], 0.0, 0.0
     for stage, done in zip(prediction["stages"], runs, strict=True):
         predicted = stage["predicted_seconds"]

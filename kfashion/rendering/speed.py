@@ -49,15 +49,11 @@ def stage_runs(machine: str, entry: dict) -> list[str]:
         f"{low:.0f}-{high:.0f} GFLOP/s as it ran):",
         "",
     ]
-    rows = [
-        [
-            f"`{name}`",
-            run["what"],
-            f"{run['seconds_median']:.1f} ({min(run['seconds']):.1f}-{max(run['seconds']):.1f})",
-            f"{run['images_per_second_median']:,.0f}",
-        ]
-        for name, run in entry["runs"].items()
-    ]
+    rows = []
+    for name, run in entry["runs"].items():
+        seconds = f"{min(run['seconds']):.1f}-{max(run['seconds']):.1f}"
+        images = f"{run['images_per_second_median']:,.0f}"
+        rows.append([f"`{name}`", run["what"], f"{run['seconds_median']:.1f} ({seconds})", images])
     out += table("run | what | seconds: median (range) | images/s", rows)
     ratios = entry["ratios"]
 
