@@ -134,37 +134,25 @@ def estimate(differences: np.ndarray) -> dict:
     is known: it stands for the draw (or pretraining seed) component with the residual in it.
     """
     k, n = differences.shape
-    if k * n < 2 or stats.no_spread(differences):
+    if stats.untestable(differences):
         return None
     if k == 1 or n == 1:
-        spread = float(np.var(differences, ddof=1))
+        variance = float(np.var(differences, ddof=1))
         only = "draw" if k == 1 else "pretraining"
-        components = {"pretraining": 0.0, "draw": 0.0, "residual": 0.0, only: spread}
-        return _with_mean(differences, spread / (k * n), k * n - 1, components)
-    squares = mean_squares(differences)
-    # Var(mean) = (n.var_pretraining + k.var_draw + var_residual) / (k.n): the pretraining and
-    # draw mean squares less the residual's, each only where it is above it (a component < 0
-    # is 0, and its term is the residual's again)
-    residual = squares["residual"][0]
-    weights = {"residual": 1.0}
-    components = {"residual": residual}
-    for name, size in (("pretraining", n), ("draw", k)):
-        components[name] = max(squares[name][0] - residual, 0.0) / size
-        if squares[name][0] > residual:
-            weights[name], weights["residual"] = 1.0, weights["residual"] - 1.0
-    combined = sum(weight * squares[name][0] for name, weight in weights.items())
-    df = combined**2 / sum(
-        (weight * squares[name][0]) ** 2 / squares[name][1]
-        for name, weight in weights.items()
-        if weight
-    )
-    return _with_mean(differences, combined / (k * n), df, components)
-
-
-def _with_mean(differences, variance, df, components) -> dict:
+        components = {"pretraining": 0.0, "draw": 0.0, "residual": 0.0, only: variance}
+        combined, df = variance, k * n - 1
+    else:
+        squares = mean_squares(differences)
+        # a component is its mean square less the residual's, over its size; one < 0 is 0
+        residual = squares["residual"][0]
+        components = {"residual": residual}
+        for name, size in (("pretraining", n), ("draw", k)):
+            components[name] = max(squares[name][0] - residual, 0.0) / size
+        kept = [name for name in ("pretraining", "draw") if squares[name][0] > residual]
+        combined, df = stats.satterthwaite(squares, kept)
     return {
         "mean_difference": float(differences.mean()),
-        "standard_error": float(np.sqrt(variance)),
+        "standard_error": float(np.sqrt(combined / (k * n))),
         "df": float(df),
         "components": components,
     }

@@ -11,7 +11,10 @@ draw - init / m0 + init / m. A design (K, n, m) then has the mean's variance
 expected mean squares: the model `answer.estimate` fits, run forwards.
 """
 
+import itertools
+
 from kfashion import config
+from kfashion.analysis import stats
 
 
 def components_for(found: dict, inits: int) -> dict:
@@ -26,28 +29,19 @@ def components_for(found: dict, inits: int) -> dict:
 
 def half_width(parts: dict, k: int, n: int) -> float:
     """The expected half-width of the 95% interval of the mean paired difference, for K
-    pretraining seeds and n draws (in the components' units, square-rooted), with the terms
-    `answer.estimate` keeps: a component of 0 adds no term of its own."""
+    pretraining seeds and n draws (in the components' units, square-rooted)."""
     from scipy.stats import t
 
     residual = parts["residual"]
     expected = {  # each term's expected mean square, its degrees of freedom
         "pretraining": (residual + n * parts["pretraining"], k - 1),
         "draw": (residual + k * parts["draw"], n - 1),
+        "residual": (residual, (k - 1) * (n - 1)),
     }
-    weights = {"residual": 1.0}
-    for name in expected:
-        if parts[name] > 0:
-            weights[name], weights["residual"] = 1.0, weights["residual"] - 1.0
-    expected["residual"] = (residual, (k - 1) * (n - 1))
-    combined = sum(weight * expected[name][0] for name, weight in weights.items())
+    kept = [name for name in ("pretraining", "draw") if parts[name] > 0]
+    combined, df = stats.satterthwaite(expected, kept)
     if combined <= 0:
         return 0.0
-    df = combined**2 / sum(
-        (weight * expected[name][0]) ** 2 / expected[name][1]
-        for name, weight in weights.items()
-        if weight
-    )
     return float(t.ppf(0.5 + config.CONFIDENCE / 2, df) * (combined / (k * n)) ** 0.5)
 
 
@@ -61,24 +55,15 @@ def sizes(rows: list[dict], seeds: int, inits: int) -> dict:
         mine = [r for r in rows if r["labels"] == labels and r["components"] is not None]
         if not mine:  # no comparison here has an interval: nothing to size from
             continue
-        parts = {_name(r): components_for(r, inits) for r in mine}
-        bound = mine[0]["margin"] if mine else None
+        parts = {f"{r['network']}, {r['recipe']}": components_for(r, inits) for r in mine}
+        bound = mine[0]["margin"]
 
         def widths(k, n, parts=parts):
             return {name: half_width(p, k, n) for name, p in parts.items()}
 
-        found = None
-        for k in range(seeds, max(seeds, config.MOST_SEEDS) + 1):
-            found = next(
-                (
-                    (k, n)
-                    for n in range(2, config.MOST_DRAWS + 1)
-                    if max(widths(k, n).values()) <= bound
-                ),
-                None,
-            )
-            if found:
-                break
+        seed_counts = range(seeds, max(seeds, config.MOST_SEEDS) + 1)
+        designs = itertools.product(seed_counts, range(2, config.MOST_DRAWS + 1))
+        found = next((d for d in designs if max(widths(*d).values()) <= bound), None)
         k, n = found or (max(seeds, config.MOST_SEEDS), config.MOST_DRAWS)
         out[labels] = {
             "margin": bound,
@@ -90,7 +75,3 @@ def sizes(rows: list[dict], seeds: int, inits: int) -> dict:
             "components": parts,
         }
     return out
-
-
-def _name(found: dict) -> str:
-    return f"{found['network']}, {found['recipe']}"

@@ -20,9 +20,12 @@ REPRODUCED, CONTRADICTED, NOT_RESOLVED = "reproduced", "contradicted", "not reso
 HIGHER, LOWER = f"{CONTRADICTED}: higher", f"{CONTRADICTED}: lower"
 
 
-def no_spread(values) -> bool:
-    """Whether every value is the same, to rounding (sums of fractions differ in the last bits)."""
+def untestable(values) -> bool:
+    """Fewer than 2 values, or every value the same to rounding (sums of fractions differ in the
+    last bits): no spread, so no test and no interval."""
     values = np.asarray(values, dtype=float)
+    if values.size < 2:
+        return True
     return bool(np.ptp(values) <= 1e-12 * max(1.0, np.abs(values).max()))
 
 
@@ -34,23 +37,21 @@ def mean_std(values) -> dict:
 
 
 def t_p(values, alternative: str = "two-sided") -> float | None:
-    """The one-sample t test's p-value of `values` against 0; None for fewer than 2 values or
-    values all alike (no spread: no test)."""
+    """The one-sample t test's p-value of `values` against 0; None where `untestable`."""
     from scipy import stats
 
     values = np.asarray(values, dtype=float)
-    if len(values) < 2 or no_spread(values):
+    if untestable(values):
         return None
     return float(stats.ttest_1samp(values, 0.0, alternative=alternative).pvalue)
 
 
 def interval(values, confidence: float = config.CONFIDENCE) -> list[float] | None:
-    """The two-sided t interval of the mean of `values` at `confidence`; None for fewer than 2
-    values or values all alike."""
+    """The two-sided t interval of the mean of `values`; None where `untestable`."""
     from scipy import stats
 
     values = np.asarray(values, dtype=float)
-    if len(values) < 2 or no_spread(values):
+    if untestable(values):
         return None
     found = stats.ttest_1samp(values, 0.0).confidence_interval(confidence)
     return [float(found.low), float(found.high)]
@@ -76,7 +77,7 @@ def band_p(values, low: float, high: float) -> tuple[float | None, str]:
     inside the band, or wholly above or below it, as with a two-sided test of a sign.
     """
     values = np.asarray(values, dtype=float)
-    if len(values) < 2 or no_spread(values):
+    if untestable(values):
         return None, NOT_RESOLVED
     mean = values.mean()
     if mean > high:
@@ -110,6 +111,25 @@ def verdict(mean: float, p: float | None, claimed_sign: int, sides: bool = False
     if sides:
         return HIGHER if mean > 0 else LOWER
     return CONTRADICTED
+
+
+def satterthwaite(squares: dict, kept: list[str]) -> tuple[float, float | None]:
+    """The variance of the mean of a K x n table of a two-way random-effects model, times K.n,
+    and its degrees of freedom, from its terms' mean squares (name -> (mean square, df) for
+    "pretraining", "draw" and "residual"). Var(mean) = (n.var_pretraining + k.var_draw +
+    var_residual) / (k.n), so each `kept` term (one whose component is above 0) adds its mean
+    square less the residual's; a component of 0 adds no term. Satterthwaite's degrees of
+    freedom; None where nothing varies."""
+    weights = {"residual": 1.0 - len(kept), **dict.fromkeys(kept, 1.0)}
+    combined = sum(weight * squares[name][0] for name, weight in weights.items())
+    if combined <= 0:
+        return combined, None
+    df = combined**2 / sum(
+        (weight * squares[name][0]) ** 2 / squares[name][1]
+        for name, weight in weights.items()
+        if weight
+    )
+    return combined, df
 
 
 def rank_correlation(x, y, resamples: int = config.BOOTSTRAP_RESAMPLES) -> dict:
