@@ -5,12 +5,7 @@ import numpy as np
 
 from kfashion import config
 from kfashion.analysis import stats
-from kfashion.analysis.claims import (
-    BAND_RULE,
-    band_comparison,
-    claim,
-    comparison,
-)
+from kfashion.analysis.claims import BAND_RULE, band_comparison, claim, comparison
 from kfashion.config import CLASS_NAMES
 from kfashion.finetuning import grid
 
@@ -20,11 +15,6 @@ BELOW = {4: 0.75}
 # Pairs of cases compared at each label count. Pretrained against random (1 - 3, 2 - 4) is the
 # answer's question, judged once, there (`kfashion.analysis.answer`).
 LABEL_PAIRS = ((2, 3), (1, 2))
-
-
-def case_values(transfer: dict, case: int, key: str) -> dict:
-    """seed -> a run's number (e.g. test_accuracy) for one case."""
-    return {r["seed"]: r[key] for r in transfer["runs"] if r["case"] == case}
 
 
 def case_difference(transfer: dict, a: int, b: int, measure) -> list[float]:
@@ -37,71 +27,63 @@ def case_difference(transfer: dict, a: int, b: int, measure) -> list[float]:
     return [float(np.mean(values[a, s]) - np.mean(values[b, s])) for s in seeds]
 
 
+def against_the_others(transfer: dict, case: int, measure, unit="", ahead=True) -> list[dict]:
+    """Per other case, `case`'s `measure` minus the other's (`ahead`), or the other's minus
+    `case`'s, paired by seed; claimed above 0."""
+    pairs = [(case, o) if ahead else (o, case) for o in cases_of(transfer) if o != case]
+    return [
+        comparison(f"case {a} - case {b}", case_difference(transfer, a, b, measure), +1, unit)
+        for a, b in pairs
+    ]
+
+
+def accuracy_minus(transfer: dict, case: int, target: float) -> list[float]:
+    """Per seed, a case's test accuracy minus `target`."""
+    by_seed = {r["seed"]: r["test_accuracy"] for r in transfer["runs"] if r["case"] == case}
+    return [v - target for v in by_seed.values()]
+
+
 def cases_of(transfer: dict) -> list[int]:
     return sorted(int(c) for c in transfer["cases"])
 
 
-def accuracy(run: dict) -> float:
-    return run["test_accuracy"]
-
-
 def worst_recall(run: dict) -> float:
+    """The recall of a run's most confused class."""
     return min(run["recall"])
 
 
-def case_1_most_accurate(transfer: dict) -> list[dict]:
-    cases = cases_of(transfer)
-    if 1 not in cases or len(cases) < 2:
-        return []
-    return [
-        claim(
-            "Case 1 has the highest accuracy",
-            "per seed, case 1's test accuracy minus each other case's (paired by seed); "
-            "claimed above 0 for every other case",
-            [
-                comparison(
-                    f"case 1 - case {other}",
-                    case_difference(transfer, 1, other, accuracy),
-                    +1,
-                    "accuracy",
-                )
-                for other in cases
-                if other != 1
-            ],
+def transfer_claims(transfer: dict) -> list[dict]:
+    """Every claim the transfer cases support, in the order the report lists them. Each
+    comparison joins the findings' family (`kfashion.analysis.findings`), so a new claim here
+    moves the others' Holm-adjusted p-values."""
+    cases, found = cases_of(transfer), []
+    if 1 in cases and len(cases) > 1:
+        found.append(
+            claim(
+                "Case 1 has the highest accuracy",
+                "per seed, case 1's test accuracy minus each other case's (paired by seed); "
+                "claimed above 0 for every other case",
+                against_the_others(transfer, 1, lambda run: run["test_accuracy"], "accuracy"),
+            )
         )
-    ]
-
-
-def cases_about_their_accuracy(transfer: dict) -> list[dict]:
-    found = []
     for case, target in ABOUT.items():
-        if case in cases_of(transfer):
-            values = [v - target for v in case_values(transfer, case, "test_accuracy").values()]
+        if case in cases:
+            values = accuracy_minus(transfer, case, target)
+            band = band_comparison(
+                f"case {case} - {target:.0%}", values, -config.NEAR, config.NEAR, "accuracy"
+            )
             found.append(
                 claim(
                     f"Case {case}: about {target:.0%}",
                     f"per seed, the test accuracy minus {target:.0%}; claimed within "
                     f"{config.NEAR * 100:.0f} points of 0",
-                    [
-                        band_comparison(
-                            f"case {case} - {target:.0%}",
-                            values,
-                            -config.NEAR,
-                            config.NEAR,
-                            "accuracy",
-                        )
-                    ],
+                    [band],
                     rule=BAND_RULE,
                 )
             )
-    return found
-
-
-def cases_below_their_bound(transfer: dict) -> list[dict]:
-    found = []
     for case, bound in BELOW.items():
-        if case in cases_of(transfer):
-            values = [v - bound for v in case_values(transfer, case, "test_accuracy").values()]
+        if case in cases:
+            values = accuracy_minus(transfer, case, bound)
             found.append(
                 claim(
                     f"Case {case}: below {bound:.0%}",
@@ -109,88 +91,36 @@ def cases_below_their_bound(transfer: dict) -> list[dict]:
                     [comparison(f"case {case} - {bound:.0%}", values, -1, "accuracy", True)],
                 )
             )
-    return found
-
-
-def confusion_of_the_cases(transfer: dict) -> list[dict]:
-    cases = cases_of(transfer)
-    if not ({1, 4} <= set(cases) and "recall" in transfer["runs"][0]):
-        return []
-    worst = (
-        "per seed, the recall of each case's most confused class (the lowest diagonal entry "
-        "of its row-normalised confusion matrix), paired by seed"
-    )
-    part = "part of 'Confusion: case 1 the cleanest, case 4 the most confused'"
-    return [
-        claim(
-            "Confusion: case 1 the cleanest",
-            f"{part}: {worst}; case 1's minus every other case's, claimed above 0",
-            [
-                comparison(
-                    f"case 1 - case {o}",
-                    case_difference(transfer, 1, o, worst_recall),
-                    +1,
-                    "accuracy",
-                )
-                for o in cases
-                if o != 1
-            ],
-        ),
-        claim(
-            "Confusion: case 4 the most confused",
-            f"{part}: {worst}; every other case's minus case 4's, claimed above 0",
-            [
-                comparison(
-                    f"case {o} - case 4",
-                    case_difference(transfer, o, 4, worst_recall),
-                    +1,
-                    "accuracy",
-                )
-                for o in cases
-                if o != 4
-            ],
-        ),
-    ]
-
-
-def case_4_starts_high(transfer: dict) -> list[dict]:
-    cases = cases_of(transfer)
-    if 4 not in cases or "curves" not in transfer:
-        return []
-
-    def first_loss(run):
-        return transfer["curves"][grid.curve_key(run)]["loss"][0]
-
-    return [
-        claim(
-            "Case 4 starts from a very high loss",
-            "per seed, case 4's mean training loss in its first epoch minus each other "
-            "case's; claimed above 0 for every other case",
-            [
-                comparison(f"case 4 - case {o}", case_difference(transfer, 4, o, first_loss), +1)
-                for o in cases
-                if o != 4
-            ],
+    if {1, 4} <= set(cases) and "recall" in transfer["runs"][0]:
+        worst = (
+            "part of 'Confusion: case 1 the cleanest, case 4 the most confused': per seed, the "
+            "recall of each case's most confused class (the lowest diagonal entry of its "
+            "row-normalised confusion matrix), paired by seed"
         )
-    ]
-
-
-# The reference study's claims about its four transfer cases, in the order the report lists
-# them: each a function of transfer.json giving the claims its cases support. Each comparison
-# joins the findings' family (`kfashion.analysis.findings`), so a new claim here moves the
-# others' Holm-adjusted p-values.
-CLAIMS = (
-    case_1_most_accurate,
-    cases_about_their_accuracy,
-    cases_below_their_bound,
-    confusion_of_the_cases,
-    case_4_starts_high,
-)
-
-
-def transfer_claims(transfer: dict) -> list[dict]:
-    """Every claim of `CLAIMS` the transfer cases support, in order."""
-    return [found for make in CLAIMS for found in make(transfer)]
+        found += [
+            claim(
+                "Confusion: case 1 the cleanest",
+                f"{worst}; case 1's minus every other case's, claimed above 0",
+                against_the_others(transfer, 1, worst_recall, "accuracy"),
+            ),
+            claim(
+                "Confusion: case 4 the most confused",
+                f"{worst}; every other case's minus case 4's, claimed above 0",
+                against_the_others(transfer, 4, worst_recall, "accuracy", ahead=False),
+            ),
+        ]
+    if 4 in cases and "curves" in transfer:
+        found.append(
+            claim(
+                "Case 4 starts from a very high loss",
+                "per seed, case 4's mean training loss in its first epoch minus each other "
+                "case's; claimed above 0 for every other case",
+                against_the_others(
+                    transfer, 4, lambda run: transfer["curves"][grid.curve_key(run)]["loss"][0]
+                ),
+            )
+        )
+    return found
 
 
 def label_comparisons(efficiency: dict) -> list[dict]:
