@@ -1,17 +1,9 @@
-"""The study's answer from the grid's runs: does pretraining help the classifier?
-
-One row per encoder network, label count and recipe: pretrained minus random test accuracy,
-case 1 minus case 3 fine-tuned (each run with the recipe its draw's choice made, CHOSEN; a
-grid made before choices has a row per recipe), case 2 minus case 4 frozen, and for the
-pretexts of config.AUGMENTED_PRETEXTS case 1 minus case 5 (the augmentation control). The
-runs are crossed and paired: every pretraining seed k runs on every draw d of labelled images,
-and the random case runs each draw from one or more initialisations. A row's unit is the
-paired difference D[k, d] = pretrained(k, d) - mean over initialisations of random(d), and
-its mean's variance comes from a two-way random-effects model of D (pretraining seed, draw,
-residual) by the ANOVA estimator (statsmodels' `anova_lm` of the two-way table; a negative
-component is set to 0) with Satterthwaite's degrees of freedom. Every row is tested twice:
-for a difference (two-sided t test) and for equivalence within its label count's margin (two
-one-sided t tests); all of them form one family, Holm-adjusted. No framework is imported here.
+"""The study's answer from the grid's runs: does pretraining help the classifier? `plan_text`
+states the plan: per encoder network, label count and recipe (CHOSEN: each run with its draw's
+choice; a grid made before choices has a row per recipe), the paired differences D[k, d] =
+pretrained(k, d) - mean over initialisations of random(d) of the crossed runs, their mean's
+variance from a two-way random-effects model (statsmodels' `anova_lm` of the two-way table),
+and two tests per row in one Holm family. No framework is imported here.
 """
 
 import numpy as np
@@ -345,17 +337,13 @@ def sentence(rows: list[dict]) -> str:
 
 
 def _sentence(rows: list[dict], what: str) -> str:
-    control = [r for r in rows if r["cases"][1] == config.AUGMENTED_CASE]
-    tuned = [r for r in rows if r["cases"] == [1, 3]]
-    frozen = [r for r in rows if r["recipe"] == "frozen"]
-    parts = []
-    if tuned:
-        parts.append(f"Fine-tuned, {what} {_summary(tuned)}")
-    if control:
-        parts.append(
-            f"against a random encoder fine-tuned on augmented images, {what} {_summary(control)}"
-        )
-    if frozen:
-        parts.append(f"frozen, {what} {_summary(frozen)}")
-    text = "; ".join(parts)
+    groups = (
+        ("fine-tuned", [r for r in rows if r["cases"] == [1, 3]]),
+        (
+            "against a random encoder fine-tuned on augmented images",
+            [r for r in rows if r["cases"][1] == config.AUGMENTED_CASE],
+        ),
+        ("frozen", [r for r in rows if r["recipe"] == "frozen"]),
+    )
+    text = "; ".join(f"{name}, {what} {_summary(mine)}" for name, mine in groups if mine)
     return text[0].upper() + text[1:] + "."

@@ -23,6 +23,13 @@ INTERVALS = (
     "powerful than Bonferroni, so a verdict can stand where that wider interval touches 0"
 )
 NOT_RECORDED = "not recorded by the version of kfashion that made this run; run it again"
+NO_SEED = "no seed of the points or runs it compares finished"
+
+
+def missing(name: str, reason: str) -> dict:
+    """A comparison the results cannot make, a comparison of no seed: not resolved, and outside
+    every family."""
+    return {"name": name, **stats.mean_interval([]), "reason": reason}
 
 
 def combine(verdicts: list[str]) -> str:
@@ -67,21 +74,6 @@ def band_comparison(name: str, per_seed, low: float, high: float, unit: str = ""
         "claimed": f"inside [{low:g}, {high:g}]",
         "band": [low, high],
         "outcome": outcome,
-    }
-
-
-NO_SEED = "no seed of the points or runs it compares finished"
-
-
-def missing(name: str, reason: str) -> dict:
-    """A comparison the results cannot make: not resolved, and outside every family."""
-    return {
-        "name": name,
-        "mean": None,
-        "per_seed": [],
-        "ci95": None,
-        "p_value": None,
-        "reason": reason,
     }
 
 

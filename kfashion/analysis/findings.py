@@ -27,17 +27,13 @@ from kfashion.core.files import file_digest, read_json
 
 def judge(results) -> dict:
     """Every finding the JSON files under `results` support, each family Holm-adjusted."""
-    sources, claims = {}, []
-    sweep_path, transfer_path = results / layout.SWEEP, results / layout.TRANSFER
-    labels_path = results / layout.LABEL_EFFICIENCY
-    if sweep_path.exists():
-        claims += sweep_claims(read_json(sweep_path))
-    if transfer_path.exists():
-        claims += transfer_claims(read_json(transfer_path))
-    labels = label_comparisons(read_json(labels_path)) if labels_path.exists() else []
-    for path in (sweep_path, transfer_path, labels_path):
-        if path.exists():
-            sources[path.name] = file_digest(path)
+    stages = (layout.SWEEP, layout.TRANSFER, layout.LABEL_EFFICIENCY)
+    read = {name: read_json(results / name) for name in stages if (results / name).exists()}
+    sweep, transfer = read.get(layout.SWEEP), read.get(layout.TRANSFER)
+    efficiency = read.get(layout.LABEL_EFFICIENCY)
+    claims = sweep_claims(sweep) if sweep is not None else []
+    claims += transfer_claims(transfer) if transfer is not None else []
+    labels = label_comparisons(efficiency) if efficiency is not None else []
     families = {
         "findings": settle([c for found in claims for c in found["comparisons"]]),
         "label_efficiency": settle(labels),
@@ -57,7 +53,6 @@ def judge(results) -> dict:
         found["verdict"] = combine([c["verdict"] for c in found["comparisons"]])
     for row in labels:
         row["outcome"] = ahead(row)
-    recall = per_class_recall(read_json(transfer_path)) if transfer_path.exists() else None
     return {
         "rule": RULE,
         "band_rule": BAND_RULE,
@@ -66,9 +61,9 @@ def judge(results) -> dict:
         "difference), Holm-adjusted over the family (statsmodels multipletests, method holm)",
         "intervals": INTERVALS,
         "families": families,
-        "sources": sources,
+        "sources": {name: file_digest(results / name) for name in read},
         "claims": claims,
         "label_efficiency": labels,
         "cases": {c: CASES[int(c)].label for c in CLASSIC_CASES.split(",")},  # judged
-        "per_class_recall": recall,
+        "per_class_recall": per_class_recall(transfer) if transfer is not None else None,
     }
