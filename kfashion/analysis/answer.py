@@ -49,13 +49,6 @@ def plan_text() -> str:
     )
 
 
-def in_row(run: dict, recipe: str) -> bool:
-    """Whether a run belongs to the rows of `recipe` (CHOSEN: any fine-tuned run)."""
-    if recipe == CHOSEN:
-        return run["recipe"] != "frozen"
-    return run["recipe"] == recipe
-
-
 def paired_table(
     runs, network: str, labels: str, cases: tuple, recipe: str, random_network: str | None = None
 ) -> dict:
@@ -66,7 +59,9 @@ def paired_table(
     run."""
     pretrained, random = {}, {}
     for run in runs:
-        if run["labels"] != labels or not in_row(run, recipe):
+        # CHOSEN: a row of every fine-tuned run, whichever recipe its draw's choice made
+        in_row = run["recipe"] != "frozen" if recipe == CHOSEN else run["recipe"] == recipe
+        if run["labels"] != labels or not in_row:
             continue
         if run["case"] == cases[0] and run["network"] == network:
             pretrained.setdefault(run["encoder_seed"], {}).setdefault(run["seed"], []).append(
@@ -116,15 +111,18 @@ def mean_squares(differences: np.ndarray) -> dict:
     }
 
 
-def estimate(differences: np.ndarray) -> dict:
-    """The mean paired difference, its standard error and degrees of freedom, and the variance
-    components (pretraining seed, draw, residual) of a K x n table; None where K = n = 1 or
-    every difference is alike (a spread of 0 from a few runs is a measure too coarse to vary,
-    such as collapsed classifiers, not certainty).
+def estimate(differences: np.ndarray, bound: float) -> dict | None:
+    """The mean paired difference, its standard error and degrees of freedom, the variance
+    components (pretraining seed, draw, residual) of a K x n table, its 95% interval, and the
+    p-values of the difference test and of the equivalence test within +-`bound`; None where
+    K = n = 1 or every difference is alike (a spread of 0 from a few runs is a measure too
+    coarse to vary, such as collapsed classifiers, not certainty).
 
     With one pretraining seed (or one draw) the table is one-way, and its spread is all that
     is known: it stands for the draw (or pretraining seed) component with the residual in it.
     """
+    from scipy.stats import t
+
     k, n = differences.shape
     if stats.untestable(differences):
         return None
@@ -142,24 +140,15 @@ def estimate(differences: np.ndarray) -> dict:
             components[name] = max(squares[name][0] - residual, 0.0) / size
         kept = [name for name in ("pretraining", "draw") if squares[name][0] > residual]
         combined, df = stats.satterthwaite(squares, kept)
-    return {
-        "mean_difference": float(differences.mean()),
-        "standard_error": float(np.sqrt(combined / (k * n))),
-        "df": float(df),
-        "components": components,
-    }
-
-
-def tests(found: dict, bound: float) -> dict:
-    """The 95% interval, the difference test's and the equivalence test's p-values of an
-    estimate (`estimate`) against an equivalence margin `bound`."""
-    from scipy.stats import t
-
-    mean, se, df = found["mean_difference"], found["standard_error"], found["df"]
+    mean, se, df = float(differences.mean()), float(np.sqrt(combined / (k * n))), float(df)
     half = t.ppf(0.5 + config.CONFIDENCE / 2, df) * se
     below = t.sf((mean + bound) / se, df)  # H0: difference <= -bound
     above = t.cdf((mean - bound) / se, df)  # H0: difference >= +bound
     return {
+        "mean_difference": mean,
+        "standard_error": se,
+        "df": df,
+        "components": components,
         "ci95": [mean - half, mean + half],
         "p_difference": float(2 * t.sf(abs(mean) / se, df)),
         "p_equivalence": float(max(below, above)),
@@ -185,7 +174,6 @@ def row(
     table = paired_table(runs, network, labels, cases, recipe, random_network)
     if table is None:
         return None
-    found = estimate(table["differences"])
     out = {
         "network": network,
         "random_network": random_network or network,
@@ -207,9 +195,7 @@ def row(
         "p_difference": None,
         "p_equivalence": None,
     }
-    if found is not None:
-        out |= found | tests(found, out["margin"])
-    return out
+    return out | (estimate(table["differences"], out["margin"]) or {})
 
 
 def judge(rows: list[dict]) -> list[dict]:
@@ -287,10 +273,6 @@ def side_values(runs, network: str, labels: str, case: int) -> list[float]:
     return [float(np.mean(values)) for _, values in sorted(starts.items(), key=str)]
 
 
-def _listed(parts: list[str]) -> str:
-    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
-
-
 def _summary(rows: list[dict]) -> str:
     """What a group of rows' verdicts say, most telling first: "gives no benefit larger than
     0.5 points at all labels (2 of 8 rows); is inconclusive at 100 labels (...)" """
@@ -311,7 +293,8 @@ def _summary(rows: list[dict]) -> str:
         else:
             text = f"is {name}"
         counts = list(dict.fromkeys(labels_text(r["labels"]) for r in mine))
-        parts.append(f"{text} at {_listed(counts)} ({len(mine)} of {len(rows)} rows)")
+        listed = counts[0] if len(counts) == 1 else ", ".join(counts[:-1]) + " and " + counts[-1]
+        parts.append(f"{text} at {listed} ({len(mine)} of {len(rows)} rows)")
     return "; ".join(parts)
 
 

@@ -1,15 +1,8 @@
-"""The reference study's findings, judged from the results' JSON: `findings.json`.
-
-Each claim gets a measure computed per seed and tested over seeds (`kfashion.analysis.stats`): the
-two-sided one-sample t test of the per-seed values against 0, shown with its 95% t interval.
-The comparisons are judged in families, the findings' comparisons together and the label
-efficiency's together, each family's p-values Holm-adjusted so that the chance of any false
-verdict in it is at most 5%. A comparison is **reproduced** where its adjusted p < 0.05 and the
-mean lies on the claimed side, **contradicted** where adjusted p < 0.05 and it lies on the
-other (a band or threshold claim says which side it missed on), **not resolved** otherwise. A
-claim of several comparisons is reproduced when all are, contradicted when any is; a claim
-whose words make two claims is judged as two. The report only renders what is written here;
-nothing here is typed by hand.
+"""The reference study's findings, judged from the results' JSON: `findings.json`. Each claim's
+comparisons are tested over seeds and judged by the rule of `kfashion.analysis.claims` (RULE,
+BAND_RULE), in two families, the findings' and the label efficiency's, each Holm-adjusted so
+that the chance of any false verdict in it is at most 5%. A claim whose words make two claims
+is judged as two. The report only renders what is written here; nothing here is typed by hand.
 """
 
 from kfashion.analysis.claims import BAND_RULE, INTERVALS, RULE, combine, settle
