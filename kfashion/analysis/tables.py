@@ -142,56 +142,53 @@ def history_rows(sweep: dict) -> list[dict]:
     ]
 
 
+def interval_cells(found: dict) -> dict:
+    """A comparison's 95% interval as two cells, empty where it has none."""
+    low, high = found.get("ci95") or ("", "")
+    return {"ci95_low": low, "ci95_high": high}
+
+
 def answer_rows(grid: dict) -> list[dict]:
     """One row per comparison of the answer: pretrained minus random, with its verdict."""
-    subset = grid["settings"].get("subset")
-    rows = []
-    for row in grid["answer"]["rows"]:
-        low, high = row.get("ci95") or ("", "")
-        rows.append(
-            {
-                "network": row["network"],
-                **labels(row["labels"], subset),
-                "recipe": row["recipe"],
-                "random_case": row["cases"][1],
-                "pretraining_seeds": len(row["pretraining_seeds"]),
-                "draws": len(row["draws"]),
-                "random_initialisations": row["random_initialisations"],
-                "pretrained": row["pretrained_mean"],
-                "random": row["random_mean"],
-                "difference": row["mean_difference"],
-                "ci95_low": low,
-                "ci95_high": high,
-                "margin": row["margin"],
-                "p_difference_holm": row.get("p_difference_holm", ""),
-                "p_equivalence_holm": row.get("p_equivalence_holm", ""),
-                "verdict": row["verdict"],
-                "bound": "" if row["bound"] is None else row["bound"],
-            }  # fmt: skip
-        )
-    return rows
+    return [
+        {
+            "network": row["network"],
+            **labels(row["labels"], grid["settings"].get("subset")),
+            "recipe": row["recipe"],
+            "random_case": row["cases"][1],
+            "pretraining_seeds": len(row["pretraining_seeds"]),
+            "draws": len(row["draws"]),
+            "random_initialisations": row["random_initialisations"],
+            "pretrained": row["pretrained_mean"],
+            "random": row["random_mean"],
+            "difference": row["mean_difference"],
+            **interval_cells(row),
+            "margin": row["margin"],
+            "p_difference_holm": row.get("p_difference_holm", ""),
+            "p_equivalence_holm": row.get("p_equivalence_holm", ""),
+            "verdict": row["verdict"],
+            "bound": "" if row["bound"] is None else row["bound"],
+        }
+        for row in grid["answer"]["rows"]
+    ]
 
 
 def findings_rows(findings: dict) -> list[dict]:
     """One row per comparison of every finding of the reference study, with its verdict."""
-    rows = []
-    for found in findings["claims"]:
-        for c in found["comparisons"]:
-            low, high = c.get("ci95") or ("", "")
-            rows.append(
-                {
-                    "claim": found["claim"],
-                    "comparison": c["name"],
-                    "mean": c.get("mean", ""),
-                    "ci95_low": low,
-                    "ci95_high": high,
-                    "p_value": c.get("p_value", ""),
-                    "p_holm": c.get("p_holm", ""),
-                    "verdict": c.get("verdict", ""),
-                    "claim_verdict": found["verdict"],
-                }  # fmt: skip
-            )
-    return rows
+    return [
+        {
+            "claim": found["claim"],
+            "comparison": c["name"],
+            "mean": c.get("mean", ""),
+            **interval_cells(c),
+            "p_value": c.get("p_value", ""),
+            "p_holm": c.get("p_holm", ""),
+            "verdict": c.get("verdict", ""),
+            "claim_verdict": found["verdict"],
+        }
+        for found in findings["claims"]
+        for c in found["comparisons"]
+    ]
 
 
 TABLES = (  # (the stage's JSON, its table, the rows)
