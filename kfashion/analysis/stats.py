@@ -4,9 +4,9 @@ No framework is imported here. A measure is computed once per seed; its test is 
 Student t test of those values against 0 (`scipy.stats.ttest_1samp`), two-sided, with its 95%
 interval. With a single seed there is no test, nor where every seed gave the same number: a
 spread of 0 from a few seeds is a measure too coarse to vary (a count, a collapsed model), not
-certainty. A family's p-values are adjusted together by
-Holm's method (`statsmodels.stats.multitest.multipletests`), which holds the chance of any false
-verdict in the family at 5%.
+certainty. A family's p-values are adjusted together by Holm's method
+(`statsmodels.stats.multitest.multipletests`), which holds the chance of any false verdict in
+the family at 5%.
 """
 
 import warnings
