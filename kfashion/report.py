@@ -107,7 +107,12 @@ def about_this_run(sweep, transfer, findings: dict, reference: Path | None) -> l
         ["stage", "images (train + validation)", "epochs", "seeds", "reference"], rows
     )
     unresolved = [c for c in findings["claims"] if c["verdict"] == "not resolved"]
-    one_seed = [c for c in unresolved if all(x["ci95"] is None for x in c["comparisons"])]
+    one_seed = [c for c in unresolved if all(len(x["per_seed"]) < 2 for x in c["comparisons"])]
+    alike = [
+        c
+        for c in unresolved
+        if c not in one_seed and all(x["ci95"] is None for x in c["comparisons"])
+    ]
     groups = (
         (
             "Not resolved with one seed, since a verdict needs an interval over seeds and one "
@@ -115,9 +120,14 @@ def about_this_run(sweep, transfer, findings: dict, reference: Path | None) -> l
             one_seed,
         ),
         (
+            "Not resolved: every seed gave the same number (a collapsed classifier, a count), "
+            "which leaves no spread to make an interval of",
+            alike,
+        ),
+        (
             "Not resolved at these sizes (few seeds give wide intervals: with 2, the 95% t "
             "interval reaches 12.7 standard errors either side of the mean)",
-            [c for c in unresolved if c not in one_seed],
+            [c for c in unresolved if c not in one_seed + alike],
         ),
         (
             "Judged here, but at these sizes, not the reference's (a level of accuracy, "

@@ -38,8 +38,10 @@ def test_findings_and_report_of_the_quick_look(quick_clone):
                 assert comparison["per_seed"] == [] and found["verdict"] == "not resolved"
             elif found["claim"].startswith(("Case", "Confusion")):  # the transfer's: 2 seeds
                 assert len(comparison["per_seed"]) == 2
-                if comparison["per_seed"][0] == comparison["per_seed"][1]:  # no spread, no test
-                    assert comparison["ci95"] is None and comparison["verdict"] == "not resolved"
+                if comparison["ci95"] is None:  # both seeds alike: no spread, no test
+                    first, second = comparison["per_seed"]
+                    assert first == pytest.approx(second, abs=1e-12)
+                    assert comparison["verdict"] == "not resolved"
                 else:
                     assert len(comparison["ci95"]) == 2
             else:  # the sweep's, one seed a point: no interval, nothing resolved
@@ -47,6 +49,12 @@ def test_findings_and_report_of_the_quick_look(quick_clone):
                 assert found["verdict"] == "not resolved"
     report = (quick_clone["path"] / "results" / "quick" / "README.md").read_text()
     assert "## What this run is" in report and "Not resolved with one seed" in report
+    alike = [  # claims whose seeds all agree: named apart from one seed's, with their reason
+        found
+        for found in quick["claims"]
+        if all(c["ci95"] is None and len(c["per_seed"]) > 1 for c in found["comparisons"])
+    ]
+    assert ("Not resolved: every seed gave the same number" in report) == bool(alike)
     # the pretext test_readme.QUICK adds beside reconstruction: its cost, knob, frozen and tuned
     pretexts = report.split("## Pretext tasks")[1].split("\n## ")[0]
     assert "| reconstruction | - | " in pretexts and "| denoising | noise=" in pretexts

@@ -140,6 +140,8 @@ def estimate(differences: np.ndarray, bound: float) -> dict | None:
             components[name] = max(squares[name][0] - residual, 0.0) / size
         kept = [name for name in ("pretraining", "draw") if squares[name][0] > residual]
         combined, df = stats.satterthwaite(squares, kept)
+        if df is None:  # nothing varies, to rounding
+            return None
     mean, se, df = float(differences.mean()), float(np.sqrt(combined / (k * n))), float(df)
     half = t.ppf(0.5 + config.CONFIDENCE / 2, df) * se
     below = t.sf((mean + bound) / se, df)  # H0: difference <= -bound

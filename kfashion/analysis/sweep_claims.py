@@ -185,7 +185,7 @@ def sweep_claims(sweep: dict) -> list[dict]:
         points = dict(points_of(sweep, factor))
         if {a, b, *needs} <= set(points):
             values = paired_runs(points[a], points[b], per_seed)
-            if any(np.isnan(values)):
+            if unmeasured and any(np.isnan(values)):  # a measure that can be missing
                 compared = missing(name, unmeasured)
             else:
                 compared = comparison(name, values, +1)
