@@ -99,11 +99,6 @@ QUICK = {
     "recipes": "joint",  # no two-phase candidates: the choices are most of a quick grid's time
 }
 
-# `python -m kfashion.bench`: each stage's own path timed beside a plain fit and PyTorch.
-BENCH_EPOCHS = 2  # of every timed run
-BENCH_REPEATS = 3  # timed runs of each variant, after one untimed
-TORCH_BAR = 1.5  # a stage's run against a plain PyTorch loop of the same run: the bar
-
 # Statistics.
 CONFIDENCE = 0.95  # of every interval; a family's chance of any false verdict is 1 - this
 BOOTSTRAP_RESAMPLES = 2000  # of a percentile bootstrap interval (reconstruction vs features)

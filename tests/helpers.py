@@ -28,7 +28,10 @@ WRAPPER = textwrap.dedent(
     sys.argv = [module, *sys.argv[2:]]
     atexit.register(lambda: print("frameworks:", sorted(
         name for name in sys.modules if name in {frameworks}), file=sys.stderr))
-    runpy.run_module(module, run_name="__main__", alter_sys=True)
+    if module.endswith(".py"):  # a script of the repository's, such as docs/bench.py
+        runpy.run_path(module, run_name="__main__")
+    else:
+        runpy.run_module(module, run_name="__main__", alter_sys=True)
     """
 ).format(frameworks=set(FRAMEWORKS))
 
@@ -46,13 +49,17 @@ LOAD_ELSEWHERE = textwrap.dedent(
 
 
 @functools.cache
-def docs_render():
-    """`docs/render.py`, the repository's tool that renders the Markdown's blocks (it is not
-    part of the package, so it is loaded from its file)."""
-    spec = importlib.util.spec_from_file_location("docs_render", ROOT / "docs" / "render.py")
+def docs_module(name: str):
+    """`docs/NAME.py`, one of the repository's tools (`render`: renders the Markdown's blocks;
+    `bench`: the benchmark); they are not part of the package, so each is loaded from its file."""
+    spec = importlib.util.spec_from_file_location(f"docs_{name}", ROOT / "docs" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def docs_render():
+    return docs_module("render")
 
 
 def idx_bytes(array: np.ndarray) -> bytes:
@@ -140,8 +147,8 @@ def refused_here(main, argv, capsys) -> str:
 
 
 def run_light(module: str, *args, cwd=None) -> tuple[int, str, str, list[str]]:
-    """Run a command that should answer without a framework: (exit code, stdout, the stderr
-    lines before the report, the frameworks it imported)."""
+    """Run a command (a module, or a script's path) that should answer without a framework:
+    (exit code, stdout, the stderr lines before the report, the frameworks it imported)."""
     done = subprocess.run(
         [sys.executable, "-c", WRAPPER, module, *args],
         capture_output=True,

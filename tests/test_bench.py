@@ -1,7 +1,9 @@
 import pytest
+from helpers import docs_module
 
-from kfashion import bench, stage_bench
 from kfashion.core import models
+
+bench = docs_module("bench")
 
 
 def test_flops_are_counted_from_the_layers():
@@ -18,7 +20,7 @@ def test_flops_are_counted_from_the_layers():
 @pytest.mark.parametrize("network", ["autoencoder", "classifier"])
 def test_the_pytorch_loop_is_the_same_network(network):
     torch = pytest.importorskip("torch")
-    model = stage_bench.torch_network(network)
+    model = bench.torch_network(network)
     keras_model = (
         models.build_autoencoder(64, 0.2)
         if network == "autoencoder"

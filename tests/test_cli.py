@@ -23,19 +23,30 @@ COMMANDS = [
     "bench",
     "data",
 ]
+BENCH = Path(__file__).resolve().parents[1] / "docs" / "bench.py"  # a tool, not in the package
+
+
+def program(command: str) -> str:
+    """What runs `command`: its module, or the benchmark's script."""
+    return str(BENCH) if command == "bench" else f"kfashion.{command}"
+
+
+def invoked(command: str) -> str:
+    """`command` as its --help names it."""
+    return "python docs/bench.py" if command == "bench" else f"python -m kfashion.{command}"
 
 
 @pytest.mark.parametrize("command", COMMANDS)
 def test_help_answers_without_loading_a_framework(command):
-    code, out, err, frameworks = run_light(f"kfashion.{command}", "--help")
-    assert code == 0 and f"python -m kfashion.{command}" in out and not err
+    code, out, err, frameworks = run_light(program(command), "--help")
+    assert code == 0 and invoked(command) in out and not err
     assert frameworks == []
     assert "(default: None)" not in out
     options, epilog = out.split("\nexample:\n")
     for option in re.split(r"\n  -", options):  # each default once, where there is one
         assert option.lower().count("default") <= 1, option
     example, environment = epilog.split("\nenvironment:\n")
-    assert example.startswith(f"  python -m kfashion.{command} --")
+    assert example.startswith(f"  {invoked(command)} --")
     for variable, _ in cli.ENVIRONMENT:
         assert f"  {variable} " in environment
 
@@ -100,7 +111,7 @@ BAD = [
 def test_bad_input_is_refused_at_once(tmp_path, a_file, command, args, fragment):
     before = sorted(tmp_path.rglob("*"))
     args = [a.format(file=a_file, tmp=tmp_path) for a in args]
-    code, out, err, frameworks = run_light(f"kfashion.{command}", *args, cwd=tmp_path)
+    code, out, err, frameworks = run_light(program(command), *args, cwd=tmp_path)
     assert code == 2, out + "\n".join(err)
     assert len(err) == 1 and fragment in err[0] and "Traceback" not in err[0], err
     assert frameworks == [], err

@@ -31,8 +31,9 @@ NOT_RUN = {
     "python -m kfashion.pilot --results results/pilot": "rewrites the committed pilot's "
     "pilot.json (tests/test_pilot.py runs it on a pilot of its own)",
 }
+COMMAND = r"python (-m kfashion\.|docs/\w+\.py)"  # a command the pages show, as it starts
 # Run by tests/test_readme_quick.py, in a clone of their own.
-SEPARATE = ("python -m kfashion.study --quick", "python -m kfashion.bench")
+SEPARATE = ("python -m kfashion.study --quick", "python docs/bench.py")
 TINY = ["--subset", "600", "--epochs", "1", "--seeds", "1"]
 # Appended to each command (argparse keeps an option's last value): small sizes, same meaning.
 SMALL = {
@@ -57,9 +58,9 @@ def shown_text() -> str:
 
 
 def readme_commands(text: str) -> list[str]:
-    """Every `python -m kfashion.X ...` the text shows (in code blocks and inline), in the
-    order they appear, each once; not those quoted inside the blocks rendered from results,
-    which say which commands made those results."""
+    """Every `python -m kfashion.X ...` and `python docs/X.py ...` the text shows (in code
+    blocks and inline), in the order they appear, each once; not those quoted inside the blocks
+    rendered from results, which say which commands made those results."""
     for start, end in docs_render().MARKERS:
         if start in text:
             before, rest = text.split(start, 1)
@@ -68,27 +69,26 @@ def readme_commands(text: str) -> list[str]:
     for block in re.finditer(r"```bash\n(.*?)```", text, re.S):
         for line in block[1].replace("\\\n", " ").splitlines():
             for part in line.split("&&"):
-                if "python -m kfashion." in part:
-                    command = part[part.index("python -m kfashion.") :].split("#")[0]
-                    found.append((block.start(), command))
+                if command := re.search(COMMAND, part):
+                    found.append((block.start(), part[command.start() :].split("#")[0]))
     masked = re.sub(r"```.*?```", lambda block: " " * len(block[0]), text, flags=re.S)
     for span in re.finditer(r"`([^`]+)`", masked):
-        if span[1].startswith("python -m kfashion."):
+        if re.match(COMMAND, span[1]):
             found.append((span.start(), span[1]))
     commands = [" ".join(command.split()) for _, command in sorted(found, key=lambda f: f[0])]
     return list(dict.fromkeys(commands))
 
 
 def small(command: str) -> list[str]:
-    """The command's arguments, with small sizes appended."""
+    """The command's arguments (after `python`), with small sizes appended."""
     words = command.split()
-    module = words[2].removeprefix("kfashion.")
+    module = Path(words[1]).stem if words[1].endswith(".py") else words[2].removeprefix("kfashion.")
     extra = list(QUICK if module == "study" and "--quick" in words else SMALL.get(module, []))
     if "--labels" in words:  # the probe takes no minimum steps: it trains no network
         extra += LABELS if module == "transfer" else LABELS[:2]
     if module in ("tune", "transfer"):  # tiny searches: workers would only start and stop
         extra += ["--workers", "1"]
-    return [*words[2:], *extra]
+    return [*words[1:], *extra]
 
 
 def fresh_clone(target: Path) -> Path:
@@ -121,7 +121,7 @@ def run_in_fresh_clone(commands: list[str], folder) -> dict:
     runs = []
     for command in commands:
         done = subprocess.run(
-            [sys.executable, "-m", *small(command)],
+            [sys.executable, *small(command)],
             cwd=path,
             text=True,
             capture_output=True,

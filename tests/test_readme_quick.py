@@ -3,14 +3,13 @@ clone of their own (they need nothing the pages' other commands make; tests/test
 runs those)."""
 
 import pytest
+from helpers import docs_render
 from test_readme import (
     assert_every_command_ran_and_nothing_committed_changed,
     results,
     run_in_fresh_clone,
     shown,
 )
-
-from kfashion.rendering import speed
 
 
 @pytest.fixture(scope="session")
@@ -76,7 +75,7 @@ def test_the_bench_records_what_its_speed_table_shows(quick_clone):
     rate = {name: run["images_per_second_median"] for name, run in runs.items()}
     ratio = rate["grid_all_joint"] / rate["classifier_plain_fit"]
     assert entry["ratios"]["grid_all_joint_over_plain_fit"] == pytest.approx(ratio)
-    shown = "\n".join(speed.speed_section({"this machine": entry}))  # docs/speed.md's block
+    shown = "\n".join(docs_render().speed_section({"this machine": entry}))  # docs/speed.md's block
     median = runs["sweep_seed"]["seconds_median"]
     assert (
         f"| `sweep_seed` | a sweep seed (base point), alone in this process | {median:.1f}" in shown

@@ -46,13 +46,16 @@ ENVIRONMENT = (
 
 def parser(prog: str, description: str, example: str) -> argparse.ArgumentParser:
     """An argument parser whose --help shows every default, named as it was invoked (`python
-    -m kfashion.tune`, or the installed `kfashion-tune`), with --version, that refuses an
-    abbreviated option (`--epoch 3` would otherwise be `--epochs 3`), and ends with `example`
-    (the command's arguments) and the environment variables."""
+    -m kfashion.tune`, the installed `kfashion-tune`, or a script's path such as `python
+    docs/bench.py`), with --version, that refuses an abbreviated option (`--epoch 3` would
+    otherwise be `--epochs 3`), and ends with `example` (the command's arguments) and the
+    environment variables."""
     from kfashion import __version__
 
     installed = f"kfashion-{prog.removeprefix('kfashion.')}"  # (`study` runs the others too)
     name = installed if Path(sys.argv[0]).name == installed else f"python -m {prog}"
+    if prog.endswith(".py"):
+        name = f"python {prog}"
     variables = "\n".join(f"  {variable:<26}{what}" for variable, what in ENVIRONMENT)
     parser = _Parser(
         prog=name,

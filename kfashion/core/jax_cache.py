@@ -16,7 +16,7 @@ def use_compilation_cache() -> None:
     """Turn on JAX's persistent compilation cache (for every program, however quick to compile).
 
     With KFASHION_CACHE_LOG set to a file, this process appends its cache hits and misses to
-    it as one JSON line when it exits (`python -m kfashion.bench --study` sums them). A study
+    it as one JSON line when it exits (`python docs/bench.py --study` sums them). A study
     runs its stages in one process, and each calls this: the counting starts once.
     """
     global _counting

@@ -54,7 +54,7 @@ MADE_BY = {
     LABEL_EFFICIENCY: "python -m kfashion.transfer --labels ...,all",
     LATENT: "python -m kfashion.latent",
     FINDINGS: "python -m kfashion.report",
-    BENCH: "python -m kfashion.bench",
+    BENCH: "python docs/bench.py",
 }
 # ... and in the architecture comparison's folder, which the study makes (`study --reference`)
 MADE_BY_ARCHITECTURE = {

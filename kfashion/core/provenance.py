@@ -85,8 +85,10 @@ def made_on(env: dict) -> str:
 
 
 def command_line(module: str, argv: list[str]) -> str:
-    """The command as a results file records it: "python -m kfashion.tune --seeds 3"."""
-    return shlex.join(["python", "-m", module, *map(portable, argv)])
+    """The command as a results file records it: "python -m kfashion.tune --seeds 3" (or, for
+    a script's path such as "docs/bench.py", "python docs/bench.py ...")."""
+    program = [module] if module.endswith(".py") else ["-m", module]
+    return shlex.join(["python", *program, *map(portable, argv)])
 
 
 def provenance(module: str, argv: list[str], dataset=None) -> dict:

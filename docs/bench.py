@@ -1,17 +1,23 @@
-"""`python -m kfashion.bench`: how fast kfashion trains on this machine. A benchmark, not a test.
+"""`python docs/bench.py`: how fast kfashion trains on this machine. A benchmark, not a test,
+and not part of the package: run it from the repository's root, with kfashion installed.
 
-Times, in one run, each stage's own run exactly as its command trains it
-(`kfashion.stage_bench`): a sweep seed, and grid runs at all labels and at 100 labels (joint,
-two-phase and frozen); beside them a plain Keras `fit` of the same run and, with `--torch`, a
-plain PyTorch loop of it (the autoencoder and the classifier). Every variant runs once untimed, then
-`--repeats` times, the variants taken in turn so all see the same machine; the medians and
-their spread are reported, with the float32 matmul peak measured before and after. Also the
-wall time of `python -m kfashion.study --quick`; with `--study`, that of the whole default
-study from scratch, stage by stage, with JAX's compilation-cache hits and misses; with
-`--full-sweep N`, that of the default sweep alone on N workers. Writes `bench.json` under
-`--results`, one entry per machine and backend.
+Times, in one run, each stage's own run exactly as its command trains it: a sweep seed (the
+sweep's `SweepTuner.search` over the base point: its callbacks, validation, each seed's record
+and saved model), and grid runs at all labels and at 100 labels, joint, two-phase and frozen
+(the grid's `GridTuner.run_trial` on one cell: its recipe, best-epoch callback, validation,
+test scores, record). Beside them a plain Keras `fit` of the same run and, with `--torch`, a
+plain PyTorch loop of it (the autoencoder and the classifier): the same network, training
+images, epochs and batch size, validation after every epoch, the test split scored once at the
+end. Every variant runs once untimed, then `--repeats` times, the variants taken in turn so all
+see the same machine; the medians and their spread are reported, with the float32 matmul peak
+measured before and after. Also the wall time of `python -m kfashion.study --quick`; with
+`--study`, that of the whole default study from scratch, stage by stage, with JAX's
+compilation-cache hits and misses; with `--full-sweep N`, that of the default sweep alone on N
+workers. Writes `bench.json` under `--results`, one entry per machine and backend.
 """
 
+import contextlib
+import io
 import json
 import os
 import subprocess
@@ -22,12 +28,16 @@ from pathlib import Path
 
 import numpy as np
 
-from kfashion import config, data, stage_bench
+from kfashion import config, data
 from kfashion.core import cli, layout
 from kfashion.core.errors import UserError, exit_on_user_error
 from kfashion.core.files import read_json, write_json
 from kfashion.core.provenance import machine, provenance
 from kfashion.finetuning.grid import ALL
+
+EPOCHS = 2  # of every timed run
+REPEATS = 3  # timed runs of each variant, after one untimed
+TORCH_BAR = 1.5  # a stage's run against a plain PyTorch loop of the same run: the bar
 
 
 def training_flops_per_image(model) -> int:
@@ -80,23 +90,23 @@ def variants(dataset, epochs: int, min_steps: int, with_torch: bool) -> dict:
     """name -> (what it is, its run), in the order they are taken."""
 
     def grid(labels, case, recipe, rate):
-        return stage_bench.grid_run(dataset, labels, case, recipe, rate, epochs, min_steps)
+        return grid_run(dataset, labels, case, recipe, rate, epochs, min_steps)
 
     out = {
         "sweep_seed": (
             "a sweep seed (base point), alone in this process",
-            stage_bench.sweep_point(dataset, epochs, [0]),
+            sweep_point(dataset, epochs, [0]),
         ),
         "autoencoder_plain_fit": (
             "the same autoencoder run in a plain fit",
-            stage_bench.plain_fit(dataset, "autoencoder", epochs),
+            plain_fit(dataset, "autoencoder", epochs),
         ),
         "grid_all_joint": ("a grid run, all labels, case 1, joint", grid(ALL, 1, "joint", 1e-3)),
         "grid_all_two_phase": ("the same, two-phase", grid(ALL, 1, "two_phase", 1e-4)),
         "grid_all_frozen": ("the same, case 2, frozen", grid(ALL, 2, "frozen", 3e-3)),
         "classifier_plain_fit": (
             "the same joint run in a plain fit",
-            stage_bench.plain_fit(dataset, "classifier", epochs),
+            plain_fit(dataset, "classifier", epochs),
         ),
         "grid_100_joint": (
             "a grid run, 100 labels (repeated to --min-steps steps, the last epoch kept, no "
@@ -108,7 +118,7 @@ def variants(dataset, epochs: int, min_steps: int, with_torch: bool) -> dict:
     }
     if with_torch:
         for network in ("autoencoder", "classifier"):
-            run = stage_bench.plain_torch(dataset, network, epochs)
+            run = plain_torch(dataset, network, epochs)
             out[f"{network}_plain_torch"] = (f"the same {network} run in a plain PyTorch loop", run)
     return out
 
@@ -153,11 +163,9 @@ def verdicts(runs: dict) -> dict:
     }
     return {
         "ratios": against,
-        "torch_bar": config.TORCH_BAR,
+        "torch_bar": TORCH_BAR,
         "meets_torch_bar": {
-            name: value >= config.TORCH_BAR
-            for name, value in against.items()
-            if "torch" in name and value
+            name: value >= TORCH_BAR for name, value in against.items() if "torch" in name and value
         },
     }
 
@@ -227,16 +235,216 @@ def full_sweep(workers: int, data_dir: str | None) -> dict:
     }
 
 
+def _quietly(run):
+    """`run` with the stage's progress lines (one per run or seed) left out of the bench's."""
+
+    def quiet():
+        with contextlib.redirect_stdout(io.StringIO()):
+            return run()
+
+    return quiet
+
+
+def sweep_point(dataset, epochs: int, seeds: list[int]):
+    """The base point's trial with `seeds`, as `python -m kfashion.tune` runs it."""
+    from kfashion import config
+    from kfashion.pretraining import sweep
+
+    points = config.make_design([])  # the base case alone
+
+    def run():
+        with tempfile.TemporaryDirectory() as folder:
+            tuner = sweep.SweepTuner(
+                design=points,
+                seeds=seeds,
+                test_data=(dataset.x_test, dataset.x_test),
+                rank_images=dataset.x_val,
+                probe_data=sweep.probe_data(dataset),
+                oracle=sweep.DesignOracle(points),
+                hypermodel=sweep.AutoencoderHyperModel(verbose=0),
+                directory=folder,
+                project_name="sweep",
+            )
+            tuner.oracle.verbose = 0
+            tuner.search(
+                dataset.x_train,
+                dataset.x_train,
+                validation_data=(dataset.x_val, dataset.x_val),
+                epochs=epochs,
+            )
+        return len(seeds) * epochs * len(dataset.x_train)
+
+    return _quietly(run)
+
+
+def grid_run(dataset, labels: str, case: int, recipe: str, rate: float, epochs: int, min_steps):
+    """One final run of the course network's grid, as `python -m kfashion.transfer` trains it
+    (`min_steps`: a few-label run's)."""
+    import keras_tuner
+
+    from kfashion.core import models
+    from kfashion.finetuning import grid, grid_tuner
+
+    encoder = models.build_encoder(64, 0.1)  # the reference choice; its weights cost no time
+    pretrained = case in (1, 2)
+    cell = grid.Cell("course", labels, case, recipe, 0 if pretrained else -1, (0,), False, rate)
+    split = grid_tuner.split_for(cell, 0, dataset, config.TRANSFER_BATCH_SIZE, epochs, min_steps)
+    hp = grid_tuner.search_space([cell])
+    hp.values.update(cell.values())
+    trial = keras_tuner.engine.trial.Trial(hp, trial_id="0")
+
+    def run():
+        with tempfile.TemporaryDirectory() as folder:
+            tuner = grid_tuner.GridTuner(
+                {"course": {0: (encoder, "")}},
+                dataset,
+                Path(folder),
+                epochs,
+                config.TRANSFER_BATCH_SIZE,
+                min_steps,
+                lambda cell: None,
+                None,
+                oracle=grid_tuner.GridOracle([cell], folder),
+                directory=folder,
+                project_name="grid",
+            )
+            tuner.run_trial(trial)
+        return epochs * len(split.x_train)
+
+    return _quietly(run)
+
+
+def plain_fit(dataset, network: str, epochs: int):
+    """A fresh model of `network` ("autoencoder", or "classifier": the course encoder and its
+    head) in a plain `fit`: Keras's defaults, Adam at 1e-3."""
+    import keras
+
+    from kfashion.core import models
+
+    x, x_val, x_test = dataset.x_train, dataset.x_val, dataset.x_test
+    if network == "autoencoder":
+        y, y_val, y_test, loss, metrics = x, x_val, x_test, "mse", []
+    else:
+        y, y_val, y_test = dataset.y_train, dataset.y_val, dataset.y_test
+        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        metrics = ["accuracy"]
+
+    def run():
+        keras.utils.set_random_seed(0)
+        if network == "autoencoder":
+            model = models.build_autoencoder(64, 0.2)
+        else:
+            model = models.build_classifier(models.build_encoder(64, 0.1))
+        model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=loss, metrics=metrics)
+        model.fit(
+            x,
+            y,
+            batch_size=config.TRANSFER_BATCH_SIZE,
+            epochs=epochs,
+            validation_data=(x_val, y_val),
+            verbose=0,
+        )
+        model.evaluate(x_test, y_test, batch_size=config.TRANSFER_BATCH_SIZE, verbose=0)
+        return epochs * len(x)
+
+    return run
+
+
+def torch_network(network: str):
+    """The network of `kfashion.core.models` (the course architecture) as a PyTorch module."""
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        raise UserError("--torch needs PyTorch: python -m pip install torch") from None
+    from torch import nn
+
+    p = 0.2 if network == "autoencoder" else 0.1
+    encoder = [
+        nn.Conv2d(1, 16, 3),
+        nn.ReLU(),
+        nn.Dropout(p),
+        nn.MaxPool2d(2),
+        nn.Conv2d(16, 32, 3),
+        nn.ReLU(),
+        nn.Dropout(p),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(800, 64),
+        nn.ReLU(),
+        nn.Dropout(p),
+    ]
+    if network == "classifier":
+        return nn.Sequential(*encoder, nn.Linear(64, 10))
+    return nn.Sequential(
+        *encoder,
+        nn.Linear(64, 800),
+        nn.ReLU(),
+        nn.Dropout(p),
+        nn.Unflatten(1, (32, 5, 5)),
+        nn.ConvTranspose2d(32, 16, 4, stride=2, output_padding=1),
+        nn.ReLU(),
+        nn.Dropout(p),
+        nn.ConvTranspose2d(16, 1, 3, stride=2, output_padding=1),
+        nn.Sigmoid(),
+    )
+
+
+def plain_torch(dataset, network: str, epochs: int):
+    """A fresh `torch_network(network)` in a plain PyTorch loop: Adam at 1e-3, shuffled
+    batches, the validation split scored after each epoch and the test split at the end."""
+    import torch
+    from torch import nn
+
+    torch.set_num_threads(os.cpu_count() or 1)
+
+    def images(x):  # channels first, converted once, as a plain loop would
+        return torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
+
+    x, x_val, x_test = (images(d) for d in (dataset.x_train, dataset.x_val, dataset.x_test))
+    if network == "autoencoder":
+        y, y_val, y_test, loss_fn = x, x_val, x_test, nn.MSELoss()
+    else:
+        y, y_val, y_test = (
+            torch.from_numpy(d.astype(np.int64))
+            for d in (dataset.y_train, dataset.y_val, dataset.y_test)
+        )
+        loss_fn = nn.CrossEntropyLoss()
+
+    def score(model, inputs, targets) -> float:
+        model.eval()
+        with torch.no_grad():
+            total = sum(
+                loss_fn(
+                    model(inputs[i : i + config.TRANSFER_BATCH_SIZE]),
+                    targets[i : i + config.TRANSFER_BATCH_SIZE],
+                ).item()
+                for i in range(0, len(inputs), config.TRANSFER_BATCH_SIZE)
+            )
+        return total
+
+    def run():
+        torch.manual_seed(0)
+        model = torch_network(network)
+        optimizer = torch.optim.Adam(model.parameters(), 1e-3)
+        for _ in range(epochs):
+            model.train()
+            for batch in torch.randperm(len(x)).split(config.TRANSFER_BATCH_SIZE):
+                optimizer.zero_grad()
+                loss_fn(model(x[batch]), y[batch]).backward()
+                optimizer.step()
+            score(model, x_val, y_val)
+        score(model, x_test, y_test)
+        return epochs * len(x)
+
+    return run
+
+
 @exit_on_user_error
 def main(argv=None) -> None:
     argv = sys.argv[1:] if argv is None else argv
-    parser = cli.parser("kfashion.bench", "Measure training speed on this machine.", "--torch")
-    parser.add_argument(
-        "--epochs", type=int, default=config.BENCH_EPOCHS, help="epochs of every timed run"
-    )
-    parser.add_argument(
-        "--repeats", type=int, default=config.BENCH_REPEATS, help="timed runs per variant"
-    )
+    parser = cli.parser("docs/bench.py", "Measure training speed on this machine.", "--torch")
+    parser.add_argument("--epochs", type=int, default=EPOCHS, help="epochs of every timed run")
+    parser.add_argument("--repeats", type=int, default=REPEATS, help="timed runs per variant")
     parser.add_argument(
         "--min-steps", type=int, default=config.MIN_STEPS, help="training steps of a few-label run"
     )
@@ -281,7 +489,7 @@ def main(argv=None) -> None:
     )
     runs = timed(variants(dataset, args.epochs, args.min_steps, args.torch), args.repeats)
     entry = {
-        "provenance": provenance("kfashion.bench", argv, dataset),
+        "provenance": provenance("docs/bench.py", argv, dataset),
         "machine": about,
         "batch_size": config.TRANSFER_BATCH_SIZE,
         "epochs": args.epochs,
