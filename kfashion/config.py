@@ -54,7 +54,6 @@ TRANSFER_BATCH_SIZE = 100
 # count (a count between two takes the lower one's, `by_count`): the default study's, which
 # fit a night on a 2-core CPU (the reference run's are in REFERENCE below).
 DRAWS = {100: 8, 1000: 6, 10000: 4, "all": 4}
-ENCODER_SEEDS = "0,1,2"  # pretraining seeds the grid starts from: every seed the sweep trained
 RANDOM_INITS = 2  # initialisations of each draw of a random case
 INIT_SEEDS_FROM = 100_000  # a further initialisation's seed: apart from every fine-tuning seed
 MIN_STEPS = 1000  # training steps of a few-label run, at least (its images repeat)

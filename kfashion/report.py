@@ -197,7 +197,7 @@ def render(results: Path, reference: Path | None = REFERENCE, judged: dict | Non
             )
     if transfer:
         with reading(results / layout.TRANSFER):
-            recall = findings.get("per_class_recall")
+            recall = findings["per_class_recall"]
             out += sections.transfer_section(transfer, baseline, recall)
     if efficiency:
         with reading(results / layout.LABEL_EFFICIENCY):

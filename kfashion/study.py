@@ -36,6 +36,7 @@ from pathlib import Path
 from kfashion import config
 from kfashion.config import train_split_size
 from kfashion.core import cli, costs, layout
+from kfashion.core.cli import flags
 from kfashion.core.errors import UserError, exit_on_user_error
 from kfashion.core.files import write_json
 from kfashion.core.stages import Stage
@@ -74,15 +75,6 @@ def parse_args(argv):
     sizes.add_argument("--epochs", type=int, help="epochs of every sweep seed and transfer run")
     sizes.add_argument("--seeds", type=int, help="seeds of every sweep point and transfer case")
     return parser.parse_args(argv)
-
-
-def flags(**values) -> list[str]:
-    """["--name", "value", ...] for the values given (None: left to the command's default)."""
-    out = []
-    for name, value in values.items():
-        if value is not None:
-            out += [f"--{name.replace('_', '-')}", str(value)]
-    return out
 
 
 def units(module: str, argv: list[str], networks=()) -> int:
@@ -178,16 +170,15 @@ def stages(args, results: Path, directory: Path) -> list[Stage]:
     transfer += flags(seeds=draws, min_steps=min_steps(epochs), recipes=settings.get("recipes"))
     if set(pretexts(args)) & set(config.AUGMENTED_PRETEXTS):  # and its augmentation control
         transfer += ["--cases", f"{config.CLASSIC_CASES},{config.AUGMENTED_CASE}"]
-    transfer += [arg for folder in models for arg in ("--encoder", str(folder))]
-    transfer += ["--encoder-seeds", ",".join(map(str, pretraining)), "--labels", ",".join(counts)]
+    encoders = [arg for folder in models for arg in ("--encoder", str(folder))]
+    encoders += ["--encoder-seeds", ",".join(map(str, pretraining)), "--labels", ",".join(counts)]
+    transfer += encoders
     what = "the grid of transfer runs"
     finished = functools.partial(layout.finished_transfer_runs, results)
     plan.append(stage("transfer", transfer, what, finished, networks))
     baseline = [*data, *here, *flags(max_iter=settings.get("max_iter"))]
     plan.append(stage("baseline", baseline, "logistic regression on pixels"))
-    probe = [*baseline, *flags(seeds=draws)]
-    probe += [arg for folder in models for arg in ("--encoder", str(folder))]
-    probe += ["--encoder-seeds", ",".join(map(str, pretraining)), "--labels", ",".join(counts)]
+    probe = [*baseline, *flags(seeds=draws), *encoders]
     plan.append(stage("probe", probe, "linear probes on frozen codes, pixels and PCA"))
     if args.reference:
         plan.append(

@@ -124,29 +124,9 @@ def saved_classifier(results: Path, main) -> callable:
 
 def worker_args(args) -> list[str]:
     """The arguments a worker needs to run the chief's cells."""
-    out = []
-    for name in (
-        "epochs",
-        "batch_size",
-        "seeds",
-        "random_inits",
-        "cases",
-        "recipes",
-        "labels",
-        "min_steps",
-        "encoder_seeds",
-        "data_dir",
-        "subset",
-        "results",
-        "directory",
-        "tensorboard",
-    ):
-        value = getattr(args, name)
-        if value is not None:
-            out += [f"--{name.replace('_', '-')}", str(value)]
-    for entry in args.encoder or []:
-        out += ["--encoder", entry]
-    return out
+    kept = "epochs batch_size seeds random_inits cases recipes labels min_steps encoder_seeds"
+    kept += " data_dir subset results directory tensorboard encoder"
+    return cli.flags(**{name: getattr(args, name) for name in kept.split()})
 
 
 def check_encoders(results, groups, digests: dict) -> None:
@@ -177,8 +157,7 @@ def check_saved_cases(results: Path, cells, main) -> None:
     """Refuse a command whose four classic cells (`main`) are not those whose classifiers
     `results` holds (transfer.json's: its first network and pretraining seed): writing them
     would replace those classifiers, and the first command, run again, would train its first
-    seeds again to save them back. A transfer.json that names no network is not this
-    version's to resume, so nothing is judged."""
+    seeds again to save them back."""
     path = results / layout.TRANSFER
     mine = [c for c in cells if main(c) and layout.classifier(results, c.case).exists()]
     if not mine or not path.exists():
@@ -190,13 +169,8 @@ def check_saved_cases(results: Path, cells, main) -> None:
 
     with reading(path):
         saved = read_json(path)
-        network_name = saved["settings"].get("network")
-        seed = saved["settings"].get("encoder_seed", 0)
-        before = {
-            int(case): described(network_name, int(case), seed)
-            for case in saved["cases"]
-            if network_name
-        }
+        network, seed = saved["settings"]["network"], saved["settings"]["encoder_seed"]
+        before = {int(case): described(network, int(case), seed) for case in saved["cases"]}
     for cell in mine:
         now = described(cell.network, cell.case, cell.encoder_seed)
         if before.get(cell.case, now) != now:

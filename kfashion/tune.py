@@ -228,28 +228,8 @@ def warn_about_transfer_runs(results_dir: Path) -> None:
 
 def worker_args(args) -> list[str]:
     """The arguments a worker needs to run trials exactly as the chief's design says."""
-    worker = [
-        "--epochs",
-        str(args.epochs),
-        "--seeds",
-        str(args.seeds),
-        "--factors",
-        args.factors,
-        "--directory",
-        args.directory,
-        "--select",
-        args.select,
-        "--pretext",
-        args.pretext,
-    ]
-    for flag, value in (
-        ("--subset", args.subset),
-        ("--data-dir", args.data_dir),
-        ("--tensorboard", args.tensorboard),
-    ):
-        if value is not None:
-            worker += [flag, str(value)]
-    return worker + (["--mixed-precision"] if args.mixed_precision else [])
+    kept = "epochs seeds factors directory select pretext subset data_dir tensorboard"
+    return cli.flags(**{name: getattr(args, name) for name in [*kept.split(), "mixed_precision"]})
 
 
 def every_trial_ended(tuner, points: int) -> bool:

@@ -132,3 +132,8 @@ def test_an_unwritable_folder_is_refused(tmp_path):
             cli.writable_folder(folder, "--results")
     finally:
         folder.chmod(0o700)
+
+
+def test_flags_are_a_command_line_that_parses_back_to_the_values():
+    given = cli.flags(epochs=0, subset=None, overwrite=False, mixed_precision=True, encoder=["a"])
+    assert given == ["--epochs", "0", "--mixed-precision", "--encoder", "a"]  # 0 is a value

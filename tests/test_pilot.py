@@ -65,7 +65,7 @@ def test_the_reference_runs_draws_are_the_pilots_rule_for_the_network_and_recipe
     committed = Path(__file__).resolve().parents[1] / config.PILOT_RESULTS / layout.PILOT
     found = json.loads(committed.read_text())
     rows = [r for r in found["rows"] if (r["network"], r["recipe"]) == ("course", "joint")]
-    sizes = sizing.sizes(rows, len(config.ENCODER_SEEDS.split(",")), config.RANDOM_INITS)
+    sizes = sizing.sizes(rows, config.SWEEP_SEEDS, config.RANDOM_INITS)
     counts = config.REFERENCE["labels"].split(",")
     assert {count: sizes[count]["draws"] for count in counts} == {
         str(count): draws for count, draws in config.REFERENCE_DRAWS.items()

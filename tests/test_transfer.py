@@ -488,11 +488,6 @@ def test_a_grid_of_other_four_cases_does_not_replace_the_saved_classifiers(
     assert "--results" in message
     assert saved.read_bytes() == b"the classifier an earlier transfer saved"
     assert not (tmp_path / "transfer" / "runs").exists()  # refused before anything is written
-    # a transfer.json from before the grid names no network or recipe: not judged here
-    old = {"settings": {"epochs": 30, "seeds": [0]}, "cases": {"1": {"label": "pretrained"}}}
-    (tmp_path / layout.TRANSFER).write_text(json.dumps(old))
-    cells = grid.plan(["course"], ["all"], [1], ["two_phase"], [0], {"all": [0]}, 1)
-    assert transfer.check_saved_cases(tmp_path, cells, lambda cell: not cell.search) is None
 
 
 def test_each_label_count_has_its_planned_draws_unless_seeds_are_given():

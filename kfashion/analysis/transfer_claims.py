@@ -91,7 +91,7 @@ def transfer_claims(transfer: dict) -> list[dict]:
                     [comparison(f"case {case} - {bound:.0%}", values, -1, "accuracy", True)],
                 )
             )
-    if {1, 4} <= set(cases) and "recall" in transfer["runs"][0]:
+    if {1, 4} <= set(cases):
         worst = (
             "part of 'Confusion: case 1 the cleanest, case 4 the most confused': per seed, the "
             "recall of each case's most confused class (the lowest diagonal entry of its "
@@ -109,7 +109,7 @@ def transfer_claims(transfer: dict) -> list[dict]:
                 against_the_others(transfer, 4, worst_recall, "accuracy", ahead=False),
             ),
         ]
-    if 4 in cases and "curves" in transfer:
+    if 4 in cases:
         found.append(
             claim(
                 "Case 4 starts from a very high loss",
@@ -151,10 +151,8 @@ def ahead(row: dict) -> str:
     return names.get(row["verdict"], stats.NOT_RESOLVED)
 
 
-def per_class_recall(transfer: dict) -> dict | None:
+def per_class_recall(transfer: dict) -> dict:
     """case -> class name -> mean and std over seeds of that class's test recall."""
-    if "recall" not in transfer["runs"][0]:
-        return None
     return {
         case: {
             name: stats.mean_std(

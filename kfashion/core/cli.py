@@ -68,6 +68,21 @@ def parser(prog: str, description: str, example: str) -> argparse.ArgumentParser
     return parser
 
 
+def flags(**values) -> list[str]:
+    """A command line's ["--name", "value", ...] for the values given: None is left to the
+    command's default, True is a switch given and False one not, a list repeats its flag."""
+    out = []
+    for name, value in values.items():
+        flag = f"--{name.replace('_', '-')}"
+        if value is True:
+            out.append(flag)
+        elif isinstance(value, list):
+            out += [word for item in value for word in (flag, str(item))]
+        elif value is not None and value is not False:  # (0 is a value)
+            out += [flag, str(value)]
+    return out
+
+
 def add_data_flags(parser: argparse.ArgumentParser) -> None:
     """--data-dir and --subset, which every command that loads the images takes."""
     parser.add_argument("--data-dir", help="folder with the four IDX .gz files")

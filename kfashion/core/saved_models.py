@@ -30,12 +30,12 @@ def network_of(models_folder: Path) -> str:
     return config.network((saved.get("selected") or {}).get("config", {}), pretext)
 
 
-def readable_archive(path, flag: str, hint: str = HINT) -> Path:
+def readable_archive(path, flag: str) -> Path:
     """A readable file that is a zip archive, as every `.keras` file is; checked before Keras
     is loaded, so a wrong file answers at once."""
-    path = cli.readable_file(path, flag, hint)
+    path = cli.readable_file(path, flag, HINT)
     if not zipfile.is_zipfile(path):
-        raise UserError(f"{flag} {path}: not a readable .keras model (not a zip archive); {hint}")
+        raise UserError(f"{flag} {path}: not a readable .keras model (not a zip archive); {HINT}")
     return path
 
 
@@ -92,13 +92,7 @@ def encoder_files(args, encoder_seeds) -> dict:
     return found
 
 
-def encoder_path(args) -> Path:
-    """The encoder to start from: --encoder, or the one `tune` wrote into --results."""
-    flag = "--encoder" if args.encoder else "the encoder in --results"
-    return readable_archive(args.encoder or layout.model(args.results, "encoder"), flag)
-
-
-def load(path: Path, hint: str = HINT):
+def load(path: Path):
     """Load a `.keras` file, or a UserError naming it."""
     import keras
 
@@ -107,7 +101,7 @@ def load(path: Path, hint: str = HINT):
     except Exception as error:  # any failure to read the file means the same to the user
         message = str(error).strip().splitlines()[0] if str(error).strip() else ""
         raise UserError(
-            f"{path}: not a readable .keras model ({type(error).__name__}: {message}); {hint}"
+            f"{path}: not a readable .keras model ({type(error).__name__}: {message}); {HINT}"
         ) from None
 
 
@@ -121,28 +115,28 @@ def shapes(model) -> tuple:
     return (tuple(inputs), tuple(outputs)) if single else (None, None)
 
 
-def load_encoder(path: Path, hint: str = HINT):
+def load_encoder(path: Path):
     """Load and check an encoder: images (None, 28, 28, 1) in, flat codes (None, n) out."""
-    model = load(path, hint)
+    model = load(path)
     inputs, outputs = shapes(model)
     kind = f"a {model.name}, " if model.name in OTHER_KINDS else ""
     if inputs is None or inputs[1:] != IMAGE_SHAPE or len(outputs) != 2 or kind:
         raise UserError(
             f"{path}: not an encoder: {kind}it maps {inputs} to {outputs}; an encoder must map "
-            f"(None, 28, 28, 1) images to (None, n) codes; {hint}"
+            f"(None, 28, 28, 1) images to (None, n) codes; {HINT}"
         )
     return model
 
 
-def load_decoder(path: Path, latent_dim: int, encoder_path: Path, hint: str = HINT):
+def load_decoder(path: Path, latent_dim: int, encoder_path: Path):
     """Load and check the decoder for an encoder of `latent_dim`: (None, n) codes in, images
     (None, 28, 28, 1) out."""
-    model = load(path, hint)
+    model = load(path)
     inputs, outputs = shapes(model)
     if inputs != (None, latent_dim) or outputs is None or outputs[1:] != IMAGE_SHAPE:
         raise UserError(
             f"{path}: not the decoder of {encoder_path}: it maps {inputs} to {outputs}; it must "
             f"map the encoder's (None, {latent_dim}) codes to (None, 28, 28, 1) "
-            f"images; put the decoder saved with that encoder beside it; {hint}"
+            f"images; put the decoder saved with that encoder beside it; {HINT}"
         )
     return model

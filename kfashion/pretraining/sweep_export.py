@@ -29,10 +29,10 @@ def trial_records(tuner, points, seeds) -> list[dict]:
             paths = [layout.seed_record(folder, seed) for seed in seeds]
             runs = [read_json(path) for path in paths if path.exists()]
         done = trial is not None and trial.status == "COMPLETED"
-        test_loss = [run.get("test_loss", run["test_mse"]) for run in runs]  # older: the MSE
+        test_loss = [run["test_loss"] for run in runs]
         test_mse = [run["test_mse"] for run in runs]
-        ranks = [run.get("code_rank") for run in runs]
-        probes = [run.get("probe_accuracy") for run in runs]
+        ranks = [run["code_rank"] for run in runs]
+        probes = [run["probe_accuracy"] for run in runs]
         records.append(
             {
                 "trial_id": trial.trial_id if trial else None,
@@ -45,7 +45,7 @@ def trial_records(tuner, points, seeds) -> list[dict]:
                 "best_val_loss": trial.score if done else None,
                 "test_loss": float(np.mean(test_loss)) if done else None,
                 "test_mse": float(np.mean(test_mse)) if done and None not in test_mse else None,
-                # the mean effective rank of the seeds' codes (older records have none)
+                # the mean effective rank of the seeds' codes
                 "code_rank": float(np.mean(ranks)) if done and None not in ranks else None,
                 # the mean test accuracy of a linear probe on the seeds' codes; chooses nothing
                 "probe_accuracy": float(np.mean(probes)) if done and None not in probes else None,
@@ -213,7 +213,6 @@ def export(args, argv, tuner, points, dataset, settings, search_seconds) -> None
     chosen = select(records, args.select)
     seed = settings["seeds"][0]  # a fixed rule, not a choice: the point's first seed
     exported = next(run for run in chosen["seeds"] if run["seed"] == seed)
-    exported.setdefault("test_loss", exported["test_mse"])  # a record older than test_loss
     pretrained = load_seed_model(tuner, chosen, seed)
     results_dir = Path(args.results)
     # the networks the pretraining model holds, and the autoencoder they make; a pretext
