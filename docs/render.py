@@ -164,7 +164,7 @@ def rendered(text: str, results: Path, link: str) -> str:
     if findings := load(results, layout.FINDINGS):
         text = replace_block(text, FINDINGS, "\n".join(findings_summary(findings, link)))
     if grid := load(results, layout.GRID):
-        lines = grid_sections.answer_lines(grid["answer"], grid.get("answer_figure"), link)
+        lines = grid_sections.answer_summary_lines(grid["answer"], grid["answer_figure"], link)
         text = replace_block(text, ANSWER, "\n".join(lines))
     if bench := load(results, layout.BENCH):
         text = replace_block(text, SPEED, "\n".join(speed_section(bench)))

@@ -69,6 +69,16 @@ def test_each_row_is_judged_by_its_bound_within_one_family():
     lines = grid_sections.answer_lines(found)
     assert lines[0] == f"**{found['sentence']}**"
     assert sum("**no benefit larger than 0.5 points**" in line for line in lines) == 1
+    # the README's summary: a row per comparison, a column per label count, "-" where none ran
+    summary = grid_sections.answer_summary_lines(found, "figures/answer.png", "results/x")
+    assert "![the answer: pretrained minus random](results/x/figures/answer.png)" in summary
+    assert "| encoder | pretrained - random | 100 labels | 1,000 labels | all labels |" in summary
+    (joint,) = [line for line in summary if line.startswith("| course | joint (cases 1 - 3) | ")]
+    assert joint.split(" | ")[2] == "-"
+    assert joint.endswith(" **no benefit larger than 0.5 points** |")
+    assert "] **inconclusive** | " in joint
+    (frozen,) = [line for line in summary if line.startswith("| course | frozen (cases 2 - 4) | +")]
+    assert "**helps by at least 9." in frozen and frozen.endswith(" | - | - |")
 
 
 def test_one_seed_and_one_draw_give_a_difference_and_no_interval():

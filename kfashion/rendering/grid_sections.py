@@ -1,5 +1,5 @@
-"""The grid's sections of the report: the answer (its sentence, forest plot and table, also
-the README's), the plan and variance components, the choices, the linear probes."""
+"""The grid's sections of the report: the answer (its sentence, forest plot and table, and the
+README's summary of it), the plan and variance components, the choices, the linear probes."""
 
 from kfashion.analysis import answer
 from kfashion.config import CASES
@@ -24,9 +24,9 @@ def _p(row: dict) -> str:
     return f"{row['p_difference_holm']:.3g} / {row['p_equivalence_holm']:.3g}"
 
 
-def answer_lines(found: dict, figure: str | None = None, link: str | None = None) -> list[str]:
-    """The answer's sentence, its forest plot (`figure`, under `link`) and its table, one row
-    per comparison (for the report and the README)."""
+def answer_lines(found: dict, figure: str | None = None) -> list[str]:
+    """The answer's sentence, its forest plot (`figure`) and its table, one row per comparison
+    (for the report)."""
     rows = [
         [
             r["network"],
@@ -41,22 +41,55 @@ def answer_lines(found: dict, figure: str | None = None, link: str | None = None
         ]
         for r in found["rows"]
     ]
-    where = f"{link}/{figure}" if link else figure
-    picture = ["", f"![the answer: pretrained minus random]({where})"] if figure else []
+    picture = ["", f"![the answer: pretrained minus random]({figure})"] if figure else []
     out = [f"**{found['sentence']}**", *picture, ""]
     out += table(
         "encoder | labels | recipe | pretrained - random | difference, points [95% interval] "
         "| margin | Holm p: difference / equivalence | seeds x draws x random inits | verdict",
         rows,
     )
+    return out + _family_note(found)
+
+
+def _family_note(found: dict) -> list[str]:
     if tests := 2 * sum(1 for r in found["rows"] if r["p_difference"] is not None):
-        out += [
+        return [
             "",
             f"Each interval is its row's own 95% interval; the verdicts read the Holm-adjusted "
             f"p-values of all {tests} tests of the family, so a row whose interval excludes 0, "
             "or lies within its margin, can still be inconclusive.",
         ]
-    return out
+    return []
+
+
+def answer_summary_lines(found: dict, figure: str, link: str) -> list[str]:
+    """The answer for the README: its sentence, its forest plot (`figure` under `link`) and a
+    row per encoder and comparison, a column per label count; the report has every number."""
+    counts = list(dict.fromkeys(r["labels"] for r in found["rows"]))
+    by_comparison = {}
+    for r in found["rows"]:
+        name = f"{answer.compared(r)} (cases {r['cases'][0]} - {r['cases'][1]})"
+        by_comparison.setdefault((r["network"], name), {})[r["labels"]] = r
+    rows = [
+        [network, name, *(_verdict_cell(mine.get(count)) for count in counts)]
+        for (network, name), mine in by_comparison.items()
+    ]
+    header = ["encoder", "pretrained - random", *(f"{count_text(c)} labels" for c in counts)]
+    picture = ["", f"![the answer: pretrained minus random]({link}/{figure})"] if figure else []
+    out = [f"**{found['sentence']}**", *picture, "", *table(header, rows), *_family_note(found)]
+    return out + [
+        "",
+        "A cell is the difference in points of test accuracy with its 95% interval, and the "
+        f"verdict; [the report]({link}/README.md) has each row's means, margin, Holm-adjusted "
+        "p-values and sizes.",
+    ]
+
+
+def _verdict_cell(row: dict | None) -> str:
+    if row is None:
+        return "-"
+    verdict = row["verdict"] if row["verdict"] == answer.INCONCLUSIVE else answer.verdict_text(row)
+    return f"{_difference(row)} **{verdict}**"
 
 
 def choice_lines(found: dict) -> list[str]:
