@@ -16,16 +16,11 @@ and label count, each pretraining seed crossed with every draw of labels (the fi
 seeds), a random encoder from several initialisations of each draw. Each draw's recipe and
 learning rate are chosen first, by cross-validation inside its own labels; the grid runs on
 KerasTuner's distributed mode like the sweep (`--workers N`, or workers on other machines).
-Each finished run is written as it ends, so a rerun skips it. Writes under `--results`:
-
-- `grid.json` (every run, every choice, and the answer: pretrained minus random per network,
-  label count and recipe, with intervals and verdicts against the margins), and
-  `figures/{transfer_grid,answer}.png` (`python -m kfashion.report` renders the report from
-  it, and `grid.csv`, `answer.csv`);
-- the four cases of the first network on all labels from the first pretraining seed
-  (`transfer.json`, `figures/transfer_{curves,confusion}.png`,
-  `models/classifier_case{1..4}.keras` of the first draw), and with several label counts
-  `label_efficiency.json` and its figure.
+Each finished run is written as it ends, so a rerun skips it. It writes `grid.json` (every
+run, every choice, and the answer: pretrained minus random per network, label count and
+recipe, with intervals and verdicts against the margins), and for the first network's four
+classic cases on all labels `transfer.json` and their classifiers (docs/stages.md lists every
+file).
 """
 
 import sys

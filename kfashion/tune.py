@@ -1,24 +1,11 @@
 """`python -m kfashion.tune`: the one-factor-at-a-time autoencoder sweep on KerasTuner.
 
 Runs the 14 points of the design in `kfashion.config`, each with every seed, on the real data
-(50,000 train / 10,000 validation; the test set only for the record), then writes to
-`--results`:
-
-- `sweep.json`: every point's factor, value and config, and for each seed its per-epoch
-  losses, best epoch, best validation loss, its best-epoch weights' test loss and test MSE,
-  the effective rank of its codes of validation images, the test accuracy of a linear probe
-  on its codes (for the record: nothing is chosen by it) and seconds; each point's mean best
-  validation loss over seeds (its KerasTuner score) and status; and across the points, the
-  rank correlation of test MSE and probe accuracy;
-- `figures/sweep_<factor>.png` (mean over seeds, band its 95% t interval),
-  `figures/sweep_main_effects.png` (each factor's best validation loss by level, every seed
-  and the mean's interval), `figures/reconstructions.png`, `figures/mse_vs_pca.png` (when
-  latent sizes are swept), `figures/mse_vs_probe.png` (with 3 points or more);
-- `models/autoencoder.keras`, `encoder.keras`, `decoder.keras`: the selected point's first
-  seed, with its best epoch's weights (a pretext without a decoder: `encoder.keras` alone);
-  sweep.json says which point and seed they are;
-- `models/encoder_seed<S>.keras`: the selected point's encoder of each seed that did not
-  diverge, which the transfer grid starts from (one pretraining seed each).
+(50,000 train / 10,000 validation; the test set only for the record), and writes `sweep.json`
+(every seed's curves and scores, each point's mean best validation loss: its KerasTuner score),
+its figures, and the selected point's models: `autoencoder.keras`, `encoder.keras` and
+`decoder.keras` of its first seed, and `encoder_seed<S>.keras` of each seed that did not
+diverge, which the transfer grid starts from (docs/stages.md lists every file).
 
 Each point pretrains its encoder by the pretext task `--pretext` (`kfashion.pretext`): by
 default it reconstructs its images, as in the study; the transfer grid names a network
