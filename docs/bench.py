@@ -28,12 +28,16 @@ from pathlib import Path
 
 import numpy as np
 
+# this checkout's kfashion, whichever one is installed: the bench measures its own
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from kfashion import config, data
 from kfashion.core import cli, layout
 from kfashion.core.errors import UserError, exit_on_user_error
 from kfashion.core.files import read_json, write_json
 from kfashion.core.provenance import machine, provenance
 from kfashion.finetuning.grid import ALL
+
+ROOT = Path(__file__).resolve().parents[1]  # the checkout, whose kfashion the commands run
 
 EPOCHS = 2  # of every timed run
 REPEATS = 3  # timed runs of each variant, after one untimed
@@ -173,6 +177,7 @@ def verdicts(runs: dict) -> dict:
 def _timed_run(command: list[str], folder, env=None) -> tuple[float, dict]:
     """Wall seconds of `python -m COMMAND` in `folder`, and of each study stage it announces
     ("[study i/N] ..." lines); a UserError if it fails."""
+    python_path = [os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else []
     start = time.perf_counter()
     stages, current = {}, None
     with subprocess.Popen(
@@ -181,7 +186,7 @@ def _timed_run(command: list[str], folder, env=None) -> tuple[float, dict]:
         text=True,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
-        env={**os.environ, **(env or {})},
+        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), *python_path]), **(env or {})},
     ) as process:
         for line in process.stdout:
             if line.startswith("[study ") and ": python -m " in line:

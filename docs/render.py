@@ -8,6 +8,8 @@ block's two markers; the tests check that the committed text is what the JSON re
 import sys
 from pathlib import Path
 
+# this checkout's kfashion, whichever one is installed: the Markdown is rendered by its own
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from kfashion.core import layout
 from kfashion.core.files import read_json, write_text
 from kfashion.rendering import grid_sections, sections
@@ -164,7 +166,7 @@ def rendered(text: str, results: Path, link: str) -> str:
     if findings := load(results, layout.FINDINGS):
         text = replace_block(text, FINDINGS, "\n".join(findings_summary(findings, link)))
     if grid := load(results, layout.GRID):
-        lines = grid_sections.answer_summary_lines(grid["answer"], grid["answer_figure"], link)
+        lines = grid_sections.answer_summary_lines(grid["answer"], grid.get("answer_figure"), link)
         text = replace_block(text, ANSWER, "\n".join(lines))
     if bench := load(results, layout.BENCH):
         text = replace_block(text, SPEED, "\n".join(speed_section(bench)))

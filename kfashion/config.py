@@ -116,6 +116,11 @@ def draws_text(table: dict) -> str:
     return ",".join(f"{count}:{n}" for count, n in table.items())
 
 
+def label_order(labels: str) -> tuple:
+    """The sort key of label counts ("100", "all"): fewest first, all labels last."""
+    return (labels == "all", 0 if labels == "all" else int(labels))
+
+
 def by_count(table: dict, labels: str):
     """A label count's entry of `table` (counts and "all" -> values): its own, or that of the
     largest count below it (the smallest count's, below every one)."""

@@ -162,7 +162,8 @@ def render(results: Path, reference: Path | None = REFERENCE, judged: dict | Non
         for path in sorted((results / layout.PRETEXTS).glob(f"*/{layout.SWEEP}"))
     }
     folders = {name: f"{layout.PRETEXTS}/{name}" for name in pretexts}
-    findings = judged or load(results, layout.FINDINGS) or {"claims": [], "label_efficiency": []}
+    unjudged = {"claims": [], "label_efficiency": [], "per_class_recall": None}
+    findings = judged or load(results, layout.FINDINGS) or unjudged
     out = [
         "# Results",
         "",

@@ -59,6 +59,7 @@ def docs_module(name: str):
 
 
 def docs_render():
+    """`docs/render.py`: renders the blocks of README.md and docs/speed.md."""
     return docs_module("render")
 
 

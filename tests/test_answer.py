@@ -72,7 +72,8 @@ def test_each_row_is_judged_by_its_bound_within_one_family():
     # the README's summary: a row per comparison, a column per label count, "-" where none ran
     summary = grid_sections.answer_summary_lines(found, "figures/answer.png", "results/x")
     assert "![the answer: pretrained minus random](results/x/figures/answer.png)" in summary
-    assert "| encoder | pretrained - random | 100 labels | 1,000 labels | all labels |" in summary
+    header = "| encoder | recipe (cases compared) | 100 labels | 1,000 labels | all labels |"
+    assert header in summary
     (joint,) = [line for line in summary if line.startswith("| course | joint (cases 1 - 3) | ")]
     assert joint.split(" | ")[2] == "-"
     assert joint.endswith(" **no benefit larger than 0.5 points** |")

@@ -134,6 +134,20 @@ def test_an_unwritable_folder_is_refused(tmp_path):
         folder.chmod(0o700)
 
 
-def test_flags_are_a_command_line_that_parses_back_to_the_values():
+def test_flags_give_values_switches_and_repeated_flags_and_leave_out_none():
     given = cli.flags(epochs=0, subset=None, overwrite=False, mixed_precision=True, encoder=["a"])
     assert given == ["--epochs", "0", "--mixed-precision", "--encoder", "a"]  # 0 is a value
+
+
+def test_a_workers_command_line_parses_back_to_the_chiefs_settings():
+    from kfashion import transfer, tune
+
+    chief = ["--subset", "600", "--epochs", "1", "--data-dir", "d", "--tensorboard", "tb"]
+    for module, extra, own in (
+        (tune, ["--mixed-precision", "--factors", "dropout", "--workers", "2"], {"workers"}),
+        (transfer, ["--random-inits", "0", "--encoder", "a", "--encoder", "b"], {"workers"}),
+    ):
+        args = module.parse_args([*chief, *extra])
+        back = module.parse_args(module.worker_args(args))
+        differ = {k for k in vars(args) if getattr(back, k) != getattr(args, k)}
+        assert differ <= own | {"results", "overwrite"}, (module.__name__, differ)

@@ -54,8 +54,7 @@ def parser(prog: str, description: str, example: str) -> argparse.ArgumentParser
 
     installed = f"kfashion-{prog.removeprefix('kfashion.')}"  # (`study` runs the others too)
     name = installed if Path(sys.argv[0]).name == installed else f"python -m {prog}"
-    if prog.endswith(".py"):
-        name = f"python {prog}"
+    name = f"python {prog}" if prog.endswith(".py") else name
     variables = "\n".join(f"  {variable:<26}{what}" for variable, what in ENVIRONMENT)
     parser = _Parser(
         prog=name,

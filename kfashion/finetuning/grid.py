@@ -160,7 +160,7 @@ def parse_counts(text: str, train_size: int) -> list[str]:
         counts.add(str(count))
     if not counts:
         raise UserError(f"--labels {text!r}: give at least one count, e.g. --labels 100,1000,all")
-    return sorted(counts, key=lambda c: (c == ALL, int(c) if c != ALL else 0))
+    return sorted(counts, key=config.label_order)
 
 
 def parse_recipes(text: str) -> list[str]:

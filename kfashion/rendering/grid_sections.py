@@ -2,7 +2,7 @@
 README's summary of it), the plan and variance components, the choices, the linear probes."""
 
 from kfashion.analysis import answer
-from kfashion.config import CASES
+from kfashion.config import CASES, label_order
 from kfashion.rendering.sections import count_text, interval_text, spread, table
 
 
@@ -62,10 +62,10 @@ def _family_note(found: dict) -> list[str]:
     return []
 
 
-def answer_summary_lines(found: dict, figure: str, link: str) -> list[str]:
+def answer_summary_lines(found: dict, figure: str | None, link: str) -> list[str]:
     """The answer for the README: its sentence, its forest plot (`figure` under `link`) and a
     row per encoder and comparison, a column per label count; the report has every number."""
-    counts = list(dict.fromkeys(r["labels"] for r in found["rows"]))
+    counts = sorted({r["labels"] for r in found["rows"]}, key=label_order)
     by_comparison = {}
     for r in found["rows"]:
         name = f"{answer.compared(r)} (cases {r['cases'][0]} - {r['cases'][1]})"
@@ -74,7 +74,7 @@ def answer_summary_lines(found: dict, figure: str, link: str) -> list[str]:
         [network, name, *(_verdict_cell(mine.get(count)) for count in counts)]
         for (network, name), mine in by_comparison.items()
     ]
-    header = ["encoder", "pretrained - random", *(f"{count_text(c)} labels" for c in counts)]
+    header = ["encoder", "recipe (cases compared)", *(f"{count_text(c)} labels" for c in counts)]
     picture = ["", f"![the answer: pretrained minus random]({link}/{figure})"] if figure else []
     out = [f"**{found['sentence']}**", *picture, "", *table(header, rows), *_family_note(found)]
     return out + [
