@@ -152,6 +152,11 @@ def test_a_pretexts_network_is_judged_against_its_architectures_random_encoders(
         " Fine-tuned, supervised pretraining (a control that must help) helps by at least 4."
         in found["sentence"]
     )
+    # the README's summary: a line a pretext task, the control's last
+    summary = grid_sections.answer_summary_lines(found, None, "results/x")
+    assert summary[0].startswith("- Fine-tuned, reconstruction pretraining gives no benefit")
+    assert summary[1].startswith("- Fine-tuned, supervised pretraining (a control that must")
+    assert " ".join(line.removeprefix("- ") for line in summary[:2]) == found["sentence"]
 
 
 def test_contrastive_pretraining_is_also_judged_against_the_augmentation_control():

@@ -254,8 +254,10 @@ def headline(runs, networks, counts, recipes) -> dict:
 
 
 def compared(row: dict) -> str:
-    """A row's recipe, and "vs augmented" where its random side is the augmentation control."""
-    return row["recipe"] + (" vs augmented" if config.CASES[row["cases"][1]].augmented else "")
+    """A row's recipe ("fine-tuned" where each draw chose its own), and "vs augmented" where its
+    random side is the augmentation control."""
+    recipe = "fine-tuned" if row["recipe"] == CHOSEN else row["recipe"]
+    return recipe + (" vs augmented" if config.CASES[row["cases"][1]].augmented else "")
 
 
 def augments(network: str) -> bool:
@@ -301,24 +303,29 @@ def _summary(rows: list[dict]) -> str:
 
 
 def sentence(rows: list[dict]) -> str:
-    """One plain sentence from the verdicts, fine-tuned and frozen, with their bounds."""
+    """The answer in plain words from the verdicts, fine-tuned and frozen, with their bounds."""
+    return " ".join(sentences(rows))
+
+
+def sentences(rows: list[dict]) -> list[str]:
+    """The answer's sentences: one per pretext task (the controls' last), or one."""
     if not rows:
-        return "No comparison of a pretrained and a random encoder was run."
+        return ["No comparison of a pretrained and a random encoder was run."]
     if all(r["verdict"] == NO_INTERVAL for r in rows):
-        return (
+        return [
             "Not resolved here: no comparison has an interval (it needs two pretraining seeds "
             "or two draws of labels, and differences that vary between them)."
-        )
+        ]
     by_pretext = {}
     for r in rows:
         by_pretext.setdefault(config.pretext_of(r["network"]), []).append(r)
     if list(by_pretext) == [config.PRETEXT]:
-        return _sentence(rows, "pretraining")
+        return [_sentence(rows, "pretraining")]
     control = " (a control that must help)"
-    return " ".join(  # one sentence per pretext, the controls' last
+    return [
         _sentence(mine, f"{name} pretraining{control if name in config.CONTROLS else ''}")
         for name, mine in sorted(by_pretext.items(), key=lambda item: item[0] in config.CONTROLS)
-    )
+    ]
 
 
 def _sentence(rows: list[dict], what: str) -> str:

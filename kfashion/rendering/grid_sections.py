@@ -31,7 +31,7 @@ def answer_lines(found: dict, figure: str | None = None) -> list[str]:
         [
             r["network"],
             count_text(r["labels"]),
-            f"{r['recipe']} (cases {r['cases'][0]} - {r['cases'][1]})",
+            f"{answer.compared(r)} (cases {r['cases'][0]} - {r['cases'][1]})",
             f"{r['pretrained_mean']:.2%} - {r['random_mean']:.2%}",
             _difference(r),
             f"±{100 * r['margin']:g}",
@@ -76,7 +76,9 @@ def answer_summary_lines(found: dict, figure: str | None, link: str) -> list[str
     ]
     header = ["encoder", "recipe (cases compared)", *(f"{count_text(c)} labels" for c in counts)]
     picture = ["", f"![the answer: pretrained minus random]({link}/{figure})"] if figure else []
-    out = [f"**{found['sentence']}**", *picture, "", *table(header, rows), *_family_note(found)]
+    words = answer.sentences(found["rows"])  # a pretext task's a line where there are several
+    words = [f"**{words[0]}**"] if len(words) == 1 else [f"- {sentence}" for sentence in words]
+    out = [*words, *picture, "", *table(header, rows), *_family_note(found)]
     return out + [
         "",
         "A cell is the difference in points of test accuracy with its 95% interval, and the "
