@@ -76,9 +76,9 @@ def answer_summary_lines(found: dict, figure: str | None, link: str) -> list[str
     ]
     header = ["encoder", "recipe (cases compared)", *(f"{count_text(c)} labels" for c in counts)]
     picture = ["", f"![the answer: pretrained minus random]({link}/{figure})"] if figure else []
-    words = answer.sentences(found["rows"])  # a pretext task's a line where there are several
-    words = [f"**{words[0]}**"] if len(words) == 1 else [f"- {sentence}" for sentence in words]
-    out = [*words, *picture, "", *table(header, rows), *_family_note(found)]
+    said = answer.sentences(found["rows"])  # one line a pretext task, where there are several
+    said = [f"**{said[0]}**"] if len(said) == 1 else [f"- {sentence}" for sentence in said]
+    out = [*said, *picture, "", *table(header, rows), *_family_note(found)]
     return out + [
         "",
         "A cell is the difference in points of test accuracy with its 95% interval, and the "
