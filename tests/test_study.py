@@ -173,13 +173,15 @@ def test_the_readme_describes_the_quick_look_at_its_sizes():
     text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     readme = " ".join(text.split())  # its words, whatever the line breaks
     quick, subset = config.QUICK, config.QUICK["subset"]
-    assert f"runs every stage on {subset:,} images ({subset * 5 // 6:,} to train" in readme
+    assert f"- {subset:,} images ({subset * 5 // 6:,} to train, {subset // 6:,} to" in readme
+    assert f"validate) and {quick['epochs']} epochs;" in readme
+    assert quick["seeds"] == 1 and "- one sweep seed a point;" in readme
+    labels = quick["labels"].replace(",", " and ")
     assert (
-        f"{quick['epochs']} epochs, one sweep seed a point and {quick['transfer_seeds']} draws of "
-        f"labels at {quick['labels'].replace(',', ' and ')} labels, the {quick['recipes']} recipe"
-        f" alone and the baseline's fits capped at {quick['max_iter']} iterations"
+        f"- {quick['transfer_seeds']} draws of labels at {labels} labels, the {quick['recipes']} "
+        "recipe alone;"
     ) in readme
-    assert quick["seeds"] == 1
+    assert f"- the baseline's fits capped at {quick['max_iter']} iterations." in readme
 
 
 def test_a_size_of_zero_reaches_its_stage_to_be_refused(tmp_path):
