@@ -24,6 +24,11 @@ def _p(row: dict) -> str:
     return f"{row['p_difference_holm']:.3g} / {row['p_equivalence_holm']:.3g}"
 
 
+def _comparison(row: dict) -> str:
+    """ "fine-tuned (cases 1 - 3)": a row's recipe and the cases it compares."""
+    return f"{answer.compared(row)} (cases {row['cases'][0]} - {row['cases'][1]})"
+
+
 def answer_lines(found: dict, figure: str | None = None) -> list[str]:
     """The answer's sentence, its forest plot (`figure`) and its table, one row per comparison
     (for the report)."""
@@ -31,7 +36,7 @@ def answer_lines(found: dict, figure: str | None = None) -> list[str]:
         [
             r["network"],
             count_text(r["labels"]),
-            f"{answer.compared(r)} (cases {r['cases'][0]} - {r['cases'][1]})",
+            _comparison(r),
             f"{r['pretrained_mean']:.2%} - {r['random_mean']:.2%}",
             _difference(r),
             f"±{100 * r['margin']:g}",
@@ -68,8 +73,7 @@ def answer_summary_lines(found: dict, figure: str | None, link: str) -> list[str
     counts = sorted({r["labels"] for r in found["rows"]}, key=label_order)
     by_comparison = {}
     for r in found["rows"]:
-        name = f"{answer.compared(r)} (cases {r['cases'][0]} - {r['cases'][1]})"
-        by_comparison.setdefault((r["network"], name), {})[r["labels"]] = r
+        by_comparison.setdefault((r["network"], _comparison(r)), {})[r["labels"]] = r
     rows = [
         [network, name, *(_verdict_cell(mine.get(count)) for count in counts)]
         for (network, name), mine in by_comparison.items()
