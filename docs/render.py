@@ -42,7 +42,7 @@ def findings_summary(findings: dict, link: str) -> list[str]:
 
 def headline(results: Path, link: str) -> str:
     """The four cases on all labels, the baselines and the key figure."""
-    transfer = read_json(results / layout.TRANSFER)
+    transfer = read_json(results / layout.GRID)["classic"]
     rows = [
         [case, entry["label"], sections.spread(entry["test_accuracy"])]
         for case, entry in sorted(transfer["cases"].items(), key=lambda kv: int(kv[0]))
@@ -180,8 +180,8 @@ def link_from(document: str) -> str:
 
 def main() -> None:
     results = ROOT / REFERENCE
-    if not (results / layout.TRANSFER).exists():
-        print(f"{REFERENCE}/{layout.TRANSFER}: missing; nothing to render", file=sys.stderr)
+    if not (results / layout.GRID).exists():
+        print(f"{REFERENCE}/{layout.GRID}: missing; nothing to render", file=sys.stderr)
         raise SystemExit(2)
     # everything is rendered before anything is written: a bad file changes nothing
     outputs = {}

@@ -25,11 +25,16 @@ def load(results: Path, name: str) -> dict | None:
     return read_json(path) if path.exists() else None
 
 
+def classic(results: Path) -> dict | None:
+    """The grid's classic comparison: its four cases on all labels (grid.json's "classic")."""
+    return (load(results, layout.GRID) or {}).get("classic")
+
+
 def headline_numbers(results: Path) -> dict:
     """name -> (this folder's number, its per-seed values, whether it is a percentage) for the
     numbers a reader looks at."""
     numbers = {}
-    if transfer := load(results, layout.TRANSFER):
+    if transfer := classic(results):
         for case, entry in sections.by_case(transfer):
             per_seed = sections.case_accuracies(transfer, case)
             name = f"case {case} test accuracy ({entry['label']})"
@@ -85,11 +90,10 @@ def sizes_of(stage: dict) -> tuple:
 def about_this_run(sweep, transfer, findings: dict, reference: Path | None) -> list[str]:
     """What a run smaller than the reference is, and which findings it cannot resolve, why."""
     ours = {name: sizes_of(stage) for name, stage in (("sweep", sweep), ("transfer", transfer))}
-    theirs = {
-        name: sizes_of(read_json(reference / f"{name}.json"))
-        for name in ours
-        if reference is not None and (reference / f"{name}.json").exists()
-    }
+    if reference is None:
+        return []
+    found = {"sweep": load(reference, layout.SWEEP), "transfer": classic(reference)}
+    theirs = {name: sizes_of(stage) for name, stage in found.items() if stage}
     if not theirs or all(ours[name] == theirs.get(name, ours[name]) for name in ours):
         return []
     out = [
@@ -147,14 +151,14 @@ def about_this_run(sweep, transfer, findings: dict, reference: Path | None) -> l
 
 def render(results: Path, reference: Path | None = REFERENCE, judged: dict | None = None) -> str:
     """The report's Markdown, from whichever JSON files exist under `results`."""
-    sweep, transfer = load(results, layout.SWEEP), load(results, layout.TRANSFER)
-    if not sweep and not transfer:
+    sweep, grid = load(results, layout.SWEEP), load(results, layout.GRID)
+    if not sweep and not grid:
         raise UserError(
-            f"{results} holds neither sweep.json nor transfer.json: run "
+            f"{results} holds neither sweep.json nor grid.json: run "
             "`python -m kfashion.study` (or `tune` and `transfer`) first"
         )
-    baseline = load(results, layout.BASELINE)
-    efficiency, latent = load(results, layout.LABEL_EFFICIENCY), load(results, layout.LATENT)
+    transfer, efficiency = (grid or {}).get("classic"), (grid or {}).get("label_efficiency")
+    baseline, latent = load(results, layout.BASELINE), load(results, layout.LATENT)
     variant_file = f"{layout.ARCHITECTURE}/{layout.SWEEP}"
     variant = load(results, variant_file)
     pretexts = {  # every pretext's sweep beside reconstruction's, whose folder is this one
@@ -172,13 +176,13 @@ def render(results: Path, reference: Path | None = REFERENCE, judged: dict | Non
         "",
     ]
     if reference is not None and not is_reference(results):
-        with reading(*(results / n for n in (layout.TRANSFER, layout.SWEEP, layout.BASELINE))):
+        with reading(*(results / n for n in (layout.GRID, layout.SWEEP, layout.BASELINE))):
             if sweep and transfer:
                 out += about_this_run(sweep, transfer, findings, reference)
             out += beside_reference(results, reference)
     with reading(results / layout.FINDINGS):
         out += sections.findings_section(findings) if findings["claims"] else []
-    grid, probe = load(results, layout.GRID), load(results, layout.PROBE)
+    probe = load(results, layout.PROBE)
     prediction = load(results, layout.PREDICTION)
     # each section within the files it is rendered from, so that a bad one is named
     if grid:
@@ -197,11 +201,11 @@ def render(results: Path, reference: Path | None = REFERENCE, judged: dict | Non
                 probe,
             )
     if transfer:
-        with reading(results / layout.TRANSFER):
+        with reading(results / layout.GRID):
             recall = findings["per_class_recall"]
             out += sections.transfer_section(transfer, baseline, recall)
     if efficiency:
-        with reading(results / layout.LABEL_EFFICIENCY):
+        with reading(results / layout.GRID):
             out += sections.labels_section(efficiency, findings["label_efficiency"])
     if sweep:
         with reading(results / layout.SWEEP):
@@ -218,11 +222,9 @@ def render(results: Path, reference: Path | None = REFERENCE, judged: dict | Non
             out += sections.time_section(prediction, runs)
     stages = {
         "sweep": (layout.SWEEP, sweep),
-        "transfer": (layout.TRANSFER, transfer),
         "transfer grid": (layout.GRID, grid),
         "baseline": (layout.BASELINE, baseline),
         "linear probes": (layout.PROBE, probe),
-        "label efficiency": (layout.LABEL_EFFICIENCY, efficiency),
         "architecture sweep": (variant_file, variant),
         "latent space": (layout.LATENT, latent),
         **{
@@ -313,14 +315,13 @@ def main(argv=None) -> None:
     if not results.is_dir():
         raise UserError(f"--results {results}: not a folder; run `python -m kfashion.study` first")
     cli.writable_folder(results, "--results")
-    from kfashion.analysis import findings, sweep_claims, transfer_claims
+    from kfashion.analysis import findings, sweep_claims
 
     judged = None
-    if (results / layout.SWEEP).exists() or (results / layout.TRANSFER).exists():
+    if (results / layout.SWEEP).exists() or (results / layout.GRID).exists():
         judges = {
-            "sweep.json": sweep_claims.sweep_claims,
-            "transfer.json": transfer_claims.transfer_claims,
-            "label_efficiency.json": transfer_claims.label_comparisons,
+            layout.SWEEP: sweep_claims.sweep_claims,
+            layout.GRID: findings.grid_claims,
         }
         for name, judge in judges.items():  # each file alone first, to name a bad one
             if (results / name).exists():
@@ -335,7 +336,7 @@ def main(argv=None) -> None:
     if judged is not None:
         outputs[results / layout.FINDINGS] = json_text(judged)
     for folder in (results, results / layout.ARCHITECTURE):
-        with reading(folder / layout.SWEEP, folder / layout.TRANSFER):
+        with reading(folder / layout.SWEEP, folder / layout.GRID):
             card = model_card.render(folder)
         if card:
             outputs[layout.model_card(folder)] = card

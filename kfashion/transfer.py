@@ -19,8 +19,8 @@ KerasTuner's distributed mode like the sweep (`--workers N`, or workers on other
 Each finished run is written as it ends, so a rerun skips it. It writes `grid.json` (every
 run, every choice, and the answer: pretrained minus random per network, label count and
 recipe, with intervals and verdicts against the margins), and for the first network's four
-classic cases on all labels `transfer.json` and their classifiers (docs/stages.md lists every
-file).
+classic cases on all labels their own summary, curves and confusion matrices in the same file,
+and their classifiers (docs/stages.md lists every file).
 """
 
 import sys
@@ -112,7 +112,7 @@ def parse_args(argv):
 
 
 def saved_classifier(results: Path, main) -> callable:
-    """Where a cell keeps its first seed's classifier: only transfer.json's four cells do
+    """Where a cell keeps its first seed's classifier: only the classic four cells do
     (`main`: `grid.is_main` of a cell)."""
     return lambda cell: layout.classifier(results, cell.case) if main(cell) else None
 
@@ -150,10 +150,10 @@ def check_encoders(results, groups, digests: dict) -> None:
 
 def check_saved_cases(results: Path, cells, main) -> None:
     """Refuse a command whose four classic cells (`main`) are not those whose classifiers
-    `results` holds (transfer.json's: its first network and pretraining seed): writing them
+    `results` holds (grid.json's "classic": its first network and pretraining seed): writing them
     would replace those classifiers, and the first command, run again, would train its first
     seeds again to save them back."""
-    path = results / layout.TRANSFER
+    path = results / layout.GRID
     mine = [c for c in cells if main(c) and layout.classifier(results, c.case).exists()]
     if not mine or not path.exists():
         return
@@ -163,7 +163,9 @@ def check_saved_cases(results: Path, cells, main) -> None:
         return f"{network_name}, {start}"
 
     with reading(path):
-        saved = read_json(path)
+        saved = read_json(path)["classic"]
+        if saved is None:
+            return
         network, seed = saved["settings"]["network"], saved["settings"]["encoder_seed"]
         before = {int(case): described(network, int(case), seed) for case in saved["cases"]}
     for cell in mine:
@@ -271,7 +273,7 @@ def main(argv=None) -> None:
         args.random_inits,
     )
 
-    def main_cell(cell):  # transfer.json's: the first network and pretraining seed
+    def main_cell(cell):  # the classic cases': the first network and pretraining seed
         return grid.is_main(cell, cells[0].network, encoder_seeds[0])
 
     if parallel.role() == "worker":

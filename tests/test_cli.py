@@ -96,7 +96,7 @@ BAD = [
     ("baseline", ["--results", "{file}"], "is a file"),
     ("latent", ["--encoder", "{tmp}/none.keras"], "no such file"),
     ("report", ["--results", "{tmp}/none"], "not a folder"),
-    ("report", ["--results", "{tmp}"], "neither sweep.json nor transfer.json"),
+    ("report", ["--results", "{tmp}"], "neither sweep.json nor grid.json"),
     ("study", ["--workers", "0"], "--workers 0"),
     ("study", ["--results", "{file}"], "is a file"),
     ("study", ["--directory", "{file}"], "is a file"),

@@ -125,13 +125,13 @@ def test_report_changes_nothing_when_a_file_it_renders_is_bad(reference_copy):
     assert not (reference_copy / "README.md").exists()
 
 
-def test_report_names_a_transfer_json_without_its_runs(reference_copy):
-    transfer = reference_copy / "transfer.json"
-    entry = json.loads(transfer.read_text())
-    del entry["runs"]  # as an older version, or a hand edit, leaves it
-    transfer.write_text(json.dumps(entry))
+def test_report_names_a_grid_json_whose_classic_cases_lack_their_runs(reference_copy):
+    grid = reference_copy / "grid.json"
+    entry = json.loads(grid.read_text())
+    del entry["classic"]["runs"]  # as an older version, or a hand edit, leaves it
+    grid.write_text(json.dumps(entry))
     line = refused(run_module("kfashion.report", "--results", str(reference_copy)))
-    assert f"{transfer}: not what this version of kfashion writes (KeyError: 'runs')" in line
+    assert f"{grid}: not what this version of kfashion writes (KeyError: 'runs')" in line
     assert f"`python -m kfashion.transfer --results {reference_copy}`" in line
 
 

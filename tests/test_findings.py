@@ -273,8 +273,8 @@ def test_label_comparisons_say_who_is_ahead_only_where_the_adjusted_test_does():
 def test_judge_states_its_families_and_the_report_shows_both_p_values(tmp_path):
     sweep = synthetic_sweep(lambda c, s: 0.05 / np.log2(c["latent_dim"]) + 0.0001 * s)
     write_json(tmp_path / "sweep.json", sweep)
-    write_json(tmp_path / "transfer.json", synthetic_transfer({1: 0.93, 2: 0.81, 3: 0.95, 4: 0.7}))
-    write_json(tmp_path / "label_efficiency.json", synthetic_labels())
+    classic = synthetic_transfer({1: 0.93, 2: 0.81, 3: 0.95, 4: 0.7})
+    write_json(tmp_path / "grid.json", {"classic": classic, "label_efficiency": synthetic_labels()})
     judged_here = findings.judge(tmp_path)
     compared = [c for f in judged_here["claims"] for c in f["comparisons"]]
     tested = [c for c in compared if c["p_value"] is not None]

@@ -182,8 +182,8 @@ def test_both_stages_run_on_jax_and_their_models_load_on_tensorflow(on_jax):
     assert keras.backend.backend() == "tensorflow"  # this process: the files cross over
     measured = autoencoder.evaluate(x_test, x_test, batch_size=1000, verbose=0)
     assert measured == pytest.approx(sweep["selected"]["test_mse"], rel=1e-4)
-    transfer = json.loads((results / "transfer.json").read_text())
-    assert transfer["provenance"]["backend"] == "jax" and len(transfer["runs"]) == 2
+    transfer = json.loads((results / "grid.json").read_text())
+    assert transfer["provenance"]["backend"] == "jax" and len(transfer["classic"]["runs"]) == 2
 
 
 @pytest.mark.parametrize("pretext", ["masked", "contrastive"])

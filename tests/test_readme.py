@@ -245,7 +245,7 @@ def test_sweep_records_every_seed_and_exports_the_reference_choice(clone, subset
 
 
 def test_transfer_cases_load_elsewhere_and_give_their_recorded_accuracy(clone, subset, elsewhere):
-    transfer = results(clone, "transfer.json")
+    transfer = results(clone, "grid.json")["classic"]
     assert {r["case"] for r in transfer["runs"]} == {1, 2, 3, 4}
     assert transfer["settings"]["encoder"] == "results/models/encoder_seed0.keras"
     for case in (1, 2, 3, 4):
@@ -263,7 +263,7 @@ def test_findings_and_report_of_a_one_seed_run(clone):
     assert "## The reference study's findings, checked" in report
     assert "(no interval: one seed)" in report
     assert " 1 epochs" not in report  # a run of one epoch says so in the singular
-    if (ROOT / "results" / "reference" / "transfer.json").exists():
+    if (ROOT / "results" / "reference" / "grid.json").exists():
         assert "## Beside the reference run" in report
 
 
@@ -281,7 +281,7 @@ def test_a_new_run_tables_say_when_each_run_started_and_ended(clone):
 
 
 def test_label_efficiency_architecture_and_latent_outputs(clone):
-    efficiency = results(clone, "label_efficiency.json")
+    efficiency = results(clone, "grid.json")["label_efficiency"]
     assert efficiency["settings"]["labels"] == [50, "all"]
     assert efficiency["test_accuracy"]["1"]["50"]["n"] == 1
     variant = results(clone, "sweep.json", "results/architecture")

@@ -24,7 +24,8 @@ def test_the_quick_look_and_the_bench_run_and_no_committed_file_changes(quick_cl
 def test_the_quick_look_runs_at_its_own_sizes(quick_clone):
     quick = results(quick_clone, "sweep.json", "results/quick")
     assert quick["settings"]["subset"] == 300 and quick["settings"]["seeds"] == [0]
-    assert results(quick_clone, "transfer.json", "results/quick")["settings"]["seeds"] == [0, 1]
+    classic = results(quick_clone, "grid.json", "results/quick")["classic"]
+    assert classic["settings"]["seeds"] == [0, 1]
 
 
 def test_findings_and_report_of_the_quick_look(quick_clone):

@@ -26,12 +26,17 @@ from kfashion.rendering import model_card
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT / "results" / "reference"
 pytestmark = pytest.mark.skipif(
-    not (REFERENCE / "transfer.json").exists(), reason="no reference run committed yet"
+    not (REFERENCE / "grid.json").exists(), reason="no reference run committed yet"
 )
 
 
 def committed(name: str) -> dict:
     return json.loads((REFERENCE / name).read_text())
+
+
+def classic() -> dict:
+    """The grid's four classic cases on all labels, whose classifiers are committed."""
+    return committed("grid.json")["classic"]
 
 
 def test_committed_findings_are_what_the_json_gives():
@@ -84,7 +89,7 @@ def test_no_number_is_typed_by_hand_outside_the_rendered_blocks():
 
 
 def test_defaults_are_what_the_reference_was_made_with():
-    settings = committed("transfer.json")["settings"]
+    settings = classic()["settings"]
     assert (settings["epochs"], settings["batch_size"]) == (
         config.TRANSFER_EPOCHS,
         config.TRANSFER_BATCH_SIZE,
@@ -140,8 +145,8 @@ EVALUATE = textwrap.dedent(
 
 
 def test_committed_classifiers_give_the_reported_accuracy(tmp_path, debian_data_dir):
-    runs = committed("transfer.json")["runs"]
-    seed = committed("transfer.json")["settings"]["seeds"][0]  # the saved classifiers' seed
+    runs = classic()["runs"]
+    seed = classic()["settings"]["seeds"][0]  # the saved classifiers' seed
     reported = {
         str(REFERENCE / "models" / f"classifier_case{r['case']}.keras"): r["test_accuracy"]
         for r in runs
@@ -185,7 +190,7 @@ def test_the_constraints_pin_the_versions_the_reference_run_records():
     lines = (REFERENCE / "constraints.txt").read_text().splitlines()
     pinned = dict(line.split("==") for line in lines if line and not line.startswith("#"))
     names = {"sklearn": "scikit-learn", "keras_tuner": "keras-tuner"}
-    for stage in ("sweep.json", "grid.json", "transfer.json"):
+    for stage in ("sweep.json", "grid.json"):
         versions = json.loads((REFERENCE / stage).read_text())["provenance"]["versions"]
         for package, version in versions.items():
             if package not in ("python", "kfashion"):
@@ -194,7 +199,7 @@ def test_the_constraints_pin_the_versions_the_reference_run_records():
 
 def test_committed_tables_are_what_the_json_renders():
     present = [entry for entry in tables.TABLES if (REFERENCE / entry[0]).exists()]
-    assert len(present) >= 3  # sweep, transfer, label efficiency (the grid's from its run on)
+    assert len(present) >= 4  # sweep, its history, the grid, its answer
     for source, table, rows in present:
         rendered = tables.csv_text(rows(json.loads((REFERENCE / source).read_text())))
         assert (REFERENCE / table).read_text() == rendered

@@ -246,7 +246,7 @@ def test_killed_grid_keeps_finished_runs_and_more_seeds_add_only_missing(
     out = capsys.readouterr().out
     assert finished_runs(out) == [(2, 2), (4, 1), (4, 2)]  # the rest, from the records
     assert "(search)" not in out  # the search's records were read back, not trained again
-    summary = json.loads((tmp_path / "transfer.json").read_text())
+    summary = json.loads((tmp_path / "grid.json").read_text())["classic"]
     assert summary["cases"]["4"]["seeds"] == [0, 1, 2]
     assert summary["runs"][0]["environment"]["backend"] == "tensorflow"
     assert_final_rates_are_the_searchs_choice(tmp_path, summary, (2, 4))
@@ -288,7 +288,7 @@ def test_a_grid_over_two_workers_runs_every_run_once_in_the_workers(tmp_path, en
     assert trained and all(re.match(r"\[tuner[01]\] ", line) for line in trained)
     runs = [line.split("] ", 1)[1].split(":")[0] for line in trained]  # which run, no worker
     assert len(set(runs)) == len(runs)  # none twice, search runs included
-    summary = json.loads((tmp_path / "transfer.json").read_text())
+    summary = json.loads((tmp_path / "grid.json").read_text())["classic"]
     kept = [(r["case"], r["seed"], r["init"]) for r in summary["runs"]]
     assert sorted(run[:2] if run[2] == 0 else run for run in kept) == finished
     assert_final_rates_are_the_searchs_choice(tmp_path, summary, (2, 4))  # as the chief gave
@@ -368,7 +368,7 @@ def test_label_runs_save_the_classifiers_and_overwrite_discards_only_its_own_run
     transfer.main([*args, "--labels", "50,all", "--min-steps", "5"])
     saved = tmp_path / "models" / "classifier_case2.keras"
     assert compile_settings(saved).get("steps_per_execution", 1) == 1  # every backend predicts
-    efficiency = json.loads((tmp_path / "label_efficiency.json").read_text())
+    efficiency = json.loads((tmp_path / "grid.json").read_text())["label_efficiency"]
     assert efficiency["settings"]["labels"] == [50, "all"]
 
     capsys.readouterr()
@@ -470,9 +470,9 @@ def test_a_final_cell_waits_for_its_draws_choice_then_takes_its_recipe_and_rate(
 def test_a_grid_of_other_four_cases_does_not_replace_the_saved_classifiers(
     tmp_path, encoder_file, capsys
 ):
-    """transfer.json and models/classifier_case*.keras hold the first network's and first
-    pretraining seed's four cells; a command whose first ones differ would replace them (and
-    a later run of the first command would train its first seeds again): refused."""
+    """grid.json's classic cases and models/classifier_case*.keras hold the first network's
+    and first pretraining seed's four cells; a command whose first ones differ would replace
+    them (and a later run of the first command would train its first seeds again): refused."""
     saved = layout.classifier(tmp_path, 1)
     saved.parent.mkdir(parents=True)
     saved.write_bytes(b"the classifier an earlier transfer saved")
@@ -480,7 +480,7 @@ def test_a_grid_of_other_four_cases_does_not_replace_the_saved_classifiers(
         "settings": {"network": "course", "encoder_seed": 0},
         "cases": {"1": {"recipe": "joint"}},
     }
-    (tmp_path / layout.TRANSFER).write_text(json.dumps(record))
+    (tmp_path / layout.GRID).write_text(json.dumps({"classic": record}))
     args = [*SMALL, "--encoder", str(encoder_file), "--results", str(tmp_path), "--cases", "1"]
     args += ["--directory", str(tmp_path / "tuning")]
     message = refused_here(transfer.main, [*args, "--encoder-seeds", "1"], capsys)
@@ -590,7 +590,7 @@ def test_the_augmentation_control_trains_jointly_whatever_the_recipes():
     control = [cell for cell in cells if cell.case == 5]
     assert {cell.network for cell in control} == {"course"}  # one random arm for both
     assert [cell.recipe for cell in control if cell.search] == ["joint"]
-    # the classic four-case comparison (transfer.json, its claims, the saved classifiers)
+    # the classic four-case comparison (grid.json's "classic", its claims, the classifiers)
     # leaves the control out
     finals = grid.plan(["course"], ["all"], [1, 2, 3, 4, 5], ["joint"], [0], {"all": [0]}, 1)
     main = [cell.case for cell in finals if grid.is_main(cell, "course", 0)]

@@ -3,9 +3,10 @@ in every table, label counts as numbers (`all_labels` says where a run had every
 empty cell where a run has no value (a random encoder's `encoder_seed`), each run's status and,
 where its record has them, its start and end. `pandas.read_csv("results/grid.csv")` loads the
 whole grid in one line. Rendered from the stages' JSON by `python -m kfashion.report`, like the
-report itself: a row per sweep seed (`sweep.csv`), per transfer run (`grid.csv`, and its views
-`transfer.csv` and `label_efficiency.csv`), per epoch of every run with curves (`history.csv`),
-per comparison of the answer (`answer.csv`) and of the findings (`findings.csv`)."""
+report itself: a row per sweep seed (`sweep.csv`), per epoch of a sweep seed (`history.csv`), per
+transfer run (`grid.csv`: the classic cases and the label efficiency are its rows of the first
+network and pretraining seed), per comparison of the answer (`answer.csv`) and of the findings
+(`findings.csv`)."""
 
 import csv
 import datetime
@@ -108,22 +109,6 @@ def run_rows(stage: dict) -> list[dict]:
     return rows
 
 
-def label_rows(efficiency: dict) -> list[dict]:
-    """One row per label-efficiency run: its case, label count and seed, its test accuracy."""
-    settings = efficiency["settings"]
-    return [
-        {
-            **labels(count, settings.get("subset")),
-            **case(int(number)),
-            "seed": seed,
-            "test_accuracy": accuracy,
-        }  # fmt: skip
-        for number, by_count in efficiency["test_accuracy"].items()
-        for count, cell in by_count.items()
-        for seed, accuracy in zip(settings["seeds"], cell["per_seed"], strict=True)
-    ]
-
-
 def history_rows(sweep: dict) -> list[dict]:
     """One row per epoch and measure of every sweep seed (the grid's records keep no curves)."""
     return [
@@ -194,8 +179,6 @@ def findings_rows(findings: dict) -> list[dict]:
 TABLES = (  # (the stage's JSON, its table, the rows)
     (layout.SWEEP, layout.SWEEP_TABLE, sweep_rows),
     (layout.SWEEP, layout.HISTORY_TABLE, history_rows),
-    (layout.TRANSFER, layout.TRANSFER_TABLE, run_rows),
-    (layout.LABEL_EFFICIENCY, layout.LABEL_TABLE, label_rows),
     (layout.GRID, layout.GRID_TABLE, run_rows),
     (layout.GRID, layout.ANSWER_TABLE, answer_rows),
     (layout.FINDINGS, layout.FINDINGS_TABLE, findings_rows),

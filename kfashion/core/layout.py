@@ -4,14 +4,16 @@ Each stage reads and writes through these names, and `kfashion.study` counts fin
 them. No framework is imported here.
 
     RESULTS/                         (`--results`; default results/)
-      sweep.json  transfer.json  label_efficiency.json  baseline.json  probe.json
-      latent.json  findings.json  bench.json  README.md (the report)
-      sweep.csv  history.csv  transfer.csv  label_efficiency.csv  grid.csv  answer.csv
-      findings.csv                   tables for pandas (`kfashion.analysis.tables`)
+      sweep.json  baseline.json  probe.json  latent.json  findings.json  bench.json
+      README.md (the report)
+      sweep.csv  history.csv  grid.csv  answer.csv  findings.csv
+                                     tables for pandas (`kfashion.analysis.tables`)
       figures/NAME.png
       models/{autoencoder,encoder,decoder,classifier_case1..4}.keras, models/README.md
       models/encoder_seed{S}.keras  the selected point's encoder of each pretraining seed
-      grid.json                      the grid of transfer runs, and the answer it gives
+      grid.json                      the grid of transfer runs, the answer it gives, and the
+                                     classic four cases within it (on all labels, and at
+                                     every label count)
       transfer/runs/{NETWORK}/labels{N|all}/   one group of runs, with its settings.json:
         case{C}_{RECIPE}_{enc{E}|random}_seed{S}[_init{I}].json   a final run
         choice_case{C}[_seed{S}].json                   a draw's choice (all labels: one)
@@ -26,8 +28,6 @@ from pathlib import Path
 SWEEP = "sweep.json"
 GRID = "grid.json"
 GRID_TABLE = "grid.csv"
-TRANSFER = "transfer.json"
-LABEL_EFFICIENCY = "label_efficiency.json"
 BASELINE = "baseline.json"
 PROBE = "probe.json"
 PILOT = "pilot.json"  # `kfashion.pilot`: the variance components that sized the reference
@@ -37,8 +37,6 @@ FINDINGS = "findings.json"
 BENCH = "bench.json"
 REPORT = "README.md"
 SWEEP_TABLE = "sweep.csv"
-TRANSFER_TABLE = "transfer.csv"
-LABEL_TABLE = "label_efficiency.csv"
 HISTORY_TABLE = "history.csv"
 ANSWER_TABLE = "answer.csv"
 FINDINGS_TABLE = "findings.csv"
@@ -48,10 +46,8 @@ SETTINGS = "settings.json"  # beside a group of runs: what they were made with
 # The command that writes each results file, for the line that says how to make one again.
 MADE_BY = {
     SWEEP: "python -m kfashion.tune",
-    TRANSFER: "python -m kfashion.transfer",
     GRID: "python -m kfashion.transfer",
     BASELINE: "python -m kfashion.baseline",
-    LABEL_EFFICIENCY: "python -m kfashion.transfer --labels ...,all",
     LATENT: "python -m kfashion.latent",
     FINDINGS: "python -m kfashion.report",
     BENCH: "python docs/bench.py",

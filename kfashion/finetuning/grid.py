@@ -129,7 +129,7 @@ def run_order(record: dict) -> tuple:
 
 
 def curve_key(record: dict) -> str:
-    """Where transfer.json keeps a run's curves: "case3_seed2", "case3_seed2_init1"."""
+    """Where grid.json's classic cases keep a run's curves: "case3_seed2", "case3_seed2_init1"."""
     seed, init = run_order(record)
     return f"case{record['case']}_seed{seed}" + (f"_init{init}" if init else "")
 
@@ -295,8 +295,9 @@ def ties(scores: dict) -> list:
 
 
 def is_main(cell: Cell, network: str, encoder_seed: int) -> bool:
-    """Whether a final cell is one of the classic four-case comparison's (transfer.json): the
-    first network on all labels, the first pretraining seed (not the augmentation control)."""
+    """Whether a final cell is one of the classic four-case comparison's (grid.json's
+    "classic"): the first network on all labels, the first pretraining seed (not the
+    augmentation control)."""
     return (
         not cell.search
         and not CASES[cell.case].augmented

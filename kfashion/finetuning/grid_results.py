@@ -1,5 +1,6 @@
-"""What a finished grid of transfer runs writes: grid.json with the answer, transfer.json and
-label_efficiency.json for the classic comparisons within it, and their figures.
+"""What a finished grid of transfer runs writes: grid.json, with the answer and, within it, the
+classic comparisons (the four cases on all labels: "classic"; those cases at every label count:
+"label_efficiency"), and their figures.
 
 Everything is read back from the run records on disk, so the files are the same however the
 runs were spread over processes and machines.
@@ -130,8 +131,8 @@ def transfer_summary(runs: list[dict], case_numbers: list[int]) -> dict:
     return summary
 
 
-def write_transfer(argv, runs, encoder, dataset, settings, results: Path) -> None:
-    """transfer.json: the four cases of the classic comparison, and their figures."""
+def classic_view(runs, encoder, dataset, settings, results: Path) -> dict:
+    """The four cases of the classic comparison (grid.json's "classic"), and their figures."""
     from kfashion.config import CLASS_NAMES
     from kfashion.rendering import grid_plots
 
@@ -148,43 +149,40 @@ def write_transfer(argv, runs, encoder, dataset, settings, results: Path) -> Non
     grid_plots.plot_confusion_grid(matrices, labels, CLASS_NAMES, paths["confusion"])
     kept = (*KEPT, "best_val_accuracy")
     seeds = sorted({r["seed"] for r in runs})
-    write_json(
-        results / layout.TRANSFER,
-        {
-            "provenance": provenance("kfashion.transfer", argv, dataset),
-            "settings": {
-                **settings,
-                "network": runs[0]["network"],
-                "encoder": portable(str(encoder)),
-                "encoder_seed": max(r["encoder_seed"] for r in runs)
-                if any(CASES[c].pretrained for c in case_numbers)
-                else None,
-                "learning_rate": {str(c): summary[str(c)]["learning_rate"] for c in case_numbers},
-                "schedule": "; ".join(
-                    f"case {c} {summary[str(c)]['recipe']}: "
-                    f"{config.RECIPES[summary[str(c)]['recipe']].description}"
-                    for c in case_numbers
-                )
-                + "; Adam, cosine decay to 0 over each phase, its learning rate chosen per case "
-                "on validation; best val_accuracy epoch kept",
-                "seeds": seeds,
-                "cases": case_numbers,
-                "sizes": dataset.sizes(),
-            },
-            "cases": summary,
-            "runs": [
-                {k: r[k] for k in kept if k in r} | {"best_val_accuracy": r["val_accuracy"]}
-                for r in runs
-            ],
-            "curves": {grid.curve_key(r): r["history"] for r in runs},
-            "figures": {name: str(path.relative_to(results)) for name, path in paths.items()},
-            "models": {c: f"{layout.classifier('.', c)} (seed {seeds[0]})" for c in case_numbers},
+    return {
+        "settings": {
+            **settings,
+            "network": runs[0]["network"],
+            "encoder": portable(str(encoder)),
+            "encoder_seed": max(r["encoder_seed"] for r in runs)
+            if any(CASES[c].pretrained for c in case_numbers)
+            else None,
+            "learning_rate": {str(c): summary[str(c)]["learning_rate"] for c in case_numbers},
+            "schedule": "; ".join(
+                f"case {c} {summary[str(c)]['recipe']}: "
+                f"{config.RECIPES[summary[str(c)]['recipe']].description}"
+                for c in case_numbers
+            )
+            + "; Adam, cosine decay to 0 over each phase, its learning rate chosen per case "
+            "on validation; best val_accuracy epoch kept",
+            "seeds": seeds,
+            "cases": case_numbers,
+            "sizes": dataset.sizes(),
         },
-    )
+        "cases": summary,
+        "runs": [
+            {k: r[k] for k in kept if k in r} | {"best_val_accuracy": r["val_accuracy"]}
+            for r in runs
+        ],
+        "curves": {grid.curve_key(r): r["history"] for r in runs},
+        "figures": {name: str(path.relative_to(results)) for name, path in paths.items()},
+        "models": {c: f"{layout.classifier('.', c)} (seed {seeds[0]})" for c in case_numbers},
+    }
 
 
-def write_label_efficiency(argv, runs, counts, dataset, settings, results: Path) -> None:
-    """label_efficiency.json: the classic comparison's cells at every label count."""
+def efficiency_view(runs, counts, dataset, settings, results: Path) -> dict:
+    """The classic comparison's cells at every label count (grid.json's "label_efficiency"),
+    and their figure."""
     from kfashion.rendering import grid_plots
 
     cases = sorted({r["case"] for r in runs})
@@ -204,25 +202,20 @@ def write_label_efficiency(argv, runs, counts, dataset, settings, results: Path)
     counts = [count if count == grid.ALL else int(count) for count in counts]  # as before
     grid_plots.plot_label_efficiency(summary, counts, names, figure, len(dataset.y_train))
     repeats = {r["labels"]: r["repeats"] for r in runs if r["labels"] != grid.ALL}
-    write_json(
-        results / layout.LABEL_EFFICIENCY,
-        {
-            "provenance": provenance("kfashion.transfer", argv, dataset),
-            "settings": {
-                **settings,
-                "labels": counts,
-                "seeds": seeds,
-                "cases": cases,
-                "few_label_runs": "no validation, last epoch kept; images repeated within "
-                f"each epoch for at least {settings['min_steps']} steps; recipe and learning rate "
-                f"chosen by {config.FOLDS}-fold cross-validation within the run's own labels",
-            },
-            "test_accuracy": summary,
-            "repeats_per_epoch": repeats,
-            "made_on": sorted({made_on(r["environment"]) for r in runs}),
-            "figure": str(figure.relative_to(results)),
+    return {
+        "settings": {
+            **settings,
+            "labels": counts,
+            "seeds": seeds,
+            "cases": cases,
+            "few_label_runs": "no validation, last epoch kept; images repeated within "
+            f"each epoch for at least {settings['min_steps']} steps; recipe and learning rate "
+            f"chosen by {config.FOLDS}-fold cross-validation within the run's own labels",
         },
-    )
+        "test_accuracy": summary,
+        "repeats_per_epoch": repeats,
+        "figure": str(figure.relative_to(results)),
+    }
 
 
 def augmentation(cases) -> dict:
@@ -268,6 +261,14 @@ def write(argv, cells, main, files, digests, dataset, settings, results: Path) -
     forest = layout.figure(results, "answer") if found["rows"] else None  # none: no comparison
     if forest:
         grid_plots.plot_answer(found["rows"], forest)
+    classic = [r for cell in cells if main(cell) for r in final_runs if _of(r, cell)]
+    if classic:
+        first = files[classic[0]["network"]]
+        classic = classic_view(classic, first[min(first)], dataset, settings, results)
+    efficiency = None
+    if len(counts) > 1:
+        slice_ = [r for r in final_runs for cell in cells if _of(r, cell) and main(_at_all(cell))]
+        efficiency = efficiency_view(slice_, counts, dataset, settings, results)
     write_json(
         results / layout.GRID,
         {
@@ -304,17 +305,12 @@ def write(argv, cells, main, files, digests, dataset, settings, results: Path) -
             "made_on": sorted({made_on(r["environment"]) for r in fold_runs + final_runs}),
             "figure": str(figure.relative_to(results)),
             "answer_figure": str(forest.relative_to(results)) if forest else None,
+            "classic": classic or None,
+            "label_efficiency": efficiency,
         },
     )
-    classic = [r for cell in cells if main(cell) for r in final_runs if _of(r, cell)]
-    if classic:
-        first = files[classic[0]["network"]]
-        write_transfer(argv, classic, first[min(first)], dataset, settings, results)
-    if len(counts) > 1:
-        slice_ = [r for r in final_runs for cell in cells if _of(r, cell) and main(_at_all(cell))]
-        write_label_efficiency(argv, slice_, counts, dataset, settings, results)
     print(found["sentence"])
-    print(f"wrote {results / layout.GRID} and its figure" + (", transfer.json" if classic else ""))
+    print(f"wrote {results / layout.GRID} and its figures")
 
 
 def _of(run: dict, cell) -> bool:

@@ -1,6 +1,6 @@
 """The model card of a results folder's `models/` (its README.md, in the Hugging Face
 convention): what each `.keras` file there is, from the JSON beside the models (`sweep.json`
-for the autoencoder, encoder and decoder, `transfer.json` for the classifiers)."""
+for the autoencoder, encoder and decoder, `grid.json` for the classifiers)."""
 
 import hashlib
 import io
@@ -28,7 +28,7 @@ def made_by(stage: dict) -> str:
     return f"`{p['command']}` on {p['date'][:10]}, backend {p['backend']}; {versions}"
 
 
-def describe(sweep: dict | None, transfer: dict | None) -> dict:
+def describe(sweep: dict | None, grid: dict | None) -> dict:
     """file name -> (kind, what it is, input shape, output shape, test score, seed, the stage's
     JSON, and (metric, value) of this model's own test score, or None)."""
     found = {}
@@ -55,7 +55,7 @@ def describe(sweep: dict | None, transfer: dict | None) -> dict:
             what = f"the selected point's encoder of pretraining seed {seed} ({config})"
             score = f"test MSE {runs[int(seed)]['test_mse']:.4f} (its autoencoder, this seed)"
             found[Path(path).name] = ("encoder", what, *shapes["encoder"], score, seed, sweep, None)
-    if transfer:
+    if transfer := (grid or {}).get("classic"):  # the classifiers saved: its four cases'
         seed = transfer["settings"]["seeds"][0]  # the saved classifiers' seed
         n = len(transfer["settings"]["seeds"])
         outputs = f"(None, {NUM_CLASSES})"
@@ -68,7 +68,7 @@ def describe(sweep: dict | None, transfer: dict | None) -> dict:
                 f"{accuracy.get('std') or 0:.2%} over {n} seeds"
             )
             what = f"classifier, case {case}: {entry['label']}, with a Dense({NUM_CLASSES}) head"
-            row = ("classifier", what, IMAGES, outputs, score, seed, transfer, ("accuracy", mine))
+            row = ("classifier", what, IMAGES, outputs, score, seed, grid, ("accuracy", mine))
             found[Path(name.split()[0]).name] = row
     return found
 
@@ -122,7 +122,7 @@ def render(folder: Path) -> str | None:
     files = sorted(models.glob("*.keras")) if models.is_dir() else []
     if not files:
         return None
-    stages = [folder / name for name in (layout.SWEEP, layout.TRANSFER)]
+    stages = [folder / name for name in (layout.SWEEP, layout.GRID)]
     known = describe(*(read_json(path) if path.exists() else None for path in stages))
     same = {}  # one model saved under several names: one entry
     for path in files:
