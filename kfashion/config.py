@@ -203,16 +203,19 @@ KNOBS = {
 }
 
 # `python -m kfashion.study --reference`: the reference run, cut to fit 16 hours of training
-# on 2 cores with every pretext in its grid. Its grid fine-tunes the
-# course network pretrained by each pretext, with the joint recipe (its rate chosen in each
-# draw's labels), at three label counts; the linear_code network is swept against the course
-# one (the architecture comparison) but not fine-tuned. Its draws are the fewest for which
-# the pilot's rule (`kfashion.analysis.sizing.sizes`) expects the course network's joint
-# comparison to reach each count's margin, from the pilot's variance components
-# (results/pilot/pilot.json).
+# on 2 cores with every pretext in its grid. Its grid fine-tunes the course network pretrained
+# by each pretext, with the joint recipe (its rate chosen in each draw's labels),
+# reconstruction's at three label counts and the other pretexts' (and the augmentation
+# control) at the two few-label ones: a run with all labels costs far more than one with few,
+# and the pretexts ask what pretraining gives where labels are few. The linear_code network is
+# swept against the course one (the architecture comparison) but not fine-tuned. Its draws
+# are the fewest for which the pilot's rule (`kfashion.analysis.sizing.sizes`) expects the
+# course network's joint comparison to reach each count's margin, from the pilot's variance
+# components (results/pilot/pilot.json).
 REFERENCE_DRAWS = {100: 8, 1000: 5, "all": 4}
 REFERENCE = {
     "labels": "100,1000,all",
+    "pretext_labels": "100,1000",
     "recipes": "joint",
     "transfer_seeds": draws_text(REFERENCE_DRAWS),
     "pretexts": "denoising,masked,contrastive,supervised",

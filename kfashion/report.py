@@ -82,7 +82,7 @@ def beside_reference(results: Path, reference: Path) -> list[str]:
 
 
 def sizes_of(stage: dict) -> tuple:
-    """(images used, epochs, seeds) of a sweep's or transfer's JSON."""
+    """(images used, epochs, seeds) of a sweep or of a grid's classic cases."""
     settings = stage["settings"]
     return settings.get("subset") or TRAIN_IMAGES, settings["epochs"], len(settings["seeds"])
 
@@ -157,7 +157,10 @@ def render(results: Path, reference: Path | None = REFERENCE, judged: dict | Non
             f"{results} holds neither sweep.json nor grid.json: run "
             "`python -m kfashion.study` (or `tune` and `transfer`) first"
         )
-    transfer, efficiency = (grid or {}).get("classic"), (grid or {}).get("label_efficiency")
+    transfer = efficiency = None
+    if grid:
+        with reading(results / layout.GRID):
+            transfer, efficiency = grid["classic"], grid["label_efficiency"]
     baseline, latent = load(results, layout.BASELINE), load(results, layout.LATENT)
     variant_file = f"{layout.ARCHITECTURE}/{layout.SWEEP}"
     variant = load(results, variant_file)

@@ -168,6 +168,9 @@ def stages(args, results: Path, directory: Path) -> list[Stage]:
     transfer = [*data, *here, *flags(directory=directory, epochs=epochs, workers=args.workers)]
     draws = given(args.seeds, "transfer_seeds")
     transfer += flags(seeds=draws, min_steps=min_steps(epochs), recipes=settings.get("recipes"))
+    others = [c for c in settings.get("pretext_labels", "").split(",") if c in counts]
+    if others:  # the mode's label counts of the other pretexts (and the augmentation control)
+        transfer += ["--pretext-labels", ",".join(others)]
     if set(pretexts(args)) & set(config.AUGMENTED_PRETEXTS):  # and its augmentation control
         transfer += ["--cases", f"{config.CLASSIC_CASES},{config.AUGMENTED_CASE}"]
     encoders = [arg for folder in models for arg in ("--encoder", str(folder))]

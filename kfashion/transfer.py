@@ -76,6 +76,11 @@ def parse_args(argv):
         help="labelled training images of each run: counts and/or all, e.g. 100,1000,all",
     )
     parser.add_argument(
+        "--pretext-labels",
+        help="label counts of the networks another pretext than reconstruction pretrained, "
+        "and of the augmentation control (default: --labels)",
+    )
+    parser.add_argument(
         "--min-steps",
         type=int,
         default=config.MIN_STEPS,
@@ -119,7 +124,8 @@ def saved_classifier(results: Path, main) -> callable:
 
 def worker_args(args) -> list[str]:
     """The arguments a worker needs to run the chief's cells."""
-    kept = "epochs batch_size seeds random_inits cases recipes labels min_steps encoder_seeds"
+    kept = "epochs batch_size seeds random_inits cases recipes labels pretext_labels min_steps"
+    kept += " encoder_seeds"
     kept += " data_dir subset results directory tensorboard encoder"
     return cli.flags(**{name: getattr(args, name) for name in kept.split()})
 
@@ -163,7 +169,7 @@ def check_saved_cases(results: Path, cells, main) -> None:
         return f"{network_name}, {start}"
 
     with reading(path):
-        saved = read_json(path)["classic"]
+        saved = read_json(path).get("classic")  # none: no record of the classifiers' cells
         if saved is None:
             return
         network, seed = saved["settings"]["network"], saved["settings"]["encoder_seed"]
@@ -256,8 +262,8 @@ def main(argv=None) -> None:
     cli.check_data_flags(args)
     if args.tensorboard:
         cli.tensorboard_folder(args.tensorboard)
-    counts = grid.parse_counts(args.labels, train_split_size(args.subset))
-    draws = grid.draws(counts, args.seeds)
+    counts, pretext_counts, every = grid.label_counts(args, train_split_size(args.subset))
+    draws = grid.draws(every, args.seeds)
     encoder_seeds = saved_models.encoder_seeds(args)
     files = saved_models.encoder_files(args, encoder_seeds)
     results = cli.writable_folder(args.results, "--results")
@@ -271,6 +277,7 @@ def main(argv=None) -> None:
         encoder_seeds,
         draws,
         args.random_inits,
+        pretext_counts,
     )
 
     def main_cell(cell):  # the classic cases': the first network and pretraining seed
@@ -308,7 +315,7 @@ def main(argv=None) -> None:
             "subset": args.subset,
             "min_steps": args.min_steps,
         }
-        groups = [(name, labels) for name in files for labels in counts]
+        groups = list(dict.fromkeys((cell.network, cell.labels) for cell in cells))
         folders = {  # each group's settings: the minimum steps matter to few-label runs only
             layout.grid_runs(results, name, labels): {
                 k: v for k, v in settings.items() if labels != grid.ALL or k != "min_steps"

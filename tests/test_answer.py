@@ -176,3 +176,18 @@ def test_contrastive_pretraining_is_also_judged_against_the_augmentation_control
         "against a random encoder fine-tuned on augmented images, contrastive pretraining "
         "gives no benefit larger than 0.5 points" in found["sentence"]
     )
+
+
+def test_a_pretext_run_at_fewer_label_counts_leaves_its_other_cells_empty():
+    noise = np.random.default_rng(0).normal(0, 0.002, (3, 8))
+    runs = runs_of(0.80 + noise, [[0.80, 0.80]] * 8, "all", "joint")
+    runs += runs_of(0.70 + noise, [[0.70, 0.70]] * 8, "100", "joint")
+    denoising = runs_of(0.75 + noise, [[0.10, 0.10]] * 8, "100", "joint", "course_denoising")
+    runs += [run for run in denoising if run["case"] == 1]  # at 100 labels only
+    networks = ["course", "course_denoising"]
+    found = answer.headline(runs, networks, ["100", "all"], ["joint"])
+    cells = {(r["network"], r["labels"]) for r in found["rows"]}
+    assert cells == {("course", "100"), ("course", "all"), ("course_denoising", "100")}
+    summary = grid_sections.answer_summary_lines(found, None, "results/x")
+    row = next(line for line in summary if line.startswith("| course_denoising |"))
+    assert row.rstrip(" |").endswith("| -")  # not run with all labels

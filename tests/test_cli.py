@@ -87,6 +87,7 @@ BAD = [
     ("transfer", ["--recipes", "slow"], "--recipes 'slow'"),
     ("transfer", ["--encoder-seeds", "x"], "--encoder-seeds 'x'"),
     ("transfer", ["--labels", "5"], "--labels"),
+    ("transfer", ["--pretext-labels", "5"], "--pretext-labels '5'"),
     ("transfer", ["--workers", "0"], "--workers 0"),
     ("transfer", ["--encoder", "{tmp}"], "encoder_seed0.keras: no such file"),
     ("transfer", ["--encoder", "{file}"], "not a readable .keras model"),

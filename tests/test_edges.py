@@ -135,6 +135,15 @@ def test_report_names_a_grid_json_whose_classic_cases_lack_their_runs(reference_
     assert f"`python -m kfashion.transfer --results {reference_copy}`" in line
 
 
+def test_report_names_a_grid_json_made_before_the_classic_cases_moved_into_it(reference_copy):
+    grid = reference_copy / "grid.json"
+    entry = json.loads(grid.read_text())
+    del entry["classic"]  # as a grid.json beside its own transfer.json once was
+    grid.write_text(json.dumps(entry))
+    line = refused(run_module("kfashion.report", "--results", str(reference_copy)))
+    assert f"{grid}: not what this version of kfashion writes (KeyError: 'classic')" in line
+
+
 def test_a_run_record_cut_short_is_not_done(tmp_path):
     record = tmp_path / "case1_seed0.json"
     assert files.read_record(record) is None  # not there

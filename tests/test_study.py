@@ -143,16 +143,18 @@ def test_units_of_work_follow_each_commands_defaults(tmp_path):
     assert masked.units == 4 * config.SWEEP_SEEDS  # ratio: 2 levels beside the base; patch: 1
     # per network, each draw of a few-label count: the choices of cases 1 and 2 (3 folds of
     # 2 rates, joint and frozen), then cases 1 and 2 from 3 pretraining seeds; with all labels
-    # the choices train once each, and the final runs cover every draw. The course network
-    # pretrained by each pretext shares one random arm: cases 3, 4 and 5 (the augmentation
-    # control, there for contrastive pretraining), each chosen likewise and run from 2
-    # initialisations of each draw.
+    # (reconstruction's network only) the choices train once each, and the final runs cover
+    # every draw. The course network pretrained by each pretext shares one random arm: cases 3
+    # and 4, and at the few-label counts 5 (the augmentation control, there for contrastive
+    # pretraining), each chosen likewise and run from 2 initialisations of each draw.
     draws = config.REFERENCE_DRAWS  # the pilot's sizes
     few = draws[100] + draws[1000]
-    pretrained = few * (2 * 3 * 2 + 2 * 3) + 2 * 2 + draws["all"] * 2 * 3
-    random = few * (3 * 3 * 2 + 3 * 2) + 3 * 2 + draws["all"] * 3 * 2
+    assert config.REFERENCE["pretext_labels"] == "100,1000"
+    pretrained = few * (2 * 3 * 2 + 2 * 3)
+    random = few * (3 * 3 * 2 + 3 * 2) + 2 * 2 + draws["all"] * 2 * 2
     networks = 1 + len(config.REFERENCE["pretexts"].split(","))
-    assert grid_stage(plan).units == networks * pretrained + random
+    with_all = 2 * 2 + draws["all"] * 2 * 3  # reconstruction's, with all labels
+    assert grid_stage(plan).units == networks * pretrained + with_all + random
 
 
 def test_the_quick_look_runs_every_stage_of_the_study_at_its_sizes(tmp_path):

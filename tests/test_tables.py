@@ -58,17 +58,19 @@ def test_a_row_per_run_with_the_numbers_of_the_json(tabled):
         assert np.mean(mine) == pytest.approx(cell["test_accuracy"]["mean"])
 
 
-def of_the_classic_cases(grid: dict, table: list[dict], case: str) -> list[dict]:
-    """The table's rows of one of the grid's classic cases: its network and pretraining seed (and
-    its recipe, in a grid made before each draw chose its own: a cell per recipe)."""
+def of_the_classic_cases(grid: dict, table: list[dict], case: str, view: str) -> list[dict]:
+    """The table's rows of one of the grid's classic cases in `view` ("classic" or
+    "label_efficiency"): its network, pretraining seed and draws (and its recipe, in a grid made
+    before each draw chose its own: a cell per recipe)."""
     settings = grid["classic"]["settings"]
+    seeds = grid[view]["settings"]["seeds"]
     seed = str(settings["encoder_seed"]) if CASES[int(case)].pretrained else ""
     recipe = grid["classic"]["cases"][case]["recipe"] if "recipe" in grid["cells"][0] else None
     return [
         r
         for r in table
         if (r["network"], r["case"], r["encoder_seed"]) == (settings["network"], case, seed)
-        and int(r["seed"]) in settings["seeds"]
+        and int(r["seed"]) in seeds
         and r["recipe"] == (recipe or r["recipe"])
     ]
 
@@ -77,7 +79,7 @@ def test_the_classic_cases_and_the_label_efficiency_are_the_grid_tables_rows(tab
     grid = json.loads((tabled / "grid.json").read_text())
     grid_table = rows(tabled / "grid.csv")
     for case, summary in grid["classic"]["cases"].items():
-        mine = of_the_classic_cases(grid, grid_table, case)
+        mine = of_the_classic_cases(grid, grid_table, case, "classic")
         accuracy = [float(r["test_accuracy"]) for r in mine if r["all_labels"] == "True"]
         assert len(accuracy) == summary["test_accuracy"]["n"]
         assert np.mean(accuracy) == pytest.approx(summary["test_accuracy"]["mean"])
@@ -85,7 +87,7 @@ def test_the_classic_cases_and_the_label_efficiency_are_the_grid_tables_rows(tab
         for count, cell in by_count.items():
             every = str(count == "all")
             per_seed = {}  # a random case's initialisations of a draw: their mean
-            for r in of_the_classic_cases(grid, grid_table, case):
+            for r in of_the_classic_cases(grid, grid_table, case, "label_efficiency"):
                 if r["all_labels"] == every and (count == "all" or r["labels"] == str(count)):
                     per_seed.setdefault(int(r["seed"]), []).append(float(r["test_accuracy"]))
             values = [np.mean(per_seed[seed]) for seed in sorted(per_seed)]

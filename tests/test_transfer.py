@@ -370,6 +370,12 @@ def test_label_runs_save_the_classifiers_and_overwrite_discards_only_its_own_run
     assert compile_settings(saved).get("steps_per_execution", 1) == 1  # every backend predicts
     efficiency = json.loads((tmp_path / "grid.json").read_text())["label_efficiency"]
     assert efficiency["settings"]["labels"] == [50, "all"]
+    # a grid without the classic cells keeps those an earlier grid made, the saved classifier's
+    transfer.main([*args, "--labels", "50", "--min-steps", "5"])  # found done
+    found = json.loads((tmp_path / "grid.json").read_text())
+    assert "--labels 50 " in found["provenance"]["command"] + " "
+    assert "--labels 50,all" in found["classic"]["provenance"]["command"]
+    assert list(found["classic"]["cases"]) == ["2"] and found["label_efficiency"] == efficiency
 
     capsys.readouterr()
     transfer.main(args)
@@ -488,6 +494,23 @@ def test_a_grid_of_other_four_cases_does_not_replace_the_saved_classifiers(
     assert "--results" in message
     assert saved.read_bytes() == b"the classifier an earlier transfer saved"
     assert not (tmp_path / "transfer" / "runs").exists()  # refused before anything is written
+
+
+def test_the_other_pretexts_run_at_their_own_label_counts():
+    networks = ["course", "course_denoising", "course_contrastive"]
+    cells = grid.plan(networks, ["100", "all"], [1, 2, 3, 4, 5], ["joint"], [0],
+                      {"100": [0], "1000": [0], "all": [0]}, 2, ["100", "1000"])  # fmt: skip
+    ran = {}
+    for cell in cells:
+        ran.setdefault((cell.network, cell.case), set()).add(cell.labels)
+    assert ran["course", 1] == ran["course", 2] == {"100", "all"}
+    assert ran["course", 3] == ran["course", 4] == {"100", "1000", "all"}  # every count's
+    assert ran["course", 5] == {"100", "1000"}  # the augmentation control: the pretexts'
+    for network in networks[1:]:
+        assert ran[network, 1] == ran[network, 2] == {"100", "1000"}
+    assert grid.plan(networks, ["100"], [1, 3], ["joint"], [0], {"100": [0]}, 2) == grid.plan(
+        networks, ["100"], [1, 3], ["joint"], [0], {"100": [0]}, 2, ["100"]
+    )
 
 
 def test_each_label_count_has_its_planned_draws_unless_seeds_are_given():

@@ -21,7 +21,7 @@ from kfashion.core.files import file_digest, read_json
 def grid_claims(grid: dict) -> tuple[list, list]:
     """The claims about the grid's classic four cases on all labels, and the comparisons of
     those cases at every label count (none where the grid holds no such cases or counts)."""
-    transfer, efficiency = grid.get("classic"), grid.get("label_efficiency")
+    transfer, efficiency = grid["classic"], grid["label_efficiency"]
     return (
         transfer_claims(transfer) if transfer else [],
         label_comparisons(efficiency) if efficiency else [],
@@ -32,8 +32,8 @@ def judge(results) -> dict:
     """Every finding the JSON files under `results` support, each family Holm-adjusted."""
     stages = (layout.SWEEP, layout.GRID)
     read = {name: read_json(results / name) for name in stages if (results / name).exists()}
-    sweep, grid = read.get(layout.SWEEP), read.get(layout.GRID, {})
-    claims, labels = grid_claims(grid)
+    sweep, grid = read.get(layout.SWEEP), read.get(layout.GRID)
+    claims, labels = grid_claims(grid) if grid else ([], [])
     claims = (sweep_claims(sweep) if sweep is not None else []) + claims
     families = {
         "findings": settle([c for found in claims for c in found["comparisons"]]),
@@ -66,5 +66,5 @@ def judge(results) -> dict:
         "claims": claims,
         "label_efficiency": labels,
         "cases": {c: CASES[int(c)].label for c in CLASSIC_CASES.split(",")},  # judged
-        "per_class_recall": per_class_recall(grid["classic"]) if grid.get("classic") else None,
+        "per_class_recall": per_class_recall(grid["classic"]) if grid and grid["classic"] else None,
     }

@@ -17,15 +17,16 @@ def cells(argv: list[str], networks=()) -> list:
     from kfashion.finetuning import grid
 
     args = transfer.parse_args(argv)
-    counts = grid.parse_counts(args.labels, train_split_size(args.subset))
+    counts, others, every = grid.label_counts(args, train_split_size(args.subset))
     return grid.plan(
         list(networks) or [f"network{i}" for i in range(len(args.encoder or [None]))],
         counts,
         cli.parse_cases(args.cases),
         grid.parse_recipes(args.recipes),
         saved_models.parse_encoder_seeds(args.encoder_seeds or "0"),
-        grid.draws(counts, args.seeds),
+        grid.draws(every, args.seeds),
         args.random_inits,
+        others,
     )
 
 

@@ -140,9 +140,9 @@ def most_labels(train_size: int) -> int:
     return train_size - NUM_CLASSES
 
 
-def parse_counts(text: str, train_size: int) -> list[str]:
+def parse_counts(text: str, train_size: int, flag: str = "--labels") -> list[str]:
     """ "100,1000,all" -> ["100", "1000", "all"], sorted, each count from FEWEST_LABELS to
-    NUM_CLASSES below the train size."""
+    NUM_CLASSES below the train size (`flag`: the option it came from, for the error)."""
     from kfashion.core.errors import UserError
 
     counts = set()
@@ -154,13 +154,23 @@ def parse_counts(text: str, train_size: int) -> list[str]:
         most = most_labels(train_size)
         if not FEWEST_LABELS <= count <= most:
             raise UserError(
-                f"--labels {text!r}: give counts from {FEWEST_LABELS} to {most} "
-                "and/or 'all', e.g. --labels 100,1000,all"
+                f"{flag} {text!r}: give counts from {FEWEST_LABELS} to {most} "
+                f"and/or 'all', e.g. {flag} 100,1000,all"
             )
         counts.add(str(count))
     if not counts:
-        raise UserError(f"--labels {text!r}: give at least one count, e.g. --labels 100,1000,all")
+        raise UserError(f"{flag} {text!r}: give at least one count, e.g. {flag} 100,1000,all")
     return sorted(counts, key=config.label_order)
+
+
+def label_counts(args, train_size: int) -> tuple[list, list | None, list]:
+    """(--labels' counts, --pretext-labels' or None, every count either gives), from a
+    transfer command's arguments."""
+    counts = parse_counts(args.labels, train_size)
+    others = None
+    if args.pretext_labels is not None:
+        others = parse_counts(args.pretext_labels, train_size, "--pretext-labels")
+    return counts, others, sorted({*counts, *(others or [])}, key=config.label_order)
 
 
 def parse_recipes(text: str) -> list[str]:
@@ -207,7 +217,7 @@ def draws(counts, text: str | None) -> dict:
     return {c: list(range(config.by_count(table, c))) for c in counts}
 
 
-def plan(networks, counts, cases, recipes, encoder_seeds, seeds, random_inits):
+def plan(networks, counts, cases, recipes, encoder_seeds, seeds, random_inits, pretext_counts=None):
     """Every cell of the grid: the choice cells first, then the final cells, in order.
 
     Args:
@@ -218,17 +228,32 @@ def plan(networks, counts, cases, recipes, encoder_seeds, seeds, random_inits):
         seeds: label count -> its fine-tuning seeds (label draws, `draws`), every
             pretraining seed's and the random cases' alike.
         random_inits: initialisations of each draw of a random case.
+        pretext_counts: the label counts of the networks another pretext than
+            reconstruction pretrained, and of the augmentation control that is compared with
+            them (None: `counts`); a random encoder runs at every count either gives.
     """
+    others = counts if pretext_counts is None else pretext_counts
+    every = sorted(set(counts) | set(others), key=config.label_order)
+
+    def runs_at(network: str, case: int) -> list:
+        if CASES[case].augmented or (
+            CASES[case].pretrained and config.pretext_of(network) != config.PRETEXT
+        ):
+            return others
+        return counts if CASES[case].pretrained else every
+
     choices, final = [], []
     arms = random_arms(networks)
     for network in networks:
-        for labels in counts:
+        for labels in every:
             mine = seeds[labels]
             on = [(seed,) for seed in mine] if labels != ALL else [()]  # a choice's draw
             for case in cases:
                 pretrained = CASES[case].pretrained
                 if not pretrained and arms[network] != network:
                     continue  # compared with an earlier network's random encoders
+                if labels not in runs_at(network, case):
+                    continue
                 first = encoder_seeds[0] if pretrained else -1
                 among = ",".join(recipes_of(case, recipes))
                 choices += [Cell(network, labels, case, among, first, draw, True) for draw in on]

@@ -16,11 +16,12 @@ from kfashion.analysis import answer
 from kfashion.analysis.stats import mean_std
 from kfashion.config import CASES
 from kfashion.core import layout
-from kfashion.core.files import read_json, write_json
+from kfashion.core.files import read_json, read_record, write_json
 from kfashion.core.provenance import made_on, portable, provenance
 from kfashion.finetuning import grid
 
-# What grid.json keeps of each final run (its curves stay in its record)
+# What grid.json keeps of each final run (its curves stay in its record; the classic cases'
+# runs keep theirs in "classic")
 KEPT = (
     "network",
     "labels",
@@ -114,7 +115,7 @@ def summaries(final_runs) -> list[dict]:
     return out
 
 
-def transfer_summary(runs: list[dict], case_numbers: list[int]) -> dict:
+def classic_summary(runs: list[dict], case_numbers: list[int]) -> dict:
     summary = {}
     for case in case_numbers:
         mine = sorted((r for r in runs if r["case"] == case), key=grid.run_order)
@@ -131,13 +132,13 @@ def transfer_summary(runs: list[dict], case_numbers: list[int]) -> dict:
     return summary
 
 
-def classic_view(runs, encoder, dataset, settings, results: Path) -> dict:
+def classic_view(argv, runs, encoder, dataset, settings, results: Path) -> dict:
     """The four cases of the classic comparison (grid.json's "classic"), and their figures."""
     from kfashion.config import CLASS_NAMES
     from kfashion.rendering import grid_plots
 
     case_numbers = sorted({r["case"] for r in runs})
-    summary = transfer_summary(runs, case_numbers)
+    summary = classic_summary(runs, case_numbers)
     paths = {
         "curves": layout.figure(results, "transfer_curves"),
         "confusion": layout.figure(results, "transfer_confusion"),
@@ -150,6 +151,7 @@ def classic_view(runs, encoder, dataset, settings, results: Path) -> dict:
     kept = (*KEPT, "best_val_accuracy")
     seeds = sorted({r["seed"] for r in runs})
     return {
+        "provenance": provenance("kfashion.transfer", argv, dataset),
         "settings": {
             **settings,
             "network": runs[0]["network"],
@@ -180,7 +182,7 @@ def classic_view(runs, encoder, dataset, settings, results: Path) -> dict:
     }
 
 
-def efficiency_view(runs, counts, dataset, settings, results: Path) -> dict:
+def efficiency_view(argv, runs, counts, dataset, settings, results: Path) -> dict:
     """The classic comparison's cells at every label count (grid.json's "label_efficiency"),
     and their figure."""
     from kfashion.rendering import grid_plots
@@ -203,6 +205,7 @@ def efficiency_view(runs, counts, dataset, settings, results: Path) -> dict:
     grid_plots.plot_label_efficiency(summary, counts, names, figure, len(dataset.y_train))
     repeats = {r["labels"]: r["repeats"] for r in runs if r["labels"] != grid.ALL}
     return {
+        "provenance": provenance("kfashion.transfer", argv, dataset),
         "settings": {
             **settings,
             "labels": counts,
@@ -261,14 +264,21 @@ def write(argv, cells, main, files, digests, dataset, settings, results: Path) -
     forest = layout.figure(results, "answer") if found["rows"] else None  # none: no comparison
     if forest:
         grid_plots.plot_answer(found["rows"], forest)
-    classic = [r for cell in cells if main(cell) for r in final_runs if _of(r, cell)]
-    if classic:
-        first = files[classic[0]["network"]]
-        classic = classic_view(classic, first[min(first)], dataset, settings, results)
-    efficiency = None
+    # the classic cases and their label efficiency, each with the command that made it: where
+    # this grid holds none, those an earlier command made here stay (its saved classifiers too)
+    before = read_record(results / layout.GRID) or {}
+    classic = before.get("classic")
+    classic_runs = [r for cell in cells if main(cell) for r in final_runs if _of(r, cell)]
+    if classic_runs:
+        first = files[classic_runs[0]["network"]]
+        encoder = first[min(first)]
+        classic = classic_view(argv, classic_runs, encoder, dataset, settings, results)
+    efficiency = before.get("label_efficiency")
     if len(counts) > 1:
-        slice_ = [r for r in final_runs for cell in cells if _of(r, cell) and main(_at_all(cell))]
-        efficiency = efficiency_view(slice_, counts, dataset, settings, results)
+        efficiency_runs = [
+            r for r in final_runs for cell in cells if _of(r, cell) and main(_at_all(cell))
+        ]
+        efficiency = efficiency_view(argv, efficiency_runs, counts, dataset, settings, results)
     write_json(
         results / layout.GRID,
         {
@@ -305,7 +315,7 @@ def write(argv, cells, main, files, digests, dataset, settings, results: Path) -
             "made_on": sorted({made_on(r["environment"]) for r in fold_runs + final_runs}),
             "figure": str(figure.relative_to(results)),
             "answer_figure": str(forest.relative_to(results)) if forest else None,
-            "classic": classic or None,
+            "classic": classic,
             "label_efficiency": efficiency,
         },
     )

@@ -118,10 +118,10 @@ def plot_grid(lines: dict, counts: list, path, all_size: int) -> None:
             augmented = " (augmented)" if config.CASES[case].augmented else ""
             label = f"case {case}{augmented}, {recipe}"
             ax.plot(xs, means, "o" + styles[recipe], color=color, label=label, markersize=4)
-            bands = [interval(values[c]) for c in counts]
-            if all(band is not None for band in bands):
-                low, high = np.clip(np.array(bands).T, 0, 1)
-                ax.fill_between(xs, low, high, color=color, alpha=0.12)
+            # no band at a count without an interval (one start, or not run there)
+            bands = [interval(values[c]) or (np.nan, np.nan) for c in counts]
+            low, high = np.clip(np.array(bands, dtype=float).T, 0, 1)
+            ax.fill_between(xs, low, high, color=color, alpha=0.12)
         accuracy_axes(ax, xs, names, 7, title=f"{network} encoder")
     for ax in axes[:, 0]:
         ax.set_ylabel("test accuracy")

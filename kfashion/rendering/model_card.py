@@ -55,7 +55,7 @@ def describe(sweep: dict | None, grid: dict | None) -> dict:
             what = f"the selected point's encoder of pretraining seed {seed} ({config})"
             score = f"test MSE {runs[int(seed)]['test_mse']:.4f} (its autoencoder, this seed)"
             found[Path(path).name] = ("encoder", what, *shapes["encoder"], score, seed, sweep, None)
-    if transfer := (grid or {}).get("classic"):  # the classifiers saved: its four cases'
+    if grid and (transfer := grid["classic"]):  # the classifiers saved: its four cases'
         seed = transfer["settings"]["seeds"][0]  # the saved classifiers' seed
         n = len(transfer["settings"]["seeds"])
         outputs = f"(None, {NUM_CLASSES})"
@@ -68,7 +68,7 @@ def describe(sweep: dict | None, grid: dict | None) -> dict:
                 f"{accuracy.get('std') or 0:.2%} over {n} seeds"
             )
             what = f"classifier, case {case}: {entry['label']}, with a Dense({NUM_CLASSES}) head"
-            row = ("classifier", what, IMAGES, outputs, score, seed, grid, ("accuracy", mine))
+            row = ("classifier", what, IMAGES, outputs, score, seed, transfer, ("accuracy", mine))
             found[Path(name.split()[0]).name] = row
     return found
 
