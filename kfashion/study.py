@@ -177,7 +177,7 @@ def stages(args, results: Path, directory: Path) -> list[Stage]:
     encoders += ["--encoder-seeds", ",".join(map(str, pretraining)), "--labels", ",".join(counts)]
     transfer += encoders
     what = "the grid of transfer runs"
-    finished = functools.partial(layout.finished_transfer_runs, results)
+    finished = functools.partial(grid_records, results, costs.cells(transfer, networks))
     plan.append(stage("transfer", transfer, what, finished, networks))
     baseline = [*data, *here, *flags(max_iter=settings.get("max_iter"))]
     plan.append(stage("baseline", baseline, "logistic regression on pixels"))
@@ -194,6 +194,13 @@ def stages(args, results: Path, directory: Path) -> list[Stage]:
         )
     plan.append(stage("report", here, "the findings and the report"))
     return plan
+
+
+def grid_records(results: Path, cells) -> list[Path]:
+    """The finished runs of a grid's groups (its cells' networks and label counts), not those
+    another grid left in the same folder."""
+    groups = {layout.grid_runs(results, cell.network, cell.labels) for cell in cells}
+    return [path for path in layout.finished_transfer_runs(results) if path.parent in groups]
 
 
 def mode(args) -> dict:

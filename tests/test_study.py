@@ -3,6 +3,7 @@ from the stage's own command. (The study itself runs in tests/test_readme.py.)""
 
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -126,13 +127,32 @@ def test_a_full_size_grids_time_left_weighs_its_runs_left_by_the_pilots_costs(tm
     grid_runs.finished = lambda: runs + unpriced  # left out, not a crash
     predicted = costs.predicted_seconds(grid_runs, pilot, None)
     left = costs.grid_seconds_left(grid_runs, pilot)
-    assert left == pytest.approx((predicted - 2.0) * 3.0)
+    assert left == pytest.approx(predicted * 3.0)  # no run of the plan is at its place yet
     # the same runs, each unit at their mean, would say far less: all labels cost more
     assert left > (grid_runs.units - 2) * 3.0 * 2
     hours = left / grid_runs.workers / 3600
     assert costs.time_left([grid_runs], 0, pilot) == f"time left: about {hours:.1f} h of training"
+    # a choice made with all labels, and one of the final runs that take it: no longer left
+    cells = costs.cells(grid_runs.argv, grid_runs.networks)
+    choice = next(c for c in cells if c.search and (c.labels, c.case) == ("all", 1))
+    final = next(c for c in cells if not c.search and (c.labels, c.case) == ("all", 1))
+    layout.choice(tmp_path, choice).parent.mkdir(parents=True)
+    write_json(layout.choice(tmp_path, choice), {"recipe": "joint", "learning_rate": 0.001})
+    write_json(layout.grid_run(tmp_path, replace(final, recipe="joint"), *final.runs[0]), {})
+    made = 1000.0 * (grid.least_runs(choice) + 1)
+    assert costs.grid_seconds_left(grid_runs, pilot) == pytest.approx(left - 3.0 * made)
     grid_runs.finished = lambda: []  # nothing finished: nothing measured to scale by
     assert costs.grid_seconds_left(grid_runs, pilot) is None
+
+
+def test_the_grids_progress_counts_only_its_own_groups_records(tmp_path):
+    grid_runs = grid_stage(plan_of([], tmp_path))
+    mine = layout.grid_runs(tmp_path, "course", "100") / "cv_case1_joint_lr0.001_seed0_fold0.json"
+    other = layout.grid_runs(tmp_path, "course", "500") / "cv_case1_joint_lr0.001_seed0_fold0.json"
+    for path in (mine, other):
+        path.parent.mkdir(parents=True)
+        write_json(path, {"seconds": 1.0})
+    assert grid_runs.finished() == [mine]
 
 
 def test_units_of_work_follow_each_commands_defaults(tmp_path):

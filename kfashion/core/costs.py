@@ -3,6 +3,7 @@ the committed pilot's and reference sweep's measured costs (`prediction.json`), 
 stages still need while it runs. It loads no framework: a bad argument is still refused before
 one loads."""
 
+import dataclasses
 from pathlib import Path
 
 from kfashion import config
@@ -73,28 +74,58 @@ def committed_costs() -> tuple[dict | None, dict | None]:
     return pilot, committed(Path(config.REFERENCE_RESULTS) / layout.SWEEP)
 
 
-def grid_seconds_left(stage: Stage, pilot: dict) -> float | None:
-    """The training seconds a grid stage still needs, from the pilot's relative costs: its
-    predicted seconds (`predicted_seconds`) less those of its finished runs, scaled by how long
-    those runs took against their predicted cost (in workers of a core each, or on a slower
-    machine, a run takes longer than the pilot's one at a time on every core); None while no
-    finished run has a price (a record the pilot cannot price, such as another grid's label
-    count in the same folder, is left out)."""
+def runs_held(cell, results: Path) -> int:
+    """How many of a cell's least runs (`grid.least_runs`) its records in `results` hold: all
+    of a choice that is made, else its starting candidates' fold runs; a final cell's runs
+    with the recipe its choice made."""
     from kfashion.core.files import read_record
+    from kfashion.finetuning import grid
+
+    made = read_record(layout.choice(results, cell))
+    if cell.search:
+        if made is not None:
+            return grid.least_runs(cell)
+        folds = 1 if cell.labels == grid.ALL else config.FOLDS
+        candidates = [(r, rate) for r in cell.recipes for rate in config.RECIPES[r].rates]
+        return sum(
+            layout.fold_run(results, cell, recipe, rate, fold).exists()
+            for recipe, rate in candidates
+            for fold in range(folds)
+        )
+    if made is None:
+        return 0
+    chosen = dataclasses.replace(cell, recipe=made["recipe"])
+    return sum(layout.grid_run(results, chosen, *run).exists() for run in cell.runs)
+
+
+def grid_seconds_left(stage: Stage, pilot: dict) -> float | None:
+    """The training seconds a grid stage still needs: the pilot's price of each cell's least
+    runs its records do not hold yet (`runs_held`), scaled by how long this grid's finished
+    runs took against their price (in workers of a core each, or on a slower machine, a run
+    takes longer than the pilot's one at a time on every core); None while no finished run
+    has a price."""
+    from kfashion import transfer
+    from kfashion.core.files import read_record
+    from kfashion.finetuning import grid
 
     cost = pilot["seconds_per_run"]
+    results = Path(transfer.parse_args(stage.argv).results)
     taken = priced = 0.0
     for path in stage.finished():
+        record = read_record(path) or {}
         try:
-            record = read_record(path) or {}
             price = cost[str(record["labels"])][str(priced_as(record["case"]))]
-            seconds = float(record["seconds"])
+            taken, priced = taken + float(record["seconds"]), priced + price
         except (KeyError, TypeError, ValueError):
             continue
-        taken, priced = taken + seconds, priced + price
     if not priced:
         return None
-    return max(predicted_seconds(stage, pilot, None) - priced, 0.0) * taken / priced
+    left = sum(
+        (grid.least_runs(cell) - runs_held(cell, results))
+        * cost[cell.labels][str(priced_as(cell.case))]
+        for cell in cells(stage.argv, stage.networks)
+    )
+    return max(left, 0.0) * taken / priced
 
 
 def prediction(plan: list[Stage], pilot: dict | None, sweep: dict | None) -> dict | None:
