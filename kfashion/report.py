@@ -221,7 +221,8 @@ def render(results: Path, reference: Path | None = REFERENCE, judged: dict | Non
             out += sweep_sections.latent_section(latent)
     if prediction:
         with reading(results / layout.PREDICTION):
-            runs = [stage_runs(stage, results) for stage in prediction["stages"]]
+            latest = (prediction.get("amended") or [prediction])[-1]
+            runs = [stage_runs(stage, results) for stage in latest["stages"]]
             out += sections.time_section(prediction, runs)
     stages = {
         "sweep": (layout.SWEEP, sweep),

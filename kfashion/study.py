@@ -196,6 +196,22 @@ def stages(args, results: Path, directory: Path) -> list[Stage]:
     return plan
 
 
+def keep_prediction(path: Path, predicted: dict, argv) -> None:
+    """Write a full-size run's prediction once; where the run resumes with another plan (a
+    stage's units changed), add the new plan's prediction as an amendment, the first kept."""
+    from kfashion.core.files import read_record
+    from kfashion.core.provenance import provenance
+
+    made = {"provenance": provenance("kfashion.study", argv), **predicted}
+    kept = read_record(path)
+    if kept is None:
+        write_json(path, made)
+        return
+    latest = (kept.get("amended") or [kept])[-1]
+    if [s["units"] for s in latest["stages"]] != [s["units"] for s in made["stages"]]:
+        write_json(path, {**kept, "amended": [*kept.get("amended", []), made]})
+
+
 def grid_records(results: Path, cells) -> list[Path]:
     """The finished runs of a grid's groups (its cells' networks and label counts), not those
     another grid left in the same folder."""
@@ -264,11 +280,8 @@ def main(argv=None) -> None:
         else:
             module = __import__(f"kfashion.{stage.module}", fromlist=["main"])
             module.main(stage.argv)
-        if predicted is not None and not (results / layout.PREDICTION).exists():
-            from kfashion.core.provenance import provenance
-
-            made = {"provenance": provenance("kfashion.study", argv), **predicted}
-            write_json(results / layout.PREDICTION, made)
+        if predicted is not None:
+            keep_prediction(results / layout.PREDICTION, predicted, argv)
     minutes = (time.perf_counter() - start) / 60
     print(f"[study] done in {minutes:.1f} min; the report is {results / layout.REPORT}")
 

@@ -1,6 +1,7 @@
 """The study's plan: each stage gets the sizes the study was given, and its counts of work come
 from the stage's own command. (The study itself runs in tests/test_readme.py.)"""
 
+import json
 import subprocess
 import sys
 from dataclasses import replace
@@ -315,6 +316,33 @@ def test_the_time_taken_is_read_where_each_stage_of_the_study_writes(tmp_path):
         line.startswith("| the autoencoder sweep | 3 | 1.0 h | 0.0 h | 0.03 | - |")
         for line in lines
     )
+
+
+def test_a_run_resumed_with_another_plan_keeps_its_first_prediction_and_adds_the_new(tmp_path):
+    path = tmp_path / layout.PREDICTION
+
+    def predicted(grid_units, seconds):
+        stages = [
+            {"what": "the autoencoder sweep", "module": "tune", "units": 42,
+             "predicted_seconds": 3600.0},
+            {"what": "the grid of transfer runs", "module": "transfer", "units": grid_units,
+             "predicted_seconds": seconds},
+        ]  # fmt: skip
+        return {"costs": {"tune": "a cost"}, "stages": stages, "predicted_seconds": 3600 + seconds}
+
+    study.keep_prediction(path, predicted(1652, 36000.0), ["--reference"])
+    first = json.loads(path.read_text())
+    study.keep_prediction(path, predicted(1652, 36000.0), ["--reference"])  # resumed alike
+    assert json.loads(path.read_text()) == first
+    study.keep_prediction(path, predicted(1530, 7200.0), ["--reference"])  # a plan amended
+    kept = json.loads(path.read_text())
+    assert {k: v for k, v in kept.items() if k != "amended"} == first
+    assert [a["stages"][1]["units"] for a in kept["amended"]] == [1530]
+    lines = sections.time_section(kept, [None, None])
+    text = "\n".join(lines)
+    assert "with its plan amended (its first plan, predicted on " in text
+    assert ": 11.0 h in all; the grid of transfer runs: 1,652 units)" in text
+    assert "| the grid of transfer runs | 1,530 | 2.0 h | - | - | - |" in lines
 
 
 def test_a_stage_whose_results_record_its_very_command_is_done_already(tmp_path):

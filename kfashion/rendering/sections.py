@@ -291,8 +291,12 @@ def clock_seconds(runs: list[dict] | None) -> float | None:
 
 
 def time_section(prediction: dict, runs: list) -> list[str]:
-    """A study's training time per stage as predicted before it started (`prediction.json`)
-    beside the time its runs took (`runs`: each stage's run records, None where not done)."""
+    """A study's training time per stage as predicted before it started (`prediction.json`;
+    where its plan was amended since, as predicted for the last plan, the first prediction
+    named) beside the time its runs took (`runs`: each stage's run records of the last plan,
+    None where not done)."""
+    first, amended = prediction, prediction.get("amended") or []
+    prediction = (amended or [first])[-1]
     rows, total, total_clock = [], 0.0, 0.0
     for stage, done in zip(prediction["stages"], runs, strict=True):
         predicted = stage["predicted_seconds"]
@@ -304,11 +308,23 @@ def time_section(prediction: dict, runs: list) -> list[str]:
     rows.append(
         ["all", "", hours(prediction["predicted_seconds"]), hours(total), "", hours(total_clock)]
     )
-    made = prediction["provenance"]
+    made, when = prediction["provenance"], "before it trained"
+    if amended:  # the first plan's stages whose units the amendment changed
+        units = {stage["what"]: stage["units"] for stage in prediction["stages"]}
+        changed = "; ".join(
+            f"{stage['what']}: {stage['units']:,} units"
+            for stage in first["stages"]
+            if units.get(stage["what"]) != stage["units"]
+        )
+        when = (
+            f"when it resumed on {made['date'][:10]} with its plan amended (its first plan, "
+            f"predicted on {first['provenance']['date'][:10]}: "
+            f"{hours(first['predicted_seconds'])} in all; {changed})"
+        )
     out = [
         "## Training time: predicted and taken",
         "",
-        f"Predicted by `{made['command']}` before it trained, from measured costs:",
+        f"Predicted by `{made['command']}` {when}, from measured costs:",
         "",
         *(f"- {module}: {text}" for module, text in prediction["costs"].items()),
         "",
