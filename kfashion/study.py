@@ -106,8 +106,9 @@ def min_steps(epochs: int | None) -> int | None:
     return max(1, round(config.MIN_STEPS * epochs / config.TRANSFER_EPOCHS))
 
 
-def stage(module, argv, what, finished=None, networks=()) -> Stage:
-    return Stage(module, argv, what, units(module, argv, networks), finished, list(networks))
+def stage(module, argv, what, finished=None, networks=(), held=None) -> Stage:
+    units_of_work = units(module, argv, networks)
+    return Stage(module, argv, what, units_of_work, finished, list(networks), held)
 
 
 def stages(args, results: Path, directory: Path) -> list[Stage]:
@@ -177,8 +178,10 @@ def stages(args, results: Path, directory: Path) -> list[Stage]:
     encoders += ["--encoder-seeds", ",".join(map(str, pretraining)), "--labels", ",".join(counts)]
     transfer += encoders
     what = "the grid of transfer runs"
-    finished = functools.partial(grid_records, results, costs.cells(transfer, networks))
-    plan.append(stage("transfer", transfer, what, finished, networks))
+    cells = costs.cells(transfer, networks)
+    finished = functools.partial(grid_records, results, cells)
+    held = functools.partial(costs.least_runs_held, cells, results)
+    plan.append(stage("transfer", transfer, what, finished, networks, held))
     baseline = [*data, *here, *flags(max_iter=settings.get("max_iter"))]
     plan.append(stage("baseline", baseline, "logistic regression on pixels"))
     probe = [*baseline, *flags(seeds=draws), *encoders]

@@ -156,6 +156,27 @@ def test_the_grids_progress_counts_only_its_own_groups_records(tmp_path):
     assert grid_runs.finished() == [mine]
 
 
+def test_the_grids_progress_counts_each_cells_least_runs_at_most(tmp_path):
+    # a choice whose best rate was at the edge of its ladder trains one more rate: records
+    # beyond its least runs, which neither pass the grid's units nor hide its time left
+    grid_runs = grid_stage(plan_of([], tmp_path))
+    cells = costs.cells(grid_runs.argv, grid_runs.networks)
+    choice = next(c for c in cells if c.search and c.labels == "100")
+    recipe = choice.recipes[0]
+    tried = [(r, rate) for r in choice.recipes for rate in config.RECIPES[r].rates]
+    tried.append((recipe, config.RECIPES[recipe].ladder[0]))
+    for tried_recipe, rate in tried:
+        for fold in range(config.FOLDS):
+            path = layout.fold_run(tmp_path, choice, tried_recipe, rate, fold)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_json(path, {"labels": "100", "case": choice.case, "seconds": 1.0})
+    write_json(layout.choice(tmp_path, choice), {"recipe": recipe, "learning_rate": tried[-1][1]})
+    assert len(grid_runs.finished()) > grid.least_runs(choice)
+    assert grid_runs.done() == grid.least_runs(choice)
+    pilot = {"seconds_per_run": {c.labels: dict.fromkeys("1234", 1.0) for c in cells}}
+    assert costs.time_left([grid_runs], 0, pilot) != "time left: under a minute of training"
+
+
 def test_units_of_work_follow_each_commands_defaults(tmp_path):
     plan = plan_of(["--reference"], tmp_path)
     sweep, variant, denoising, masked = plan[:4]

@@ -98,6 +98,11 @@ def runs_held(cell, results: Path) -> int:
     return sum(layout.grid_run(results, chosen, *run).exists() for run in cell.runs)
 
 
+def least_runs_held(cells, results: Path) -> int:
+    """The grid's units of work finished: each cell's least runs its records hold."""
+    return sum(runs_held(cell, results) for cell in cells)
+
+
 def grid_seconds_left(stage: Stage, pilot: dict) -> float | None:
     """The training seconds a grid stage still needs: the pilot's price of each cell's least
     runs its records do not hold yet (`runs_held`), scaled by how long this grid's finished

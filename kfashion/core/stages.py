@@ -28,6 +28,9 @@ class Stage:
     units: int = 1  # units of work (sweep seeds, runs), for the progress line
     finished: Callable[[], list[Path]] | None = None  # the records of finished units
     networks: list = dataclasses.field(default_factory=list)  # the grid's, as it names them
+    # the units finished, where records can outnumber them (a grid's choice that trained a
+    # rate beyond its ladder's first ones); None: one per record of `finished`
+    held: Callable[[], int] | None = None
 
     @property
     def unit_name(self) -> str:
@@ -47,6 +50,8 @@ class Stage:
         return parallel.default_workers()
 
     def done(self) -> int:
+        if self.held is not None:
+            return self.held()
         return len(self.finished()) if self.finished else 0
 
     def made_already(self) -> bool:
