@@ -271,7 +271,7 @@ def main(argv=None) -> None:
     start = time.perf_counter()
     for index, stage in enumerate(plan):
         command = " ".join(["python -m", f"kfashion.{stage.module}", *stage.argv])
-        done = f"{stage.done()} of {stage.units} {stage.unit_name} done; "
+        done = f"{stage.done()} of {stage.units_text(stage.units)} done; "
         progress = done if stage.finished else ""
         print(
             f"[study {index + 1}/{len(plan)}] {stage.what}: {command}\n"

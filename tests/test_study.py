@@ -109,6 +109,13 @@ def test_the_time_left_counts_workers_side_by_side_once(tmp_path, monkeypatch):
     assert (
         costs.time_left([sweep, tune_again, grid_runs], 0) == "time left: about 12 min of training"
     )
+    untimed = [study.Stage("tune", [], "one seed", units=1), study.Stage("transfer", [], "two")]
+    for stage in untimed:
+        stage.finished = list  # none finished yet: named, not timed
+    untimed[1].units = 2
+    assert costs.time_left(untimed, 0) == (
+        "time left: 1 seed of tune, 2 runs of transfer, timed once the first of each ends"
+    )
 
 
 def test_a_full_size_grids_time_left_weighs_its_runs_left_by_the_pilots_costs(tmp_path):

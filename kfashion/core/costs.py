@@ -176,7 +176,7 @@ def time_left(plan: list[Stage], start: int, pilot: dict | None = None) -> str:
         elif (per_unit := stage.seconds_per_unit()) is not None:
             seconds = left * per_unit
         if seconds is None:
-            untimed.append(f"{left} {stage.unit_name} of {stage.module}")
+            untimed.append(f"{stage.units_text(left)} of {stage.module}")
         else:
             total += seconds / stage.workers
     amount = (

@@ -32,10 +32,10 @@ class Stage:
     # rate beyond its ladder's first ones); None: one per record of `finished`
     held: Callable[[], int] | None = None
 
-    @property
-    def unit_name(self) -> str:
-        """What one unit of work is called: a sweep seed, or a run of the other stages."""
-        return "seeds" if self.module == "tune" else "runs"
+    def units_text(self, count: int) -> str:
+        """`count` units of work by name: "1 seed", "3 seeds" of a sweep, runs of the others."""
+        name = "seed" if self.module == "tune" else "run"
+        return f"{count} {name}" + ("" if count == 1 else "s")
 
     @property
     def workers(self) -> int:
