@@ -441,12 +441,16 @@ def test_the_grid_figure_keeps_its_panels_readable_and_names_only_the_counts(mon
     monkeypatch.setattr(grid_plots, "save", lambda fig, path: figures.append(fig))
     counts = ["100", "1000", "all"]
     values = {count: [0.7, 0.72] for count in counts}
-    lines = {(f"network{i}", 1, "joint"): values for i in range(5)}  # five pretexts' networks
+    lines = {(f"network{i}", 1, "chosen"): values for i in range(5)}  # five pretexts' networks
+    lines["network0", 2, "frozen"] = values
     grid_plots.plot_grid(lines, counts, "x", 50_000)
     (fig,) = figures
     fig.canvas.draw()
     shown = [ax for ax in fig.axes if ax.get_visible()]
     assert len(shown) == 5 and fig.get_size_inches()[0] <= 18  # two rows, not one of five
+    # each draw's own recipe is "fine-tuned", as in the tables: "chosen" is the code's word
+    legend = [t.get_text() for t in shown[0].get_legend().get_texts()]
+    assert legend == ["case 1, fine-tuned", "case 2, frozen"]
     for ax in shown:
         assert [t.get_text() for t in ax.get_xticklabels()] == ["100", "1,000", "all\n(50,000)"]
         assert not [t.get_text() for t in ax.get_xticklabels(minor=True) if t.get_text()]

@@ -108,7 +108,7 @@ def plot_grid(lines: dict, counts: list, path, all_size: int) -> None:
     for ax in axes.flat[len(networks) :]:
         ax.set_visible(False)
     xs, names = label_counts(counts, all_size)
-    styles = {"chosen": "-", "joint": "-", "two_phase": ":", "frozen": "--"}
+    styles = {answer.CHOSEN: "-", "joint": "-", "two_phase": ":", "frozen": "--"}
     for ax, network in zip(axes.flat, networks, strict=False):
         for (mine, case, recipe), values in lines.items():
             if mine != network:
@@ -116,7 +116,8 @@ def plot_grid(lines: dict, counts: list, path, all_size: int) -> None:
             color = TAB10(case - 1)
             means = [np.mean(values[c]) if values[c] else np.nan for c in counts]
             augmented = " (augmented)" if config.CASES[case].augmented else ""
-            label = f"case {case}{augmented}, {recipe}"
+            shown = "fine-tuned" if recipe == answer.CHOSEN else recipe  # each draw's own
+            label = f"case {case}{augmented}, {shown}"
             ax.plot(xs, means, "o" + styles[recipe], color=color, label=label, markersize=4)
             # no band at a count without an interval (one start, or not run there)
             bands = [interval(values[c]) or (np.nan, np.nan) for c in counts]
