@@ -339,7 +339,8 @@ def main(argv=None) -> None:
     outputs = {results / layout.REPORT: render(results, judged=judged)}
     if judged is not None:
         outputs[results / layout.FINDINGS] = json_text(judged)
-    for folder in (results, results / layout.ARCHITECTURE):
+    pretexts = sorted(path.parent for path in (results / layout.PRETEXTS).glob(f"*/{layout.SWEEP}"))
+    for folder in (results, results / layout.ARCHITECTURE, *pretexts):
         with reading(folder / layout.SWEEP, folder / layout.GRID):
             card = model_card.render(folder)
         if card:

@@ -212,6 +212,29 @@ def test_report_writes_a_model_card_from_the_json(reference_copy):
     assert "## `mine.keras`\n\nNot described by this folder's JSON files." in card
 
 
+def test_report_writes_each_pretexts_model_card_with_its_own_score(reference_copy):
+    # a contrastive sweep's encoder: no decoder, so no MSE and no model-index score
+    sweep = json.loads((reference_copy / "sweep.json").read_text())
+    sweep["settings"]["pretext"] = "contrastive"
+    sweep["selected"].update(
+        test_mse=None, test_loss=4.5, models={"encoder": "models/encoder.keras"}, encoder_seeds={}
+    )
+    for trial in sweep["trials"]:
+        trial.update(test_mse=None, test_loss=4.75)
+    folder = reference_copy / "pretexts" / "contrastive"
+    (folder / "models").mkdir(parents=True)
+    (folder / "sweep.json").write_text(json.dumps(sweep))
+    shutil.copy(REFERENCE / "models" / "encoder.keras", folder / "models")
+    done = run_module("kfashion.report", "--results", str(reference_copy))
+    out, err = done.communicate(timeout=300)
+    assert done.returncode == 0, err
+    card = (folder / "models" / "README.md").read_text()
+    assert "- What: the sweep's selected contrastive encoder (" in card
+    score = "- Test score: contrastive test loss 4.5000 (this seed); contrastive test loss 4.7500"
+    assert score in card
+    assert "model-index:" not in card
+
+
 @pytest.mark.usefixtures("debian_data_dir")
 def test_transfer_runs_again_a_run_whose_record_was_cut_short(tmp_path, capsys):
     from kfashion import transfer

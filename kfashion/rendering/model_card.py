@@ -7,7 +7,7 @@ import io
 import zipfile
 from pathlib import Path
 
-from kfashion.config import CLASS_NAMES, IMAGE_SHAPE, NUM_CLASSES
+from kfashion.config import CLASS_NAMES, IMAGE_SHAPE, NUM_CLASSES, PRETEXT
 from kfashion.core import layout
 from kfashion.core.files import file_digest, read_json
 from kfashion.rendering.sections import chosen_trial, table
@@ -28,6 +28,14 @@ def made_by(stage: dict) -> str:
     return f"`{p['command']}` on {p['date'][:10]}, backend {p['backend']}; {versions}"
 
 
+def pretraining_score(record: dict, pretext: str) -> str:
+    """A pretraining seed's (or point's) test score: its MSE where it reconstructs images, else
+    its pretext's own loss (contrastive, supervised)."""
+    if record.get("test_mse") is not None:
+        return f"test MSE {record['test_mse']:.4f}"
+    return f"{pretext} test loss {record['test_loss']:.4f}"
+
+
 def describe(sweep: dict | None, grid: dict | None) -> dict:
     """file name -> (kind, what it is, input shape, output shape, test score, seed, the stage's
     JSON, and (metric, value) of this model's own test score, or None)."""
@@ -36,10 +44,12 @@ def describe(sweep: dict | None, grid: dict | None) -> dict:
         chosen = sweep["selected"]
         n = chosen["config"]["latent_dim"]
         point = chosen_trial(sweep)
+        pretext = sweep["settings"].get("pretext", PRETEXT)
+        named = "" if pretext == PRETEXT else f"{pretext} "  # "the selected masked autoencoder"
         config = ", ".join(f"{k}={v}" for k, v in chosen["config"].items())
         score = (
-            f"test MSE {chosen['test_mse']:.4f} (this seed); {point['test_mse']:.4f} mean "
-            f"over its point's {len(point['seeds'])} seeds"
+            f"{pretraining_score(chosen, pretext)} (this seed); "
+            f"{pretraining_score(point, pretext)} mean over its point's {len(point['seeds'])} seeds"
         )
         shapes = {
             "autoencoder": (IMAGES, IMAGES),
@@ -47,13 +57,15 @@ def describe(sweep: dict | None, grid: dict | None) -> dict:
             "decoder": (f"(None, {n})", IMAGES),
         }
         for kind, path in chosen["models"].items():
-            what = f"the sweep's selected {kind} ({chosen['rule']}: {config})"
+            what = f"the sweep's selected {named}{kind} ({chosen['rule']}: {config})"
             mse = ("mse", chosen["test_mse"]) if kind == "autoencoder" else None
             found[Path(path).name] = (kind, what, *shapes[kind], score, chosen["seed"], sweep, mse)
         runs = {run["seed"]: run for run in point["seeds"]}
         for seed, path in chosen.get("encoder_seeds", {}).items():  # every pretraining seed's
-            what = f"the selected point's encoder of pretraining seed {seed} ({config})"
-            score = f"test MSE {runs[int(seed)]['test_mse']:.4f} (its autoencoder, this seed)"
+            what = f"the selected point's {named}encoder of pretraining seed {seed} ({config})"
+            run = runs[int(seed)]
+            by = "its autoencoder" if run.get("test_mse") is not None else "its pretraining model"
+            score = f"{pretraining_score(run, pretext)} ({by}, this seed)"
             found[Path(path).name] = ("encoder", what, *shapes["encoder"], score, seed, sweep, None)
     if grid and (transfer := grid["classic"]):  # the classifiers saved: its four cases'
         seed = transfer["settings"]["seeds"][0]  # the saved classifiers' seed
@@ -100,11 +112,9 @@ def metadata(models: list[tuple]) -> list[str]:
     each model's test score as a model-index entry."""
     out = ["---", "library_name: keras", "license: mit", "datasets:", "- fashion_mnist"]
     out += ["tags:", "- keras", "- fashion-mnist", "- autoencoder", "- transfer-learning"]
-    out += ["model-index:"]
-    for names, (kind, _, _, _, _, _, _, metric) in models:
-        if metric is None:
-            continue
-        name, value = metric
+    scored = [(names, kind, metric) for names, (kind, *_, metric) in models if metric]
+    out += ["model-index:"] if scored else []  # an encoder's codes have no test score
+    for names, kind, (name, value) in scored:
         task = "image-classification" if kind == "classifier" else "image-to-image"
         out += [
             f"- name: {names[0].removesuffix('.keras')}",
