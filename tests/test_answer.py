@@ -75,11 +75,11 @@ def test_each_row_is_judged_by_its_bound_within_one_family():
     header = "| encoder | recipe (cases compared) | 100 labels | 1,000 labels | all labels |"
     assert header in summary
     (joint,) = [line for line in summary if line.startswith("| course | joint (cases 1 - 3) | ")]
-    assert joint.split(" | ")[2] == "-"
+    assert joint.split(" | ")[2] == "not run"  # a comparison not made at 100 labels
     assert joint.endswith(" **no benefit larger than 0.5 points** |")
     assert "] **inconclusive** | " in joint
     (frozen,) = [line for line in summary if line.startswith("| course | frozen (cases 2 - 4) | +")]
-    assert "**helps by at least 9." in frozen and frozen.endswith(" | - | - |")
+    assert "**helps by at least 9." in frozen and frozen.endswith(" | not run | not run |")
 
 
 def test_one_seed_and_one_draw_give_a_difference_and_no_interval():
@@ -190,4 +190,4 @@ def test_a_pretext_run_at_fewer_label_counts_leaves_its_other_cells_empty():
     assert cells == {("course", "100"), ("course", "all"), ("course_denoising", "100")}
     summary = grid_sections.answer_summary_lines(found, None, "results/x")
     row = next(line for line in summary if line.startswith("| course_denoising |"))
-    assert row.rstrip(" |").endswith("| -")  # not run with all labels
+    assert row.rstrip(" |").endswith("| not run")  # not run with all labels

@@ -92,8 +92,8 @@ def answer_summary_lines(found: dict, figure: str | None, link: str) -> list[str
 
 
 def _verdict_cell(row: dict | None) -> str:
-    if row is None:
-        return "-"
+    if row is None:  # a dash could read as no difference
+        return "not run"
     verdict = row["verdict"] if row["verdict"] == answer.INCONCLUSIVE else answer.verdict_text(row)
     return f"{_difference(row)} **{verdict}**"
 
