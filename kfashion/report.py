@@ -165,8 +165,7 @@ def render(results: Path, reference: Path | None = REFERENCE, judged: dict | Non
     variant_file = f"{layout.ARCHITECTURE}/{layout.SWEEP}"
     variant = load(results, variant_file)
     pretexts = {  # every pretext's sweep beside reconstruction's, whose folder is this one
-        path.parent.name: read_json(path)
-        for path in sorted((results / layout.PRETEXTS).glob(f"*/{layout.SWEEP}"))
+        path.parent.name: read_json(path) for path in pretext_sweeps(results)
     }
     folders = {name: f"{layout.PRETEXTS}/{name}" for name in pretexts}
     unjudged = {"claims": [], "label_efficiency": [], "per_class_recall": None}
@@ -309,6 +308,11 @@ def made_elsewhere(stages: dict, results: Path) -> list[str]:
     ]
 
 
+def pretext_sweeps(results: Path) -> list[Path]:
+    """Each other pretext's sweep.json in a study's folder, by name."""
+    return sorted((results / layout.PRETEXTS).glob(f"*/{layout.SWEEP}"))
+
+
 @exit_on_user_error
 def main(argv=None) -> None:
     what = "Judge the findings and write RESULTS/README.md."
@@ -339,7 +343,7 @@ def main(argv=None) -> None:
     outputs = {results / layout.REPORT: render(results, judged=judged)}
     if judged is not None:
         outputs[results / layout.FINDINGS] = json_text(judged)
-    pretexts = sorted(path.parent for path in (results / layout.PRETEXTS).glob(f"*/{layout.SWEEP}"))
+    pretexts = [path.parent for path in pretext_sweeps(results)]
     for folder in (results, results / layout.ARCHITECTURE, *pretexts):
         with reading(folder / layout.SWEEP, folder / layout.GRID):
             card = model_card.render(folder)
