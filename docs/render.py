@@ -13,7 +13,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from kfashion.core import layout
 from kfashion.core.files import read_json, write_text
 from kfashion.rendering import grid_sections, sections
-from kfashion.report import load
+from kfashion.report import load, training_time
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = "results/reference"  # as the Markdown links it, from the root
@@ -71,6 +71,24 @@ def headline(results: Path, link: str) -> str:
     ]
     lines += sections.table(["case", "classifier", "test accuracy"], rows)
     return "\n".join(lines + ["", f"![transfer curves]({link}/{transfer['figures']['curves']})"])
+
+
+def time_taken(results: Path, link: str) -> list[str]:
+    """How long the study behind the answer trained, in its runs' own seconds and on the clock
+    (the report's time section has each stage's); nothing before every stage is done."""
+    made = training_time(results)
+    if made is None or None in made[1]:
+        return []
+    prediction, runs = made
+    taken = sections.hours(sum(sections.taken_seconds(done) for done in runs))
+    clocks = [sections.clock_seconds(done) for done in runs]
+    clock = "" if None in clocks else f", {sections.hours(sum(clocks))} on the clock"
+    return [
+        "",
+        f"The run behind it, `{prediction['provenance']['command']}`, took {taken} of training "
+        f"in its runs' own seconds{clock} ([each stage's time]"
+        f"({link}/README.md#training-time-predicted-and-taken)).",
+    ]
 
 
 def version(entry: dict) -> str:
@@ -167,6 +185,7 @@ def rendered(text: str, results: Path, link: str) -> str:
         text = replace_block(text, FINDINGS, "\n".join(findings_summary(findings, link)))
     if grid := load(results, layout.GRID):
         lines = grid_sections.answer_summary_lines(grid["answer"], grid.get("answer_figure"), link)
+        lines += time_taken(results, link)
         text = replace_block(text, ANSWER, "\n".join(lines))
     if bench := load(results, layout.BENCH):
         text = replace_block(text, SPEED, "\n".join(speed_section(bench)))

@@ -185,7 +185,6 @@ def render(results: Path, reference: Path | None = REFERENCE, judged: dict | Non
     with reading(results / layout.FINDINGS):
         out += sections.findings_section(findings) if findings["claims"] else []
     probe = load(results, layout.PROBE)
-    prediction = load(results, layout.PREDICTION)
     # each section within the files it is rendered from, so that a bad one is named
     if grid:
         with reading(results / layout.GRID):
@@ -218,11 +217,9 @@ def render(results: Path, reference: Path | None = REFERENCE, judged: dict | Non
     if latent:
         with reading(results / layout.LATENT):
             out += sweep_sections.latent_section(latent)
-    if prediction:
+    if made := training_time(results):
         with reading(results / layout.PREDICTION):
-            latest = (prediction.get("amended") or [prediction])[-1]
-            runs = [stage_runs(stage, results) for stage in latest["stages"]]
-            out += sections.time_section(prediction, runs)
+            out += sections.time_section(*made)
     stages = {
         "sweep": (layout.SWEEP, sweep),
         "transfer grid": (layout.GRID, grid),
@@ -245,6 +242,17 @@ def render(results: Path, reference: Path | None = REFERENCE, judged: dict | Non
 
 # The folder of each sweep the study runs, by the name its plan gives the stage
 SWEEP_FOLDERS = {"the autoencoder sweep": ".", "the architecture comparison": layout.ARCHITECTURE}
+
+
+def training_time(results: Path) -> tuple[dict, list] | None:
+    """A study's `prediction.json` and, for each stage of its last plan, the run records whose
+    seconds it took (`stage_runs`); None where the study kept no prediction."""
+    prediction = load(results, layout.PREDICTION)
+    if prediction is None:
+        return None
+    with reading(results / layout.PREDICTION):
+        latest = (prediction.get("amended") or [prediction])[-1]
+        return prediction, [stage_runs(stage, results) for stage in latest["stages"]]
 
 
 def stage_runs(stage: dict, results: Path) -> list[dict] | None:

@@ -8,6 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from helpers import docs_render
 
 from kfashion import config, report, study, transfer, tune
 from kfashion.core import costs, layout
@@ -344,6 +345,17 @@ def test_the_time_taken_is_read_where_each_stage_of_the_study_writes(tmp_path):
         line.startswith("| the autoencoder sweep | 3 | 1.0 h | 0.0 h | 0.03 | - |")
         for line in lines
     )
+    # the README's line under the answer: the whole study's time, once every stage is done
+    write_json(results / layout.PREDICTION, prediction)
+    assert report.training_time(results) == (prediction, runs)
+    said = docs_render().time_taken(results, "results/x")
+    assert said[-1] == (
+        "The run behind it, `python -m kfashion.study --reference`, took 0.2 h of training in "
+        "its runs' own seconds ([each stage's time]"
+        "(results/x/README.md#training-time-predicted-and-taken))."
+    )  # no time on the clock: the sweeps' seeds do not say when they ended
+    (results / layout.GRID).unlink()
+    assert docs_render().time_taken(results, "results/x") == []  # the grid not done yet
 
 
 def test_a_run_resumed_with_another_plan_keeps_its_first_prediction_and_adds_the_new(tmp_path):
