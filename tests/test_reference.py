@@ -101,17 +101,15 @@ def test_defaults_are_what_the_reference_was_made_with():
 
 
 def test_committed_encoders_are_the_ones_the_grid_started_from():
-    # each pretraining seed's encoder the grid records by its SHA-256 is committed, unchanged
+    # each pretraining seed's encoder the grid records by its SHA-256 is committed, unchanged,
+    # where the run made it (in results/next/, then moved whole into results/reference/)
     encoders = committed("grid.json")["settings"]["encoders"]
-    folders = {
-        "course": REFERENCE / "models",
-        "linear_code": REFERENCE / layout.ARCHITECTURE / "models",
-    }
-    assert set(encoders) == set(folders)
+    assert set(encoders) == {"course", "linear_code"}
     for name, seeds in encoders.items():
         assert len(seeds) >= 3, name  # the grid issue's bar: at least 3 pretraining seeds
         for seed, entry in seeds.items():
-            path = layout.encoder_seed(folders[name], int(seed))
+            path = REFERENCE / Path(entry["file"]).relative_to(config.NEXT_RESULTS)
+            assert path == layout.encoder_seed(path.parent, int(seed)), name
             assert hashlib.sha256(path.read_bytes()).hexdigest() == entry["sha256"], path
 
 
