@@ -497,3 +497,16 @@ def test_a_comparison_whose_seeds_all_agree_has_no_test_and_stays_outside_its_fa
     assert claims.settle([alike, apart, band]) == {"size": 1}
     assert [c["verdict"] for c in (alike, band)] == [stats.NOT_RESOLVED] * 2
     assert alike["ci95"] is None and "(no interval: every seed alike)" in sections.interval(alike)
+
+
+def test_the_label_efficiency_figure_takes_counts_with_their_own_numbers_of_draws(monkeypatch):
+    # a crossed grid draws its labels more often where they are few (8 at 100, 4 at all): each
+    # count's mean and band are its own draws'
+    figures = []
+    monkeypatch.setattr(grid_plots, "save", lambda fig, path: figures.append(fig))
+    summary = {"1": {"100": {"per_seed": [0.6, 0.7, 0.8]}, "all": {"per_seed": [0.9, 0.92]}}}
+    grid_plots.plot_label_efficiency(summary, [100, "all"], {1: "case 1"}, "x", 50_000)
+    (axes,) = figures[0].axes
+    np.testing.assert_allclose(axes.lines[0].get_ydata(), [0.7, 0.91])
+    band = axes.collections[0].get_paths()[0].vertices[:, 1]
+    assert band.min() == pytest.approx(0.7 - 4.302653 * 0.1 / 3**0.5, abs=1e-6)

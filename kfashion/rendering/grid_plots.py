@@ -6,7 +6,7 @@ from matplotlib.ticker import MaxNLocator, PercentFormatter
 
 from kfashion import config
 from kfashion.analysis import answer
-from kfashion.rendering.plots import TAB10, band, log_ticks, panels, save, subplots, t_band
+from kfashion.rendering.plots import TAB10, band, log_ticks, panels, save, subplots
 from kfashion.rendering.sections import count_text
 
 
@@ -82,15 +82,17 @@ def plot_confusion_grid(matrices: dict, labels: dict, class_names, path) -> None
 
 def plot_label_efficiency(summary: dict, counts: list, labels: dict, path, all_size: int) -> None:
     """Test accuracy against the number of labelled images (`summary`: case -> count ->
-    {"per_seed"}), one line per case, the band the 95% t interval of the mean over seeds."""
+    {"per_seed"}), one line per case, the band the 95% t interval of the mean over seeds (each
+    count's own: a crossed grid draws its labels more often where they are few)."""
+    from kfashion.analysis.stats import interval
+
     fig, ax = subplots(figsize=(7, 4.5), layout="constrained")
     xs, names = label_counts(counts, all_size)
     for case, color in zip(labels, TAB10.colors, strict=False):
-        rows = [summary[str(case)][str(count)] for count in counts]
-        seeds = np.array([row["per_seed"] for row in rows]).T  # one row per seed
-        ax.plot(xs, seeds.mean(axis=0), "o-", color=color, label=labels[case])
-        if len(seeds) > 1:
-            ax.fill_between(xs, *t_band(seeds), color=color, alpha=0.2)
+        seeds = [summary[str(case)][str(count)]["per_seed"] for count in counts]
+        ax.plot(xs, [np.mean(s) for s in seeds], "o-", color=color, label=labels[case])
+        bands = [interval(s) or (np.nan, np.nan) for s in seeds]  # none from one seed
+        ax.fill_between(xs, *np.array(bands, dtype=float).T, color=color, alpha=0.2)
     title = "Label efficiency (mean over seeds, band: 95% t interval of the mean)"
     accuracy_axes(ax, xs, names, 8, ylabel="test accuracy", title=title)
     save(fig, path)
