@@ -95,7 +95,7 @@ def test_defaults_are_what_the_reference_was_made_with():
         config.TRANSFER_BATCH_SIZE,
     )
     if "choices" in committed("grid.json"):  # a crossed grid: each count's planned draws
-        assert len(settings["seeds"]) == config.DRAWS["all"]
+        assert len(settings["seeds"]) == config.REFERENCE_DRAWS["all"]
     sweep = committed("sweep.json")["settings"]
     assert (sweep["epochs"], len(sweep["seeds"])) == (config.SWEEP_EPOCHS, config.SWEEP_SEEDS)
 
@@ -104,7 +104,8 @@ def test_committed_encoders_are_the_ones_the_grid_started_from():
     # each pretraining seed's encoder the grid records by its SHA-256 is committed, unchanged,
     # where the run made it (in results/next/, then moved whole into results/reference/)
     encoders = committed("grid.json")["settings"]["encoders"]
-    assert set(encoders) == {"course", "linear_code"}
+    pretexts = config.REFERENCE["pretexts"].split(",")
+    assert set(encoders) == {"course", *(f"course_{name}" for name in pretexts)}
     for name, seeds in encoders.items():
         assert len(seeds) >= 3, name  # the grid issue's bar: at least 3 pretraining seeds
         for seed, entry in seeds.items():
@@ -148,7 +149,7 @@ def test_committed_classifiers_give_the_reported_accuracy(tmp_path, debian_data_
     reported = {
         str(REFERENCE / "models" / f"classifier_case{r['case']}.keras"): r["test_accuracy"]
         for r in runs
-        if r["seed"] == seed
+        if r["seed"] == seed and r.get("init", 0) == 0  # a random case's first initialisation
     }
     # an isolated interpreter (-I): neither the checkout nor PYTHON* variables on its path
     output = subprocess.run(
@@ -175,7 +176,7 @@ def test_the_model_card_has_its_metadata_and_one_entry_per_distinct_model():
     card = (REFERENCE / "models" / "README.md").read_text()
     header = card.split("---\n")[1]
     assert "library_name: keras" in header and "license: mit" in header
-    assert "metrics: [{type: accuracy, value: 0.9108}]" in header  # case 1, its seed 0
+    assert "metrics: [{type: accuracy, value: 0.9063}]" in header  # case 1, its seed 0
     assert "| 9 | Ankle boot |" in card and "output logits" in card
     assert "## `encoder.keras` = `encoder_seed0.keras`" in card  # the same weights twice
     assert card.count("## `encoder_seed0.keras`") == 0
@@ -207,7 +208,7 @@ def test_committed_tables_are_what_the_json_renders():
 def test_committed_models_carry_compile_settings_every_backend_takes():
     # PyTorch's backend refuses to predict with a model compiled for several steps a call
     models = sorted(REFERENCE.glob("**/*.keras"))
-    assert len(models) == 16
+    assert len(models) == 36
     for path in models:
         assert compile_settings(path).get("steps_per_execution", 1) == 1, path
 
@@ -231,12 +232,13 @@ def test_committed_models_predict_alike_on_every_backend(tmp_path, debian_data_d
     assert len(outputs["jax"]) == len(models) == 10  # 3 exported, 4 classifiers, 3 seeds
     for backend, path in itertools.product(backends[1:], models):
         # relative too: a logit of 25 differs by 1.3e-5 between the backends' float32 sums on
-        # some CPUs (5e-7 of it, a few float32 steps); a wrong model differs by whole units
+        # some CPUs (5e-7 of it, a few float32 steps), and one of -0.17 by 1.2e-5 (the sum of
+        # terms of magnitude 10 that cancel); a wrong model differs by whole units
         np.testing.assert_allclose(
             outputs[backend][path],
             outputs["tensorflow"][path],
             rtol=1e-5,
-            atol=1e-5,
+            atol=1e-4,
             err_msg=f"{backend}: {path.name}",
         )
 

@@ -98,7 +98,7 @@ KEYS = {  # each table's columns that name one row
     "sweep.csv": ["trial_id", "seed"],
     "history.csv": ["trial_id", "seed", "epoch", "measure"],
     "grid.csv": ["network", "labels", "case", "recipe", "encoder_seed", "seed", "init"],
-    "answer.csv": ["network", "labels", "recipe"],
+    "answer.csv": ["network", "labels", "recipe", "random_case"],  # case 3 or the control
     "findings.csv": ["claim", "comparison"],
 }
 

@@ -73,7 +73,11 @@ def describe(sweep: dict | None, grid: dict | None) -> dict:
         outputs = f"(None, {NUM_CLASSES})"
         for case, name in transfer["models"].items():
             entry = transfer["cases"][case]
-            runs = (r for r in transfer["runs"] if str(r["case"]) == case and r["seed"] == seed)
+            runs = (  # a random case saves its first initialisation's
+                r
+                for r in transfer["runs"]
+                if str(r["case"]) == case and r["seed"] == seed and r.get("init", 0) == 0
+            )
             mine, accuracy = next(runs)["test_accuracy"], entry["test_accuracy"]
             score = (
                 f"test accuracy {mine:.2%} (this seed); {accuracy['mean']:.2%} ± "
