@@ -63,9 +63,12 @@ def headline(results: Path, link: str) -> str:
         if "encoder_seed" in settings
         else ""
     )
+    seeds = len(settings["seeds"])
+    inits = max(e["test_accuracy"].get("n", seeds) for e in transfer["cases"].values()) // seeds
+    each = f" (a random encoder's over {inits} initialisations of each)" if inits > 1 else ""
     lines = [
         f"The four cases on all labels: test accuracy on the {settings['sizes']['test']:,} test "
-        f"images, {encoder}mean ± std over {len(settings['seeds'])} seeds "
+        f"images, {encoder}mean ± std over {seeds} seeds{each} "
         f"([full report]({link}/README.md)):",
         "",
     ]

@@ -255,3 +255,13 @@ def test_each_saved_classifier_is_the_one_its_run_record_names():
     for case, digest in named.items():
         saved = REFERENCE / "models" / f"classifier_case{case}.keras"
         assert hashlib.sha256(saved.read_bytes()).hexdigest() == digest, case
+
+
+def test_the_headline_says_what_each_case_is_a_mean_over():
+    # a random case's mean is over every initialisation of each draw, not over the seeds alone
+    runs = classic()["cases"]["3"]["test_accuracy"]["n"]
+    seeds = len(classic()["settings"]["seeds"])
+    block = (ROOT / "README.md").read_text().split("<!-- results:start -->")[1]
+    assert f"over {seeds} seeds" in block
+    if runs > seeds:
+        assert f"over {runs // seeds} initialisations of each" in block
