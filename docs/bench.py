@@ -30,11 +30,12 @@ import numpy as np
 
 # this checkout's kfashion, whichever one is installed: the bench measures its own
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import kfashion
 from kfashion import config, data
 from kfashion.core import cli, layout
 from kfashion.core.errors import UserError, exit_on_user_error
 from kfashion.core.files import read_json, write_json
-from kfashion.core.provenance import machine, provenance
+from kfashion.core.provenance import machine, provenance, utc_now
 from kfashion.finetuning.grid import ALL
 
 ROOT = Path(__file__).resolve().parents[1]  # the checkout, whose kfashion the commands run
@@ -218,6 +219,9 @@ def timed_study(extra: list[str], data_dir) -> dict:
         counts = [json.loads(line) for line in lines]
     return {
         "command": " ".join(["python -m", *command]),
+        "date": utc_now(),
+        "kfashion": kfashion.__version__,
+        "sizes": config.QUICK if "--quick" in extra else None,  # a quick look's, as it ran
         "wall_seconds": wall,
         "stage_seconds": stages,
         "compilation_cache": {key: sum(c[key] for c in counts) for key in ("hits", "misses")},
@@ -458,6 +462,11 @@ def main(argv=None) -> None:
     parser.add_argument("--torch", action="store_true", help="also a plain PyTorch loop")
     parser.add_argument("--skip-study", action="store_true", help="skip timing study --quick")
     parser.add_argument(
+        "--only-quick",
+        action="store_true",
+        help="time study --quick alone, into this machine's entry (its timed runs kept)",
+    )
+    parser.add_argument(
         "--study",
         action="store_true",
         help="also time the whole default study from scratch "
@@ -479,6 +488,13 @@ def main(argv=None) -> None:
         raise UserError("--full-sweep takes a number of workers, at least 1")
     cli.check_data_flags(args)
     path = cli.writable_folder(args.results, "--results") / layout.BENCH
+    previous = read_json(path) if path.exists() else {}
+    if args.only_quick:
+        key = entry_key(machine())
+        quick = timed_study(["--quick"], args.data_dir)
+        write_json(path, {**previous, key: {**previous.get(key, {}), "quick_study": quick}})
+        print(f"{quick['command']}: {quick['wall_seconds']:.0f} s; wrote {path} (entry {key!r})")
+        return
     from kfashion.core.quiet_keras import load_keras
 
     load_keras()
@@ -509,14 +525,16 @@ def main(argv=None) -> None:
         "study": timed_study([], args.data_dir) if args.study else None,
         "full_sweeps": [full_sweep(workers, args.data_dir) for workers in args.full_sweep],
     }
-    previous = read_json(path) if path.exists() else {}
-    key = (
-        f"{about['cpu']} x{about['cores']}, {'+'.join(about['accelerators']) or 'no GPU'}, "
-        f"{about['backend']}"
-    )
+    key = entry_key(about)
     write_json(path, {**previous, key: entry})
     print_table(entry)
     print(f"wrote {path} (entry {key!r})")
+
+
+def entry_key(about: dict) -> str:
+    """bench.json's key of a machine and backend: "AMD EPYC x2, no GPU, tensorflow"."""
+    accelerators = "+".join(about["accelerators"]) or "no GPU"
+    return f"{about['cpu']} x{about['cores']}, {accelerators}, {about['backend']}"
 
 
 def flops_per_image() -> dict:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 # this checkout's kfashion, whichever one is installed: the Markdown is rendered by its own
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from kfashion import config
 from kfashion.core import layout
 from kfashion.core.files import read_json, write_text
 from kfashion.rendering import grid_sections, sections
@@ -21,7 +22,8 @@ HEADLINE = ("<!-- results:start -->", "<!-- results:end -->")
 FINDINGS = ("<!-- findings:start -->", "<!-- findings:end -->")
 SPEED = ("<!-- speed:start -->", "<!-- speed:end -->")
 ANSWER = ("<!-- answer:start -->", "<!-- answer:end -->")
-MARKERS = (HEADLINE, FINDINGS, SPEED, ANSWER)
+QUICK = ("<!-- quick:start -->", "<!-- quick:end -->")
+MARKERS = (HEADLINE, FINDINGS, SPEED, ANSWER, QUICK)
 DOCUMENTS = ("README.md", "docs/speed.md")  # the files with blocks
 
 
@@ -98,6 +100,34 @@ def version(entry: dict) -> str:
     return entry["provenance"]["versions"].get("kfashion", "?")
 
 
+def stage_name(command: str) -> str:
+    """A study stage's short name: "kfashion.tune", or "kfashion.tune (denoising)"."""
+    words = command.split()
+    pretext = f" ({words[words.index('--pretext') + 1]})" if "--pretext" in words else ""
+    return words[0] + pretext
+
+
+def quick_time(bench: dict) -> list[str]:
+    """How long the quick look takes on a CPU, from each CPU's timing of it at today's sizes
+    (`docs/bench.py --only-quick`); nothing where none was timed at these sizes."""
+    timed = {
+        machine: entry["quick_study"]
+        for machine, entry in bench.items()
+        if "no GPU" in machine
+        and entry.get("quick_study")
+        and entry["quick_study"].get("sizes") == config.QUICK
+    }
+    if not timed:
+        return []
+    minutes = sorted(run["wall_seconds"] / 60 for run in timed.values())
+    took = f"{minutes[0]:.1f}" + (f" to {minutes[-1]:.1f}" if len(minutes) > 1 else "")
+    where = "; ".join(f"{machine}, {run['date'][:10]}" for machine, run in timed.items())
+    return [
+        f"The quick look took {took} minutes from scratch on a 2-core CPU ({where}: "
+        "[each stage's time](docs/speed.md#what-a-run-costs))."
+    ]
+
+
 def speed_section(bench: dict) -> list[str]:
     """Each machine's timed runs (`stage_runs`), then the wall time of its whole commands."""
     out = []
@@ -109,7 +139,7 @@ def speed_section(bench: dict) -> list[str]:
         for name in ("study", "quick_study"):
             if run := entry.get(name):
                 stages = ", ".join(
-                    f"{stage.split()[0]} {seconds:.0f} s"
+                    f"{stage_name(stage)} {seconds:.0f} s"
                     for stage, seconds in run["stage_seconds"].items()
                 )
                 cache = run["compilation_cache"]
@@ -118,9 +148,13 @@ def speed_section(bench: dict) -> list[str]:
                     if cache["hits"] or cache["misses"]
                     else ""
                 )
-                out.append(  # a quick look of another version may have had other sizes
-                    f"\n`{run['command']}` {where}, {entry['provenance']['date'][:10]}), from "
-                    f"scratch: {run['wall_seconds']:.0f} s ({stages}){hits}."
+                when = run.get("date", entry["provenance"]["date"])[:10]
+                made = run.get("kfashion", version(entry))
+                earlier = name == "quick_study" and run.get("sizes") != config.QUICK
+                out.append(
+                    f"\n`{run['command']}` on {machine} (kfashion {made}, {when})"
+                    f"{' at the sizes it had then' if earlier else ''}, from scratch: "
+                    f"{run['wall_seconds']:.0f} s ({stages}){hits}."
                 )
         for command, seconds in entry.get("small_study_seconds", {}).items():
             out.append(f"\n`{command}` {where}): {seconds:.0f} s.")
@@ -192,6 +226,7 @@ def rendered(text: str, results: Path, link: str) -> str:
         text = replace_block(text, ANSWER, "\n".join(lines))
     if bench := load(results, layout.BENCH):
         text = replace_block(text, SPEED, "\n".join(speed_section(bench)))
+        text = replace_block(text, QUICK, "\n".join(quick_time(bench)))
     return text
 
 

@@ -66,8 +66,8 @@ def parse_args(argv):
         "--pretexts",
         help="pretext tasks to pretrain beside reconstruction, each swept over its own knobs, "
         f"comma-separated, from {', '.join(p for p in config.PRETEXTS if p != config.PRETEXT)} "
-        f"(default and --quick: {config.STUDY_PRETEXTS or 'none'}; --reference: "
-        f"{config.REFERENCE['pretexts']})",
+        f"(default: {config.STUDY_PRETEXTS or 'none'}; --quick: {config.QUICK['pretexts']}; "
+        f"--reference: {config.REFERENCE['pretexts']})",
     )
     parser.add_argument("--data-dir", help="folder with the four IDX .gz files")
     sizes = parser.add_argument_group("sizes (default: each stage's own, or --quick's)")

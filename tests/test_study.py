@@ -71,7 +71,8 @@ def test_pretexts_are_the_modes_unless_given_and_unknown_ones_are_refused(tmp_pa
         return [parsed(s).pretext for s in plan_of(argv, tmp_path) if s.module == "tune"]
 
     assert pretexts([]) == ["reconstruction"]  # the default study: reconstruction alone
-    assert pretexts(["--quick"]) == ["reconstruction"]  # the default study's tables, smaller
+    assert pretexts(["--quick"]) == ["reconstruction", "denoising"]  # the cheapest beside it
+    assert pretexts(["--quick", "--pretexts", ""]) == ["reconstruction"]
     assert pretexts(["--pretexts", "masked,supervised"]) == [
         "reconstruction",
         "masked",
@@ -209,14 +210,17 @@ def test_units_of_work_follow_each_commands_defaults(tmp_path):
 
 def test_the_quick_look_runs_every_stage_of_the_study_at_its_sizes(tmp_path):
     plan = plan_of(["--quick"], tmp_path)
-    assert [s.module for s in plan] == ["tune", "transfer", "baseline", "probe", "report"]
+    modules = ["tune", "tune", "transfer", "baseline", "probe", "report"]
+    assert [s.module for s in plan] == modules
+    assert config.QUICK["pretexts"] == "denoising" == parsed(plan[1]).pretext  # the cheapest
     grid_args = parsed(grid_stage(plan))
+    assert grid_args.pretext_labels == config.QUICK["pretext_labels"] == "100"
     assert parsed(plan[0]).subset == config.QUICK["subset"] == grid_args.subset
     assert parsed(plan[0]).seeds == config.QUICK["seeds"]
     assert grid_args.seeds == str(config.QUICK["transfer_seeds"])
     assert grid_args.recipes == config.QUICK["recipes"]
     assert grid_args.directory == str(tmp_path)  # KerasTuner's state beside the sweep's
-    baseline = plan[2].argv
+    baseline = plan[3].argv
     assert baseline[baseline.index("--max-iter") + 1] == str(config.QUICK["max_iter"])
     assert "--max-iter" not in plan_of([], tmp_path)[2].argv  # the study's own: the default
 
@@ -227,11 +231,12 @@ def test_the_readme_describes_the_quick_look_at_its_sizes():
     quick, subset = config.QUICK, config.QUICK["subset"]
     assert f"- {subset:,} images ({subset * 5 // 6:,} to train, {subset // 6:,} to" in readme
     assert f"validate) and {quick['epochs']} epochs;" in readme
-    assert quick["seeds"] == 1 and "- one sweep seed a point;" in readme
+    assert quick["seeds"] == 1 and quick["pretexts"] == "denoising"
+    assert "- one sweep seed a point, and one a noise level of the denoising sweep;" in readme
     labels = quick["labels"].replace(",", " and ")
     assert (
         f"- {quick['transfer_seeds']} draws of labels at {labels} labels, the {quick['recipes']} "
-        "recipe alone;"
+        f"recipe alone (the denoising encoder at {quick['pretext_labels']} labels);"
     ) in readme
     assert f"- the baseline's fits capped at {quick['max_iter']} iterations." in readme
 
@@ -401,3 +406,14 @@ def test_a_stage_whose_results_record_its_very_command_is_done_already(tmp_path)
     )
     assert not other[0].made_already()  # another experiment: it runs (and extends)
     assert not plan[-1].made_already()  # the report is always made again
+
+
+def test_the_quick_looks_time_is_rendered_only_from_a_cpus_timing_at_todays_sizes():
+    render = docs_render()
+    run = {"wall_seconds": 251.0, "date": "2026-12-07T18:16:26+00:00", "sizes": config.QUICK}
+    bench = {"AMD EPYC x2, no GPU, tensorflow": {"quick_study": run}}
+    (line,) = render.quick_time(bench)
+    assert line.startswith("The quick look took 4.2 minutes from scratch on a 2-core CPU (AMD")
+    earlier = {**run, "sizes": {**config.QUICK, "subset": 12_000}}  # another version's sizes
+    assert render.quick_time({"AMD EPYC x2, no GPU, tensorflow": {"quick_study": earlier}}) == []
+    assert render.quick_time({"Xeon x16, NVIDIA H200, jax": {"quick_study": run}}) == []
