@@ -23,7 +23,8 @@ FINDINGS = ("<!-- findings:start -->", "<!-- findings:end -->")
 SPEED = ("<!-- speed:start -->", "<!-- speed:end -->")
 ANSWER = ("<!-- answer:start -->", "<!-- answer:end -->")
 QUICK = ("<!-- quick:start -->", "<!-- quick:end -->")
-MARKERS = (HEADLINE, FINDINGS, SPEED, ANSWER, QUICK)
+STUDY = ("<!-- study:start -->", "<!-- study:end -->")
+MARKERS = (HEADLINE, FINDINGS, SPEED, ANSWER, QUICK, STUDY)
 DOCUMENTS = ("README.md", "docs/speed.md")  # the files with blocks
 
 
@@ -128,6 +129,31 @@ def quick_time(bench: dict) -> list[str]:
     ]
 
 
+def study_time(results: Path) -> list[str]:
+    """The default study's training time as it predicts it, at the committed reference run's
+    costs, and on the clock at the ratio the reference run took; nothing before that run is
+    done."""
+    from kfashion import study
+    from kfashion.core import costs
+
+    made = training_time(results)
+    if made is None or None in made[1]:
+        return []
+    taken = sum(sections.taken_seconds(done) for done in made[1])
+    clock = sum(sections.clock_seconds(done) for done in made[1])
+    args = study.parse_args([])
+    plan = study.stages(args, *study.folders(args))
+    predicted = costs.prediction(plan, *costs.committed_costs(ROOT))
+    seconds = predicted["predicted_seconds"]
+    return [
+        "At the committed reference run's measured costs it needs about "
+        f"{sections.hours(seconds)} of training in its runs' own seconds, about "
+        f"{sections.hours(seconds * clock / taken)} on the clock with two workers (the reference "
+        "run's ratio of the two): [what a run costs](docs/speed.md#what-a-run-costs). It has not "
+        "been timed whole."
+    ]
+
+
 def speed_section(bench: dict) -> list[str]:
     """Each machine's timed runs (`stage_runs`), then the wall time of its whole commands."""
     out = []
@@ -227,6 +253,7 @@ def rendered(text: str, results: Path, link: str) -> str:
     if bench := load(results, layout.BENCH):
         text = replace_block(text, SPEED, "\n".join(speed_section(bench)))
         text = replace_block(text, QUICK, "\n".join(quick_time(bench)))
+    text = replace_block(text, STUDY, "\n".join(study_time(results)))
     return text
 
 

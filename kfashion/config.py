@@ -51,8 +51,8 @@ SWEEP_PROBE_IMAGES = 10_000
 TRANSFER_EPOCHS = 30
 TRANSFER_BATCH_SIZE = 100
 # Fine-tuning seeds (draws of labels) of every pretraining seed and random case, per label
-# count (a count between two takes the lower one's, `by_count`): the default study's, which
-# fit a night on a 2-core CPU (the reference run's are in REFERENCE below).
+# count (a count between two takes the lower one's, `by_count`): the default study's (the
+# reference run's are in REFERENCE below).
 DRAWS = {100: 8, 1000: 6, 10000: 4, "all": 4}
 RANDOM_INITS = 2  # initialisations of each draw of a random case
 INIT_SEEDS_FROM = 100_000  # a further initialisation's seed: apart from every fine-tuning seed

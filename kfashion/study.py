@@ -7,9 +7,9 @@ what runs, how much of it is already done, and an estimate of the time left, fro
 the finished units of work took (`kfashion.core.costs`). Stop it at any time and run the same
 command again; a stage whose results file records its very command is done already and
 skipped. A full-size run (no `--quick`, `--subset` or `--epochs`) first prints its predicted
-training time, priced from the committed pilot's and reference sweep's measured costs (found
-from the project's folder), and keeps it in `prediction.json`; its grid's time left weighs the
-runs left by those costs.
+training time, priced from the committed reference run's measured costs (found from the
+project's folder), and keeps it in `prediction.json`; its grid's time left weighs the runs left
+by those costs.
 
 - `--quick`: a first look at every stage, on a 2-core CPU in minutes (`config.QUICK`), into
   `results/quick/` and `tuning/quick/`, with its own report: the same tables, smaller.
@@ -261,8 +261,8 @@ def main(argv=None) -> None:
     # a full-size run's prediction: printed first, written once its first stage has checked
     # the arguments and made the folder (a refused command leaves no trace); its numbers come
     # from committed costs alone, the same whenever written; they weigh its grid's runs left too
-    pilot, sweep = costs.committed_costs() if full_size(args) else (None, None)
-    predicted = costs.prediction(plan, pilot, sweep)
+    prices, sweep = costs.committed_costs() if full_size(args) else (None, None)
+    predicted = costs.prediction(plan, prices, sweep)
     if predicted is not None:
         print(
             f"[study] predicted: about {predicted['predicted_seconds'] / 3600:.1f} h of training "
@@ -275,7 +275,7 @@ def main(argv=None) -> None:
         progress = done if stage.finished else ""
         print(
             f"[study {index + 1}/{len(plan)}] {stage.what}: {command}\n"
-            f"[study {index + 1}/{len(plan)}] {progress}{costs.time_left(plan, index, pilot)}",
+            f"[study {index + 1}/{len(plan)}] {progress}{costs.time_left(plan, index, prices)}",
             flush=True,
         )
         if stage.made_already():

@@ -417,3 +417,31 @@ def test_the_quick_looks_time_is_rendered_only_from_a_cpus_timing_at_todays_size
     earlier = {**run, "sizes": {**config.QUICK, "subset": 12_000}}  # another version's sizes
     assert render.quick_time({"AMD EPYC x2, no GPU, tensorflow": {"quick_study": earlier}}) == []
     assert render.quick_time({"Xeon x16, NVIDIA H200, jax": {"quick_study": run}}) == []
+
+
+def test_the_reference_grid_at_its_own_prices_predicts_the_seconds_its_runs_took():
+    """A grid's prices are its seconds per least run: priced at them, the committed reference
+    grid's plan costs what its runs took (its choices' extra rates included), and a count it
+    did not run (10,000) is the pilot's price scaled by a ratio the two counts share."""
+    root = Path(__file__).resolve().parents[1]
+    reference = root / config.REFERENCE_RESULTS
+    made = json.loads((reference / layout.GRID).read_text())
+    argv, networks = made["provenance"]["command"].split()[3:], made["settings"]["networks"]
+    prices, _ = costs.committed_costs(root)
+    cost = prices["seconds_per_run"]
+    planned = costs.cells(argv, networks)
+    predicted = sum(
+        grid.least_runs(cell) * cost[cell.labels][str(costs.priced_as(cell.case))]
+        for cell in planned
+    )
+    groups = {layout.grid_runs(reference, cell.network, cell.labels) for cell in planned}
+    took = sum(
+        json.loads(path.read_text())["seconds"]
+        for path in layout.finished_transfer_runs(reference)
+        if path.parent in groups
+    )
+    assert predicted == pytest.approx(took)
+    assert took > 20 * 3600  # the least runs alone would price it far lower
+    pilot = json.loads((root / config.PILOT_RESULTS / layout.PILOT).read_text())
+    scales = {cost["10000"][c] / pilot["seconds_per_run"]["10000"][c] for c in cost["10000"]}
+    assert len({round(s, 9) for s in scales}) == 1 and 1 < scales.pop() < 10

@@ -1,9 +1,10 @@
 """What a study's stages cost: each training stage's seconds predicted before it starts, from
-the committed pilot's and reference sweep's measured costs (`prediction.json`), and the time its
-stages still need while it runs. It loads no framework: a bad argument is still refused before
+the committed reference run's measured costs (`prediction.json`), and the time its stages still
+need while it runs. It loads no framework: a bad argument is still refused before
 one loads."""
 
 import dataclasses
+import statistics
 from pathlib import Path
 
 from kfashion import config
@@ -31,11 +32,11 @@ def cells(argv: list[str], networks=()) -> list:
     )
 
 
-def predicted_seconds(stage: Stage, pilot: dict | None, sweep: dict | None) -> float | None:
+def predicted_seconds(stage: Stage, prices: dict | None, sweep: dict | None) -> float | None:
     """A training stage's seconds, predicted before it starts from measured costs: a grid
-    cell's least runs (`grid.least_runs`) at the pilot's seconds per run of its label count
-    and case (the augmentation control at case 3's; a choice's fold runs at a final run's,
-    as they take the minimum steps too), a sweep seed at the mean seconds per seed of
+    cell's least runs (`grid.least_runs`) at the price of a least run of its label count and
+    case (`committed_costs`; the augmentation control at case 3's), a sweep seed at the mean
+    seconds per seed of
     `sweep` (every pretext's at reconstruction's: none other is measured at full size);
     None where nothing measured applies."""
     from kfashion.finetuning import grid
@@ -43,8 +44,8 @@ def predicted_seconds(stage: Stage, pilot: dict | None, sweep: dict | None) -> f
     if stage.module == "tune" and sweep is not None:
         seeds = [s["seconds"] for t in sweep["trials"] for s in t["seeds"] if s.get("seconds")]
         return stage.units * sum(seeds) / len(seeds) if seeds else None
-    if stage.module == "transfer" and pilot is not None:
-        cost = pilot["seconds_per_run"]
+    if stage.module == "transfer" and prices is not None:
+        cost = prices["seconds_per_run"]
         return sum(
             grid.least_runs(cell) * cost[cell.labels][str(priced_as(cell.case))]
             for cell in cells(stage.argv, stage.networks)
@@ -62,16 +63,57 @@ def priced_as(case: int) -> int:
     )
 
 
-def committed_costs() -> tuple[dict | None, dict | None]:
-    """(the committed pilot, the committed reference sweep), each None where it is not there:
-    the measured costs a full-size run is priced from."""
+def committed_costs(root: Path = Path()) -> tuple[dict | None, dict | None]:
+    """(the grid's prices, the committed reference sweep), each None where it is not there:
+    the measured costs a full-size run is priced from. The prices are the committed reference
+    grid's (`taken_prices`) where it ran a label count and case, else the committed pilot's
+    scaled by how the reference's took against the pilot's where both ran. `root`: the
+    project's folder."""
     from kfashion.core.files import read_json
 
     def committed(path: Path) -> dict | None:
         return read_json(path) if path.exists() else None
 
-    pilot = committed(Path(config.PILOT_RESULTS) / layout.PILOT)
-    return pilot, committed(Path(config.REFERENCE_RESULTS) / layout.SWEEP)
+    reference = root / config.REFERENCE_RESULTS
+    pilot = committed(root / config.PILOT_RESULTS / layout.PILOT)
+    made = committed(reference / layout.GRID)
+    prices = pilot and pilot["seconds_per_run"]
+    if made is not None and pilot is not None:
+        argv = made["provenance"]["command"].split()[3:]
+        taken = taken_prices(argv, made["settings"]["networks"], reference)
+        ratios = [taken[n][c] / prices[n][c] for n in taken for c in taken[n] if n in prices]
+        scale = statistics.median(ratios) if ratios else 1.0
+        prices = {n: {c: taken.get(n, {}).get(c, p * scale) for c, p in by_case.items()}
+                  for n, by_case in prices.items()}  # fmt: skip
+    return prices and {"seconds_per_run": prices}, committed(reference / layout.SWEEP)
+
+
+def taken_prices(argv: list[str], networks: list[str], results: Path) -> dict:
+    """Seconds per least run ({label count: {case: seconds}}) as a finished grid (its
+    transfer command's `argv`, its `networks`, its records in `results`) took them: the
+    seconds of all its runs of a count and case (`priced_as`) over its cells' least runs
+    there, so a price holds the workers' pace (a core each) and the rates its choices tried
+    beyond the least."""
+    from kfashion.core.files import read_json
+    from kfashion.finetuning import grid
+
+    seconds, least = {}, {}
+    planned = cells(argv, networks)
+    for cell in planned:
+        key = cell.labels, str(priced_as(cell.case))
+        least[key] = least.get(key, 0) + grid.least_runs(cell)
+    groups = {layout.grid_runs(results, cell.network, cell.labels) for cell in planned}
+    for path in layout.finished_transfer_runs(results):
+        if path.parent not in groups:  # a group of a plan since amended
+            continue
+        record = read_json(path)
+        key = str(record["labels"]), str(priced_as(record["case"]))
+        seconds[key] = seconds.get(key, 0.0) + float(record["seconds"])
+    prices = {}
+    for (labels, case), total in seconds.items():
+        if least.get((labels, case)):
+            prices.setdefault(labels, {})[case] = total / least[labels, case]
+    return prices
 
 
 def runs_held(cell, results: Path) -> int:
@@ -103,17 +145,16 @@ def least_runs_held(cells, results: Path) -> int:
     return sum(runs_held(cell, results) for cell in cells)
 
 
-def grid_seconds_left(stage: Stage, pilot: dict) -> float | None:
-    """The training seconds a grid stage still needs: the pilot's price of each cell's least
-    runs its records do not hold yet (`runs_held`), scaled by how long this grid's finished
-    runs took against their price (in workers of a core each, or on a slower machine, a run
-    takes longer than the pilot's one at a time on every core); None while no finished run
-    has a price."""
+def grid_seconds_left(stage: Stage, prices: dict) -> float | None:
+    """The training seconds a grid stage still needs: the price of each cell's least runs its
+    records do not hold yet (`runs_held`), scaled by how long this grid's finished runs took
+    against their price (on a faster or slower machine than the reference run's); None while
+    no finished run has a price."""
     from kfashion import transfer
     from kfashion.core.files import read_record
     from kfashion.finetuning import grid
 
-    cost = pilot["seconds_per_run"]
+    cost = prices["seconds_per_run"]
     results = Path(transfer.parse_args(stage.argv).results)
     taken = priced = 0.0
     for path in stage.finished():
@@ -133,13 +174,13 @@ def grid_seconds_left(stage: Stage, pilot: dict) -> float | None:
     return max(left, 0.0) * taken / priced
 
 
-def prediction(plan: list[Stage], pilot: dict | None, sweep: dict | None) -> dict | None:
-    """Each training stage's predicted seconds (`predicted_seconds`), from the committed pilot
-    and reference sweep (`committed_costs`), for prediction.json; None where neither is there
+def prediction(plan: list[Stage], prices: dict | None, sweep: dict | None) -> dict | None:
+    """Each training stage's predicted seconds (`predicted_seconds`), from the committed
+    reference run's costs (`committed_costs`), for prediction.json; None where none is there
     to price a stage. It loads no framework: a bad argument is still refused before one loads."""
     stages = [
         {"what": s.what, "module": s.module, "units": s.units,
-         "predicted_seconds": predicted_seconds(s, pilot, sweep)}
+         "predicted_seconds": predicted_seconds(s, prices, sweep)}
         for s in plan
         if s.module in ("tune", "transfer")
     ]  # fmt: skip
@@ -147,10 +188,11 @@ def prediction(plan: list[Stage], pilot: dict | None, sweep: dict | None) -> dic
         return None
     return {
         "costs": {
-            "transfer": f"{config.PILOT_RESULTS}/{layout.PILOT} seconds_per_run (one run at a time "
-            "on every core: in workers of a core each, a run takes longer and two run at once), "
-            "the augmentation control at case 3's (its augmentation's own cost is not measured), "
-            "the least runs of each cell (a choice at an edge of its rates runs more)",
+            "transfer": f"{config.REFERENCE_RESULTS}/{layout.GRID}'s runs: the seconds of all its "
+            "runs of a label count and case over its cells' least runs there (in workers of a "
+            "core each, its choices' extra rates included); a count it did not run at "
+            f"{config.PILOT_RESULTS}/{layout.PILOT}'s seconds_per_run times the median ratio of "
+            "the two; the augmentation control at case 3's",
             "tune": f"{config.REFERENCE_RESULTS}/{layout.SWEEP} mean seconds per seed, every "
             "pretext's at reconstruction's",
         },
@@ -159,10 +201,10 @@ def prediction(plan: list[Stage], pilot: dict | None, sweep: dict | None) -> dic
     }
 
 
-def time_left(plan: list[Stage], start: int, pilot: dict | None = None) -> str:
+def time_left(plan: list[Stage], start: int, prices: dict | None = None) -> str:
     """An estimate of the wall-clock training time the stages from `start` on still need, over
     the workers that train them side by side: the seconds their finished units took, times the
-    units left (a grid's runs weighted by the pilot's costs where `pilot` is given: a
+    units left (a grid's runs weighted by their `prices` where given: a
     full-size run's runs differ in cost a hundredfold); stages with none finished yet are named
     instead."""
     total, untimed = 0.0, []
@@ -171,8 +213,8 @@ def time_left(plan: list[Stage], start: int, pilot: dict | None = None) -> str:
         if not left or not stage.finished:
             continue
         seconds = None
-        if stage.module == "transfer" and pilot is not None:
-            seconds = grid_seconds_left(stage, pilot)
+        if stage.module == "transfer" and prices is not None:
+            seconds = grid_seconds_left(stage, prices)
         elif (per_unit := stage.seconds_per_unit()) is not None:
             seconds = left * per_unit
         if seconds is None:
