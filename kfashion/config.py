@@ -85,6 +85,16 @@ WORKERS = 2
 WORKER_RESTARTS = 3  # times a dead worker is started again before the search gives up
 WORKER_MEMORY = 1300 * 2**20  # peak memory of one worker (and of the chief): all 60,000 images
 
+# `python -m kfashion.study` (no mode): the crossed grid on the course network at the label
+# counts the answer reports, the joint recipe alone (as in the reference run), with fewer draws
+# with all labels than `transfer`'s own: the sizes its prediction (`kfashion.core.costs`, at
+# the reference run's costs) fits in a night on a 2-core CPU.
+STUDY = {
+    "labels": "100,1000,all",
+    "recipes": "joint",
+    "transfer_seeds": "100:8,1000:6,all:3",
+}
+
 # `python -m kfashion.study --quick`: the default study's stages and tables, with the cheapest
 # pretext task beside reconstruction (fine-tuned at few labels, as in the reference run), at
 # sizes that take minutes, enough that every case lands well above chance and in the reference

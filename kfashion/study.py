@@ -19,13 +19,14 @@ by those costs.
   purpose); it adds the architecture comparison (a sweep) and draws the latent maps.
 
 The transfer stage is the crossed grid (`kfashion.finetuning.grid`): every pretraining seed the
-sweep trained, crossed with each label count's draws (`config.DRAWS`), its answer judged by the
-analysis plan in the config. Each stage's settings are its own command's defaults, except the
-sizes given here (`--subset`, `--epochs`, `--seeds`, or the mode's), which every stage that
-trains receives (of a mode's, the transfer seeds, label counts and recipes go to transfer and
-probe and the lbfgs cap to the baseline and probe; fewer epochs take fewer minimum steps in a
-few-label run, as many an epoch as the default's); the counts of work the progress lines use
-are read from each stage's own parsed arguments.
+sweep trained, crossed with each label count's draws (`config.STUDY`'s, or the mode's), its
+answer judged by the analysis plan in the config. Each stage's settings are its own command's
+defaults, except the sizes given here (`--subset`, `--epochs`, `--seeds`, or the mode's:
+`config.STUDY`, `QUICK` or `REFERENCE`), which every stage that trains receives (of a mode's,
+the transfer seeds, label counts and recipes go to transfer and probe and the lbfgs cap to the
+baseline and probe; fewer epochs take fewer minimum steps in a few-label run, as many an epoch
+as the default's); the counts of work the progress lines use are read from each stage's own
+parsed arguments.
 """
 
 import functools
@@ -70,7 +71,7 @@ def parse_args(argv):
         f"--reference: {config.REFERENCE['pretexts']})",
     )
     parser.add_argument("--data-dir", help="folder with the four IDX .gz files")
-    sizes = parser.add_argument_group("sizes (default: each stage's own, or --quick's)")
+    sizes = parser.add_argument_group("sizes (default: the mode's, else each stage's own)")
     sizes.add_argument("--subset", type=int, help="a stratified subset of this many images")
     sizes.add_argument("--epochs", type=int, help="epochs of every sweep seed and transfer run")
     sizes.add_argument("--seeds", type=int, help="seeds of every sweep point and transfer case")
@@ -223,8 +224,9 @@ def grid_records(results: Path, cells) -> list[Path]:
 
 
 def mode(args) -> dict:
-    """The settings of the study's mode that differ from each stage's defaults."""
-    return config.QUICK if args.quick else config.REFERENCE if args.reference else {}
+    """The settings of the study's mode (the default study's too) that differ from each
+    stage's defaults."""
+    return config.QUICK if args.quick else config.REFERENCE if args.reference else config.STUDY
 
 
 def pretexts(args) -> list[str]:

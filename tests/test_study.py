@@ -61,7 +61,7 @@ def test_every_stage_of_the_reference_plan_gets_the_sizes_given(tmp_path):
     assert grid.parse_recipes(grid_args.recipes) == ["joint"]
     assert grid_args.cases == "1,2,3,4,5"  # contrastive pretraining: the augmentation control too
     default = parsed(grid_stage(plan_of(["--pretexts", "masked"], tmp_path)))
-    assert default.cases == "1,2,3,4" and default.recipes == config.GRID_RECIPES
+    assert default.cases == "1,2,3,4" and default.recipes == config.STUDY["recipes"]
     assert grid_args.labels == "100,all"  # the counts below its 500 training images
     assert parsed(grid_stage(plan_of(["--reference"], tmp_path))).labels == "100,1000,all"
 
@@ -445,3 +445,15 @@ def test_the_reference_grid_at_its_own_prices_predicts_the_seconds_its_runs_took
     pilot = json.loads((root / config.PILOT_RESULTS / layout.PILOT).read_text())
     scales = {cost["10000"][c] / pilot["seconds_per_run"]["10000"][c] for c in cost["10000"]}
     assert len({round(s, 9) for s in scales}) == 1 and 1 < scales.pop() < 10
+
+
+def test_the_default_study_runs_its_own_config_and_the_readme_says_so(tmp_path):
+    grid_args = parsed(grid_stage(plan_of([], tmp_path)))
+    assert grid_args.labels == config.STUDY["labels"] == "100,1000,all"
+    assert grid_args.recipes == config.STUDY["recipes"] == "joint"
+    assert grid_args.seeds == config.STUDY["transfer_seeds"] == "100:8,1000:6,all:3"
+    readme = " ".join((Path(__file__).resolve().parents[1] / "README.md").read_text().split())
+    assert (
+        "its 3 pretraining seeds crossed with 8, 6 and 3 draws of labels at 100, 1,000 and all "
+        "labels, the joint recipe alone" in readme
+    )
