@@ -61,7 +61,9 @@ FOLDS = 3  # a few-label run's recipe and rate are chosen by cross-validation in
 PROBE_IMAGES = 1000  # validation images on which each run's code units are checked
 WAIT_SECONDS = 2  # between a waiting grid worker's asks for a trial
 LABELS = "100,1000,10000,all"  # label counts of the grid
-GRID_RECIPES = "joint,two_phase"  # the recipes the jointly trained cases choose among
+# The recipes the jointly trained cases choose among (`--recipes joint,two_phase` adds the
+# two-phase one: twice the choices' runs).
+GRID_RECIPES = "joint"
 
 # `python -m kfashion.baseline`: linear classifiers on pixels.
 MAX_ITER = 1000  # lbfgs iterations at most; the JSON says whether each fit converged
@@ -86,14 +88,10 @@ WORKER_RESTARTS = 3  # times a dead worker is started again before the search gi
 WORKER_MEMORY = 1300 * 2**20  # peak memory of one worker (and of the chief): all 60,000 images
 
 # `python -m kfashion.study` (no mode): the crossed grid on the course network at the label
-# counts the answer reports, the joint recipe alone (as in the reference run), with fewer draws
-# with all labels than `transfer`'s own: the sizes its prediction (`kfashion.core.costs`, at
-# the reference run's costs) fits in a night on a 2-core CPU.
-STUDY = {
-    "labels": "100,1000,all",
-    "recipes": "joint",
-    "transfer_seeds": "100:8,1000:6,all:3",
-}
+# counts the answer reports, with fewer draws with all labels than `transfer`'s own: the sizes
+# its prediction (`kfashion.core.costs`, at the reference run's costs) fits in a night on a
+# 2-core CPU.
+STUDY = {"labels": "100,1000,all", "transfer_seeds": "100:8,1000:6,all:3"}
 
 # `python -m kfashion.study --quick`: the default study's stages and tables, with the cheapest
 # pretext task beside reconstruction (fine-tuned at few labels, as in the reference run), at

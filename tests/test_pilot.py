@@ -48,8 +48,9 @@ def test_the_pilot_sizes_each_count_to_its_margin_and_predicts_its_time(tmp_path
         assert size["draws"] == 2 or fewer > size["margin"]  # the fewest draws that reach it
     assert found["seconds_per_run"]["all"] == {"1": 10.0, "2": 20.0, "3": 30.0, "4": 40.0}
     k, n = found["sizes"]["all"]["pretraining_seeds"], found["sizes"]["all"]["draws"]
-    # with all labels: every final run, and each case's candidates once (4 and 2 rates)
-    expected = n * (10 * k + 20 * k + 30 * 2 + 40 * 2) + 10 * 4 + 20 * 2 + 30 * 4 + 40 * 2
+    # with all labels: every final run, and each case's candidates once (the default recipe's
+    # 2 starting rates)
+    expected = n * (10 * k + 20 * k + 30 * 2 + 40 * 2) + 10 * 2 + 20 * 2 + 30 * 2 + 40 * 2
     assert found["predicted_seconds_per_network"]["all"] == expected
     assert "wrote" in capsys.readouterr().out
 

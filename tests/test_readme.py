@@ -216,9 +216,10 @@ def test_the_study_says_what_runs_how_far_along_and_the_time_left(clone):
     lines = [line for line in output.splitlines() if line.startswith("[study ")]
     assert [line.split("]")[0] for line in lines[::2]] == [f"[study {i}/5" for i in range(1, 6)]
     assert "0 of 14 seeds done" in lines[1] and "timed once the first of each ends" in lines[1]
-    # per label count (50 and all), one draw: the choices of cases 1 and 3 (4 candidates) and
-    # 2 and 4 (2), on 3 folds at 50 labels, then 6 final runs (a random case: 2 initialisations)
-    assert "0 of 60 runs done" in lines[3] and "time left:" in lines[3]
+    # per label count (100 and all), one draw: the choices of each case (the joint or frozen
+    # recipe's 2 starting rates), on 3 folds at 100 labels, then 6 final runs (a random case:
+    # 2 initialisations)
+    assert "0 of 44 runs done" in lines[3] and "time left:" in lines[3]
 
 
 def test_sweep_records_every_seed_and_exports_the_reference_choice(clone, subset, elsewhere):

@@ -61,7 +61,7 @@ def test_every_stage_of_the_reference_plan_gets_the_sizes_given(tmp_path):
     assert grid.parse_recipes(grid_args.recipes) == ["joint"]
     assert grid_args.cases == "1,2,3,4,5"  # contrastive pretraining: the augmentation control too
     default = parsed(grid_stage(plan_of(["--pretexts", "masked"], tmp_path)))
-    assert default.cases == "1,2,3,4" and default.recipes == config.STUDY["recipes"]
+    assert default.cases == "1,2,3,4" and default.recipes == config.GRID_RECIPES
     assert grid_args.labels == "100,all"  # the counts below its 500 training images
     assert parsed(grid_stage(plan_of(["--reference"], tmp_path))).labels == "100,1000,all"
 
@@ -450,7 +450,7 @@ def test_the_reference_grid_at_its_own_prices_predicts_the_seconds_its_runs_took
 def test_the_default_study_runs_its_own_config_and_the_readme_says_so(tmp_path):
     grid_args = parsed(grid_stage(plan_of([], tmp_path)))
     assert grid_args.labels == config.STUDY["labels"] == "100,1000,all"
-    assert grid_args.recipes == config.STUDY["recipes"] == "joint"
+    assert grid_args.recipes == config.GRID_RECIPES == "joint"  # transfer's own
     assert grid_args.seeds == config.STUDY["transfer_seeds"] == "100:8,1000:6,all:3"
     readme = " ".join((Path(__file__).resolve().parents[1] / "README.md").read_text().split())
     assert (
