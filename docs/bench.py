@@ -13,7 +13,8 @@ see the same machine; the medians and their spread are reported, with the float3
 measured before and after. Also the wall time of `python -m kfashion.study --quick`; with
 `--study`, that of the whole default study from scratch, stage by stage, with JAX's
 compilation-cache hits and misses; with `--full-sweep N`, that of the default sweep alone on N
-workers. Writes `bench.json` under `--results`, one entry per machine and backend.
+workers; with `--only-quick`, the quick look alone, into the machine's entry (its timed runs
+kept). Writes `bench.json` under `--results`, one entry per machine and backend.
 """
 
 import contextlib
@@ -489,15 +490,15 @@ def main(argv=None) -> None:
     cli.check_data_flags(args)
     path = cli.writable_folder(args.results, "--results") / layout.BENCH
     previous = read_json(path) if path.exists() else {}
+    from kfashion.core.quiet_keras import load_keras
+
+    load_keras()  # before anything imports Keras: it sets the backend's memory settings
     if args.only_quick:
         key = entry_key(machine())
         quick = timed_study(["--quick"], args.data_dir)
         write_json(path, {**previous, key: {**previous.get(key, {}), "quick_study": quick}})
         print(f"{quick['command']}: {quick['wall_seconds']:.0f} s; wrote {path} (entry {key!r})")
         return
-    from kfashion.core.quiet_keras import load_keras
-
-    load_keras()
     start = time.perf_counter()
     dataset = data.load(args.data_dir, subset=args.subset)
     load_seconds = time.perf_counter() - start
@@ -521,7 +522,11 @@ def main(argv=None) -> None:
         "training_flops_per_image": flops_per_image(),
         "runs": runs,
         **verdicts(runs),
-        "quick_study": None if args.skip_study else timed_study(["--quick"], args.data_dir),
+        "quick_study": (
+            previous.get(entry_key(about), {}).get("quick_study")  # kept: it has its own date
+            if args.skip_study
+            else timed_study(["--quick"], args.data_dir)
+        ),
         "study": timed_study([], args.data_dir) if args.study else None,
         "full_sweeps": [full_sweep(workers, args.data_dir) for workers in args.full_sweep],
     }

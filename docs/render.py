@@ -98,7 +98,7 @@ def time_taken(results: Path, link: str) -> list[str]:
 
 
 def version(entry: dict) -> str:
-    return entry["provenance"]["versions"].get("kfashion", "?")
+    return entry.get("provenance", {}).get("versions", {}).get("kfashion", "?")
 
 
 def stage_name(command: str) -> str:
@@ -114,7 +114,7 @@ def quick_time(bench: dict) -> list[str]:
     timed = {
         machine: entry["quick_study"]
         for machine, entry in bench.items()
-        if "no GPU" in machine
+        if " x2, no GPU, " in machine
         and entry.get("quick_study")
         and entry["quick_study"].get("sizes") == config.QUICK
     }
@@ -124,7 +124,8 @@ def quick_time(bench: dict) -> list[str]:
     took = f"{minutes[0]:.1f}" + (f" to {minutes[-1]:.1f}" if len(minutes) > 1 else "")
     where = "; ".join(f"{machine}, {run['date'][:10]}" for machine, run in timed.items())
     return [
-        f"The quick look took {took} minutes from scratch on a 2-core CPU ({where}: "
+        f"The quick look took {took} minutes from scratch (the data already installed) on a "
+        f"2-core CPU ({where}: "
         "[each stage's time](docs/speed.md#what-a-run-costs))."
     ]
 
@@ -137,20 +138,24 @@ def study_time(results: Path) -> list[str]:
     from kfashion.core import costs
 
     made = training_time(results)
-    if made is None or None in made[1]:
-        return []
-    taken = sum(sections.taken_seconds(done) for done in made[1])
-    clock = sum(sections.clock_seconds(done) for done in made[1])
     args = study.parse_args([])
     plan = study.stages(args, *study.folders(args))
     predicted = costs.prediction(plan, *costs.committed_costs(ROOT))
+    if made is None or None in made[1] or predicted is None:
+        return []
+    taken = sum(sections.taken_seconds(done) for done in made[1])
+    clocks = [sections.clock_seconds(done) for done in made[1]]
     seconds = predicted["predicted_seconds"]
+    clock = (
+        ""
+        if None in clocks or not taken
+        else f", about {sections.hours(seconds * sum(clocks) / taken)} on the clock with "
+        f"{config.WORKERS} workers (the reference run's ratio of the two)"
+    )
     return [
         "At the committed reference run's measured costs it needs about "
-        f"{sections.hours(seconds)} of training in its runs' own seconds, about "
-        f"{sections.hours(seconds * clock / taken)} on the clock with two workers (the reference "
-        "run's ratio of the two): [what a run costs](docs/speed.md#what-a-run-costs). It has not "
-        "been timed whole."
+        f"{sections.hours(seconds)} of training in its runs' own seconds{clock}: [what a run "
+        "costs](docs/speed.md#what-a-run-costs). It has not been timed whole."
     ]
 
 
@@ -174,7 +179,7 @@ def speed_section(bench: dict) -> list[str]:
                     if cache["hits"] or cache["misses"]
                     else ""
                 )
-                when = run.get("date", entry["provenance"]["date"])[:10]
+                when = (run.get("date") or entry["provenance"]["date"])[:10]
                 made = run.get("kfashion", version(entry))
                 earlier = name == "quick_study" and run.get("sizes") != config.QUICK
                 out.append(

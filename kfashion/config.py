@@ -51,8 +51,8 @@ SWEEP_PROBE_IMAGES = 10_000
 TRANSFER_EPOCHS = 30
 TRANSFER_BATCH_SIZE = 100
 # Fine-tuning seeds (draws of labels) of every pretraining seed and random case, per label
-# count (a count between two takes the lower one's, `by_count`): the default study's (the
-# reference run's are in REFERENCE below).
+# count (a count between two takes the lower one's, `by_count`): transfer's own (the default
+# study's are in STUDY, the reference run's in REFERENCE below).
 DRAWS = {100: 8, 1000: 6, 10000: 4, "all": 4}
 RANDOM_INITS = 2  # initialisations of each draw of a random case
 INIT_SEEDS_FROM = 100_000  # a further initialisation's seed: apart from every fine-tuning seed
@@ -86,12 +86,6 @@ JAX_CACHE = "~/.cache/kfashion/jax"
 WORKERS = 2
 WORKER_RESTARTS = 3  # times a dead worker is started again before the search gives up
 WORKER_MEMORY = 1300 * 2**20  # peak memory of one worker (and of the chief): all 60,000 images
-
-# `python -m kfashion.study` (no mode): the crossed grid on the course network at the label
-# counts the answer reports, with fewer draws with all labels than `transfer`'s own: the sizes
-# its prediction (`kfashion.core.costs`, at the reference run's costs) fits in a night on a
-# 2-core CPU.
-STUDY = {"labels": "100,1000,all", "transfer_seeds": "100:8,1000:6,all:3"}
 
 # `python -m kfashion.study --quick`: the default study's stages and tables, with the cheapest
 # pretext task beside reconstruction (fine-tuned at few labels, as in the reference run), at
@@ -212,6 +206,12 @@ KNOBS = {
     "temperature": (0.1, 0.2, 0.5),
     "strength": (0.1, 0.2, 0.3),
 }
+
+# `python -m kfashion.study` (no mode): the crossed grid on the course network at the label
+# counts the answer reports, with fewer draws with all labels than `transfer`'s own: the sizes
+# its prediction (`kfashion.core.costs`, at the reference run's costs) fits in a night on a
+# 2-core CPU.
+STUDY = {"labels": "100,1000,all", "transfer_seeds": draws_text({100: 8, 1000: 6, "all": 3})}
 
 # `python -m kfashion.study --reference`: the reference run, cut to fit 16 hours of training
 # on 2 cores with every pretext in its grid. Its grid fine-tunes the course network pretrained

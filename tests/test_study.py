@@ -410,10 +410,21 @@ def test_a_stage_whose_results_record_its_very_command_is_done_already(tmp_path)
 
 def test_the_quick_looks_time_is_rendered_only_from_a_cpus_timing_at_todays_sizes():
     render = docs_render()
-    run = {"wall_seconds": 251.0, "date": "2026-12-07T18:16:26+00:00", "sizes": config.QUICK}
+    run = {
+        "command": "python -m kfashion.study --quick",
+        "date": "2026-12-07T18:16:26+00:00",
+        "sizes": config.QUICK,
+        "wall_seconds": 251.0,
+        "stage_seconds": {"kfashion.tune --pretext denoising": 16.0},
+        "compilation_cache": {"hits": 0, "misses": 0},
+    }
     bench = {"AMD EPYC x2, no GPU, tensorflow": {"quick_study": run}}
     (line,) = render.quick_time(bench)
-    assert line.startswith("The quick look took 4.2 minutes from scratch on a 2-core CPU (AMD")
+    assert line.startswith("The quick look took 4.2 minutes from scratch (the data already")
+    assert "2-core CPU (AMD EPYC x2, no GPU, tensorflow, 2026-12-07" in line
+    speed = "\n".join(render.speed_section(bench))  # an entry of a quick look alone
+    assert "(kfashion ?, 2026-12-07), from scratch: 251 s (kfashion.tune (denoising) 16 s)" in speed
+    assert render.quick_time({"Xeon x16, no GPU, tensorflow": {"quick_study": run}}) == []
     earlier = {**run, "sizes": {**config.QUICK, "subset": 12_000}}  # another version's sizes
     assert render.quick_time({"AMD EPYC x2, no GPU, tensorflow": {"quick_study": earlier}}) == []
     assert render.quick_time({"Xeon x16, NVIDIA H200, jax": {"quick_study": run}}) == []
@@ -434,11 +445,12 @@ def test_the_reference_grid_at_its_own_prices_predicts_the_seconds_its_runs_took
         grid.least_runs(cell) * cost[cell.labels][str(costs.priced_as(cell.case))]
         for cell in planned
     )
-    groups = {layout.grid_runs(reference, cell.network, cell.labels) for cell in planned}
+    mine = {(layout.grid_runs(reference, cell.network, cell.labels), cell.case) for cell in planned}
+    records = [
+        (path, json.loads(path.read_text())) for path in layout.finished_transfer_runs(reference)
+    ]
     took = sum(
-        json.loads(path.read_text())["seconds"]
-        for path in layout.finished_transfer_runs(reference)
-        if path.parent in groups
+        record["seconds"] for path, record in records if (path.parent, record["case"]) in mine
     )
     assert predicted == pytest.approx(took)
     assert took > 20 * 3600  # the least runs alone would price it far lower
@@ -457,3 +469,21 @@ def test_the_default_study_runs_its_own_config_and_the_readme_says_so(tmp_path):
         "its 3 pretraining seeds crossed with 8, 6 and 3 draws of labels at 100, 1,000 and all "
         "labels, the joint recipe alone" in readme
     )
+
+
+def test_a_grids_price_is_its_plans_seconds_over_its_least_runs(tmp_path):
+    """Case 3 with all labels, one draw: a choice (2 starting rates, one more tried) and 2
+    initialisations, 4 least runs that took 5 runs of 10 s; a case-5 run left in the same
+    folder by another plan is not this plan's."""
+    argv = ["--labels", "all", "--seeds", "1", "--cases", "3"]
+    choice, final = sorted(costs.cells(argv, ["course"]), key=lambda cell: not cell.search)
+    assert grid.least_runs(choice) + grid.least_runs(final) == 4
+    chosen = replace(final, recipe="joint")
+    paths = [layout.grid_run(tmp_path, chosen, *run) for run in final.runs]
+    paths += [layout.fold_run(tmp_path, choice, "joint", rate, 0) for rate in (1e-4, 1e-3, 3e-3)]
+    for path in paths:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_json(path, {"labels": "all", "case": 3, "seconds": 10.0})
+    other = layout.grid_run(tmp_path, replace(chosen, case=5), *final.runs[0])
+    write_json(other, {"labels": "all", "case": 5, "seconds": 1000.0})
+    assert costs.taken_prices(argv, ["course"], tmp_path) == {"all": {"3": 12.5}}

@@ -75,17 +75,20 @@ def committed_costs(root: Path = Path()) -> tuple[dict | None, dict | None]:
         return read_json(path) if path.exists() else None
 
     reference = root / config.REFERENCE_RESULTS
-    pilot = committed(root / config.PILOT_RESULTS / layout.PILOT)
+    pilot = committed(root / config.PILOT_RESULTS / layout.PILOT) or {}
+    prices = {n: dict(by_case) for n, by_case in pilot.get("seconds_per_run", {}).items()}
     made = committed(reference / layout.GRID)
-    prices = pilot and pilot["seconds_per_run"]
-    if made is not None and pilot is not None:
+    if made is not None:
         argv = made["provenance"]["command"].split()[3:]
         taken = taken_prices(argv, made["settings"]["networks"], reference)
-        ratios = [taken[n][c] / prices[n][c] for n in taken for c in taken[n] if n in prices]
+        ratios = [
+            taken[n][c] / prices[n][c] for n in taken for c in taken[n] if prices.get(n, {}).get(c)
+        ]
         scale = statistics.median(ratios) if ratios else 1.0
-        prices = {n: {c: taken.get(n, {}).get(c, p * scale) for c, p in by_case.items()}
-                  for n, by_case in prices.items()}  # fmt: skip
-    return prices and {"seconds_per_run": prices}, committed(reference / layout.SWEEP)
+        prices = {n: {c: p * scale for c, p in by_case.items()} for n, by_case in prices.items()}
+        for labels, by_case in taken.items():
+            prices.setdefault(labels, {}).update(by_case)
+    return ({"seconds_per_run": prices} if prices else None), committed(reference / layout.SWEEP)
 
 
 def taken_prices(argv: list[str], networks: list[str], results: Path) -> dict:
@@ -102,11 +105,11 @@ def taken_prices(argv: list[str], networks: list[str], results: Path) -> dict:
     for cell in planned:
         key = cell.labels, str(priced_as(cell.case))
         least[key] = least.get(key, 0) + grid.least_runs(cell)
-    groups = {layout.grid_runs(results, cell.network, cell.labels) for cell in planned}
+    mine = {(layout.grid_runs(results, cell.network, cell.labels), cell.case) for cell in planned}
     for path in layout.finished_transfer_runs(results):
-        if path.parent not in groups:  # a group of a plan since amended
-            continue
         record = read_json(path)
+        if (path.parent, record["case"]) not in mine:  # of a plan since amended
+            continue
         key = str(record["labels"]), str(priced_as(record["case"]))
         seconds[key] = seconds.get(key, 0.0) + float(record["seconds"])
     prices = {}
