@@ -79,21 +79,31 @@ def headline(results: Path, link: str) -> str:
     return "\n".join(lines + ["", f"![transfer curves]({link}/{transfer['figures']['curves']})"])
 
 
+def study_seconds(results: Path) -> tuple[dict, float, float | None] | None:
+    """The study behind `results`: its `prediction.json`, its runs' own training seconds, and
+    their seconds on the clock (None where a run does not say when it ended); None before every
+    stage is done."""
+    made = training_time(results)
+    if made is None or None in made[1]:
+        return None
+    prediction, runs = made
+    clocks = [sections.clock_seconds(done) for done in runs]
+    taken = sum(sections.taken_seconds(done) for done in runs)
+    return prediction, taken, None if None in clocks else sum(clocks)
+
+
 def time_taken(results: Path, link: str) -> list[str]:
     """How long the study behind the answer trained, in its runs' own seconds and on the clock
     (the report's time section has each stage's); nothing before every stage is done."""
-    made = training_time(results)
-    if made is None or None in made[1]:
+    if (spent := study_seconds(results)) is None:
         return []
-    prediction, runs = made
-    taken = sections.hours(sum(sections.taken_seconds(done) for done in runs))
-    clocks = [sections.clock_seconds(done) for done in runs]
-    clock = "" if None in clocks else f", {sections.hours(sum(clocks))} on the clock"
+    prediction, taken, clock = spent
+    on_the_clock = "" if clock is None else f", {sections.hours(clock)} on the clock"
     return [
         "",
-        f"The run behind it, `{prediction['provenance']['command']}`, took {taken} of training "
-        f"in its runs' own seconds{clock} ([each stage's time]"
-        f"({link}/README.md#training-time-predicted-and-taken)).",
+        f"The run behind it, `{prediction['provenance']['command']}`, took "
+        f"{sections.hours(taken)} of training in its runs' own seconds{on_the_clock} ([each "
+        f"stage's time]({link}/README.md#training-time-predicted-and-taken)).",
     ]
 
 
@@ -137,19 +147,18 @@ def study_time(results: Path) -> list[str]:
     from kfashion import study
     from kfashion.core import costs
 
-    made = training_time(results)
+    spent = study_seconds(results)
     args = study.parse_args([])
     plan = study.stages(args, *study.folders(args))
     predicted = costs.prediction(plan, *costs.committed_costs(ROOT))
-    if made is None or None in made[1] or predicted is None:
+    if spent is None or predicted is None:
         return []
-    taken = sum(sections.taken_seconds(done) for done in made[1])
-    clocks = [sections.clock_seconds(done) for done in made[1]]
+    _, taken, clock_seconds = spent
     seconds = predicted["predicted_seconds"]
     clock = (
         ""
-        if None in clocks or not taken
-        else f", about {sections.hours(seconds * sum(clocks) / taken)} on the clock with "
+        if clock_seconds is None or not taken
+        else f", about {sections.hours(seconds * clock_seconds / taken)} on the clock with "
         f"{config.WORKERS} workers (the reference run's ratio of the two)"
     )
     return [

@@ -4,6 +4,7 @@ need while it runs. It loads no framework: a bad argument is still refused befor
 one loads."""
 
 import dataclasses
+import shlex
 import statistics
 from pathlib import Path
 
@@ -79,7 +80,7 @@ def committed_costs(root: Path = Path()) -> tuple[dict | None, dict | None]:
     prices = {n: dict(by_case) for n, by_case in pilot.get("seconds_per_run", {}).items()}
     made = committed(reference / layout.GRID)
     if made is not None:
-        argv = made["provenance"]["command"].split()[3:]
+        argv = shlex.split(made["provenance"]["command"])[3:]  # as `command_line` joined it
         taken = taken_prices(argv, made["settings"]["networks"], reference)
         ratios = [
             taken[n][c] / prices[n][c] for n in taken for c in taken[n] if prices.get(n, {}).get(c)
