@@ -126,11 +126,10 @@ def main(argv=None) -> None:
     cli.check_data_flags(args)
     path = cli.writable_folder(args.results, "--results") / layout.BASELINE
     settings = {"subset": args.subset, "max_iter": args.max_iter}
-    if path.exists() and not args.overwrite and read_record(path) is not None:
+    kept = False
+    if not args.overwrite and read_record(path) is not None:
         with reading(path):
             kept = read_json(path)["settings"].get("run") == settings
-    else:
-        kept = False
     if kept:
         print(f"{path} holds this baseline already (pass --overwrite to fit it again)")
         return

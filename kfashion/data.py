@@ -25,7 +25,7 @@ import numpy as np
 from kfashion import config
 from kfashion.config import CLASS_NAMES, NUM_CLASSES, TRAIN_IMAGES, train_split_size
 from kfashion.core import cli
-from kfashion.core.errors import UserError, exit_on_user_error
+from kfashion.core.errors import UserError, caused_by, exit_on_user_error
 
 # file name, number of items, SHA-256 of the decompressed content (gzip headers vary, content not)
 FILES = {
@@ -244,18 +244,21 @@ def download_failure(error: BaseException) -> str:
     import socket
     import urllib.error
 
-    seen = error
-    while seen is not None:
-        if isinstance(seen, urllib.error.HTTPError):
-            return f"HTTP error {seen.code} {seen.msg}".strip()
-        if isinstance(seen, urllib.error.URLError):
-            reason = getattr(seen.reason, "strerror", None) or seen.reason
-            return f"no connection: {reason}"
-        if isinstance(seen, (ConnectionError, socket.timeout, socket.gaierror)):
-            return f"no connection: {seen.strerror or seen}"
-        if isinstance(seen, ValueError) and "hash" in str(seen):
-            return "the downloaded file's checksum did not match (a cut or altered download)"
-        seen = seen.__cause__ or seen.__context__
+    found = caused_by(
+        error,
+        lambda e: (
+            isinstance(e, (urllib.error.URLError, ConnectionError, TimeoutError, socket.gaierror))
+            or (isinstance(e, ValueError) and "hash" in str(e))
+        ),
+    )
+    if isinstance(found, urllib.error.HTTPError):
+        return f"HTTP error {found.code} {found.msg}".strip()
+    if isinstance(found, urllib.error.URLError):
+        return f"no connection: {getattr(found.reason, 'strerror', None) or found.reason}"
+    if isinstance(found, ValueError):
+        return "the downloaded file's checksum did not match (a cut or altered download)"
+    if found is not None:
+        return f"no connection: {found.strerror or found}"
     first = str(error).strip().splitlines()[0] if str(error).strip() else ""
     return f"{type(error).__name__}: {first}" if first else type(error).__name__
 

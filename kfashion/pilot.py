@@ -64,11 +64,6 @@ def seconds_per_run(runs: list[dict]) -> dict:
     return {labels: {c: float(np.mean(s)) for c, s in by.items()} for labels, by in out.items()}
 
 
-def group_settings(results: Path, network: str, labels: str) -> dict:
-    """The training settings a group of the pilot's runs was made with (its settings.json)."""
-    return read_json(layout.grid_runs(results, network, labels) / layout.SETTINGS)
-
-
 def steps(images: int, settings: dict) -> int:
     """Training steps of a few-label run on `images` labelled images: at least the minimum."""
     per_epoch = -(-images // settings["batch_size"]) * settings["epochs"]
@@ -81,17 +76,14 @@ def predicted_seconds(labels: str, size: dict, seconds: dict, settings: dict) ->
     rates: a choice at an edge adds runs) and every final run, at the pilot's seconds per run."""
     k, n, m = size["pretraining_seeds"], size["draws"], size["random_initialisations"]
     finals = sum(seconds[c] * (k if c in (1, 2) else m) for c in seconds) * n
-    candidates = {c: sum(len(config.RECIPES[r].rates) for r in _recipes(c)) for c in seconds}
+    recipes = grid.parse_recipes(config.GRID_RECIPES)
+    candidates = {c: len(grid.candidates(grid.recipes_of(c, recipes))) for c in seconds}
     if labels == grid.ALL:
         return finals + sum(seconds[c] * candidates[c] for c in seconds)
     count = int(labels)
     ratio = steps(count - count // config.FOLDS, settings) / steps(count, settings)
     per_draw = sum(seconds[c] * candidates[c] * config.FOLDS * ratio for c in seconds)
     return finals + n * per_draw
-
-
-def _recipes(case: int) -> list[str]:
-    return grid.recipes_of(case, grid.parse_recipes(config.GRID_RECIPES))
 
 
 @exit_on_user_error
@@ -127,13 +119,11 @@ def main(argv=None) -> None:
             if r["components"] is not None
         }
     seconds = seconds_per_run(runs)
-    predicted = {
-        labels: predicted_seconds(
-            labels, size, seconds[labels], group_settings(results, networks[0], labels)
-        )
-        for labels, size in sizes.items()
-        if labels in seconds
-    }
+    predicted = {}
+    for labels, size in sizes.items():
+        if labels in seconds:  # with the training settings its first network's runs had
+            settings = read_json(layout.grid_runs(results, networks[0], labels) / layout.SETTINGS)
+            predicted[labels] = predicted_seconds(labels, size, seconds[labels], settings)
     path = results / layout.PILOT
     write_json(
         path,

@@ -149,6 +149,7 @@ def main(argv=None) -> None:
     from sklearn.decomposition import PCA
 
     from kfashion import data
+    from kfashion.baseline import flat
     from kfashion.core.provenance import provenance
     from kfashion.core.quiet_keras import load_keras
     from kfashion.data import stratified_sample
@@ -157,8 +158,6 @@ def main(argv=None) -> None:
     load_keras()
     dataset = data.load(args.data_dir, subset=args.subset)
     print(f"data: {dataset.describe()}", flush=True)
-    from kfashion.baseline import flat
-
     splits = {name: flat(getattr(dataset, f"x_{name}")) for name in ("train", "val", "test")}
     pca = PCA(config.PCA_COMPONENTS, random_state=0).fit(splits["train"])
     # features -> pretraining seed (None: none) -> split -> one row per image
@@ -200,7 +199,7 @@ def main(argv=None) -> None:
                          "converged": found["converged"], "test_accuracy": test}
                     )  # fmt: skip
             print(f"{grid.labels_text(labels)}, draw {draw}: {len(fits)} probes", flush=True)
-    path = results / layout.PROBE
+    path, rows = results / layout.PROBE, summary(fits)
     write_json(
         path,
         {
@@ -212,11 +211,11 @@ def main(argv=None) -> None:
                 "max_iter": args.max_iter,
                 "sizes": dataset.sizes(),
             },  # fmt: skip
-            "summary": summary(fits),
+            "summary": rows,
             "fits": fits,
         },
     )
-    for row in summary(fits):
+    for row in rows:
         print(f"{grid.labels_text(row['labels'])}, {row['features']}: {row['test_accuracy']:.4f}")
     print(f"wrote {path}")
 

@@ -185,38 +185,35 @@ def render(results: Path, reference: Path | None = REFERENCE, judged: dict | Non
     with reading(results / layout.FINDINGS):
         out += sections.findings_section(findings) if findings["claims"] else []
     probe = load(results, layout.PROBE)
-    # each section within the files it is rendered from, so that a bad one is named
-    if grid:
-        with reading(results / layout.GRID):
-            out += grid_sections.grid_section(grid)
-    if probe:
-        with reading(results / layout.PROBE):
-            out += grid_sections.probe_section(probe)
-    if pretexts:
-        files = [layout.GRID, layout.PROBE, *(f"{f}/{layout.SWEEP}" for f in folders.values())]
-        with reading(*(results / file for file in files)):
-            out += pretext_sections.pretext_section(
+    pretext_files = [layout.GRID, layout.PROBE, *(f"{f}/{layout.SWEEP}" for f in folders.values())]
+    recall, efficiency_found = findings["per_class_recall"], findings["label_efficiency"]
+    in_order = [  # (what it needs, the files it is rendered from, the section)
+        (grid, [layout.GRID], lambda: grid_sections.grid_section(grid)),
+        (probe, [layout.PROBE], lambda: grid_sections.probe_section(probe)),
+        (
+            pretexts,
+            pretext_files,
+            lambda: pretext_sections.pretext_section(
                 {config.PRETEXT: sweep, **pretexts} if sweep else pretexts,
                 {config.PRETEXT: ".", **folders},
                 grid,
                 probe,
-            )
-    if transfer:
-        with reading(results / layout.GRID):
-            recall = findings["per_class_recall"]
-            out += sections.transfer_section(transfer, baseline, recall)
-    if efficiency:
-        with reading(results / layout.GRID):
-            out += sections.labels_section(efficiency, findings["label_efficiency"])
-    if sweep:
-        with reading(results / layout.SWEEP):
-            out += sweep_sections.sweep_section(sweep)
-    if variant:
-        with reading(results / variant_file):
-            out += sweep_sections.architecture_section(variant, layout.ARCHITECTURE)
-    if latent:
-        with reading(results / layout.LATENT):
-            out += sweep_sections.latent_section(latent)
+            ),
+        ),
+        (transfer, [layout.GRID], lambda: sections.transfer_section(transfer, baseline, recall)),
+        (efficiency, [layout.GRID], lambda: sections.labels_section(efficiency, efficiency_found)),
+        (sweep, [layout.SWEEP], lambda: sweep_sections.sweep_section(sweep)),
+        (
+            variant,
+            [variant_file],
+            lambda: sweep_sections.architecture_section(variant, layout.ARCHITECTURE),
+        ),
+        (latent, [layout.LATENT], lambda: sweep_sections.latent_section(latent)),
+    ]
+    for needed, files, section in in_order:
+        if needed:  # each section within the files it is rendered from, so a bad one is named
+            with reading(*(results / file for file in files)):
+                out += section()
     if made := training_time(results):
         with reading(results / layout.PREDICTION):
             out += sections.time_section(*made)
@@ -264,16 +261,11 @@ def stage_runs(stage: dict, results: Path) -> list[dict] | None:
         if grid is None:
             return None
         settings = grid["settings"]  # its groups' runs: not those of another grid beside it
-        groups = {
-            layout.grid_runs(results, n, c)
-            for n in settings["networks"]
-            for c in settings["labels"]
-        }
+        groups = [(n, c) for n in settings["networks"] for c in settings["labels"]]
         runs = []
-        for path in layout.finished_transfer_runs(results):
-            if path.parent in groups:
-                with reading(path):
-                    runs.append(read_json(path))
+        for path in layout.finished_transfer_runs(results, groups):
+            with reading(path):
+                runs.append(read_json(path))
         return runs
     what = stage["what"]  # "the autoencoder sweep", or a pretext's: "masked pretraining, ..."
     folder = SWEEP_FOLDERS.get(what, f"{layout.PRETEXTS}/{what.split()[0]}")

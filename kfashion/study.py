@@ -180,7 +180,8 @@ def stages(args, results: Path, directory: Path) -> list[Stage]:
     transfer += encoders
     what = "the grid of transfer runs"
     cells = costs.cells(transfer, networks)
-    finished = functools.partial(grid_records, results, cells)
+    groups = {(cell.network, cell.labels) for cell in cells}
+    finished = functools.partial(layout.finished_transfer_runs, results, groups)
     held = functools.partial(costs.least_runs_held, cells, results)
     plan.append(stage("transfer", transfer, what, finished, networks, held))
     baseline = [*data, *here, *flags(max_iter=settings.get("max_iter"))]
@@ -214,13 +215,6 @@ def keep_prediction(path: Path, predicted: dict, argv) -> None:
     latest = (kept.get("amended") or [kept])[-1]
     if [s["units"] for s in latest["stages"]] != [s["units"] for s in made["stages"]]:
         write_json(path, {**kept, "amended": [*kept.get("amended", []), made]})
-
-
-def grid_records(results: Path, cells) -> list[Path]:
-    """The finished runs of a grid's groups (its cells' networks and label counts), not those
-    another grid left in the same folder."""
-    groups = {layout.grid_runs(results, cell.network, cell.labels) for cell in cells}
-    return [path for path in layout.finished_transfer_runs(results) if path.parent in groups]
 
 
 def mode(args) -> dict:

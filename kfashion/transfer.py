@@ -23,6 +23,7 @@ classic cases on all labels their own summary, curves and confusion matrices in 
 and their classifiers (docs/stages.md lists every file).
 """
 
+import shutil
 import sys
 from pathlib import Path
 
@@ -100,13 +101,7 @@ def parse_args(argv):
     cli.add_data_flags(parser)
     parser.add_argument("--results", default=config.RESULTS, help="where results are written")
     parser.add_argument("--directory", default=config.DIRECTORY, help="KerasTuner's working folder")
-    parser.add_argument(
-        "--workers",
-        type=int,
-        help="run cells in this many local worker processes (KerasTuner's distributed mode); "
-        f"1 runs them in this process (default: {config.WORKERS}, or as many as the machine "
-        "holds)",
-    )
+    parallel.add_workers_flag(parser, "cells")
     parser.add_argument("--tensorboard", help="also write TensorBoard logs (with HParams) here")
     parser.add_argument(
         "--overwrite",
@@ -116,17 +111,10 @@ def parse_args(argv):
     return parser.parse_args(argv)
 
 
-def saved_classifier(results: Path, main) -> callable:
-    """Where a cell keeps its first seed's classifier: only the classic four cells do
-    (`main`: `grid.is_main` of a cell)."""
-    return lambda cell: layout.classifier(results, cell.case) if main(cell) else None
-
-
 def worker_args(args) -> list[str]:
     """The arguments a worker needs to run the chief's cells."""
     kept = "epochs batch_size seeds random_inits cases recipes labels pretext_labels min_steps"
-    kept += " encoder_seeds"
-    kept += " data_dir subset results directory tensorboard encoder"
+    kept += " encoder_seeds data_dir subset results directory tensorboard encoder"
     return cli.flags(**{name: getattr(args, name) for name in kept.split()})
 
 
@@ -198,52 +186,28 @@ def check_every_cell_ran(tuner) -> None:
         )
 
 
-def fresh_project(project: Path) -> None:
-    """KerasTuner's project only coordinates this command's processes: the run records are
-    the grid. It is made anew each time, so its trials read back every run already recorded
-    and train the rest, whatever an earlier command left in it (a record cut short, a grid of
-    other cells)."""
-    import shutil
-
-    shutil.rmtree(project, ignore_errors=True)
-    project.mkdir(parents=True, exist_ok=True)
-
-
-def make_tuner(args, cells, main, encoders, dataset, results):
+def run_grid(args, cells, main, encoders, dataset, results):
+    """Every cell's runs (`parallel.search`); returns the tuner, whose oracle has every trial.
+    Only the classic four cells (`main`: `grid.is_main` of a cell) keep their first seed's
+    classifier."""
     from kfashion.finetuning.grid_tuner import GridOracle, GridTuner
 
-    tuner = GridTuner(
-        encoders,
-        dataset,
-        results,
-        args.epochs,
-        args.batch_size,
-        args.min_steps,
-        saved_classifier(results, main),
-        args.tensorboard,
-        oracle=GridOracle(cells, results),
-        directory=args.directory,
-        project_name=layout.GRID_PROJECT,
-    )
-    tuner.oracle.verbose = 0  # each run's line replaces KerasTuner's table
-    return tuner
+    def make_tuner():
+        return GridTuner(
+            encoders,
+            dataset,
+            results,
+            args.epochs,
+            args.batch_size,
+            args.min_steps,
+            lambda cell: layout.classifier(results, cell.case) if main(cell) else None,
+            args.tensorboard,
+            oracle=GridOracle(cells, results),
+            directory=args.directory,
+            project_name=layout.GRID_PROJECT,
+        )
 
-
-def run_grid(args, cells, main, encoders, dataset, results):
-    """Every cell's runs, in this process or over `--workers` local worker processes; returns
-    the tuner, whose oracle has every trial (`main`: `grid.is_main` of a cell)."""
-
-    def search():
-        tuner = make_tuner(args, cells, main, encoders, dataset, results)
-        if parallel.role() == "chief":
-            parallel.serve_oracle(tuner)
-            return tuner
-        tuner.search()
-        return tuner
-
-    if args.workers == 1 or parallel.role() != "single":
-        return search()
-    return parallel.run_as_chief(search, args.workers, worker_args(args), "kfashion.transfer")
+    return parallel.search(make_tuner, args.workers, worker_args(args), "kfashion.transfer")
 
 
 @exit_on_user_error
@@ -254,11 +218,7 @@ def main(argv=None) -> None:
     recipes = grid.parse_recipes(args.recipes)
     for flag in ("epochs", "random_inits", "batch_size", "min_steps"):
         cli.at_least(getattr(args, flag), 1, "--" + flag.replace("_", "-"))
-    if args.workers is None:
-        args.workers = parallel.default_workers()
-    cli.at_least(args.workers, 1, "--workers")
-    if parallel.role() == "single":
-        parallel.check_workers(args.workers)
+    parallel.check_workers_flag(args.workers)
     cli.check_data_flags(args)
     if args.tensorboard:
         cli.tensorboard_folder(args.tensorboard)
@@ -329,7 +289,12 @@ def main(argv=None) -> None:
             check_encoders(results, groups, digests)
         for folder, mine in folders.items():
             start_runs(folder, mine, args.overwrite)
-        fresh_project(project)
+        # KerasTuner's project only coordinates this command's processes: the run records are
+        # the grid. It is made anew each time, so its trials read back every run already
+        # recorded and train the rest, whatever an earlier command left in it (a record cut
+        # short, a grid of other cells)
+        shutil.rmtree(project, ignore_errors=True)
+        project.mkdir(parents=True, exist_ok=True)
         finals = sum(grid.least_runs(c) for c in cells if not c.search)
         choices = [c for c in cells if c.search]
         folds = sum(grid.least_runs(c) for c in choices)

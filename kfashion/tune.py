@@ -69,13 +69,7 @@ def parse_args(argv):
         "the lowest mean validation loss over seeds, or the highest mean effective rank of "
         "the codes of validation images (a pretext's knobs: --factors noise, say)",
     )
-    parser.add_argument(
-        "--workers",
-        type=int,
-        help="run trials in this many local worker processes (KerasTuner's distributed mode); "
-        f"1 runs them in this process (default: {config.WORKERS}, or as many as the "
-        "machine holds)",
-    )
+    parallel.add_workers_flag(parser, "trials")
     parser.add_argument(
         "--mixed-precision",
         action="store_true",
@@ -86,19 +80,14 @@ def parse_args(argv):
     parser.add_argument(
         "--overwrite", action="store_true", help="discard the trials already in --directory"
     )
-    args = parser.parse_args(argv)
-    if args.workers is None:
-        args.workers = parallel.default_workers()
-    return args
+    return parser.parse_args(argv)
 
 
 def design_from_args(args) -> list[config.DesignPoint]:
     """The design the arguments ask for, or a UserError saying what is wrong with them."""
     cli.at_least(args.epochs, 1, "--epochs")
     cli.at_least(args.seeds, 1, "--seeds")
-    cli.at_least(args.workers, 1, "--workers")
-    if parallel.role() == "single":  # a worker is not told --workers: the chief checked it
-        parallel.check_workers(args.workers)
+    parallel.check_workers_flag(args.workers)
     cli.check_data_flags(args)
     try:
         points = config.make_design([f for f in args.factors.split(",") if f], args.pretext)
@@ -235,7 +224,7 @@ def every_trial_ended(tuner, points: int) -> bool:
 def make_tuner(args, points, dataset, project_dir: Path):
     from kfashion.pretraining import sweep
 
-    tuner = sweep.SweepTuner(
+    return sweep.SweepTuner(
         design=points,
         seeds=range(args.seeds),
         test_data=(dataset.x_test, pretext.targets(args.pretext, dataset.x_test, dataset.y_test)),
@@ -247,44 +236,24 @@ def make_tuner(args, points, dataset, project_dir: Path):
         directory=str(project_dir.parent),
         project_name=project_dir.name,
     )
-    tuner.oracle.verbose = 0  # the tuner's lines per trial and seed replace KerasTuner's table
-    return tuner
 
 
-def run_search(args, points, dataset, project_dir: Path, tuner=None):
-    """Run (or resume) the KerasTuner search and return the tuner (`tuner`, or a new one: a
-    chief's must be made once KerasTuner's variables say it is the chief)."""
-    tuner = tuner or make_tuner(args, points, dataset, project_dir)
-    if parallel.role() == "chief":  # it trains nothing: it hands out trials until all are done
-        parallel.serve_oracle(tuner)
-        return tuner
+def search(args, points, dataset, project_dir: Path, tuner=None):
+    """Run (or resume) the sweep's search (`parallel.search`) and return the tuner."""
 
     def targets(images, labels):
         return pretext.targets(args.pretext, images, labels)
 
-    tuner.search(
-        dataset.x_train,
-        targets(dataset.x_train, dataset.y_train),
-        validation_data=(dataset.x_val, targets(dataset.x_val, dataset.y_val)),
-        epochs=args.epochs,
-    )
-    if parallel.role() == "single":
-        # KerasTuner saves the oracle's state before it lets go of the trial that ends, so the
-        # last trial would read as running, and a later run of the search would run it again
-        tuner.oracle.save()
-    return tuner
-
-
-def search(args, points, dataset, project_dir: Path, tuner):
-    """Run the search with `tuner` in this process, or as the chief of `--workers` local
-    workers."""
-    if args.workers == 1 or parallel.role() != "single":
-        return run_search(args, points, dataset, project_dir, tuner)
-    return parallel.run_as_chief(  # no `tuner`: the chief's is made once it is the chief
-        lambda: run_search(args, points, dataset, project_dir),
+    return parallel.search(
+        lambda: make_tuner(args, points, dataset, project_dir),
         args.workers,
         worker_args(args),
         "kfashion.tune",
+        dataset.x_train,
+        targets(dataset.x_train, dataset.y_train),
+        tuner=tuner,
+        validation_data=(dataset.x_val, targets(dataset.x_val, dataset.y_val)),
+        epochs=args.epochs,
     )
 
 
@@ -313,7 +282,7 @@ def main(argv=None) -> None:
 def sweep_and_export(args, argv, points, project_dir: Path, role: str) -> None:
     """Run the sweep (a worker: its trials only), then export what it selects."""
     if role == "worker":  # trials only: the chief checks, locks and exports
-        run_search(args, points, data.load(args.data_dir, subset=args.subset), project_dir)
+        search(args, points, data.load(args.data_dir, subset=args.subset), project_dir)
         return
     with hold_lock(Path(args.directory) / ".kfashion.lock", f"{args.directory}"):
         settings = {

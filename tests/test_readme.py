@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -118,8 +119,9 @@ def run_in_fresh_clone(commands: list[str], folder) -> dict:
     """`commands`, each at small sizes, in a fresh clone made in `folder`, in order, up to the
     first that fails: {"path", "runs": [(command, exit code, output)]}."""
     path = fresh_clone(folder)
-    runs = []
+    runs, seconds = [], {}
     for command in commands:
+        start = time.perf_counter()
         done = subprocess.run(
             [sys.executable, *small(command)],
             cwd=path,
@@ -128,8 +130,12 @@ def run_in_fresh_clone(commands: list[str], folder) -> dict:
             timeout=900,
         )
         runs.append((command, done.returncode, done.stdout + done.stderr))
+        seconds[command] = round(time.perf_counter() - start, 1)
         if done.returncode != 0:
             break  # the rest may depend on it; the tests show its output
+    # each command's seconds beside the clone (not in it: git status stays clean), to profile
+    # the suite
+    path.with_suffix(".seconds.json").write_text(json.dumps(seconds, indent=1))
     return {"path": path, "runs": runs}
 
 

@@ -131,12 +131,10 @@ def runs_held(cell, results: Path) -> int:
     if cell.search:
         if made is not None:
             return grid.least_runs(cell)
-        folds = 1 if cell.labels == grid.ALL else config.FOLDS
-        candidates = [(r, rate) for r in cell.recipes for rate in config.RECIPES[r].rates]
         return sum(
             layout.fold_run(results, cell, recipe, rate, fold).exists()
-            for recipe, rate in candidates
-            for fold in range(folds)
+            for recipe, rate in grid.candidates(cell.recipes)
+            for fold in range(cell.folds)
         )
     if made is None:
         return 0

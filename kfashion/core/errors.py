@@ -39,7 +39,7 @@ def exit_on_user_error(main):
             except KeyboardInterrupt:
                 _interrupted()
             except Exception as error:
-                if _caused_by(error, lambda e: isinstance(e, KeyboardInterrupt)):
+                if caused_by(error, lambda e: isinstance(e, KeyboardInterrupt)):
                     _interrupted()
                 if full := disk_full(error):  # in a write of a library's (KerasTuner's state)
                     _refuse(full_disk_message(full))
@@ -107,7 +107,7 @@ def disk_full(error: BaseException) -> BaseException | None:
     """The full disk's error that `error` is, or was raised from (Keras wraps some), or None.
     TensorFlow's file writes, which KerasTuner's own use on that backend, raise no OSError but
     a ResourceExhaustedError in the system's words."""
-    return _caused_by(
+    return caused_by(
         error,
         lambda e: (
             (isinstance(e, OSError) and e.errno in DISK_FULL)
@@ -124,7 +124,7 @@ def full_disk_message(error: BaseException) -> str:
     )
 
 
-def _caused_by(error: BaseException, test) -> BaseException | None:
+def caused_by(error: BaseException, test) -> BaseException | None:
     """The first of `error` and the errors it was raised from or while handling that passes
     `test`: KerasTuner's bare `except:` around copying callbacks turns a KeyboardInterrupt
     into a FatalValueError, for one."""

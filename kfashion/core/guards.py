@@ -4,6 +4,8 @@ already there were made with the same settings."""
 import os
 from pathlib import Path
 
+from kfashion.core import layout
+from kfashion.core.errors import UserError
 from kfashion.core.files import changed_settings, write_json
 
 
@@ -16,8 +18,6 @@ def hold_lock(path, what: str):
     never blocks a rerun.
     """
     import fcntl
-
-    from kfashion.core.errors import UserError
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -45,9 +45,6 @@ def check_runs(runs_dir: Path, settings: dict) -> None:
     them (the grid's runs of one network and label count). Nothing is written: a command checks
     every group it runs before `start_runs` writes to any.
     """
-    from kfashion.core import layout
-    from kfashion.core.errors import UserError
-
     if changed := changed_settings(runs_dir / layout.SETTINGS, settings):
         what = ", ".join(changed).replace("encoder_sha256", "encoder (its SHA-256 differs)")
         raise UserError(
@@ -59,8 +56,6 @@ def check_runs(runs_dir: Path, settings: dict) -> None:
 def start_runs(runs_dir: Path, settings: dict, overwrite: bool) -> None:
     """Save a checked group's settings beside its runs; with --overwrite, discard its runs
     first (that group only, never the groups in other folders)."""
-    from kfashion.core import layout
-
     if overwrite:
         for run in runs_dir.glob("*.json"):
             run.unlink()

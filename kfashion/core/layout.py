@@ -147,11 +147,14 @@ def finished_sweep_seeds(directory) -> list[Path]:
     return sorted(sweep_project(directory).glob("trial_*/seed*.json"))
 
 
-def finished_transfer_runs(results) -> list[Path]:
-    """Every finished run of the grid, the choices' runs on their folds included."""
-    return sorted(
-        [*final_transfer_runs(results), *transfer_runs(results).glob("*/labels*/cv_*.json")]
-    )
+def finished_transfer_runs(results, groups=None) -> list[Path]:
+    """Every finished run of the grid, the choices' runs on their folds included; of `groups`
+    (network, label count) only, where given: not those another grid left in the folder."""
+    runs = [*final_transfer_runs(results), *transfer_runs(results).glob("*/labels*/cv_*.json")]
+    if groups is not None:
+        folders = {grid_runs(results, network, labels) for network, labels in groups}
+        runs = [path for path in runs if path.parent in folders]
+    return sorted(runs)
 
 
 def final_transfer_runs(results) -> list[Path]:

@@ -33,40 +33,23 @@ def _feature_maps(codes, side: int, dropout: float):
     return layers.Reshape((side, side, 32), name="dec_reshape")(x)
 
 
-def build_encoder(latent_dim: int = 64, dropout: float = 0.2, name: str = "encoder") -> keras.Model:
-    """Conv(16)-Conv(32)-Dense(latent_dim), each followed by ReLU and dropout.
-
-    Args:
-        latent_dim: size of the code.
-        dropout: dropout rate after every ReLU.
-        name: the model's name.
-
-    Returns:
-        A model mapping (28, 28, 1) images to (latent_dim,) codes.
-    """
+def build_encoder(latent_dim: int = 64, dropout: float = 0.2) -> keras.Model:
+    """Conv(16)-Conv(32)-Dense(latent_dim), each followed by ReLU and dropout."""
     inputs = keras.Input(IMAGE_SHAPE, name="image")
     x = _convolutions(inputs, "valid", dropout)  # 5 x 5 x 32 = 800 features
     x = layers.Dense(latent_dim, name="enc_dense")(x)
     x = layers.ReLU(name="enc_relu3")(x)
     outputs = layers.Dropout(dropout, name="latent")(x)
-    return keras.Model(inputs, outputs, name=name)
+    return keras.Model(inputs, outputs, name="encoder")
 
 
-def build_decoder(latent_dim: int = 64, dropout: float = 0.2, name: str = "decoder") -> keras.Model:
+def build_decoder(latent_dim: int = 64, dropout: float = 0.2) -> keras.Model:
     """Dense(800) reshaped to 5x5x32, then two transposed convolutions back to 28x28x1.
 
     As in the course's network, each transposed convolution's `output_padding` adds a last row
     and column that no input reaches: the image's last three rows and columns come from biases
     alone (the last from the output layer's, the two before it from the first layer's padded
     row through the output kernel), a grey border, the same on every reconstruction.
-
-    Args:
-        latent_dim: size of the code.
-        dropout: dropout rate after every hidden ReLU.
-        name: the model's name.
-
-    Returns:
-        A model mapping (latent_dim,) codes to (28, 28, 1) images in [0, 1].
     """
     inputs = keras.Input((latent_dim,), name="code")
     x = _feature_maps(inputs, 5, dropout)
@@ -76,49 +59,29 @@ def build_decoder(latent_dim: int = 64, dropout: float = 0.2, name: str = "decod
     x = layers.Conv2DTranspose(1, 3, strides=2, output_padding=1, name="dec_deconv2")(x)  # 28x28
     # float32 even under mixed precision, so the loss sees full-precision outputs
     outputs = layers.Activation("sigmoid", dtype="float32", name="reconstruction")(x)
-    return keras.Model(inputs, outputs, name=name)
+    return keras.Model(inputs, outputs, name="decoder")
 
 
-def build_linear_code_encoder(
-    latent_dim: int = 64, dropout: float = 0.0, name: str = "encoder"
-) -> keras.Model:
+def build_linear_code_encoder(latent_dim: int = 64, dropout: float = 0.0) -> keras.Model:
     """Conv(16)-Conv(32) with `same` padding, each with ReLU, dropout and pooling; a linear code.
 
     Unlike the course encoder the convolutions keep the borders (7 x 7 x 32 = 1,568 features
     reach the code, not 800) and the code is the Dense layer's output itself: no ReLU zeroes
     part of it and no dropout perturbs it.
-
-    Args:
-        latent_dim: size of the code.
-        dropout: dropout rate after each convolution's ReLU.
-        name: the model's name.
-
-    Returns:
-        A model mapping (28, 28, 1) images to (latent_dim,) codes.
     """
     inputs = keras.Input(IMAGE_SHAPE, name="image")
     x = _convolutions(inputs, "same", dropout)  # 7 x 7 x 32 = 1,568 features
     outputs = layers.Dense(latent_dim, name="latent")(x)
-    return keras.Model(inputs, outputs, name=name)
+    return keras.Model(inputs, outputs, name="encoder")
 
 
-def build_linear_code_decoder(
-    latent_dim: int = 64, dropout: float = 0.0, name: str = "decoder"
-) -> keras.Model:
+def build_linear_code_decoder(latent_dim: int = 64, dropout: float = 0.0) -> keras.Model:
     """Dense(1568) reshaped to 7x7x32, two stride-2 transposed convolutions, a 3x3 output conv.
 
     `same` padding throughout, so every output pixel is made the same way (the course
     decoder's `output_padding` leaves its last three rows and columns a constant grey), and the
     image comes from a convolution over 16 feature maps rather than from a single transposed
     filter.
-
-    Args:
-        latent_dim: size of the code.
-        dropout: dropout rate after every hidden ReLU.
-        name: the model's name.
-
-    Returns:
-        A model mapping (latent_dim,) codes to (28, 28, 1) images in [0, 1].
     """
     inputs = keras.Input((latent_dim,), name="code")
     x = _feature_maps(inputs, 7, dropout)
@@ -128,7 +91,7 @@ def build_linear_code_decoder(
         x = layers.Dropout(dropout, name=f"dec_dropout{i}")(x)
     x = layers.Conv2D(1, 3, padding="same", name="dec_conv")(x)
     outputs = layers.Activation("sigmoid", dtype="float32", name="reconstruction")(x)
-    return keras.Model(inputs, outputs, name=name)
+    return keras.Model(inputs, outputs, name="decoder")
 
 
 # The sweep's "architecture" factor: name -> (encoder builder, decoder builder).
@@ -170,16 +133,8 @@ def build_classifier(
     building it so the flag takes effect. Its dropout still follows the outer call's `training`
     (Keras 3 passes it into nested models, even past a `training=False` in the call; 3.15
     checked), so `kfashion.finetuning.cases` trains a frozen case's head on precomputed codes.
-
-    Args:
-        encoder: a model mapping images to codes.
-        num_classes: number of logits.
-        train_encoder: whether the encoder's weights are trained with the head.
-        augmentation: layers the images pass through before the encoder, active in training
-            only (Keras's augmentation layers), or None.
-
-    Returns:
-        A model mapping (28, 28, 1) images to (num_classes,) logits.
+    `augmentation`: Keras's augmentation layers the images pass through before the encoder
+    (active in training only), or None.
     """
     copy = keras.models.clone_model(encoder)
     copy.set_weights(encoder.get_weights())

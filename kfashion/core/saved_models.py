@@ -72,23 +72,23 @@ def encoder_seeds(args) -> list[int]:
 def encoder_files(args, encoder_seeds) -> dict:
     """network name -> pretraining seed -> encoder file of --encoder and --encoder-seeds, each
     checked as readable. A network is named by the sweep that pretrained it (`network_of`)."""
-    entries = encoder_entries(args)
     found = {}
-    for entry in entries:
+    for entry in encoder_entries(args):
         folder = entry if entry.is_dir() else entry.parent
         name = network_of(folder)
         if name in found:
             raise UserError(f"--encoder {entry}: a second encoder of the {name} network; give one")
-        files = {}
-        for seed in encoder_seeds:
-            path = layout.encoder_seed(folder, seed) if entry.is_dir() else entry
-            if not entry.is_dir() and len(encoder_seeds) > 1:
-                raise UserError(
-                    f"--encoder {entry}: one file holds one pretraining seed; give the models "
-                    "folder a sweep wrote for --encoder-seeds"
-                )
-            files[seed] = readable_archive(path, "--encoder")
-        found[name] = files
+        if not entry.is_dir() and len(encoder_seeds) > 1:
+            raise UserError(
+                f"--encoder {entry}: one file holds one pretraining seed; give the models "
+                "folder a sweep wrote for --encoder-seeds"
+            )
+        found[name] = {
+            seed: readable_archive(
+                layout.encoder_seed(folder, seed) if entry.is_dir() else entry, "--encoder"
+            )
+            for seed in encoder_seeds
+        }
     return found
 
 

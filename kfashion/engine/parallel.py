@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 from kfashion import config
+from kfashion.core import cli
 from kfashion.core.errors import REFUSAL, REFUSED, UserError, stop_if_interrupted
 
 TUNER_ID = "KERASTUNER_TUNER_ID"
@@ -69,6 +70,25 @@ def check_workers(count: int) -> None:
             f"most {most} workers (each takes a core and about {config.WORKER_MEMORY / 2**30:.1f} "
             f"GiB); pass --workers {most} or fewer"
         )
+
+
+def add_workers_flag(parser, what: str) -> None:
+    """--workers of a search that runs its `what` (trials, cells) over local processes."""
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=default_workers(),
+        help=f"run {what} in this many local worker processes (KerasTuner's distributed mode); "
+        f"1 runs them in this process (default: {config.WORKERS}, or as many as the machine "
+        "holds)",
+    )
+
+
+def check_workers_flag(count: int) -> None:
+    """--workers: at least 1, and no more than the machine holds."""
+    cli.at_least(count, 1, "--workers")
+    if role() == "single":  # a worker is not told --workers: the chief checked it
+        check_workers(count)
 
 
 def role() -> str:
@@ -127,6 +147,35 @@ def run_as_chief(search, workers: int, worker_args: list[str], module: str):
             raise
 
 
+def search(make_tuner, workers: int, worker_args, module: str, *fit_args, tuner=None, **fit_kwargs):
+    """Run (or resume) a KerasTuner search and return its tuner, whose oracle has every trial:
+    in this process, as one of the workers of a chief, or as the chief of `workers` local
+    processes running `python -m MODULE WORKER_ARGS` (see `run_as_chief`).
+
+    The search runs with `tuner`, or a tuner `make_tuner()` makes: a chief's must be made once
+    KerasTuner's variables say it is the chief. `fit_args` and `fit_kwargs` go to
+    `tuner.search`.
+    """
+
+    def run(tuner=None):
+        tuner = tuner or make_tuner()
+        tuner.oracle.verbose = 0  # the tuners' own lines per trial replace KerasTuner's table
+        if role() == "chief":  # it trains nothing: it hands out trials until all are done
+            serve_oracle(tuner)
+            return tuner
+        tuner.search(*fit_args, **fit_kwargs)
+        if role() == "single":
+            # KerasTuner saves the oracle's state before it lets go of the trial that ends, so
+            # the last trial would read as running, and a later run of the search would run it
+            # again
+            tuner.oracle.save()
+        return tuner
+
+    if workers == 1 or role() != "single":
+        return run(tuner)
+    return run_as_chief(run, workers, worker_args, module)  # no `tuner`: see above
+
+
 def serve_oracle(tuner) -> None:
     """Serve the tuner's oracle to the workers until every trial has ended and every worker
     has been told to stop: `tuner.search` on the chief, with a shorter wait.
@@ -156,7 +205,7 @@ def serve_oracle(tuner) -> None:
             # have been dropped on the way
     finally:
         server.stop(grace=None)
-    tuner.oracle.save()  # see kfashion.tune.run_search
+    tuner.oracle.save()  # see `search`
 
 
 def end_with_chief() -> None:

@@ -67,7 +67,6 @@ def fit_options() -> dict:
 def mixed_precision(enabled: bool):
     """Within the block, compute in bfloat16 with float32 weights (for GPUs; most CPUs run it
     slower), or in float32; after it, in what the process computed in before."""
-
     before = keras.mixed_precision.global_policy()
     keras.mixed_precision.set_global_policy("mixed_bfloat16" if enabled else "float32")
     try:
@@ -81,8 +80,6 @@ def compiles_whole_epochs() -> bool:
     accelerator. Not on CPU, where XLA's loop of these convolutions trains slower than
     `model.fit` (the commit that made this choice has the figures). The environment variable
     KFASHION_COMPILED_EPOCHS=1 (or 0) forces it on (or off) on JAX."""
-    import os
-
     if keras.backend.backend() != "jax":
         return False
     forced = os.environ.get("KFASHION_COMPILED_EPOCHS")

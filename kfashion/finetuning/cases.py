@@ -12,6 +12,7 @@ and validation arrays it is given; `test_scores` reads the test split, once, aft
 """
 
 import dataclasses
+import functools
 import sys
 import time
 
@@ -174,28 +175,20 @@ def fit_phase(
     training.build_before_fit(model, x, y)
     keras.utils.set_random_seed(seed)  # every case of a seed sees the same batches
     history = model.fit(x, y, epochs=epochs, batch_size=batch_size, verbose=verbose, **options)
+    return curves_of(history)
+
+
+def curves_of(history) -> dict:
+    """A Keras History's per-epoch values, as plain floats (for the run's JSON record)."""
     return {name: [float(v) for v in values] for name, values in history.history.items()}
 
 
 def codes_of(encoder, x):
-    if x is None:
-        return None
-    return encoder.predict(x, batch_size=config.EVAL_BATCH_SIZE, verbose=0)
+    return None if x is None else encoder.predict(x, batch_size=config.EVAL_BATCH_SIZE, verbose=0)
 
 
-def train(
-    template,
-    case_number,
-    recipe,
-    rate,
-    seed,
-    split,
-    epochs,
-    batch_size,
-    probe,
-    verbose=0,
-    logs=None,
-):
+def train(template, case_number, recipe, rate, seed, split, epochs, batch_size, probe,
+          verbose=0, logs=None):  # fmt: skip
     """Train one run: case `case_number` by `recipe` (`config.RECIPES`) at learning rate `rate`,
     `epochs` in all, on `split`; `probe`: the images the diagnostics read (`probe_images`);
     `logs`: phase name ("head" or "all") -> its TensorBoard callbacks, or None.
@@ -209,45 +202,26 @@ def train(
     classifier = make_classifier(template, case_number, seed, train_encoder=not head_epochs)
     before = before_training(classifier, probe)
     start = time.perf_counter()
+    fit = functools.partial(  # what both phases share
+        fit_phase, y=split.y_train, split=split, batch_size=batch_size, seed=seed, verbose=verbose
+    )
     curves = {}
     if head_epochs:  # the head alone, on codes computed once
         encoder, head = head_on_codes(classifier)
-        curves = fit_phase(
-            head,
-            config.RECIPES[recipe].head_rate or rate,
-            codes_of(encoder, split.x_train),
-            split.y_train,
-            split,
-            head_epochs,
-            batch_size,
-            seed,
-            verbose,
-            codes=codes_of(encoder, split.x_val),
-            logs=logs("head"),
-        )
+        head_rate = config.RECIPES[recipe].head_rate or rate
+        x, codes = codes_of(encoder, split.x_train), codes_of(encoder, split.x_val)
+        curves = fit(head, head_rate, x, epochs=head_epochs, codes=codes, logs=logs("head"))
     if joint_epochs:  # every layer
         classifier.get_layer("encoder").trainable = True
-        more = fit_phase(
-            classifier,
-            rate,
-            split.x_train,
-            split.y_train,
-            split,
-            joint_epochs,
-            batch_size,
-            seed,
-            verbose,
-            logs=logs("all"),
-        )
+        more = fit(classifier, rate, split.x_train, epochs=joint_epochs, logs=logs("all"))
         curves = {name: curves.get(name, []) + values for name, values in more.items()}
     else:
         # the classifier's own optimizer never ran: give it its variables, so that the saved
         # file loads without a "skipping variable loading for optimizer" warning
         compile_classifier(classifier, rate, 1)
         classifier.optimizer.build(classifier.trainable_variables)
-    return classifier, record_of(curves, (head_epochs, joint_epochs), split, start) | diagnostics(
-        classifier, probe, before
-    )
+    record = record_of(curves, (head_epochs, joint_epochs), split, start)
+    return classifier, record | diagnostics(classifier, probe, before)
 
 
 def record_of(curves: dict, phases: tuple, split: Split, start: float) -> dict:
@@ -300,8 +274,7 @@ def train_together(template, case_number, rate, seeds, split, epochs, batch_size
     )
     out = []
     for classifier, history, before in zip(classifiers, histories, befores, strict=True):
-        curves = {name: [float(v) for v in values] for name, values in history.history.items()}
-        record = record_of(curves, (0, epochs), split, start)
+        record = record_of(curves_of(history), (0, epochs), split, start)
         record["seconds"] /= len(seeds)
         out.append((classifier, record | diagnostics(classifier, probe, before)))
     return out

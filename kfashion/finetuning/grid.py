@@ -88,6 +88,12 @@ class Cell:
         """A choice cell's candidate recipes."""
         return self.recipe.split(",")
 
+    @property
+    def folds(self) -> int:
+        """The runs a choice's candidate makes: one a fold of its draw's labels (config.FOLDS);
+        with all labels one, on the training split, scored on the validation split."""
+        return 1 if self.labels == ALL else config.FOLDS
+
     def describe(self) -> str:
         """The cell in words, for a message about it."""
         where = f"{self.network}, {labels_text(self.labels)}, case {self.case}"
@@ -145,13 +151,12 @@ def parse_counts(text: str, train_size: int, flag: str = "--labels") -> list[str
     NUM_CLASSES below the train size (`flag`: the option it came from, for the error)."""
     from kfashion.core.errors import UserError
 
-    counts = set()
+    counts, most = set(), most_labels(train_size)
     for part in (p.strip() for p in text.split(",") if p.strip()):
         if part == ALL:
             counts.add(ALL)
             continue
         count = int(part) if part.isdigit() else -1
-        most = most_labels(train_size)
         if not FEWEST_LABELS <= count <= most:
             raise UserError(
                 f"{flag} {text!r}: give counts from {FEWEST_LABELS} to {most} "
@@ -277,13 +282,16 @@ def random_arms(networks) -> dict:
     return {network: first[config.architecture_of(network)] for network in networks}
 
 
+def candidates(recipes: list[str]) -> list[tuple[str, float]]:
+    """A choice's starting candidates: (recipe, rate) for each of `recipes` and each of its
+    starting rates (`Recipe.rates`), in the order they train."""
+    return [(recipe, rate) for recipe in recipes for rate in config.RECIPES[recipe].rates]
+
+
 def least_runs(cell: Cell) -> int:
     """The runs a cell trains at least: a choice cell's candidates on each fold (more where
     one reaches an edge), a final cell's runs."""
-    if not cell.search:
-        return len(cell.runs)
-    folds = 1 if cell.labels == ALL else config.FOLDS
-    return folds * sum(len(config.RECIPES[recipe].rates) for recipe in cell.recipes)
+    return cell.folds * len(candidates(cell.recipes)) if cell.search else len(cell.runs)
 
 
 def next_rate(recipe: str, scores: dict) -> float | None:

@@ -22,30 +22,11 @@ from kfashion.finetuning import grid
 
 # What grid.json keeps of each final run (its curves stay in its record; the classic cases'
 # runs keep theirs in "classic")
-KEPT = (
-    "network",
-    "labels",
-    "case",
-    "recipe",
-    "chosen",
-    "encoder_seed",
-    "seed",
-    "init",
-    "learning_rate",
-    "train_images",
-    "repeats",
-    "best_epoch",
-    "val_accuracy",
-    "split_val_accuracy",
-    "test_accuracy",
-    "test_loss",
-    "recall",
-    "dead_code_units_before",
-    "dead_code_units_after",
-    "encoder_weight_change",
-    "seconds",
-    "ended",
-    "environment",
+KEPT = tuple(
+    "network labels case recipe chosen encoder_seed seed init learning_rate train_images repeats "
+    "best_epoch val_accuracy split_val_accuracy test_accuracy test_loss recall "
+    "dead_code_units_before dead_code_units_after encoder_weight_change seconds ended "
+    "environment".split()
 )
 
 
@@ -90,29 +71,20 @@ def summaries(final_runs) -> list[dict]:
     for run in final_runs:
         key = (run["network"], run["labels"], run["case"], run["encoder_seed"])
         cells.setdefault(key, []).append(run)
-    out = []
-    for (network, labels, case, encoder_seed), runs in cells.items():
-        out.append(
-            {
-                "network": network,
-                "labels": labels,
-                "case": case,
-                "encoder_seed": encoder_seed,
-                "recipes": sorted({r["recipe"] for r in runs}),
-                "seeds": sorted({r["seed"] for r in runs}),
-                "runs": len(runs),
-                **{
-                    name: mean_std([r[name] for r in runs])
-                    for name in (
-                        "test_accuracy",
-                        "dead_code_units_before",
-                        "dead_code_units_after",
-                        "encoder_weight_change",
-                    )
-                },
-            }
-        )
-    return out
+    measures = "test_accuracy dead_code_units_before dead_code_units_after encoder_weight_change"
+    return [
+        {
+            "network": network,
+            "labels": labels,
+            "case": case,
+            "encoder_seed": encoder_seed,
+            "recipes": sorted({r["recipe"] for r in runs}),
+            "seeds": sorted({r["seed"] for r in runs}),
+            "runs": len(runs),
+            **{name: mean_std([r[name] for r in runs]) for name in measures.split()},
+        }
+        for (network, labels, case, encoder_seed), runs in cells.items()
+    ]
 
 
 def classic_summary(runs: list[dict], case_numbers: list[int]) -> dict:
@@ -275,9 +247,9 @@ def write(argv, cells, main, files, digests, dataset, settings, results: Path) -
         classic = classic_view(argv, classic_runs, encoder, dataset, settings, results)
     efficiency = before.get("label_efficiency")
     if len(counts) > 1:
-        efficiency_runs = [
-            r for r in final_runs for cell in cells if _of(r, cell) and main(_at_all(cell))
-        ]
+        # the classic comparison's cells at every label count
+        classic_cells = [cell for cell in cells if main(dataclasses.replace(cell, labels=grid.ALL))]
+        efficiency_runs = [r for r in final_runs for cell in classic_cells if _of(r, cell)]
         efficiency = efficiency_view(argv, efficiency_runs, counts, dataset, settings, results)
     write_json(
         results / layout.GRID,
@@ -328,7 +300,3 @@ def _of(run: dict, cell) -> bool:
     where = (run["network"], run["labels"], run["case"], run["encoder_seed"])
     mine = (cell.network, cell.labels, cell.case, cell.encoder_seed)
     return not cell.search and where == mine and run["seed"] in cell.seeds
-
-
-def _at_all(cell):
-    return dataclasses.replace(cell, labels=grid.ALL)

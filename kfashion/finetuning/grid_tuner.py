@@ -144,6 +144,9 @@ class GridTuner(keras_tuner.Tuner):
         self.epochs, self.batch_size, self.min_steps = epochs, batch_size, min_steps
         self.saved, self.tensorboard = saved, tensorboard
         self.probe = cases.probe_images(dataset)
+        # the arguments every run passes on: to `split_for` or `fold_split`, to `cases.train`
+        self._splits = (dataset, batch_size, epochs, min_steps)
+        self._shared = (epochs, batch_size, self.probe)
         self._asked_in_vain = False
 
     def pre_create_trial(self):
@@ -238,9 +241,10 @@ class GridTuner(keras_tuner.Tuner):
         """A candidate's held-out accuracy on each fold of a choice cell (one score with all
         labels: the validation split's at the best epoch), each run's record kept."""
         template, digest = self._template(cell)
-        arguments = (self.dataset, self.batch_size, self.epochs, self.min_steps)
+        ran = dataclasses.replace(cell, recipe=recipe, rate=rate)
+        run = (init_seed(cell.draw or 0, 0), 0)  # as its draw's first final run
         scores = []
-        for fold in range(config.FOLDS if cell.labels != ALL else 1):
+        for fold in range(cell.folds):
             path = layout.fold_run(self.results, cell, recipe, rate, fold)
             record = read_record(path)
             if record is None:
@@ -248,17 +252,14 @@ class GridTuner(keras_tuner.Tuner):
                 split = (
                     cases.whole_split(self.dataset)
                     if cell.labels == ALL
-                    else fold_split(cell, fold, *arguments)
+                    else fold_split(cell, fold, *self._splits)
                 )
-                seed = init_seed(cell.draw or 0, 0)  # as its draw's first final run
-                ran = dataclasses.replace(cell, recipe=recipe, rate=rate)
                 named = layout.fold_run(Path(), cell, recipe, rate, fold)
+                logs = functools.partial(self._logs, ran, run, record=named)
                 _, record = cases.train(
-                    template, cell.case, recipe, rate, seed, split, self.epochs,
-                    self.batch_size, self.probe,
-                    logs=functools.partial(self._logs, ran, (seed, 0), record=named),
-                )  # fmt: skip
-                record = self._record(ran, (seed, 0), None, record, digest) | {"fold": fold}
+                    template, cell.case, recipe, rate, run[0], split, *self._shared, logs=logs
+                )
+                record = self._record(ran, run, None, record, digest) | {"fold": fold}
                 write_json(path, record)
                 print(describe(record), flush=True)
             scores.append(record["val_accuracy"])
@@ -280,7 +281,6 @@ class GridTuner(keras_tuner.Tuner):
     def _train(self, cell: Cell, runs):
         """Yield ((seed, init), trained classifier, record) for each run of `runs`."""
         template, digest = self._template(cell)
-        arguments = (self.dataset, self.batch_size, self.epochs, self.min_steps)
         # the augmentation control's random layers stay on the plain path: their state in a
         # whole-epoch program is untested
         together = (
@@ -293,15 +293,7 @@ class GridTuner(keras_tuner.Tuner):
             split = cases.whole_split(self.dataset)
             logs = {init_seed(*run): self._logs(cell, run) for run in runs}
             trained = cases.train_together(
-                template,
-                cell.case,
-                cell.rate,
-                list(logs),
-                split,
-                self.epochs,
-                self.batch_size,
-                self.probe,
-                logs.get,
+                template, cell.case, cell.rate, list(logs), split, *self._shared, logs.get
             )
             for run, (classifier, record) in zip(runs, trained, strict=True):
                 yield run, classifier, self._record(cell, run, classifier, record, digest)
@@ -309,22 +301,15 @@ class GridTuner(keras_tuner.Tuner):
         # Elsewhere one after another: few-label runs give each seed its own images and
         # two-phase runs have two phases, so branches of one model would be a third way of
         # training a run, for a gain on a CPU too small and unsteady to keep (commit messages).
+        verbose = cases.verbosity() if cell.labels == ALL else 0
         for run in runs:
             keras.backend.clear_session()  # the last run's models are done with
-            split = split_for(cell, run[0], *arguments)  # the draw: the fine-tuning seed's
+            split = split_for(cell, run[0], *self._splits)  # the draw: the fine-tuning seed's
+            logs = functools.partial(self._logs, cell, run)
             classifier, record = cases.train(
-                template,
-                cell.case,
-                cell.recipe,
-                cell.rate,
-                init_seed(*run),
-                split,
-                self.epochs,
-                self.batch_size,
-                self.probe,
-                verbose=cases.verbosity() if cell.labels == ALL else 0,
-                logs=lambda phase, run=run: self._logs(cell, run, phase),
-            )
+                template, cell.case, cell.recipe, cell.rate, init_seed(*run), split,
+                *self._shared, verbose, logs,
+            )  # fmt: skip
             yield run, classifier, self._record(cell, run, classifier, record, digest)
 
     def _record(self, cell: Cell, run_id: tuple, classifier, record: dict, digest: str) -> dict:

@@ -114,8 +114,7 @@ class AutoencoderHyperModel(keras_tuner.HyperModel):
                 "config": {"learning_rate": choose(hp, "learning_rate")},
             }
         )
-        loss = pretext.load(self.pretext).LOSS
-        model.compile(optimizer=optimizer, loss=loss)
+        model.compile(optimizer=optimizer, loss=pretext.load(self.pretext).LOSS)
         return model
 
     def fit(self, hp, model, x, y, **kwargs):
@@ -211,9 +210,9 @@ class SweepTuner(keras_tuner.Tuner):
         """A seed is done once its record is whole and, unless it diverged, its weights are
         there too (a folder copied without its weights trains them again)."""
         record = read_record(layout.seed_record(folder, seed))
-        if record is None:
-            return False
-        return bool(record.get("diverged")) or layout.seed_model(folder, seed).exists()
+        return record is not None and (
+            bool(record.get("diverged")) or layout.seed_model(folder, seed).exists()
+        )
 
     def _callbacks(self, trial, seed: int, epochs: int) -> list:
         run = f"trial{trial.trial_id}/seed{seed}"
@@ -288,8 +287,7 @@ class SweepTuner(keras_tuner.Tuner):
             if self.hypermodel.pretext == config.PRETEXT:  # its loss is this MSE
                 record["test_mse"] = record["test_loss"]
             elif pretext.load(self.hypermodel.pretext).DECODER:
-                networks = model.get_layer("encoder"), model.get_layer("decoder")
-                autoencoder = pretext.build(config.PRETEXT, *networks)
+                autoencoder = pretext.build(config.PRETEXT, encoder, model.get_layer("decoder"))
                 autoencoder.compile(loss="mse")
                 record["test_mse"] = float(autoencoder.evaluate(images, images, **evaluate))
             save_checkpoint(model, layout.seed_model(self.get_trial_dir(trial.trial_id), seed))

@@ -29,6 +29,7 @@ def trial_records(tuner, points, seeds) -> list[dict]:
             paths = [layout.seed_record(folder, seed) for seed in seeds]
             runs = [read_json(path) for path in paths if path.exists()]
         done = trial is not None and trial.status == "COMPLETED"
+        message = trial.message.strip().splitlines()[-1] if trial and trial.message else None
         test_loss = [run["test_loss"] for run in runs]
         test_mse = [run["test_mse"] for run in runs]
         ranks = [run["code_rank"] for run in runs]
@@ -40,7 +41,7 @@ def trial_records(tuner, points, seeds) -> list[dict]:
                 "value": point.value,
                 "config": point.config,
                 "status": trial.status if trial else "NOT_RUN",
-                "message": _last_line(trial.message) if trial and trial.message else None,
+                "message": message,
                 # the trial's KerasTuner score: the mean over seeds of each best val_loss
                 "best_val_loss": trial.score if done else None,
                 "test_loss": float(np.mean(test_loss)) if done else None,
@@ -55,10 +56,6 @@ def trial_records(tuner, points, seeds) -> list[dict]:
             }
         )
     return records
-
-
-def _last_line(message: str) -> str:
-    return message.strip().splitlines()[-1]
 
 
 def select(records, how: str) -> dict:
