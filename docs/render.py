@@ -18,6 +18,9 @@ from kfashion.report import load, training_time
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = "results/reference"  # as the Markdown links it, from the root
+# the default study timed whole, committed as it was made (run with --results and --directory
+# there, so that it resumes on a fresh machine)
+TIMED_STUDY = "results/study"
 HEADLINE = ("<!-- results:start -->", "<!-- results:end -->")
 FINDINGS = ("<!-- findings:start -->", "<!-- findings:end -->")
 SPEED = ("<!-- speed:start -->", "<!-- speed:end -->")
@@ -140,10 +143,10 @@ def quick_time(bench: dict) -> list[str]:
     ]
 
 
-def study_time(results: Path) -> list[str]:
+def study_time(results: Path, timed: Path = ROOT / TIMED_STUDY) -> list[str]:
     """The default study's training time as it predicts it, at the committed reference run's
-    costs, and on the clock at the ratio the reference run took; nothing before that run is
-    done."""
+    costs, and on the clock at the ratio the reference run took; then as it took, where a
+    study of today's plan was timed whole in `timed`. Nothing before the reference run is done."""
     from kfashion import study
     from kfashion.core import costs
 
@@ -164,8 +167,34 @@ def study_time(results: Path) -> list[str]:
     return [
         "At the committed reference run's measured costs it needs about "
         f"{sections.hours(seconds)} of training in its runs' own seconds{clock}: [what a run "
-        "costs](docs/speed.md#what-a-run-costs). It has not been timed whole."
+        f"costs](docs/speed.md#what-a-run-costs). {timed_whole(timed, predicted)}"
     ]
+
+
+def timed_whole(folder: Path, predicted: dict) -> str:
+    """How long the default study took where it was timed whole in `folder`: a study of the
+    plan `predicted` (its stages' units), every stage done; else that it has not been."""
+    made = training_time(folder)
+    if made is None or None in made[1]:
+        return "It has not been timed whole."
+    prediction, runs = made
+    latest = (prediction.get("amended") or [prediction])[-1]
+    if [(s["what"], s["units"]) for s in latest["stages"]] != [
+        (s["what"], s["units"]) for s in predicted["stages"]
+    ]:
+        return "It has not been timed whole at today's sizes."
+    _, taken, clock = study_seconds(folder)
+    runs = [run for done in runs for run in done]
+    machines = sorted({run["environment"]["machine"] for run in runs if "environment" in run})
+    days = sorted({run["ended"][:10] for run in runs if run.get("ended")})
+    on_the_clock = "" if clock is None else f", {sections.hours(clock)} on the clock"
+    link = folder.relative_to(ROOT) if folder.is_relative_to(ROOT) else folder
+    return (
+        f"Timed whole, `{prediction['provenance']['command']}` took {sections.hours(taken)} of "
+        f"training in its runs' own seconds{on_the_clock} ({'; '.join([*machines, *days[:1]])}"
+        f"{' to ' + days[-1] if len(days) > 1 else ''}: [each stage's time]"
+        f"({link}/README.md#training-time-predicted-and-taken))."
+    )
 
 
 def speed_section(bench: dict) -> list[str]:

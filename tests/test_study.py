@@ -487,3 +487,34 @@ def test_a_grids_price_is_its_plans_seconds_over_its_least_runs(tmp_path):
     other = layout.grid_run(tmp_path, replace(chosen, case=5), *final.runs[0])
     write_json(other, {"labels": "all", "case": 5, "seconds": 1000.0})
     assert costs.taken_prices(argv, ["course"], tmp_path) == {"all": {"3": 12.5}}
+
+
+def test_the_readme_states_the_default_studys_time_once_a_study_of_its_plan_is_timed_whole(
+    tmp_path,
+):
+    args = study.parse_args([])
+    predicted = costs.prediction(
+        study.stages(args, *study.folders(args)), *costs.committed_costs(docs_render().ROOT)
+    )
+    timed = tmp_path / "study"
+    render = docs_render()
+    assert render.timed_whole(timed, predicted) == "It has not been timed whole."
+    made_on = {"machine": "AMD EPYC, 2 cores, Linux, no GPU"}
+    seeds = [  # two seeds side by side, 100 s each, on the 6th
+        {"seconds": 100.0, "ended": "2026-12-06T10:01:40+00:00", "environment": made_on},
+        {"seconds": 100.0, "ended": "2026-12-06T10:01:40+00:00", "environment": made_on},
+    ]
+    write_json(timed / layout.SWEEP, {"trials": [{"seeds": seeds}]})
+    write_json(timed / layout.GRID, {"settings": {"networks": ["course"], "labels": ["100"]}})
+    run = {"seconds": 3600.0, "ended": "2026-12-07T11:00:00+00:00", "environment": made_on}
+    write_json(layout.grid_runs(timed, "course", "100") / "case1_joint_seed0.json", run)
+    command = "python -m kfashion.study --results results/study --directory results/study/tuning"
+    write_json(timed / layout.PREDICTION, {**predicted, "provenance": {"command": command}})
+    assert render.timed_whole(timed, predicted) == (
+        f"Timed whole, `{command}` took 1.1 h of training in its runs' own seconds, 1.0 h on "
+        "the clock (AMD EPYC, 2 cores, Linux, no GPU; 2026-12-06 to 2026-12-07: [each stage's "
+        f"time]({timed}/README.md#training-time-predicted-and-taken))."
+    )
+    other = {**predicted, "stages": [{**s, "units": s["units"] + 1} for s in predicted["stages"]]}
+    said = render.timed_whole(timed, other)  # a study of another plan than today's
+    assert said == "It has not been timed whole at today's sizes."
