@@ -173,12 +173,13 @@ def study_time(results: Path, timed: Path = ROOT / TIMED_STUDY) -> list[str]:
 
 def timed_whole(folder: Path, predicted: dict) -> str:
     """How long the default study took where it was timed whole in `folder`: a study of the
-    plan `predicted` (its stages' units), every stage done; else that it has not been."""
+    plan `predicted` (its stages' units) that finished it (`study.finish_prediction`); else
+    that it has not been."""
     made = training_time(folder)
-    if made is None or None in made[1]:
+    latest = made and (made[0].get("amended") or [made[0]])[-1]
+    if made is None or None in made[1] or not latest.get("finished"):
         return "It has not been timed whole."
     prediction, runs = made
-    latest = (prediction.get("amended") or [prediction])[-1]
     if [(s["what"], s["units"]) for s in latest["stages"]] != [
         (s["what"], s["units"]) for s in predicted["stages"]
     ]:

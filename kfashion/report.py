@@ -186,7 +186,6 @@ def render(results: Path, reference: Path | None = REFERENCE, judged: dict | Non
         out += sections.findings_section(findings) if findings["claims"] else []
     probe = load(results, layout.PROBE)
     pretext_files = [layout.GRID, layout.PROBE, *(f"{f}/{layout.SWEEP}" for f in folders.values())]
-    recall, efficiency_found = findings["per_class_recall"], findings["label_efficiency"]
     in_order = [  # (what it needs, the files it is rendered from, the section)
         (grid, [layout.GRID], lambda: grid_sections.grid_section(grid)),
         (probe, [layout.PROBE], lambda: grid_sections.probe_section(probe)),
@@ -200,8 +199,16 @@ def render(results: Path, reference: Path | None = REFERENCE, judged: dict | Non
                 probe,
             ),
         ),
-        (transfer, [layout.GRID], lambda: sections.transfer_section(transfer, baseline, recall)),
-        (efficiency, [layout.GRID], lambda: sections.labels_section(efficiency, efficiency_found)),
+        (
+            transfer,
+            [layout.GRID, layout.FINDINGS],
+            lambda: sections.transfer_section(transfer, baseline, findings["per_class_recall"]),
+        ),
+        (
+            efficiency,
+            [layout.GRID, layout.FINDINGS],
+            lambda: sections.labels_section(efficiency, findings["label_efficiency"]),
+        ),
         (sweep, [layout.SWEEP], lambda: sweep_sections.sweep_section(sweep)),
         (
             variant,

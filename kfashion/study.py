@@ -217,6 +217,18 @@ def keep_prediction(path: Path, predicted: dict, argv) -> None:
         write_json(path, {**kept, "amended": [*kept.get("amended", []), made]})
 
 
+def finish_prediction(path: Path) -> None:
+    """Mark the last plan of a prediction finished, when its every stage first was."""
+    from kfashion.core.files import read_json
+    from kfashion.core.provenance import utc_now
+
+    kept = read_json(path)
+    latest = (kept.get("amended") or [kept])[-1]
+    if "finished" not in latest:
+        latest["finished"] = utc_now()
+        write_json(path, kept)
+
+
 def mode(args) -> dict:
     """The settings of the study's mode (the default study's too) that differ from each
     stage's defaults."""
@@ -281,6 +293,8 @@ def main(argv=None) -> None:
             module.main(stage.argv)
         if predicted is not None:
             keep_prediction(results / layout.PREDICTION, predicted, argv)
+    if predicted is not None:  # every stage of its plan done: the time it took is whole
+        finish_prediction(results / layout.PREDICTION)
     minutes = (time.perf_counter() - start) / 60
     print(f"[study] done in {minutes:.1f} min; the report is {results / layout.REPORT}")
 

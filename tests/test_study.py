@@ -510,6 +510,9 @@ def test_the_readme_states_the_default_studys_time_once_a_study_of_its_plan_is_t
     write_json(layout.grid_runs(timed, "course", "100") / "case1_joint_seed0.json", run)
     command = "python -m kfashion.study --results results/study --directory results/study/tuning"
     write_json(timed / layout.PREDICTION, {**predicted, "provenance": {"command": command}})
+    # every stage's records are there, but the study has not said it finished its plan
+    assert render.timed_whole(timed, predicted) == "It has not been timed whole."
+    study.finish_prediction(timed / layout.PREDICTION)
     assert render.timed_whole(timed, predicted) == (
         f"Timed whole, `{command}` took 1.1 h of training in its runs' own seconds, 1.0 h on "
         "the clock (AMD EPYC, 2 cores, Linux, no GPU; 2026-12-06 to 2026-12-07: [each stage's "
