@@ -6,6 +6,7 @@ import importlib.util
 import json
 import math
 import os
+import re
 import struct
 import subprocess
 import sys
@@ -218,3 +219,14 @@ def differences(a, b, rel: float = 1e-9, path: str = "") -> list[str]:
     if isinstance(a, float) and isinstance(b, float):
         return [] if math.isclose(a, b, rel_tol=rel) else [f"{path}: {a} {b}"]
     return [] if a == b and type(a) is type(b) else [f"{path}: {a!r} {b!r}"]
+
+
+# A grid's line for a final run it trained: its case, seed and initialisation (from the second)
+FINAL = re.compile(r"case (\d) .*, seed (\d+)(?: \(initialisation (\d+)\))?: test accuracy")
+
+
+def finished_runs(output: str) -> list[tuple]:
+    """(case, seed) of each final run the output reports, in order; (case, seed, init) for
+    an initialisation after a draw's first."""
+    found = [m.groups() for m in map(FINAL.search, output.splitlines()) if m]
+    return [tuple(int(v) for v in run if v is not None) for run in found]

@@ -252,7 +252,7 @@ def test_transfer_runs_again_a_run_whose_record_was_cut_short(tmp_path, capsys):
     transfer.main(args)
     out = capsys.readouterr().out
     assert "case 4 (random encoder, frozen), frozen at lr" in out and "seed 0: test" in out
-    assert "(search)" not in out  # only the run cut short trains again
+    assert "(choice" not in out  # only the run cut short trains again
     assert json.loads(record.read_text())["case"] == 4
 
 

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import assert_picture, docs_render, predict_elsewhere
+from helpers import FINAL, assert_picture, docs_render, predict_elsewhere
 
-from kfashion import config, data
+from kfashion import config, data, study
 from kfashion.finetuning import grid
 
 RECIPES = ("joint", "two_phase")
@@ -48,9 +48,13 @@ SMALL = {
 }
 # The quick study, smaller still, in its own folder (its own seeds: one a sweep point, two a
 # transfer case, so its transfer findings have intervals), with a pretext task, so that its
-# report's pretext sections render from a study's grid
-QUICK = ["--subset", "300", "--epochs", "2", "--pretexts", "denoising"]
-LABELS = ["--labels", "50,all", "--min-steps", "10"]
+# report's pretext sections render from a study's grid; in one process (the study above runs
+# its searches over two workers)
+QUICK = ["--subset", "300", "--epochs", "1", "--pretexts", "denoising", "--workers", "1"]
+# The label counts the study's grid ran on this split, at its minimum steps: the pages'
+# `transfer --labels ...` finds every run made already (a new label count is trained in
+# tests/test_transfer.py)
+LABELS = ["--labels", "100,all", "--min-steps", str(study.min_steps(int(TINY[3])))]
 
 
 def shown_text() -> str:
@@ -228,6 +232,20 @@ def test_the_study_says_what_runs_how_far_along_and_the_time_left(clone):
     assert "0 of 44 runs done" in lines[3] and "time left:" in lines[3]
 
 
+def test_the_studys_grid_runs_every_run_once_over_its_two_workers(clone):
+    grid_stage = clone["runs"][0][2].split("[study 2/5]")[1].split("[study 3/5]")[0]
+    assert "starting 2 workers" in grid_stage  # the study's own default
+    lines = grid_stage.splitlines()
+    trained = [line for line in lines if FINAL.search(line) or "(choice, fold" in line]
+    assert trained and all(re.match(r"\[tuner[01]\] ", line) for line in trained)
+    runs = [line.split("] ", 1)[1].split(":")[0] for line in trained]  # which run, no worker
+    assert len(set(runs)) == len(runs)  # none twice, the choices' runs included
+    finals = [FINAL.search(line) for line in trained if ", all labels, " in line]
+    at_all = sorted((int(c), int(s), int(i or 0)) for c, s, i in (m.groups() for m in finals if m))
+    kept = results(clone, "grid.json")["classic"]["runs"]  # the four cases with all labels
+    assert at_all == sorted((r["case"], r["seed"], r["init"]) for r in kept)
+
+
 def test_sweep_records_every_seed_and_exports_the_reference_choice(clone, subset, elsewhere):
     sweep = results(clone, "sweep.json")
     assert len(sweep["trials"]) == 14 and sweep["settings"]["seeds"] == [0]
@@ -289,8 +307,11 @@ def test_a_new_run_tables_say_when_each_run_started_and_ended(clone):
 
 def test_label_efficiency_architecture_and_latent_outputs(clone):
     efficiency = results(clone, "grid.json")["label_efficiency"]
-    assert efficiency["settings"]["labels"] == [50, "all"]
-    assert efficiency["test_accuracy"]["1"]["50"]["n"] == 1
+    assert efficiency["settings"]["labels"] == [100, "all"]
+    assert efficiency["test_accuracy"]["1"]["100"]["n"] == 1
+    outputs = {command: output for command, _, output in clone["runs"]}
+    again = outputs["python -m kfashion.transfer --labels 100,1000,10000,all"]
+    assert "test accuracy" not in again and "(choice" not in again  # the study's runs, kept
     variant = results(clone, "sweep.json", "results/architecture")
     networks = [config.network(t["config"]) for t in variant["trials"]]
     assert networks == ["course", "course", "linear_code"]
