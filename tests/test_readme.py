@@ -238,8 +238,11 @@ def test_the_studys_grid_runs_every_run_once_over_its_two_workers(clone):
     lines = grid_stage.splitlines()
     trained = [line for line in lines if FINAL.search(line) or "(choice, fold" in line]
     assert trained and all(re.match(r"\[tuner[01]\] ", line) for line in trained)
-    runs = [line.split("] ", 1)[1].split(":")[0] for line in trained]  # which run, no worker
-    assert len(set(runs)) == len(runs)  # none twice, the choices' runs included
+    # which run each line reports: the line without its worker, accuracy and seconds
+    runs = [
+        re.sub(r"^\[tuner\d\] | [a-z-]+ accuracy [\d.]+| \(\d+ s\)$", "", line) for line in trained
+    ]
+    assert len(set(runs)) == len(runs)  # none twice, the choices' runs on their folds included
     finals = [FINAL.search(line) for line in trained if ", all labels, " in line]
     at_all = sorted((int(c), int(s), int(i or 0)) for c, s, i in (m.groups() for m in finals if m))
     kept = results(clone, "grid.json")["classic"]["runs"]  # the four cases with all labels
