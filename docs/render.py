@@ -87,9 +87,11 @@ def study_seconds(results: Path) -> tuple[dict, float, float | None] | None:
     their seconds on the clock (None where a run does not say when it ended); None before every
     stage is done."""
     made = training_time(results)
-    if made is None or None in made[1]:
-        return None
-    prediction, runs = made
+    return None if made is None or None in made[1] else spent_of(*made)
+
+
+def spent_of(prediction: dict, runs: list) -> tuple[dict, float, float | None]:
+    """`study_seconds` of a study's prediction and its stages' run records."""
     clocks = [sections.clock_seconds(done) for done in runs]
     taken = sum(sections.taken_seconds(done) for done in runs)
     return prediction, taken, None if None in clocks else sum(clocks)
@@ -184,7 +186,7 @@ def timed_whole(folder: Path, predicted: dict) -> str:
         (s["what"], s["units"]) for s in predicted["stages"]
     ]:
         return "It has not been timed whole at today's sizes."
-    _, taken, clock = study_seconds(folder)
+    _, taken, clock = spent_of(prediction, runs)
     runs = [run for done in runs for run in done]
     machines = sorted({run["environment"]["machine"] for run in runs if "environment" in run})
     days = sorted({run["ended"][:10] for run in runs if run.get("ended")})
