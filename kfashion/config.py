@@ -214,9 +214,10 @@ KNOBS = {
 # with room for a host slower than the reference run's.
 STUDY = {"labels": "100,all", "transfer_seeds": draws_text({100: 8, "all": 3})}
 
-# `python -m kfashion.study --reference`: the reference run, cut to fit 16 hours of training
-# on 2 cores with every pretext in its grid. Its grid fine-tunes the course network pretrained
-# by each pretext, with the joint recipe (its rate chosen in each draw's labels),
+# `python -m kfashion.study --reference`: the reference run, planned for 16 hours of training
+# on 2 cores with every pretext in its grid (what it took: its report's training time). Its
+# grid fine-tunes the course network pretrained by each pretext, with the joint recipe (its rate
+# chosen in each draw's labels),
 # reconstruction's at three label counts and the other pretexts' (and the augmentation
 # control) at the two few-label ones: a run with all labels costs far more than one with few,
 # and the pretexts ask what pretraining gives where labels are few. The linear_code network is

@@ -63,7 +63,7 @@ def test_each_row_is_judged_by_its_bound_within_one_family():
         assert r["p_equivalence_holm"] >= r["p_equivalence"]
     assert found["sentence"].startswith(
         "Fine-tuned, pretraining gives no benefit larger than 0.5 points at all labels (1 of 2 "
-        "rows); is inconclusive (95% intervals from -"
+        "rows) and has an inconclusive effect at 1,000 labels (1 of 2 rows; 95% interval -"
     )
     assert "; frozen, pretraining helps by at least 9." in found["sentence"]
     lines = grid_sections.answer_lines(found)

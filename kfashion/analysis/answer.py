@@ -279,27 +279,33 @@ def side_values(runs, network: str, labels: str, case: int) -> list[float]:
 
 def _summary(rows: list[dict]) -> str:
     """What a group of rows' verdicts say, most telling first: "gives no benefit larger than
-    0.5 points at all labels (2 of 8 rows); is inconclusive at 100 labels (...)" """
+    0.5 points at all labels (2 of 8 rows) and has an inconclusive effect at 100 labels (6 of 8
+    rows; 95% intervals within -1.8 to +0.7 points)" """
     parts = []
     for name in (HELPS, HURTS, EQUIVALENT, INCONCLUSIVE, NO_INTERVAL):
         mine = [r for r in rows if r["verdict"] == name]
         if not mine:
             continue
+        counted = f"{len(mine)} of {len(rows)} rows"
         if name in (HELPS, HURTS):
             text = f"{name} by at least {100 * min(r['bound'] for r in mine):.1f} points"
         elif name == EQUIVALENT:
             text = f"gives {name} {100 * max(r['bound'] for r in mine):g} points"
         elif name == INCONCLUSIVE:
+            text = "has an inconclusive effect"
             low, high = min(r["ci95"][0] for r in mine), max(r["ci95"][1] for r in mine)
-            text = (
-                f"is inconclusive (95% intervals from {100 * low:+.1f} to {100 * high:+.1f} points)"
-            )
+            span = "interval" if len(mine) == 1 else "intervals within"
+            counted += f"; 95% {span} {100 * low:+.1f} to {100 * high:+.1f} points"
         else:
             text = f"is {name}"
         counts = list(dict.fromkeys(labels_text(r["labels"]) for r in mine))
-        listed = counts[0] if len(counts) == 1 else ", ".join(counts[:-1]) + " and " + counts[-1]
-        parts.append(f"{text} at {listed} ({len(mine)} of {len(rows)} rows)")
-    return "; ".join(parts)
+        parts.append(f"{text} at {_listed(counts)} ({counted})")
+    return _listed(parts)
+
+
+def _listed(items: list[str]) -> str:
+    """ "a", "a and b", "a, b and c" """
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
 def sentence(rows: list[dict]) -> str:

@@ -47,7 +47,7 @@ def answer_lines(found: dict, figure: str | None = None) -> list[str]:
         for r in found["rows"]
     ]
     picture = ["", f"![the answer: pretrained minus random]({figure})"] if figure else []
-    out = [f"**{found['sentence']}**", *picture, ""]
+    out = [f"**{answer.sentence(found['rows'])}**", *picture, ""]  # in today's words
     out += table(
         "encoder | labels | recipe | pretrained - random | difference, points [95% interval] "
         "| margin | Holm p: difference / equivalence | seeds x draws x random inits | verdict",
@@ -61,8 +61,9 @@ def _family_note(found: dict) -> list[str]:
         return [
             "",
             f"Each interval is its row's own 95% interval; the verdicts read the Holm-adjusted "
-            f"p-values of all {tests} tests of the family, so a row whose interval excludes 0, "
-            "or lies within its margin, can still be inconclusive.",
+            f"p-values of all {tests} tests of the family (two a row: difference and "
+            "equivalence), so a row whose interval excludes 0, or lies within its margin, can "
+            "still be inconclusive.",
         ]
     return []
 
