@@ -471,6 +471,21 @@ def test_the_default_study_runs_its_own_config_and_the_readme_says_so(tmp_path):
     )
 
 
+def test_the_readme_lists_the_quick_looks_own_sizes():
+    readme = " ".join((Path(__file__).resolve().parents[1] / "README.md").read_text().split())
+    quick, validate = config.QUICK, config.QUICK["subset"] // 6  # a sixth validates
+    labels = " and ".join(config.QUICK["labels"].split(","))
+    for said in (
+        f"{quick['subset']:,} images ({quick['subset'] - validate:,} to train, {validate:,} to "
+        f"validate) and {quick['epochs']} epochs",
+        f"{quick['transfer_seeds']} draws of labels at {labels} labels, the {quick['recipes']} "
+        "recipe alone",
+        f"with {quick['pretexts']} pretraining beside reconstruction",
+        f"capped at {quick['max_iter']} iterations",
+    ):
+        assert said in readme, said
+
+
 def test_a_grids_price_is_its_plans_seconds_over_its_least_runs(tmp_path):
     """Case 3 with all labels, one draw: a choice (2 starting rates, one more tried) and 2
     initialisations, 4 least runs that took 5 runs of 10 s; a case-5 run left in the same
