@@ -41,7 +41,7 @@ def findings_summary(findings: dict, link: str) -> list[str]:
             for c in found["comparisons"]
         )
         rows.append([found["claim"], f"**{found['verdict']}**", numbers])
-    out = sections.table(["finding", "here", "mean [95% interval] over seeds; p-values"], rows)
+    out = sections.table("finding | here | mean [95% interval] over seeds; p-values", rows)
     out += ["", sections.families(findings)]
     return out + ["", f"Measures, per-seed values and rules: [the report]({link}/README.md)."]
 
@@ -51,7 +51,7 @@ def headline(results: Path, link: str) -> str:
     transfer = read_json(results / layout.GRID)["classic"]
     rows = [
         [case, entry["label"], sections.spread(entry["test_accuracy"])]
-        for case, entry in sorted(transfer["cases"].items(), key=lambda kv: int(kv[0]))
+        for case, entry in sections.by_case(transfer)
     ]
     if baseline := load(results, layout.BASELINE):
         lr = baseline["logistic_regression"]["test_accuracy"]
@@ -78,7 +78,7 @@ def headline(results: Path, link: str) -> str:
         f"([full report]({link}/README.md)):",
         "",
     ]
-    lines += sections.table(["case", "classifier", "test accuracy"], rows)
+    lines += sections.table("case | classifier | test accuracy", rows)
     return "\n".join(lines + ["", f"![transfer curves]({link}/{transfer['figures']['curves']})"])
 
 
@@ -178,7 +178,7 @@ def timed_whole(folder: Path, predicted: dict) -> str:
     plan `predicted` (its stages' units) that finished it (`study.finish_prediction`); else
     that it has not been."""
     made = training_time(folder)
-    latest = made and (made[0].get("amended") or [made[0]])[-1]
+    latest = made and sections.last_plan(made[0])
     if made is None or None in made[1] or not latest.get("finished"):
         return "It has not been timed whole."
     prediction, runs = made

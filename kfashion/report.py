@@ -43,11 +43,8 @@ def headline_numbers(results: Path) -> dict:
         chosen = sections.chosen_trial(sweep)
         if chosen["test_mse"] is not None:  # a point that did not complete has none
             per_seed = [r["test_mse"] for r in chosen["seeds"]]
-            numbers["exported autoencoder's point, test MSE"] = (
-                chosen["test_mse"],
-                per_seed,
-                False,
-            )
+            name = "exported autoencoder's point, test MSE"
+            numbers[name] = (chosen["test_mse"], per_seed, False)
     if baseline := load(results, layout.BASELINE):
         value = baseline["logistic_regression"]["test_accuracy"]
         numbers["baseline test accuracy"] = (value, [value], True)
@@ -76,7 +73,7 @@ def beside_reference(results: Path, reference: Path) -> list[str]:
         "over seeds. A run at other sizes (a subset, fewer epochs, capped baseline fits) is not "
         "expected to.",
         "",
-        *sections.table(["number", "this run", "reference", "reference's seeds", "inside?"], rows),
+        *sections.table("number | this run | reference | reference's seeds | inside?", rows),
         "",
     ]
 
@@ -85,6 +82,30 @@ def sizes_of(stage: dict) -> tuple:
     """(images used, epochs, seeds) of a sweep or of a grid's classic cases."""
     settings = stage["settings"]
     return settings.get("subset") or TRAIN_IMAGES, settings["epochs"], len(settings["seeds"])
+
+
+# What a smaller run's report says of its claims, by how each stands (`standing`)
+AT_THESE_SIZES = {
+    "one seed": "Not resolved with one seed, since a verdict needs an interval over seeds and one "
+    "seed gives none",
+    "every seed alike": "Not resolved: every seed gave the same number (a collapsed classifier, a "
+    "count), which leaves no spread to make an interval of",
+    "few seeds": "Not resolved at these sizes (few seeds give wide intervals: with 2, the 95% t "
+    "interval reaches 12.7 standard errors either side of the mean)",
+    "judged": "Judged here, but at these sizes, not the reference's (a level of accuracy, "
+    '"about 80%", is a claim about the full study)',
+}
+
+
+def standing(found: dict) -> str:
+    """How a claim stands: "judged"; else why it is not resolved: where none of its comparisons
+    has an interval, "one seed" (each has one seed) or "every seed alike"; else "few seeds"."""
+    if found["verdict"] != "not resolved":
+        return "judged"
+    reasons = {sections.why_no_interval(c) for c in found["comparisons"]}
+    if reasons <= {"one seed"}:
+        return "one seed"
+    return "few seeds" if None in reasons else "every seed alike"
 
 
 def about_this_run(sweep, transfer, findings: dict, reference: Path | None) -> list[str]:
@@ -107,40 +128,9 @@ def about_this_run(sweep, transfer, findings: dict, reference: Path | None) -> l
     for name, (images, epochs, seeds) in ours.items():
         beside = "{:,} images, {} epochs, {} seeds".format(*theirs[name]) if name in theirs else "-"
         rows.append([name, f"{images:,}", epochs, seeds, beside])
-    out += sections.table(
-        ["stage", "images (train + validation)", "epochs", "seeds", "reference"], rows
-    )
-    unresolved = [c for c in findings["claims"] if c["verdict"] == "not resolved"]
-    one_seed = [c for c in unresolved if all(len(x["per_seed"]) < 2 for x in c["comparisons"])]
-    alike = [
-        c
-        for c in unresolved
-        if c not in one_seed and all(x["ci95"] is None for x in c["comparisons"])
-    ]
-    groups = (
-        (
-            "Not resolved with one seed, since a verdict needs an interval over seeds and one "
-            "seed gives none",
-            one_seed,
-        ),
-        (
-            "Not resolved: every seed gave the same number (a collapsed classifier, a count), "
-            "which leaves no spread to make an interval of",
-            alike,
-        ),
-        (
-            "Not resolved at these sizes (few seeds give wide intervals: with 2, the 95% t "
-            "interval reaches 12.7 standard errors either side of the mean)",
-            [c for c in unresolved if c not in one_seed + alike],
-        ),
-        (
-            "Judged here, but at these sizes, not the reference's (a level of accuracy, "
-            '"about 80%", is a claim about the full study)',
-            [c for c in findings["claims"] if c not in unresolved],
-        ),
-    )
-    for text, claims in groups:
-        if claims:
+    out += sections.table("stage | images (train + validation) | epochs | seeds | reference", rows)
+    for how, text in AT_THESE_SIZES.items():
+        if claims := [c for c in findings["claims"] if standing(c) == how]:
             named = "; ".join(
                 c["claim"] + ("" if c["verdict"] == "not resolved" else f" ({c['verdict']})")
                 for c in claims
@@ -255,8 +245,8 @@ def training_time(results: Path) -> tuple[dict, list] | None:
     if prediction is None:
         return None
     with reading(results / layout.PREDICTION):
-        latest = (prediction.get("amended") or [prediction])[-1]
-        return prediction, [stage_runs(stage, results) for stage in latest["stages"]]
+        stages = sections.last_plan(prediction)["stages"]
+        return prediction, [stage_runs(stage, results) for stage in stages]
 
 
 def stage_runs(stage: dict, results: Path) -> list[dict] | None:
@@ -334,10 +324,7 @@ def main(argv=None) -> None:
 
     judged = None
     if (results / layout.SWEEP).exists() or (results / layout.GRID).exists():
-        judges = {
-            layout.SWEEP: sweep_claims.sweep_claims,
-            layout.GRID: findings.grid_claims,
-        }
+        judges = {layout.SWEEP: sweep_claims.sweep_claims, layout.GRID: findings.grid_claims}
         for name, judge in judges.items():  # each file alone first, to name a bad one
             if (results / name).exists():
                 with reading(results / name):

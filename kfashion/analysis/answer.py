@@ -95,13 +95,8 @@ def mean_squares(differences: np.ndarray) -> dict:
     from statsmodels.stats.anova import anova_lm
 
     k, n = differences.shape
-    frame = pd.DataFrame(
-        {
-            "d": differences.ravel(),
-            "seed": np.repeat(np.arange(k), n),
-            "draw": np.tile(np.arange(n), k),
-        }
-    )
+    seeds, draws = np.repeat(np.arange(k), n), np.tile(np.arange(n), k)  # each one's seed, draw
+    frame = pd.DataFrame({"d": differences.ravel(), "seed": seeds, "draw": draws})
     table = anova_lm(smf.ols("d ~ C(seed) + C(draw)", frame).fit())
     names = {"C(seed)": "pretraining", "C(draw)": "draw", "Residual": "residual"}
     return {

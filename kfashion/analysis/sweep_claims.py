@@ -159,15 +159,13 @@ def the_final_selection_is_best(sweep: dict) -> list[dict]:
         f"{k}={v}" for k, v in rival["config"].items() if REFERENCE_CHOICE.get(k) != v
     )
     differences = paired_runs(chosen, rival, lambda a, b: a["best_val_loss"] - b["best_val_loss"])
-    return [
-        claim(
-            "Final selection n=64, p=0.1, batch 100, lr 1e-3, Adam",
-            "the selection is the point of lowest validation loss: per seed, its best "
-            "validation loss minus that of the best other point of the sweep (the one of "
-            f"lowest mean over seeds: {moved}); claimed below 0",
-            [comparison(f"selection minus {moved}", differences, -1)],
-        )
-    ]
+    measure = (
+        "the selection is the point of lowest validation loss: per seed, its best validation "
+        "loss minus that of the best other point of the sweep (the one of lowest mean over seeds: "
+        f"{moved}); claimed below 0"
+    )
+    compared = comparison(f"selection minus {moved}", differences, -1)
+    return [claim("Final selection n=64, p=0.1, batch 100, lr 1e-3, Adam", measure, [compared])]
 
 
 def sweep_claims(sweep: dict) -> list[dict]:

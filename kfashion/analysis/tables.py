@@ -17,8 +17,7 @@ from kfashion.config import CASES, train_split_size
 from kfashion.core import layout
 
 RUN_COLUMNS = (
-    "network", "labels", "all_labels", "case", "encoder", "encoder_trained", "augmented",
-    "recipe",
+    "network", "labels", "all_labels", "case", "encoder", "encoder_trained", "augmented", "recipe",
     "encoder_seed", "seed", "init", "status", "learning_rate", "train_images", "best_epoch",
     "val_accuracy", "test_accuracy", "test_loss", "dead_code_units_before",
     "dead_code_units_after", "encoder_weight_change", "seconds", "started", "ended",
@@ -112,19 +111,13 @@ def run_rows(stage: dict) -> list[dict]:
 def history_rows(sweep: dict) -> list[dict]:
     """One row per epoch and measure of every sweep seed (the grid's records keep no curves)."""
     return [
-        {
-            "trial_id": trial["trial_id"],
-            "factor": trial["factor"],
-            "seed": run["seed"],
-            "epoch": epoch,
-            "measure": name,
-            "value": value,
-        }  # fmt: skip
+        {"trial_id": trial["trial_id"], "factor": trial["factor"], "seed": run["seed"],
+         "epoch": epoch, "measure": name, "value": value}
         for trial in sweep["trials"]
         for run in trial["seeds"]
         for name, values in run["history"].items()
         for epoch, value in enumerate(values, start=1)
-    ]
+    ]  # fmt: skip
 
 
 def interval_cells(found: dict) -> dict:

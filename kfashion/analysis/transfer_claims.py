@@ -58,39 +58,29 @@ def transfer_claims(transfer: dict) -> list[dict]:
     moves the others' Holm-adjusted p-values."""
     cases, found = cases_of(transfer), []
     if 1 in cases and len(cases) > 1:
-        found.append(
-            claim(
-                "Case 1 has the highest accuracy",
-                "per seed, case 1's test accuracy minus each other case's (paired by seed); "
-                "claimed above 0 for every other case",
-                against_the_others(transfer, 1, lambda run: run["test_accuracy"], "accuracy"),
-            )
+        measure = (
+            "per seed, case 1's test accuracy minus each other case's (paired by seed); "
+            "claimed above 0 for every other case"
         )
+        compared = against_the_others(transfer, 1, lambda run: run["test_accuracy"], "accuracy")
+        found.append(claim("Case 1 has the highest accuracy", measure, compared))
     for case, target in ABOUT.items():
         if case in cases:
             values = accuracy_minus(transfer, case, target)
             band = band_comparison(
                 f"case {case} - {target:.0%}", values, -config.NEAR, config.NEAR, "accuracy"
             )
-            found.append(
-                claim(
-                    f"Case {case}: about {target:.0%}",
-                    f"per seed, the test accuracy minus {target:.0%}; claimed within "
-                    f"{config.NEAR * 100:.0f} points of 0",
-                    [band],
-                    rule=BAND_RULE,
-                )
+            measure = (
+                f"per seed, the test accuracy minus {target:.0%}; claimed within "
+                f"{config.NEAR * 100:.0f} points of 0"
             )
+            found.append(claim(f"Case {case}: about {target:.0%}", measure, [band], BAND_RULE))
     for case, bound in BELOW.items():
         if case in cases:
             values = accuracy_minus(transfer, case, bound)
-            found.append(
-                claim(
-                    f"Case {case}: below {bound:.0%}",
-                    f"per seed, the test accuracy minus {bound:.0%}; claimed below 0",
-                    [comparison(f"case {case} - {bound:.0%}", values, -1, "accuracy", True)],
-                )
-            )
+            below = comparison(f"case {case} - {bound:.0%}", values, -1, "accuracy", threshold=True)
+            measure = f"per seed, the test accuracy minus {bound:.0%}; claimed below 0"
+            found.append(claim(f"Case {case}: below {bound:.0%}", measure, [below]))
     if {1, 4} <= set(cases):
         worst = (
             "part of 'Confusion: case 1 the cleanest, case 4 the most confused': per seed, the "
@@ -110,16 +100,14 @@ def transfer_claims(transfer: dict) -> list[dict]:
             ),
         ]
     if 4 in cases:
-        found.append(
-            claim(
-                "Case 4 starts from a very high loss",
-                "per seed, case 4's mean training loss in its first epoch minus each other "
-                "case's; claimed above 0 for every other case",
-                against_the_others(
-                    transfer, 4, lambda run: transfer["curves"][grid.curve_key(run)]["loss"][0]
-                ),
-            )
+        measure = (
+            "per seed, case 4's mean training loss in its first epoch minus each other "
+            "case's; claimed above 0 for every other case"
         )
+        compared = against_the_others(
+            transfer, 4, lambda run: transfer["curves"][grid.curve_key(run)]["loss"][0]
+        )
+        found.append(claim("Case 4 starts from a very high loss", measure, compared))
     return found
 
 
@@ -131,16 +119,9 @@ def label_comparisons(efficiency: dict) -> list[dict]:
         if str(a) not in summary or str(b) not in summary:
             continue
         for count in counts:
-            diff = np.subtract(
-                summary[str(a)][str(count)]["per_seed"], summary[str(b)][str(count)]["per_seed"]
-            )
-            rows.append(
-                {
-                    "pair": [a, b],
-                    "labels": count,
-                    **comparison(f"case {a} - case {b}", diff, +1, "accuracy"),
-                }
-            )
+            per_seed = [summary[str(case)][str(count)]["per_seed"] for case in (a, b)]
+            found = comparison(f"case {a} - case {b}", np.subtract(*per_seed), +1, "accuracy")
+            rows.append({"pair": [a, b], "labels": count, **found})
     return rows
 
 

@@ -79,7 +79,8 @@ def answer_summary_lines(found: dict, figure: str | None, link: str) -> list[str
         [network, name, *(_verdict_cell(mine.get(count)) for count in counts)]
         for (network, name), mine in by_comparison.items()
     ]
-    header = ["encoder", "recipe (cases compared)", *(f"{count_text(c)} labels" for c in counts)]
+    columns = " | ".join(f"{count_text(c)} labels" for c in counts)
+    header = f"encoder | recipe (cases compared) | {columns}"
     picture = ["", f"![the answer: pretrained minus random]({link}/{figure})"] if figure else []
     said = answer.sentences(found["rows"])  # one line a pretext task, where there are several
     said = [f"**{said[0]}**"] if len(said) == 1 else [f"- {sentence}" for sentence in said]
@@ -207,6 +208,6 @@ def probe_section(probe: dict) -> list[str]:
         "each draw's labels (with all labels, on the validation split); test accuracy, the mean "
         "over draws (and pretraining seeds) [95% t interval over draws]:",
         "",
-        *table(["features", *(count_text(c) for c in counts)], rows),
+        *table("features | " + " | ".join(map(count_text, counts)), rows),
         "",
     ]

@@ -10,6 +10,7 @@ from pathlib import Path
 from kfashion.config import CLASS_NAMES, IMAGE_SHAPE, NUM_CLASSES, PRETEXT
 from kfashion.core import layout
 from kfashion.core.files import file_digest, read_json
+from kfashion.finetuning.grid import run_order
 from kfashion.rendering.sections import chosen_trial, table
 
 IMAGES = f"(None, {', '.join(map(str, IMAGE_SHAPE))})"
@@ -73,12 +74,10 @@ def describe(sweep: dict | None, grid: dict | None) -> dict:
         outputs = f"(None, {NUM_CLASSES})"
         for case, name in transfer["models"].items():
             entry = transfer["cases"][case]
-            runs = (  # a random case saves its first initialisation's
-                r
-                for r in transfer["runs"]
-                if str(r["case"]) == case and r["seed"] == seed and r.get("init", 0) == 0
+            saved = next(  # a random case saves its first initialisation's
+                r for r in transfer["runs"] if str(r["case"]) == case and run_order(r) == (seed, 0)
             )
-            mine, accuracy = next(runs)["test_accuracy"], entry["test_accuracy"]
+            mine, accuracy = saved["test_accuracy"], entry["test_accuracy"]
             score = (
                 f"test accuracy {mine:.2%} (this seed); {accuracy['mean']:.2%} ± "
                 f"{accuracy.get('std') or 0:.2%} over {n} seeds"
@@ -159,7 +158,7 @@ def render(folder: Path) -> str | None:
         "- The classifiers output logits, one per class; `keras.ops.softmax` of them gives "
         "probabilities. The classes:",
         "",
-        *table(["label", "class"], [[k, name] for k, name in enumerate(CLASS_NAMES)]),
+        *table("label | class", [[k, name] for k, name in enumerate(CLASS_NAMES)]),
         "",
         "- Intended use: teaching and research on what pretraining gives a small convolutional "
         "network, on Fashion-MNIST (the study in the folder above).",

@@ -96,12 +96,10 @@ def features_lines(grid: dict, probe: dict | None) -> list[str]:
 
     def probe_row(features: str, name: str) -> list[str]:
         mine = probed.get(features, {})
-        cells = [mine.get(c) for c in counts]
-        return [name, *("-" if r is None else interval_text(r) for r in cells)]
+        return [name, *(interval_text(mine[c]) if c in mine else "-" for c in counts)]
 
     def tuned_row(network: str, case: int, name: str) -> list[str]:
-        values = [answer.side_values(runs, network, c, case) for c in counts]
-        return [name, *(_accuracy(v) for v in values)]
+        return [name, *(_accuracy(answer.side_values(runs, network, c, case)) for c in counts)]
 
     rows = [probe_row("pixels", "pixels, linear probe"), probe_row("pca", "PCA, linear probe")]
     for network, arm in random_arms(networks).items():
@@ -113,7 +111,7 @@ def features_lines(grid: dict, probe: dict | None) -> list[str]:
                 )
         rows.append(probe_row(f"{network} pretrained", f"{network}, linear probe"))
         rows.append(tuned_row(network, 1, f"{network}, fine-tuned"))
-    return table(["features", *(count_text(c) for c in counts)], rows)
+    return table("features | " + " | ".join(map(count_text, counts)), rows)
 
 
 def pretext_section(sweeps: dict, folders: dict, grid: dict | None, probe: dict | None) -> list:

@@ -12,10 +12,9 @@ from kfashion.config import CASES, CLASS_NAMES
 from kfashion.core.provenance import made_on
 
 
-def table(header: str | list[str], rows: list[list]) -> list[str]:
-    """A Markdown table; `header` is its cells, or their Markdown ("case | test accuracy")."""
-    header = header.split(" | ") if isinstance(header, str) else header
-    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+def table(header: str, rows: list[list]) -> list[str]:
+    """A Markdown table; `header` is its header row's Markdown ("case | test accuracy")."""
+    lines = [f"| {header} |", "|" + " --- |" * (header.count(" | ") + 1)]
     return lines + ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
 
 
@@ -65,14 +64,21 @@ def interval(result: dict) -> str:
         return f"no value: {result['reason']}"
     unit = " points" if result.get("unit") == "accuracy" else ""
     fmt = functools.partial(signed, result=result)
-    if result.get("ci95") is None:
-        why = "one seed" if len(result["per_seed"]) < 2 else "every seed alike"
+    if why := why_no_interval(result):
         return f"{fmt(result['mean'])}{unit} (no interval: {why})"
     low, high = result["ci95"]
     text = f"{fmt(result['mean'])}{unit} [{fmt(low)}, {fmt(high)}]"
     if wide := result.get("ci_simultaneous"):
         text += f" (simultaneous [{fmt(wide[0])}, {fmt(wide[1])}])"
     return text
+
+
+def why_no_interval(result: dict) -> str | None:
+    """Why a comparison over seeds has no 95% t interval, "one seed" or "every seed alike" (its
+    spread is 0); None where it has one."""
+    if result.get("ci95") is not None:
+        return None
+    return "one seed" if len(result["per_seed"]) < 2 else "every seed alike"
 
 
 def p_values(result: dict) -> str:
@@ -164,7 +170,7 @@ def recall_lines(recall: dict) -> list[str]:
         "Each class's test accuracy (its recall: the share of its test images given its "
         "label), mean ± std over seeds:",
         "",
-        *table(["class", *(f"case {case}" for case in cases)], rows),
+        *table("class | " + " | ".join(f"case {case}" for case in cases), rows),
     ]
 
 
@@ -232,7 +238,7 @@ def labels_section(efficiency: dict, comparisons: list[dict]) -> list[str]:
         "",
     ]
     rows = [[count, *(spread(summary[case][str(count)]) for case in summary)] for count in counts]
-    out += table(["labels", *(f"case {case}" for case in summary)], rows) + [""]
+    out += table("labels | " + " | ".join(f"case {case}" for case in summary), rows) + [""]
     if comparisons:
         out += [
             "Paired by seed, the difference in test accuracy (points) with its 95% interval, "
@@ -246,7 +252,7 @@ def labels_section(efficiency: dict, comparisons: list[dict]) -> list[str]:
         for a, b in sorted({pair for pair, _ in cells}):
             found = [cells[(a, b), count] for count in counts]
             rows.append([f"case {a} - case {b}", *(compared(c) for c in found)])
-        out += table(["pair", *map(str, counts)], rows) + [""]
+        out += table("pair | " + " | ".join(map(str, counts)), rows) + [""]
     return out + [f"![label efficiency]({efficiency['figure']})", ""]
 
 
@@ -290,26 +296,31 @@ def clock_seconds(runs: list[dict] | None) -> float | None:
     return total
 
 
+def last_plan(prediction: dict) -> dict:
+    """A study's `prediction.json` as its plan was last amended (itself where never)."""
+    return (prediction.get("amended") or [prediction])[-1]
+
+
 def time_section(prediction: dict, runs: list) -> list[str]:
     """A study's training time per stage as predicted before it started (`prediction.json`;
     where its plan was amended since, as predicted for the last plan, the first prediction
     named) beside the time its runs took (`runs`: each stage's run records of the last plan,
     None where not done)."""
-    first, amended = prediction, prediction.get("amended") or []
-    prediction = (amended or [first])[-1]
-    rows, total, total_clock = [], 0.0, 0.0
-    for stage, done in zip(prediction["stages"], runs, strict=True):
+    first, prediction = prediction, last_plan(prediction)
+    taken = [taken_seconds(done) for done in runs]
+    clocks = [clock_seconds(done) for done in runs]
+    rows = []
+    for stage, seconds, clock in zip(prediction["stages"], taken, clocks, strict=True):
         predicted = stage["predicted_seconds"]
-        seconds, clock = taken_seconds(done), clock_seconds(done)
         ratio = f"{seconds / predicted:.2f}" if seconds and predicted else "-"
         times = [hours(predicted), hours(seconds), ratio, hours(clock)]
         rows.append([stage["what"], f"{stage['units']:,}", *times])
-        total, total_clock = total + (seconds or 0), total_clock + (clock or 0)
+    total, total_clock = sum(s or 0 for s in taken), sum(c or 0 for c in clocks)  # those done
     rows.append(
         ["all", "", hours(prediction["predicted_seconds"]), hours(total), "", hours(total_clock)]
     )
     made, when = prediction["provenance"], "before it trained"
-    if amended:  # the first plan's stages whose units the amendment changed
+    if first.get("amended"):  # the first plan's stages whose units the amendment changed
         units = {stage["what"]: stage["units"] for stage in prediction["stages"]}
         changed = "; ".join(
             f"{stage['what']}: {stage['units']:,} units"

@@ -63,11 +63,9 @@ def sweep_section(sweep: dict) -> list[str]:
             f"components (fitted on {sweep['pca_fit_images']:,} training images):",
             "",
         ]
-        out += table(
-            ["n", f"autoencoder (p={latent[0][1]['config']['dropout']})", "PCA"],
-            [[v, f"{t['test_mse']:.4f}", f"{pca[str(v)]:.4f}"] for v, t in latent],
-        )
-        out.append("")
+        dropout = latent[0][1]["config"]["dropout"]
+        rows = [[v, f"{t['test_mse']:.4f}", f"{pca[str(v)]:.4f}"] for v, t in latent]
+        out += table(f"n | autoencoder (p={dropout}) | PCA", rows) + [""]
     n = chosen["config"]["latent_dim"]
     out += [
         f"The exported models are point {chosen['trial_id']} ({chosen['rule']}: "
@@ -140,14 +138,13 @@ def architecture_section(variant: dict, folder: str) -> list[str]:
         rows,
     )
     figures = variant["figures"]
-    out += [
+    return out + [
         "",
         f"![architecture curves]({folder}/{figures['architecture']})",
         "",
         f"![reconstructions]({folder}/{figures['reconstructions']})",
         "",
     ]
-    return out
 
 
 def latent_section(latent: dict) -> list[str]:
