@@ -236,6 +236,19 @@ def test_case_claims_need_their_test_not_just_their_mean():
     assert found["Case 4: below 75%"] == "contradicted: higher"
 
 
+def test_a_level_claim_reads_each_seeds_mean_over_its_initialisations():
+    transfer = synthetic_transfer({1: 0.93, 2: 0.81, 3: 0.88, 4: 0.70})
+    for run in [r for r in transfer["runs"] if r["case"] in (3, 4)]:  # a second, higher init
+        transfer["runs"].append({**run, "init": 1, "test_accuracy": run["test_accuracy"] + 0.02})
+        name = f"case{run['case']}_seed{run['seed']}"
+        transfer["curves"][f"{name}_init1"] = transfer["curves"][name]
+    by_claim = {c["claim"]: c for c in transfer_claims.transfer_claims(transfer)}
+    for name, case, target in (("Case 3: about 88%", 3, 0.88), ("Case 4: below 75%", 4, 0.75)):
+        (comparison,) = by_claim[name]["comparisons"]
+        first = [r["test_accuracy"] for r in transfer["runs"] if r["case"] == case][:5]
+        assert comparison["per_seed"] == pytest.approx([v + 0.01 - target for v in first])
+
+
 def test_each_part_of_a_compound_claim_gets_its_own_verdict():
     found = judged(
         transfer_claims.transfer_claims(synthetic_transfer({1: 0.85, 2: 0.7, 3: 0.9, 4: 0.6}))

@@ -38,9 +38,13 @@ def against_the_others(transfer: dict, case: int, measure, unit="", ahead=True) 
 
 
 def accuracy_minus(transfer: dict, case: int, target: float) -> list[float]:
-    """Per seed, a case's test accuracy minus `target`."""
-    by_seed = {r["seed"]: r["test_accuracy"] for r in transfer["runs"] if r["case"] == case}
-    return [v - target for v in by_seed.values()]
+    """Per seed, a case's test accuracy (the mean over the seed's initialisations) minus
+    `target`."""
+    by_seed = {}
+    for run in transfer["runs"]:
+        if run["case"] == case:
+            by_seed.setdefault(run["seed"], []).append(run["test_accuracy"])
+    return [float(np.mean(values)) - target for _, values in sorted(by_seed.items())]
 
 
 def cases_of(transfer: dict) -> list[int]:
