@@ -266,12 +266,12 @@ def stage_runs(machine: str, entry: dict) -> list[str]:
     )
     if mechanisms := entry.get("mechanisms"):  # what the bench measured then, since decided
         judged = [
-            f"{m['what']} {m['ratio']:.2f}x ({'kept' if m['keep'] else 'below it: removed'})"
+            f"{m['what']} {m['ratio']:.2f}x ({'kept' if m['keep'] else 'below the bar: removed'})"
             for m in mechanisms.values()
         ]
         out.append(
-            f"\nEach speed mechanism against the same run without it (kept only at "
-            f"{entry['mechanism_bar']}x or more): {'; '.join(judged)}."
+            f"\nEach speed mechanism against the same run without it, kept only at its bar of "
+            f"{entry['mechanism_bar']}x or more: {'; '.join(judged)}."
         )
     return out
 

@@ -214,15 +214,15 @@ KNOBS = {
 # with room for a host slower than the reference run's.
 STUDY = {"labels": "100,all", "transfer_seeds": draws_text({100: 8, "all": 3})}
 
-# `python -m kfashion.study --reference`: the reference run, planned for 16 hours of training
-# on 2 cores with every pretext in its grid (what it took: its report's training time). Its
-# grid fine-tunes the course network pretrained by each pretext with the joint recipe (its rate
+# `python -m kfashion.study --reference`: the reference run, sized to a budget of 16 hours of
+# training on 2 cores (its report sets its predictions beside what it took). Its grid
+# fine-tunes the course network pretrained by each pretext with the joint recipe (its rate
 # chosen in each draw's labels), reconstruction's at three label counts and the others' (and
 # the augmentation control) at the two few-label ones: a run with all labels costs far more,
 # and the pretexts ask what pretraining gives where labels are few. The linear_code network is
 # swept against the course one (the architecture comparison) but not fine-tuned. Its draws are
 # the fewest for which the pilot's rule (`kfashion.analysis.sizing.sizes`) expects the course
-# network's joint comparison to reach each count's margin, from the pilot's variance components.
+# network's joint comparison to reach each count's margin (results/pilot/pilot.json).
 REFERENCE_DRAWS = {100: 8, 1000: 5, "all": 4}
 REFERENCE = {
     "labels": "100,1000,all",

@@ -53,7 +53,7 @@ def headline_numbers(results: Path) -> dict:
 
 def beside_reference(results: Path, reference: Path) -> list[str]:
     """This run's headline numbers beside the reference run's, and whether each falls inside
-    the reference's seed spread (from its lowest to its highest seed)."""
+    the reference's spread (from its lowest to its highest run)."""
     mine, theirs = headline_numbers(results), headline_numbers(reference)
     rows = []
     for name, (value, _, percent) in mine.items():
@@ -70,10 +70,10 @@ def beside_reference(results: Path, reference: Path) -> list[str]:
         "",
         "This folder's headline numbers (means over its seeds) beside the committed reference "
         "run's (`results/reference/`), and whether each falls inside the reference's spread "
-        "over seeds. A run at other sizes (a subset, fewer epochs, capped baseline fits) is not "
+        "over runs. A run at other sizes (a subset, fewer epochs, capped baseline fits) is not "
         "expected to.",
         "",
-        *sections.table("number | this run | reference | reference's seeds | inside?", rows),
+        *sections.table("number | this run | reference | reference's runs | inside?", rows),
         "",
     ]
 

@@ -63,11 +63,12 @@ def test_each_row_is_judged_by_its_bound_within_one_family():
         assert r["p_equivalence_holm"] >= r["p_equivalence"]
     assert found["sentence"].startswith(
         "Fine-tuned, pretraining gives no benefit larger than 0.5 points at all labels (1 of 2 "
-        "rows) and has an inconclusive effect at 1,000 labels (1 of 2 rows; 95% interval -"
+        "rows) and is inconclusive at 1,000 labels (1 of 2 rows; 95% interval between -"
     )
     assert "; frozen, pretraining helps by at least 9." in found["sentence"]
+    sentence, found["sentence"] = found["sentence"], "as a run printed it"  # the words then
     lines = grid_sections.answer_lines(found)
-    assert lines[0] == f"**{found['sentence']}**"
+    assert lines[0] == f"**{sentence}**"  # in today's words, from its rows
     assert sum("**no benefit larger than 0.5 points**" in line for line in lines) == 1
     # the README's summary: a row per comparison, a column per label count, "-" where none ran
     summary = grid_sections.answer_summary_lines(found, "figures/answer.png", "results/x")

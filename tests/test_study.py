@@ -473,13 +473,16 @@ def test_the_default_study_runs_its_own_config_and_the_readme_says_so(tmp_path):
 
 def test_the_readme_lists_the_quick_looks_own_sizes():
     readme = " ".join((Path(__file__).resolve().parents[1] / "README.md").read_text().split())
-    quick, validate = config.QUICK, config.QUICK["subset"] // 6  # a sixth validates
-    labels = " and ".join(config.QUICK["labels"].split(","))
+    quick = config.QUICK
+    train = config.train_split_size(quick["subset"])
+    labels = " and ".join(quick["labels"].split(","))
+    assert quick["seeds"] == 1  # "one sweep seed a point"
     for said in (
-        f"{quick['subset']:,} images ({quick['subset'] - validate:,} to train, {validate:,} to "
+        f"{quick['subset']:,} images ({train:,} to train, {quick['subset'] - train:,} to "
         f"validate) and {quick['epochs']} epochs",
+        "one sweep seed a point",
         f"{quick['transfer_seeds']} draws of labels at {labels} labels, the {quick['recipes']} "
-        "recipe alone",
+        f"recipe alone (the {quick['pretexts']} encoder at {quick['pretext_labels']} labels)",
         f"with {quick['pretexts']} pretraining beside reconstruction",
         f"capped at {quick['max_iter']} iterations",
     ):

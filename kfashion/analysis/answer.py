@@ -274,8 +274,8 @@ def side_values(runs, network: str, labels: str, case: int) -> list[float]:
 
 def _summary(rows: list[dict]) -> str:
     """What a group of rows' verdicts say, most telling first: "gives no benefit larger than
-    0.5 points at all labels (2 of 8 rows) and has an inconclusive effect at 100 labels (6 of 8
-    rows; 95% intervals within -1.8 to +0.7 points)" """
+    0.5 points at all labels (2 of 8 rows) and is inconclusive at 100 labels (6 of 8 rows; 95%
+    intervals between -1.8 and +0.7 points)" """
     parts = []
     for name in (HELPS, HURTS, EQUIVALENT, INCONCLUSIVE, NO_INTERVAL):
         mine = [r for r in rows if r["verdict"] == name]
@@ -287,10 +287,10 @@ def _summary(rows: list[dict]) -> str:
         elif name == EQUIVALENT:
             text = f"gives {name} {100 * max(r['bound'] for r in mine):g} points"
         elif name == INCONCLUSIVE:
-            text = "has an inconclusive effect"
+            text = "is inconclusive"
             low, high = min(r["ci95"][0] for r in mine), max(r["ci95"][1] for r in mine)
-            span = "interval" if len(mine) == 1 else "intervals within"
-            counted += f"; 95% {span} {100 * low:+.1f} to {100 * high:+.1f} points"
+            span = "interval" if len(mine) == 1 else "intervals"
+            counted += f"; 95% {span} between {100 * low:+.1f} and {100 * high:+.1f} points"
         else:
             text = f"is {name}"
         counts = list(dict.fromkeys(labels_text(r["labels"]) for r in mine))

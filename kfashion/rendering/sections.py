@@ -44,7 +44,8 @@ def by_case(transfer: dict) -> list[tuple[str, dict]]:
 
 
 def case_accuracies(transfer: dict, case: str) -> list[float]:
-    """The test accuracy of each of a case's runs (one a seed)."""
+    """The test accuracy of each of a case's runs (one a seed, or a random encoder's
+    initialisations of each seed)."""
     return [run["test_accuracy"] for run in transfer["runs"] if str(run["case"]) == case]
 
 
