@@ -17,14 +17,21 @@ BELOW = {4: 0.75}
 LABEL_PAIRS = ((2, 3), (1, 2))
 
 
+def seed_means(transfer: dict, case: int, measure) -> dict:
+    """{fine-tuning seed: a case's `measure`, the mean over the seed's initialisations}, by
+    seed."""
+    values = {}
+    for run in transfer["runs"]:
+        if run["case"] == case:
+            values.setdefault(run["seed"], []).append(float(measure(run)))
+    return {seed: float(np.mean(v)) for seed, v in sorted(values.items())}
+
+
 def case_difference(transfer: dict, a: int, b: int, measure) -> list[float]:
     """Per fine-tuning seed both cases ran, case `a`'s `measure` minus case `b`'s (each the
     mean over the seed's initialisations)."""
-    values = {}
-    for run in transfer["runs"]:
-        values.setdefault((run["case"], run["seed"]), []).append(float(measure(run)))
-    seeds = sorted({s for c, s in values if c == a} & {s for c, s in values if c == b})
-    return [float(np.mean(values[a, s]) - np.mean(values[b, s])) for s in seeds]
+    mine, theirs = seed_means(transfer, a, measure), seed_means(transfer, b, measure)
+    return [mine[seed] - theirs[seed] for seed in sorted(mine.keys() & theirs.keys())]
 
 
 def against_the_others(transfer: dict, case: int, measure, unit="", ahead=True) -> list[dict]:
@@ -40,11 +47,8 @@ def against_the_others(transfer: dict, case: int, measure, unit="", ahead=True) 
 def accuracy_minus(transfer: dict, case: int, target: float) -> list[float]:
     """Per seed, a case's test accuracy (the mean over the seed's initialisations) minus
     `target`."""
-    by_seed = {}
-    for run in transfer["runs"]:
-        if run["case"] == case:
-            by_seed.setdefault(run["seed"], []).append(run["test_accuracy"])
-    return [float(np.mean(values)) - target for _, values in sorted(by_seed.items())]
+    accuracy = seed_means(transfer, case, lambda run: run["test_accuracy"])
+    return [value - target for value in accuracy.values()]
 
 
 def cases_of(transfer: dict) -> list[int]:
